@@ -1,0 +1,52 @@
+/** Tiny CLI helpers: flag parsing with clear one-line errors, and a fail-fast main wrapper. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function parseFlags<T extends ParseArgsConfig['options']>(argv: string[], options: T, allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (e: unknown) {
+    throw new UsageError((e as Error).message.split('\n')[0]);
+  }
+}
+
+export function intFlag(value: string | undefined, name: string, min = Number.MIN_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer${min > Number.MIN_SAFE_INTEGER ? ` ≥ ${min}` : ''}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function floatFlag(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Runs a CLI main; any error exits 1 with one line `<tool>: <message>` on stderr. */
+export function runMain(tool: string, main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      const msg = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`${tool}: ${msg.split('\n')[0]}\n`);
+      if (process.env.UNMASK_DEBUG) console.error(e);
+      process.exit(1);
+    },
+  );
+}
+
+/** A progress line on stderr, rewritten in place on a TTY. */
+export function progress(label: string): (done: number, total: number, what?: string) => void {
+  const tty = process.stderr.isTTY;
+  return (done, total, what = '') => {
+    const pct = total ? Math.round((100 * done) / total) : 100;
+    const line = `${label} ${pct}% (${done}/${total}) ${what}`;
+    if (tty) process.stderr.write(`\r${line.padEnd(70)}${done >= total ? '\n' : ''}`);
+    else process.stderr.write(`${line}\n`);
+  };
+}
