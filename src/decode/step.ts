@@ -1,0 +1,115 @@
+/**
+ * One denoising step of the active block (spec llada2.md §1.3 steps 1–7): candidates for every masked position,
+ * the algorithm's selection topped up to the step's quota, then the commit into the canvas.
+ */
+import { topUp } from './algorithms/rank.ts';
+import type { StepDistributions, StepView } from './algorithms/types.ts';
+import type { StepEvent } from './events.ts';
+import type { ActiveRows } from './forwarder.ts';
+import type { DecodePlan } from './options.ts';
+import { Xoshiro128 } from './prng.ts';
+import { RowSampler } from './sampling.ts';
+
+export interface StepOutcome {
+  readonly event: StepEvent;
+  /** Some committed token is EOS (the eosEarlyStop trigger). */
+  readonly eosCommitted: boolean;
+}
+
+export class StepRunner {
+  private readonly sampler = new RowSampler();
+  /** Draw order: one uniform per masked position, ascending position, step after step. Greedy draws none. */
+  private readonly rng: Xoshiro128 | null;
+
+  constructor(
+    private readonly plan: DecodePlan,
+    private readonly vocabSize: number,
+  ) {
+    this.rng = plan.source === 'greedy' ? null : new Xoshiro128(plan.seed);
+  }
+
+  run(canvas: Int32Array, block: number, step: number, rows: ActiveRows): StepOutcome {
+    const { layout, maskId, eosId } = this.plan;
+    const B = layout.blockLength;
+    const start = block * B;
+    const masked = new Uint8Array(B);
+    let maskedCount = 0;
+    for (let i = 0; i < B; i++) {
+      if (canvas[start + i] !== maskId) continue;
+      masked[i] = 1;
+      maskedCount++;
+    }
+    const dist = this.distributions(rows, B);
+    const tokens = new Int32Array(B).fill(-1);
+    const conf = new Float64Array(B).fill(-Infinity);
+    for (let i = 0; i < B; i++) if (masked[i]) this.candidate(rows, dist, i, tokens, conf);
+    const view: StepView = {
+      block,
+      step,
+      start,
+      size: B,
+      masked,
+      maskedCount,
+      tokens,
+      conf,
+      quota: Math.min(layout.schedule[step], maskedCount),
+      threshold: this.plan.threshold,
+      dist,
+    };
+    const pick = this.plan.algorithm.select(view);
+    topUp(pick, view);
+    const P = layout.promptLength;
+    const event: StepEvent = { type: 'step', block, step, committed: [], masked: [] };
+    let eosCommitted = false;
+    for (let i = 0; i < B; i++) {
+      if (!masked[i]) continue;
+      if (pick[i]) {
+        // A committed mask id leaves the position masked, as in HF (x == mask is what counts).
+        canvas[start + i] = tokens[i];
+        event.committed.push({ index: start + i - P, token: tokens[i], confidence: conf[i] });
+        eosCommitted ||= tokens[i] === eosId;
+      }
+      if (canvas[start + i] === maskId) event.masked.push(start + i - P);
+    }
+    return { event, eosCommitted };
+  }
+
+  private distributions({ out, row }: ActiveRows, B: number): StepDistributions {
+    const { k } = out.topk;
+    const V = this.vocabSize;
+    return {
+      k,
+      probs: out.topk.probs.subarray(row * k, (row + B) * k),
+      ids: out.topk.ids.subarray(row * k, (row + B) * k),
+      vocabSize: V,
+      logits: out.logits?.subarray(row * V, (row + B) * V),
+    };
+  }
+
+  /** Greedy reads the head (its probs are the fp32 full-vocabulary softmax); sampling draws one uniform. */
+  private candidate(rows: ActiveRows, dist: StepDistributions, i: number, tokens: Int32Array, conf: Float64Array): void {
+    const { k } = dist;
+    if (this.rng === null) {
+      tokens[i] = dist.ids[i * k];
+      conf[i] = dist.probs[i * k];
+      return;
+    }
+    const u = this.rng.nextFloat();
+    const pick =
+      this.plan.source === 'head'
+        ? this.sampler.sample(
+            rows.out.topk.logits.subarray((rows.row + i) * k, (rows.row + i + 1) * k),
+            dist.ids.subarray(i * k, (i + 1) * k),
+            this.plan.sampling,
+            u,
+          )
+        : this.sampler.sample(
+            (dist.logits as Float32Array).subarray(i * this.vocabSize, (i + 1) * this.vocabSize),
+            null,
+            this.plan.sampling,
+            u,
+          );
+    tokens[i] = pick.token;
+    conf[i] = pick.prob;
+  }
+}
