@@ -49,7 +49,8 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   const cfg = ckpt.config;
   const dims = modelDims(cfg);
   const topk = Math.min(opts.topk ?? 64, dims.vocab);
-  const moe: MoeImplementation = !opts.moe || opts.moe === 'auto' ? 'dense' : opts.moe;
+  // auto: the sparse kernel, which computes only the chosen experts; dense is for debugging tiny configs.
+  const moe: MoeImplementation = !opts.moe || opts.moe === 'auto' ? 'ort-moe' : opts.moe;
   const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
   await mkdir(tmp, { recursive: true });
   let sink: WeightSink | undefined;

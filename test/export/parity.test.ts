@@ -10,6 +10,7 @@ import { blockCausalVisibility } from '../../src/model/graph-io.ts';
 import { loadReferenceModel, referenceForward } from '../oracle/reference-forward.ts';
 import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from './fixtures.ts';
 import type { BlockRunner, KvState } from '../../src/decode/runner.ts';
+import type { MoeImplementation } from '../../scripts/export/moe.ts';
 
 const TOL = 1e-4;
 const CONFIGS: { name: string; model: Record<string, unknown> }[] = [
@@ -31,15 +32,12 @@ async function forwardFull(runner: BlockRunner, ids: number[], block: number): P
 for (const cfg of CONFIGS) {
   describe(`export parity: ${cfg.name}`, () => {
     let fx: Fixture;
-    let pkg: string;
-    before(async () => {
-      fx = await tinyFixture(cfg.model);
-      pkg = await fx.pkg('fp32');
-    });
+    before(async () => { fx = await tinyFixture(cfg.model); });
     after(() => fx.cleanup());
 
-    for (const runtime of ['node', 'wasm'] as Runtime[]) {
-      test(`${runtime}: logits match the float64 reference within ${TOL}`, async () => {
+    for (const [runtime, moe] of [['node', 'ort-moe'], ['wasm', 'ort-moe'], ['node', 'dense'], ['wasm', 'dense']] as [Runtime, MoeImplementation][]) {
+      test(`${runtime}, ${moe} experts: logits match the float64 reference within ${TOL}`, async () => {
+        const pkg = await fx.pkg(`fp32-${moe}`, { moe });
         const ckpt = await openCheckpoint(fx.checkpoint);
         const ref = await loadReferenceModel(ckpt);
         await ckpt.close();
