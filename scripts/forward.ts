@@ -4,7 +4,7 @@
  */
 import { intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
 import { openLocalModel, RUNTIMES, type Runtime } from './lib/local-package.ts';
-import { blockCausalVisibility } from '../src/model/graph-io.ts';
+import { blockCausalVisibility } from '../src/decode/visibility.ts';
 
 const USAGE = 'usage: forward --model <package-dir> --ids 3,17,42 [--block-length 32] [--runtime node|wasm] [--json]';
 
@@ -31,7 +31,7 @@ runMain('forward', async () => {
   const L = ids.length;
   const out = await model.runner.forward({
     batch: 1, seq: L, ids: Int32Array.from(ids), positions: Int32Array.from(ids, (_, i) => i),
-    visibility: blockCausalVisibility(L, block), past: null, wantLogits: true, wantPresent: false,
+    visibility: blockCausalVisibility(0, 0, L, block), past: null, wantLogits: true, wantPresent: false,
   });
   const logits = out.logits!;
   const rows: number[][] = [];

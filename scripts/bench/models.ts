@@ -88,7 +88,7 @@ export async function ensureBenchPackage(spec: BenchModelSpec, log: (line: strin
     log(`${spec.name}: building ${spec.dir} (${spec.description})`);
   }
   const dir = spec === TINY
-    ? await ensureTinyPackage()
+    ? await ensureTinyPackage({ quiet: true })
     : await ensureTinyPackage({ outDir: spec.dir, seed: 0, model: spec.model, export: { dtype: 'fp32' }, quiet: true });
   return { dir, builtMs: building ? performance.now() - t0 : null };
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-common';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../../src/model/manifest.ts';
 import { SessionRunner, type OrtModule } from '../../src/ort/session-runner.ts';
+import { TextCodec } from '../../src/model/text-codec.ts';
 
 export type Runtime = 'node' | 'wasm';
 export const RUNTIMES: readonly Runtime[] = ['node', 'wasm'];
@@ -68,4 +69,11 @@ export async function openLocalModel(dir: string, opts: LocalSessionOptions = {}
   };
   const session = await ort.InferenceSession.create(new Uint8Array(graph), options);
   return { manifest, runner: new SessionRunner({ ort, session, manifest }), session, runtime, loadMs: performance.now() - started };
+}
+
+/** The package's tokenizer and chat template. */
+export async function openLocalCodec(dir: string, manifest: Manifest): Promise<TextCodec> {
+  const json = JSON.parse(await readFile(join(dir, manifest.tokenizer.file), 'utf8'));
+  const config = JSON.parse(await readFile(join(dir, manifest.tokenizer.config_file), 'utf8'));
+  return new TextCodec(json, config);
 }

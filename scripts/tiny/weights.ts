@@ -9,7 +9,7 @@
  * depend on the expert bias and on the group limit. test/oracle/reference-forward.test.ts measures both.
  */
 import { Rng, streamSeed } from './rng.ts';
-import type { TinyModelOptions } from './options.ts';
+import { specialTokenIds, type TinyModelOptions } from './options.ts';
 
 export interface TinyTensor {
   name: string;
@@ -83,6 +83,12 @@ export function tinyTensors(o: TinyModelOptions): TinyTensor[] {
       const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
       for (let i = 0; i < data.length; i++) {
         data[i] = init.kind === 'normal' ? (init.mean ?? 0) + init.std * rng.normal() : init.base * (1 + init.spread * rng.normal());
+      }
+      // A trained LLaDA2 never predicts [MASK]; a random head would now and then, and a committed mask stays
+      // masked (as in the reference loop), wasting forwards. A zero row pins its logit at 0, far below the top.
+      if (name === 'lm_head.weight') {
+        const mask = specialTokenIds(o.vocab)['<|mask|>'];
+        data.fill(0, mask * o.hidden, (mask + 1) * o.hidden);
       }
       return { name, shape, data };
     });

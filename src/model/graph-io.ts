@@ -4,6 +4,7 @@
  * One graph serves block-causal prefill, a block against cached K/V, the fused commit step and padded
  * batches, because attention visibility is an explicit input rather than baked into the graph.
  */
+import { blockCausalVisibility as decodeVisibility } from '../decode/visibility.ts';
 
 /** int32 [batch, seq]: token ids. */
 export const INPUT_IDS = 'input_ids';
@@ -69,12 +70,7 @@ export function graphOutputs(d: GraphDims): TensorSpec[] {
   return specs;
 }
 
-/** Block-causal visibility for a fresh window [0, length): query i sees key j iff floor(j/B) <= floor(i/B). */
+/** Visibility for one fresh block-causal window [0, length) (no past). */
 export function blockCausalVisibility(length: number, block: number): Uint8Array {
-  const vis = new Uint8Array(length * length);
-  for (let i = 0; i < length; i++) {
-    const end = Math.min(length, (Math.floor(i / block) + 1) * block);
-    vis.fill(1, i * length, i * length + end);
-  }
-  return vis;
+  return decodeVisibility(0, 0, length, block);
 }

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openCheckpoint } from '../../scripts/lib/checkpoint.ts';
 import { openLocalModel, type Runtime } from '../../scripts/lib/local-package.ts';
-import { blockCausalVisibility } from '../../src/model/graph-io.ts';
+import { blockCausalVisibility } from '../../src/decode/visibility.ts';
 import { loadReferenceModel, referenceForward } from '../oracle/reference-forward.ts';
 import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from './fixtures.ts';
 import type { BlockRunner, KvState } from '../../src/decode/runner.ts';
@@ -24,7 +24,7 @@ async function forwardFull(runner: BlockRunner, ids: number[], block: number): P
   const L = ids.length;
   const out = await runner.forward({
     batch: 1, seq: L, ids: Int32Array.from(ids), positions: Int32Array.from(ids, (_, i) => i),
-    visibility: blockCausalVisibility(L, block), past: null, wantLogits: true, wantPresent: false,
+    visibility: blockCausalVisibility(0, 0, L, block), past: null, wantLogits: true, wantPresent: false,
   });
   return out.logits!;
 }
@@ -82,7 +82,7 @@ describe('block-causal graph semantics (node)', () => {
     // Prefill the first 8 tokens (two complete blocks) with block-causal visibility.
     const pre = await runner.forward({
       batch: 1, seq: 8, ids: Int32Array.from(ids.slice(0, 8)), positions: Int32Array.from({ length: 8 }, (_, i) => i),
-      visibility: blockCausalVisibility(8, B), past: null, wantLogits: true, wantPresent: true,
+      visibility: blockCausalVisibility(0, 0, 8, B), past: null, wantLogits: true, wantPresent: true,
     });
     const past: KvState = pre.present!;
     assert.equal(past.length, 8);
@@ -105,7 +105,7 @@ describe('block-causal graph semantics (node)', () => {
     const ids = randomIds(6, runner.info.vocabSize, 17);
     const out = await runner.forward({
       batch: 1, seq: 6, ids: Int32Array.from(ids), positions: Int32Array.from(ids, (_, i) => i),
-      visibility: blockCausalVisibility(6, 32), past: null, wantLogits: true, wantPresent: false,
+      visibility: blockCausalVisibility(0, 0, 6, 32), past: null, wantLogits: true, wantPresent: false,
     });
     const V = runner.info.vocabSize;
     const k = out.topk.k;

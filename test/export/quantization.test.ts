@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { openLocalModel, readLocalManifest } from '../../scripts/lib/local-package.ts';
-import { blockCausalVisibility } from '../../src/model/graph-io.ts';
+import { blockCausalVisibility } from '../../src/decode/visibility.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
 import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from './fixtures.ts';
 import type { ExportOptions } from '../../scripts/export/export-package.ts';
@@ -22,7 +22,7 @@ const VARIANTS: { name: string; opts: Partial<ExportOptions>; tol: number }[] = 
 async function logits(runner: BlockRunner, ids: number[]): Promise<Float32Array> {
   const out = await runner.forward({
     batch: 1, seq: ids.length, ids: Int32Array.from(ids), positions: Int32Array.from(ids, (_, i) => i),
-    visibility: blockCausalVisibility(ids.length, 4), past: null, wantLogits: true, wantPresent: false,
+    visibility: blockCausalVisibility(0, 0, ids.length, 4), past: null, wantLogits: true, wantPresent: false,
   });
   return out.logits!;
 }
