@@ -1,0 +1,170 @@
+/**
+ * The API routes driven by the official openai client (its fetch pointed at the app), over the tiny model on
+ * ORT-node: chat and completions, streamed and not, usage, stop, seeds, n > 1, errors, disconnect abort.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { createApiApp } from './app.ts';
+import { staticRegistry } from './engine.ts';
+import { runnerEngine } from './runner-engine.ts';
+import { StaticTenantStore, openTenant, unlimited } from './single-tenant.ts';
+import { openLocalCodec, openLocalModel } from '../../scripts/lib/local-package.ts';
+import { tinyFixture, type Fixture } from '../../test/export/fixtures.ts';
+import type { BlockRunner, ForwardInput } from '../decode/runner.ts';
+
+const KEY = 'sk-unmask-test-key';
+const OTHER = 'sk-unmask-other';
+
+describe('OpenAI routes (in-process, ORT-node)', () => {
+  let fx: Fixture;
+  let client: OpenAI;
+  let app: ReturnType<typeof createApiApp>;
+  let store: StaticTenantStore;
+  let forwards = 0;
+  let slowMs = 0;
+  const inProcess = async (url: string | URL | Request, init?: RequestInit) => app.fetch(new Request(url as string, init));
+
+  before(async () => {
+    fx = await tinyFixture({ seed: 41 });
+    const dir = await fx.pkg('tiny');
+    const { runner, manifest } = await openLocalModel(dir);
+    const codec = await openLocalCodec(dir, manifest);
+    // Count forwards (and optionally slow them) to observe aborts.
+    const counting: BlockRunner = {
+      info: runner.info,
+      truncate: (s, n) => runner.truncate(s, n),
+      forward: async (input: ForwardInput) => {
+        forwards++;
+        if (slowMs) await new Promise((r) => setTimeout(r, slowMs));
+        return runner.forward(input);
+      },
+    };
+    store = new StaticTenantStore({ [KEY]: openTenant('t1', { maxTokens: 200 }), [OTHER]: openTenant('t2', { models: ['other-model'] }) });
+    app = createApiApp({
+      engines: staticRegistry([runnerEngine({ id: 'tiny', backend: 'node', load: async () => ({ runner: counting, codec }) })]),
+      tenants: store, limiter: unlimited, keepAliveMs: 20,
+    });
+    client = new OpenAI({ apiKey: KEY, baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
+  });
+  after(() => fx.cleanup());
+
+  test('chat completion: text, usage, finish reason, same seed → same text', async () => {
+    const req = { model: 'tiny', messages: [{ role: 'user' as const, content: 'hello there' }], max_tokens: 20, temperature: 0.8, seed: 5 };
+    const a = await client.chat.completions.create(req);
+    const b = await client.chat.completions.create(req);
+    assert.equal(a.object, 'chat.completion');
+    assert.equal(a.choices[0].message.role, 'assistant');
+    assert.equal(typeof a.choices[0].message.content, 'string');
+    assert.ok(['stop', 'length'].includes(a.choices[0].finish_reason));
+    assert.ok(a.usage!.prompt_tokens > 5 && a.usage!.completion_tokens > 0 && a.usage!.completion_tokens <= 20);
+    assert.equal(a.usage!.total_tokens, a.usage!.prompt_tokens + a.usage!.completion_tokens);
+    assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+  });
+
+  test('streamed chat: role first, deltas, finish, usage chunk, same text as non-streamed', async () => {
+    const body = { model: 'tiny', messages: [{ role: 'user' as const, content: 'stream me' }], max_tokens: 40 };
+    const whole = await client.chat.completions.create(body);
+    const stream = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let first = true;
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      if (chunk.usage) { usage = chunk.usage; assert.equal(chunk.choices.length, 0); continue; }
+      if (first) { assert.equal(chunk.choices[0].delta.role, 'assistant'); first = false; }
+      text += chunk.choices[0].delta.content ?? '';
+      finish = chunk.choices[0].finish_reason ?? finish;
+    }
+    assert.equal(text, whole.choices[0].message.content);
+    assert.equal(finish, whole.choices[0].finish_reason);
+    assert.deepEqual(usage, whole.usage);
+  });
+
+  test('completions: string prompt, token prompt, n > 1, stop truncates inside a block', async () => {
+    const r = await client.completions.create({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 30, n: 2, temperature: 1, seed: 1 });
+    assert.equal(r.choices.length, 2);
+    assert.deepEqual(r.choices.map((c) => c.index), [0, 1]);
+    const ids = await client.completions.create({ model: 'tiny', prompt: [3, 17, 42, 9], max_tokens: 12 });
+    assert.equal(ids.usage!.prompt_tokens, 4);
+    const full = await client.completions.create({ model: 'tiny', prompt: 'Stop test', max_tokens: 40 });
+    const text = full.choices[0].text;
+    const stop = text.slice(5, 7);
+    assert.ok(stop.length === 2, `need generated text to pick a stop from: ${JSON.stringify(text)}`);
+    const cut = await client.completions.create({ model: 'tiny', prompt: 'Stop test', max_tokens: 40, stop: [stop] });
+    assert.equal(cut.choices[0].text, text.slice(0, text.indexOf(stop)));
+    assert.equal(cut.choices[0].finish_reason, 'stop');
+    assert.ok(cut.usage!.completion_tokens < full.usage!.completion_tokens);
+  });
+
+  test('errors: OpenAI envelope and status for each class', async () => {
+    const expect = async (p: Promise<unknown>, status: number, param?: string) => {
+      await assert.rejects(p, (e: unknown) => {
+        assert.ok(e instanceof OpenAI.APIError, String(e));
+        assert.equal(e.status, status);
+        if (param) assert.equal(e.param, param);
+        return true;
+      });
+    };
+    await expect(client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), 404, 'model');
+    await expect(client.chat.completions.create({ model: 'tiny', messages: [] }), 400, 'messages');
+    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], temperature: -1 }), 400, 'temperature');
+    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }), 400, 'tools');
+    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], logprobs: true }), 400, 'logprobs');
+    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], max_tokens: 500 }), 400, 'max_tokens');
+    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], threshold: 1.5 } as never), 400, 'threshold');
+    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], strategy: 'bogus' } as never), 400, 'strategy');
+    await expect(client.completions.create({ model: 'tiny', prompt: [3, 9_999_999], max_tokens: 4 }), 400);
+    const other = new OpenAI({ apiKey: OTHER, baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
+    await expect(other.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }] }), 403, 'model');
+    const bad = new OpenAI({ apiKey: 'sk-unmask-wrong', baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
+    await expect(bad.models.list(), 401);
+    const raw = await app.request('/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: '{not json' });
+    assert.equal(raw.status, 400);
+    assert.equal((await raw.json()).error.type, 'invalid_request_error');
+    const big = await app.request('/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'x'.repeat(2 << 20) }] }) });
+    assert.equal(big.status, 413);
+    const nf = await app.request('/nowhere');
+    assert.equal(nf.status, 404);
+    const body = JSON.stringify(await nf.json());
+    assert.ok(!body.includes(KEY));
+  });
+
+  test('models list respects the tenant; usage shows only the caller', async () => {
+    const models = await client.models.list();
+    assert.deepEqual(models.data.map((m) => m.id), ['tiny']);
+    const res = await app.request('/v1/usage', { headers: { authorization: `Bearer ${KEY}` } });
+    const usage = await res.json() as { tenantId: string; requests: number };
+    assert.equal(usage.tenantId, 't1');
+    assert.ok(usage.requests > 0);
+    assert.ok(store.records.every((r) => r.tenantId === 't1'));
+  });
+
+  test('denoising frames are opt-in named events; a client abort mid-stream stops the forwards', async () => {
+    const res = await app.request('/v1/chat/completions', {
+      method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'frames' }], max_tokens: 16, stream: true, stream_options: { include_denoising: true } }),
+    });
+    const text = await res.text();
+    assert.match(text, /event: denoise\ndata: \{"id":"chatcmpl-/);
+    assert.match(text, /data: \[DONE\]\n\n$/);
+
+    slowMs = 15;
+    const controller = new AbortController();
+    const before = forwards;
+    const stream = await client.chat.completions.create(
+      { model: 'tiny', messages: [{ role: 'user', content: 'long one' }], max_tokens: 190, stream: true, threshold: 1 } as never,
+      { signal: controller.signal },
+    ) as unknown as AsyncIterable<unknown>;
+    let chunks = 0;
+    try {
+      for await (const _ of stream) if (++chunks === 2) { controller.abort(); break; }
+    } catch { /* the client may surface the abort as an error */ }
+    await new Promise((r) => setTimeout(r, 100));
+    const afterAbort = forwards;
+    await new Promise((r) => setTimeout(r, 200));
+    slowMs = 0;
+    assert.equal(forwards, afterAbort, 'no forward after the abort settled');
+    assert.ok(afterAbort - before < 150, `aborted early: ${afterAbort - before} forwards`);
+  });
+});

@@ -1,0 +1,33 @@
+/**
+ * What the API needs from a backend: a model that turns prompt ids into DecodeEvents. The in-process WASM
+ * engine and the GPU-pool client both provide it, so routes never know which one runs a request.
+ */
+import type { DecodeEvent, DecodeOptions } from '../decode/index.ts';
+import type { RunnerInfo } from '../decode/runner.ts';
+import type { TextCodec } from '../model/text-codec.ts';
+
+export interface OpenModel {
+  codec: TextCodec;
+  info: RunnerInfo;
+  decode(promptIds: number[], options: DecodeOptions): AsyncIterable<DecodeEvent>;
+}
+
+export interface ModelEngine {
+  readonly id: string;
+  /** Which backend serves it, for usage records and metrics (e.g. "edge-wasm", "gpu-pool", "node"). */
+  readonly backend: string;
+  readonly ownedBy: string;
+  /** Loads lazily; the same promise is reused while it succeeds. */
+  open(): Promise<OpenModel>;
+}
+
+/** Looks engines up by model id. */
+export interface EngineRegistry {
+  list(): ModelEngine[];
+  get(model: string): ModelEngine | undefined;
+}
+
+export function staticRegistry(engines: ModelEngine[]): EngineRegistry {
+  const byId = new Map(engines.map((e) => [e.id, e]));
+  return { list: () => [...byId.values()], get: (id) => byId.get(id) };
+}

@@ -1,0 +1,75 @@
+/**
+ * Turns a validated request into what a generation needs: the engine (checked against the tenant's allowed
+ * models), prompt ids per prompt, and DecodeOptions — all validated before any admission or forward.
+ */
+import { planDecode, type DecodeOptions } from '../decode/index.ts';
+import type { Tenant } from './tenancy.ts';
+import type { EngineRegistry, ModelEngine, OpenModel } from './engine.ts';
+import { ApiError, badRequest, toApiError } from './errors.ts';
+import type { GenerationFields } from './schemas.ts';
+
+/** Default completion length when the request names none (bounded by the context and the tenant cap). */
+export const DEFAULT_MAX_TOKENS = 512;
+
+export interface Prepared {
+  engine: ModelEngine;
+  model: OpenModel;
+  prompts: number[][];
+  options: DecodeOptions;
+  stops: string[];
+  n: number;
+  maxTokens: number;
+}
+
+export function findEngine(engines: EngineRegistry, tenant: Tenant, model: string): ModelEngine {
+  const engine = engines.get(model);
+  if (!engine) throw new ApiError(404, 'not_found_error', `The model '${model}' does not exist`, { param: 'model', code: 'model_not_found' });
+  if (tenant.models && !tenant.models.includes(model)) {
+    throw new ApiError(403, 'permission_error', `This key may not use the model '${model}'`, { param: 'model', code: 'model_not_allowed' });
+  }
+  return engine;
+}
+
+export async function openEngine(engine: ModelEngine): Promise<OpenModel> {
+  try {
+    return await engine.open();
+  } catch (e: unknown) {
+    const err = toApiError(e);
+    if (err.status === 500) throw new ApiError(503, 'service_unavailable_error', `The model '${engine.id}' is unavailable`, { code: 'model_unavailable', headers: { 'retry-after': '5' } });
+    throw err;
+  }
+}
+
+export function prepareOptions(body: GenerationFields, tenant: Tenant, model: OpenModel, prompts: number[][]): Omit<Prepared, 'engine' | 'model' | 'prompts'> {
+  const requested = body.max_completion_tokens ?? body.max_tokens ?? null;
+  const param = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+  if (requested !== null && tenant.maxTokens !== null && requested > tenant.maxTokens) {
+    throw badRequest(`${param} ${requested} exceeds this key's limit of ${tenant.maxTokens}`, param);
+  }
+  const longest = Math.max(...prompts.map((p) => p.length));
+  const room = model.info.maxPositions - longest;
+  if (room < 1) throw badRequest(`the prompt has ${longest} tokens, which fills the model's context of ${model.info.maxPositions}`, 'messages', 'context_length_exceeded');
+  const maxTokens = requested ?? Math.min(room, tenant.maxTokens ?? DEFAULT_MAX_TOKENS);
+  const options: DecodeOptions = {
+    maxTokens,
+    temperature: body.temperature ?? 0,
+    ...(body.top_p != null ? { topP: body.top_p } : {}),
+    ...(body.top_k != null ? { topK: body.top_k } : {}),
+    ...(body.seed != null ? { seed: body.seed } : {}),
+    ...(body.block_length != null ? { blockLength: body.block_length } : {}),
+    ...(body.steps != null ? { steps: body.steps } : {}),
+    ...(body.threshold != null ? { threshold: body.threshold } : {}),
+    ...(body.strategy != null ? { algorithm: body.strategy } : {}),
+    ...(body.eos_early_stop != null ? { eosEarlyStop: body.eos_early_stop } : {}),
+  };
+  // Validate every prompt now, so a bad request costs no admission and no forward.
+  try {
+    for (const p of prompts) planDecode(model.info, p, options);
+  } catch (e: unknown) {
+    const err = toApiError(e);
+    if (err.param === 'max_tokens' && param !== 'max_tokens') throw badRequest(err.message.replace('max_tokens', param), param, err.code);
+    throw err;
+  }
+  const stops = body.stop == null ? [] : (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.length > 0);
+  return { options, stops, n: body.n ?? 1, maxTokens };
+}

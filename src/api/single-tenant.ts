@@ -1,0 +1,69 @@
+/**
+ * A TenantStore with a fixed set of keys and an in-memory usage log, plus a limiter that admits everything:
+ * for single-tenant deployments without D1 (a Node server behind its own gateway) and for route tests.
+ */
+import type { Admission, Limiter, Tenant, TenantStore, UsageRecord, UsageSummary } from './tenancy.ts';
+
+export function openTenant(id: string, overrides: Partial<Tenant> = {}): Tenant {
+  return {
+    id, name: id, models: null, rpm: null, tpm: null, maxConcurrent: null, maxTokens: null,
+    budgetTokens: null, budgetPeriod: null, degradeToEdge: false, createdAt: 0, ...overrides,
+  };
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Equal-length hex compare in constant time. */
+function sameHash(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+export class StaticTenantStore implements TenantStore {
+  private readonly entries: { hash: Promise<string>; tenant: Tenant; keyId: string }[];
+  readonly records: UsageRecord[] = [];
+
+  /** @param keys api key → tenant */
+  constructor(keys: Record<string, Tenant>) {
+    this.entries = Object.entries(keys).map(([key, tenant], i) => ({ hash: sha256(key), tenant, keyId: `key_${i}` }));
+  }
+
+  async authenticate(apiKey: string | null) {
+    if (!apiKey) return { ok: false as const, reason: 'missing' as const };
+    const hash = await sha256(apiKey);
+    let found: (typeof this.entries)[number] | undefined;
+    for (const e of this.entries) if (sameHash(await e.hash, hash)) found = e;
+    return found ? { ok: true as const, tenant: found.tenant, keyId: found.keyId } : { ok: false as const, reason: 'invalid' as const };
+  }
+
+  async recordUsage(record: UsageRecord): Promise<void> {
+    this.records.push(record);
+  }
+
+  async usage(tenantId: string, since = 0): Promise<UsageSummary> {
+    const summary: UsageSummary = { tenantId, since, requests: 0, promptTokens: 0, completionTokens: 0, byModel: {} };
+    for (const r of this.records) {
+      if (r.tenantId !== tenantId || r.at < since) continue;
+      summary.requests++;
+      summary.promptTokens += r.promptTokens;
+      summary.completionTokens += r.completionTokens;
+      const m = (summary.byModel[r.model] ??= { requests: 0, promptTokens: 0, completionTokens: 0 });
+      m.requests++;
+      m.promptTokens += r.promptTokens;
+      m.completionTokens += r.completionTokens;
+    }
+    return summary;
+  }
+}
+
+export const unlimited: Limiter = {
+  async admit(): Promise<Admission> {
+    return { ok: true, leaseId: crypto.randomUUID(), headers: {} };
+  },
+  async release(): Promise<void> {},
+};
