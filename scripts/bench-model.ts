@@ -3,9 +3,11 @@
  *
  * Per model (tiny default; bench-size random MoE) × weights (fp32, fp16, int8, int4 DQ, int4 MatMulNBits; sparse
  * MoE kernels): package size, max|Δlogits| vs the fp32 package (ORT-node), session create time and the median
- * forward time of one 32-token block (prefill, top-k + present fetched) on ORT-node (intraOpNumThreads pinned) and
- * ORT-web WASM (1 thread, a fresh child process per package, which also reports the WASM heap).
- * Then MoE scaling: fp32, experts ∈ {16, 64, 256} × top-k ∈ {2, 8}, sparse (ORT MoE kernel) vs dense, on ORT-node.
+ * forward time of one 32-token block (prefill, top-k + present fetched) on ORT-node (intraOpNumThreads pinned; all
+ * variants of a model open at once and timed in interleaved rounds, so machine load hits them alike) and ORT-web
+ * WASM (1 thread, a fresh child process per package, which also reports the WASM heap).
+ * Then MoE scaling: fp32, experts ∈ {16, 64, 256} × top-k ∈ {2, 8}, sparse (ORT MoE kernel) vs dense, on ORT-node,
+ * interleaved per top-k. --quick: tiny model only, experts {16, 64} at top-2, 3 runs.
  * Packages are built under models/bench-model/ and reused (--rebuild forces). Tables on stdout, progress on stderr.
  */
 import { execFile } from 'node:child_process';
@@ -16,7 +18,7 @@ import {
   BENCH_MODEL, DTYPE_VARIANTS, MOE_VARIANTS, TINY_MODEL, ensurePackage, moeScalingModel, type ModelSpec,
 } from './bench/model-packages.ts';
 import {
-  BLOCK, MiB, argmaxAgreement, benchInput, machineInfo, machineLine, maxAbsDiff, timeForwards,
+  BLOCK, MiB, argmaxAgreement, benchInput, loadAvg1, machineInfo, machineLine, maxAbsDiff, timeInterleaved,
 } from './bench/model-measure.ts';
 import { dtypeTable, moeTable, type BenchReport, type BenchSettings, type DtypeRow, type MoeRow } from './bench/model-report.ts';
 import type { WasmChildResult } from './bench/model-wasm-child.ts';
@@ -29,6 +31,7 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 runMain('bench-model', async () => {
   const started = performance.now();
+  const loadAvgStart = loadAvg1();
   const { values } = parseFlags(process.argv.slice(2), {
     runs: { type: 'string' }, warmup: { type: 'string' }, threads: { type: 'string' },
     quick: { type: 'boolean' }, rebuild: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
@@ -53,30 +56,38 @@ runMain('bench-model', async () => {
 
   const rows: DtypeRow[] = [];
   for (const spec of models) {
-    let reference: Float32Array | undefined;
+    // ORT-node: every weights variant open at once, timed in interleaved rounds (same machine load for all).
+    const packages = [];
+    const nodes = [];
+    const checks = [];
     for (const variant of DTYPE_VARIANTS) {
-      const what = `${spec.name} ${variant.label}`;
       const pkg = await ensurePackage(spec, variant, build);
-      if (pkg.builtMs !== null) log(`${what}: built in ${secs(pkg.builtMs)}`);
-
+      if (pkg.builtMs !== null) log(`${spec.name} ${variant.label}: built in ${secs(pkg.builtMs)}`);
       const node = await openLocalModel(pkg.dir, { runtime: 'node', threads: settings.threads });
-      const vocab = node.runner.info.vocabSize;
-      const check = await node.runner.forward(benchInput(vocab, true));
-      const logits = check.logits!;
-      reference ??= logits;
-      const nodeForward = await timeForwards(node.runner, settings.warmup, settings.runs);
-      await node.session.release();
-      log(`${what}: node create ${secs(node.loadMs)}, forward ${nodeForward.medianMs.toFixed(1)} ms`);
+      log(`${spec.name} ${variant.label}: node session created in ${secs(node.loadMs)}`);
+      packages.push(pkg);
+      nodes.push(node);
+      checks.push(await node.runner.forward(benchInput(node.runner.info.vocabSize, true)));
+    }
+    log(`${spec.name}: timing ${nodes.length} node sessions, ${settings.runs} interleaved rounds`);
+    const nodeTimes = await timeInterleaved(nodes.map((n) => n.runner), settings.warmup, settings.runs);
+    for (const n of nodes) await n.session.release();
+    const reference = checks[0].logits!;
 
+    // ORT-web: one fresh process per package.
+    for (const [i, variant] of DTYPE_VARIANTS.entries()) {
+      const pkg = packages[i];
+      const check = checks[i];
+      const vocab = nodes[i].runner.info.vocabSize;
       const wasm = await runWasmChild(pkg.dir, settings);
       ortWeb = wasm.ortWeb;
       const toMiB = (b: number | null) => (b === null ? null : b / MiB);
-      log(`${what}: wasm create ${secs(wasm.createMs)}, forward ${wasm.forward.medianMs.toFixed(1)} ms, heap ${toMiB(wasm.heap.afterCreate)?.toFixed(1) ?? '?'} MiB`);
+      log(`${spec.name} ${variant.label}: node ${nodeTimes[i].medianMs.toFixed(1)} ms; wasm create ${secs(wasm.createMs)}, forward ${wasm.forward.medianMs.toFixed(1)} ms, heap ${toMiB(wasm.heap.afterCreate)?.toFixed(1) ?? '?'} MiB`);
       rows.push({
         model: spec.name, variant: variant.label, dtype: variant.dtype, int4Layout: variant.int4Layout ?? null, moe: pkg.manifest.moe.implementation,
         packageBytes: pkg.bytes, packageMiB: pkg.bytes / MiB,
-        maxAbsDeltaLogits: maxAbsDiff(logits, reference), top1AgreeWithFp32: argmaxAgreement(logits, reference, vocab),
-        node: { createMs: node.loadMs, forward: nodeForward },
+        maxAbsDeltaLogits: maxAbsDiff(check.logits!, reference), top1AgreeWithFp32: argmaxAgreement(check.logits!, reference, vocab),
+        node: { createMs: nodes[i].loadMs, forward: nodeTimes[i] },
         wasm: {
           createMs: wasm.createMs, forward: wasm.forward,
           heapMiB: { initial: toMiB(wasm.heap.initial), afterInit: toMiB(wasm.heap.afterInit), afterCreate: toMiB(wasm.heap.afterCreate), afterForwards: toMiB(wasm.heap.afterForwards) },
@@ -87,33 +98,41 @@ runMain('bench-model', async () => {
     }
   }
 
+  // MoE scaling: per top-k, every (experts, implementation) session open at once and timed in interleaved rounds.
   const moeRows: MoeRow[] = [];
-  for (const spec of scaling) {
-    for (const variant of MOE_VARIANTS) {
-      const pkg = await ensurePackage(spec, variant, build);
-      if (pkg.builtMs !== null) log(`${spec.name} ${variant.label}: built in ${secs(pkg.builtMs)}`);
-      const node = await openLocalModel(pkg.dir, { runtime: 'node', threads: settings.threads });
-      const forward = await timeForwards(node.runner, settings.warmup, settings.runs);
+  for (const k of [...new Set(scaling.map((s) => s.shape.expertsPerTok ?? 0))]) {
+    const opened = [];
+    for (const spec of scaling.filter((s) => s.shape.expertsPerTok === k)) {
+      for (const variant of MOE_VARIANTS) {
+        const pkg = await ensurePackage(spec, variant, build);
+        if (pkg.builtMs !== null) log(`${spec.name} ${variant.label}: built in ${secs(pkg.builtMs)}`);
+        const node = await openLocalModel(pkg.dir, { runtime: 'node', threads: settings.threads });
+        log(`${spec.name} ${pkg.manifest.moe.implementation}: node session created in ${secs(node.loadMs)}`);
+        opened.push({ spec, pkg, node });
+      }
+    }
+    log(`MoE top-${k}: timing ${opened.length} node sessions, ${settings.runs} interleaved rounds`);
+    const times = await timeInterleaved(opened.map((o) => o.node.runner), settings.warmup, settings.runs);
+    for (const [i, { spec, pkg, node }] of opened.entries()) {
       await node.session.release();
-      const { experts = 0, expertsPerTok = 0 } = spec.shape;
-      log(`${spec.name} ${pkg.manifest.moe.implementation}: create ${secs(node.loadMs)}, forward ${forward.medianMs.toFixed(1)} ms`);
+      log(`${spec.name} ${pkg.manifest.moe.implementation}: forward ${times[i].medianMs.toFixed(1)} ms (min ${times[i].minMs.toFixed(1)})`);
       moeRows.push({
-        model: spec.name, experts, topk: expertsPerTok, implementation: pkg.manifest.moe.implementation,
-        packageMiB: pkg.bytes / MiB, createMs: node.loadMs, forward,
+        model: spec.name, experts: spec.shape.experts ?? 0, topk: k, implementation: pkg.manifest.moe.implementation,
+        packageMiB: pkg.bytes / MiB, createMs: node.loadMs, forward: times[i],
       });
     }
   }
 
-  const report: BenchReport = { machine: machineInfo(ortNode, ortWeb), settings, rows, moeScaling: moeRows, totalMs: performance.now() - started };
+  const report: BenchReport = { machine: machineInfo(ortNode, ortWeb, loadAvgStart), settings, rows, moeScaling: moeRows, totalMs: performance.now() - started };
   if (values.json) { process.stdout.write(`${JSON.stringify(report)}\n`); return; }
   console.log(machineLine(report.machine));
-  console.log(`ORT-node intraOpNumThreads=${settings.threads}; ORT-web wasm 1 thread (fresh process per package). `
-    + `Forward = one ${BLOCK}-token block (batch 1, block-causal, no past, top-k + present fetched): ${settings.warmup} warm-up, median of ${settings.runs}.`);
+  console.log(`ORT-node intraOpNumThreads=${settings.threads}, a model's variants timed in interleaved rounds; ORT-web wasm 1 thread, fresh process per package.`);
+  console.log(`Forward = one ${BLOCK}-token block (batch 1, block-causal, no past, top-k + present fetched): ${settings.warmup} warm-up, then median (min) of ${settings.runs}.`);
   console.log('max|Δlogits| and top1=fp32: ORT-node full logits vs the fp32 package. wasm vs node Δtopk: same package, top-k logits.');
   console.log('wasm heap: WebAssembly.Memory size after session create / after the timed forwards (fresh process, includes ORT\'s own baseline).\n');
   for (const spec of models) console.log(`${spec.name}: ${spec.description}`);
   console.log(`\n${dtypeTable(rows)}\n`);
-  console.log(`MoE scaling (ORT-node, fp32, ${describeScaling(scaling[0])}; median forward ms of one ${BLOCK}-token block):`);
+  console.log(`MoE scaling (ORT-node, fp32, ${describeScaling(scaling[0])}; one ${BLOCK}-token block, sessions of one top-k interleaved):`);
   console.log(`${moeTable(moeRows)}\n`);
   console.log(`total ${secs(report.totalMs)}`);
 });

@@ -1,12 +1,12 @@
 /**
- * CLI (contract): npm run forward -- --model <package-dir> --ids 3,17,42 [--block-length 32] [--runtime node|wasm] --json
+ * CLI (contract): npm run forward -- --model <package-dir|s3://bucket/prefix> --ids 3,17,42 [--block-length 32] [--runtime node|wasm] --json
  * One forward over the ids with block-causal visibility and positions 0..L-1; prints {"shape":[L,V],"logits":[[...]]}.
  */
 import { intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
-import { openLocalModel, RUNTIMES, type Runtime } from './lib/local-package.ts';
+import { openModel, RUNTIMES, type Runtime } from './lib/local-package.ts';
 import { blockCausalVisibility } from '../src/decode/visibility.ts';
 
-const USAGE = 'usage: forward --model <package-dir> --ids 3,17,42 [--block-length 32] [--runtime node|wasm] [--json]';
+const USAGE = 'usage: forward --model <package-dir|s3://bucket/prefix> --ids 3,17,42 [--block-length 32] [--runtime node|wasm] [--json]';
 
 runMain('forward', async () => {
   const { values } = parseFlags(process.argv.slice(2), {
@@ -22,7 +22,7 @@ runMain('forward', async () => {
     if (s.trim() === '' || !Number.isInteger(n)) throw new UsageError(`--ids must be comma-separated integers, got ${JSON.stringify(s)}`);
     return n;
   });
-  const model = await openLocalModel(values.model, { runtime });
+  const model = await openModel(values.model, { runtime });
   const block = intFlag(values['block-length'], 'block-length', 1) ?? model.manifest.decode.block_length;
   const { vocabSize, maxPositions } = model.runner.info;
   const bad = ids.find((t) => t < 0 || t >= vocabSize);

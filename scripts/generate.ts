@@ -1,5 +1,5 @@
 /**
- * CLI (contract): npm run generate -- --model <package-dir> (--prompt-ids 3,17,42 | --prompt "text" [--chat])
+ * CLI (contract): npm run generate -- --model <package-dir|s3://bucket/prefix> (--prompt-ids 3,17,42 | --prompt "text" [--chat])
  *   [--gen-length N] [--block-length B] [--steps S] [--threshold T] [--temperature T] [--top-k K] [--top-p P]
  *   [--seed N] [--eos-early-stop] [--strategy NAME] [--no-cache] [--runtime node|wasm] [--json]
  * With --json prints {"tokens":[...],"text":"...","forwards":N,"tpf":x,"stats":{...}} on stdout; otherwise streams
@@ -7,10 +7,10 @@
  */
 import { decode, type DecodeOptions, type DecodeResult } from '../src/decode/index.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
-import { openLocalCodec, openLocalModel, RUNTIMES, type Runtime } from './lib/local-package.ts';
+import { openModel, openModelCodec, RUNTIMES, type Runtime } from './lib/local-package.ts';
 import { ensureTinyPackage } from './tiny-package.ts';
 
-const USAGE = 'usage: generate [--model <package-dir>] (--prompt-ids 3,17,42 | --prompt "text" [--chat]) [--gen-length N] [--block-length B] [--steps S] [--threshold T] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--eos-early-stop] [--strategy NAME] [--no-cache] [--runtime node|wasm] [--json]';
+const USAGE = 'usage: generate [--model <package-dir|s3://bucket/prefix>] (--prompt-ids 3,17,42 | --prompt "text" [--chat]) [--gen-length N] [--block-length B] [--steps S] [--threshold T] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--eos-early-stop] [--strategy NAME] [--no-cache] [--runtime node|wasm] [--json]';
 
 function parseIds(text: string): number[] {
   return text.split(',').map((s) => {
@@ -34,8 +34,8 @@ runMain('generate', async () => {
   const runtime = (v.runtime ?? 'node') as Runtime;
   if (!RUNTIMES.includes(runtime)) throw new UsageError(`--runtime must be one of ${RUNTIMES.join('|')}`);
   const dir = v.model ?? await ensureTinyPackage({ quiet: false });
-  const model = await openLocalModel(dir, { runtime });
-  const codec = await openLocalCodec(dir, model.manifest);
+  const model = await openModel(dir, { runtime });
+  const codec = openModelCodec(model);
   const promptIds = v['prompt-ids'] !== undefined
     ? parseIds(v['prompt-ids'])
     : codec.encode(v.chat ? codec.applyChatTemplate([{ role: 'user', content: v.prompt! }]) : v.prompt!);

@@ -2,7 +2,7 @@
  * Measurement helpers for `npm run bench:model`: the fixed 32-token input, warm-up + median timing of
  * runner.forward, the WASM heap size of ORT-web, and the machine description.
  */
-import { cpus, arch, platform, totalmem } from 'node:os';
+import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
 import type { BlockRunner, ForwardInput } from '../../src/decode/runner.ts';
 import { blockCausalVisibility } from '../../src/model/graph-io.ts';
 
@@ -48,6 +48,25 @@ export async function timeForwards(runner: BlockRunner, warmup: number, runs: nu
     samplesMs.push(performance.now() - t);
   }
   return { medianMs: median(samplesMs), minMs: Math.min(...samplesMs), maxMs: Math.max(...samplesMs), samplesMs };
+}
+
+/**
+ * Times several runners against each other under the same machine load: `warmup` untimed forwards each, then
+ * `runs` rounds of one timed forward per runner, the order rotated every round. Returns one Timing per runner.
+ */
+export async function timeInterleaved(runners: BlockRunner[], warmup: number, runs: number): Promise<Timing[]> {
+  const inputs = runners.map((r) => benchInput(r.info.vocabSize, false));
+  for (const [i, r] of runners.entries()) for (let w = 0; w < warmup; w++) await r.forward(inputs[i]);
+  const samples: number[][] = runners.map(() => []);
+  for (let round = 0; round < runs; round++) {
+    for (let j = 0; j < runners.length; j++) {
+      const i = (round + j) % runners.length;
+      const t = performance.now();
+      await runners[i].forward(inputs[i]);
+      samples[i].push(performance.now() - t);
+    }
+  }
+  return samples.map((xs) => ({ medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs), samplesMs: xs }));
 }
 
 /** Largest |a_i − b_i|. */
@@ -104,9 +123,14 @@ export interface MachineInfo {
   node: string;
   ortNode: string;
   ortWeb: string;
+  /** 1-minute load average when the benchmark started and ended (other work on the machine skews timings). */
+  loadAvgStart: number;
+  loadAvgEnd: number;
 }
 
-export function machineInfo(ortNode: string, ortWeb: string): MachineInfo {
+export const loadAvg1 = () => Math.round(loadavg()[0] * 100) / 100;
+
+export function machineInfo(ortNode: string, ortWeb: string, loadAvgStart: number): MachineInfo {
   const c = cpus();
   return {
     cpu: c[0]?.model.trim() ?? 'unknown CPU',
@@ -116,11 +140,13 @@ export function machineInfo(ortNode: string, ortWeb: string): MachineInfo {
     node: process.version,
     ortNode,
     ortWeb,
+    loadAvgStart,
+    loadAvgEnd: loadAvg1(),
   };
 }
 
 export function machineLine(m: MachineInfo): string {
-  return `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; onnxruntime-node ${m.ortNode}; onnxruntime-web ${m.ortWeb} (wasm, 1 thread)`;
+  return `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; onnxruntime-node ${m.ortNode}; onnxruntime-web ${m.ortWeb} (wasm, 1 thread); load average ${m.loadAvgStart} at start, ${m.loadAvgEnd} at end`;
 }
 
 export const MiB = 2 ** 20;

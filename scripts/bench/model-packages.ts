@@ -11,7 +11,7 @@ import type { MoeImplementation } from '../export/moe.ts';
 import type { Int4Layout, WeightDtype } from '../export/quantize.ts';
 import { makeTinyModel } from '../tiny/make-tiny-model.ts';
 import { resolveTinyOptions, tinyConfigJson, type TinyModelOptions } from '../tiny/options.ts';
-import type { Manifest } from '../../src/model/manifest.ts';
+import { parseManifest, type Manifest } from '../../src/model/manifest.ts';
 
 export const BENCH_MODEL_ROOT = resolve('models/bench-model');
 
@@ -135,7 +135,7 @@ export async function ensureCheckpoint(spec: ModelSpec, opts: BuildOptions = {})
 export async function ensurePackage(spec: ModelSpec, variant: Variant, opts: BuildOptions = {}): Promise<BuiltPackage> {
   await clearOnRebuild(spec, opts);
   const dir = join(modelDir(spec), variant.label);
-  const have = await readJson<Manifest>(join(dir, 'manifest.json'));
+  const have = parsedManifest(await readJson<unknown>(join(dir, 'manifest.json')));
   if (have && matches(have, spec, variant)) return { dir, manifest: have, bytes: totalBytes(have), builtMs: null };
   const started = performance.now();
   const checkpointDir = await ensureCheckpoint(spec, opts);
@@ -147,14 +147,17 @@ export async function ensurePackage(spec: ModelSpec, variant: Variant, opts: Bui
   return { dir, manifest, bytes: totalBytes(manifest), builtMs: performance.now() - started };
 }
 
+function parsedManifest(raw: unknown): Manifest | undefined {
+  try { return raw === undefined ? undefined : parseManifest(raw); } catch { return undefined; }
+}
+
 function matches(m: Manifest, spec: ModelSpec, v: Variant): boolean {
   const cfg = wantConfig(spec);
   const hasMoe = (cfg.first_k_dense_replace as number) < (cfg.num_hidden_layers as number);
   return sameJson(m.config as Record<string, unknown>, cfg)
-    && m.quantization?.dtype === v.dtype
+    && m.quantization.dtype === v.dtype
     && (v.dtype !== 'int4' || m.quantization.int4_layout === (v.int4Layout ?? 'dq'))
-    && m.moe?.implementation === (hasMoe ? v.moe : 'none')
-    && Array.isArray(m.files);
+    && m.moe.implementation === (hasMoe ? v.moe : 'none');
 }
 
 export function totalBytes(m: Manifest): number {

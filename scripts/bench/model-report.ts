@@ -62,34 +62,36 @@ const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const mib = (x: number | null) => (x === null ? '?' : x.toFixed(1));
 const delta = (x: number) => (x === 0 ? '0' : x.toExponential(1));
 const pct = (x: number) => `${Math.round(x * 100)}%`;
+/** Median forward ms with the fastest run in parentheses. */
+const fwd = (t: Timing) => `${ms(t.medianMs)} (${ms(t.minMs)})`;
 
 export function dtypeTable(rows: DtypeRow[]): string {
-  const headers = ['model', 'weights', 'size MiB', 'max|Δlogits|', 'top1=fp32', 'node create ms', 'node fwd ms',
-    'wasm create ms', 'wasm fwd ms', 'wasm heap MiB create/fwd', 'wasm vs node Δtopk'];
+  const headers = ['model', 'weights', 'size MiB', 'max|Δlogits|', 'top1=fp32', 'node create ms', 'node fwd ms (min)',
+    'wasm create ms', 'wasm fwd ms (min)', 'wasm heap MiB create/fwd', 'wasm vs node Δtopk'];
   const body = rows.map((r) => [
     r.model, r.variant, r.packageMiB.toFixed(1), delta(r.maxAbsDeltaLogits), pct(r.top1AgreeWithFp32),
-    ms(r.node.createMs), ms(r.node.forward.medianMs),
-    ms(r.wasm.createMs), ms(r.wasm.forward.medianMs),
+    ms(r.node.createMs), fwd(r.node.forward),
+    ms(r.wasm.createMs), fwd(r.wasm.forward),
     `${mib(r.wasm.heapMiB.afterCreate)} / ${mib(r.wasm.heapMiB.afterForwards)}`,
     delta(r.wasm.maxAbsDeltaTopkVsNode),
   ]);
   return formatTable(headers, body, headers.map((_, i) => i >= 2));
 }
 
-/** experts × (top-k, implementation) → median forward ms, plus dense/sparse ratio per top-k. */
+/** experts × (top-k, implementation) → median (min) forward ms, plus the dense/sparse ratio of the medians per top-k. */
 export function moeTable(rows: MoeRow[]): string {
   const experts = [...new Set(rows.map((r) => r.experts))].sort((a, b) => a - b);
   const ks = [...new Set(rows.map((r) => r.topk))].sort((a, b) => a - b);
   const impls = ['ort-moe', 'dense'];
   const headers = ['experts'];
-  for (const k of ks) headers.push(...impls.map((i) => `top-${k} ${i} ms`), `top-${k} dense/sparse`);
+  for (const k of ks) headers.push(...impls.map((i) => `top-${k} ${i} ms (min)`), `top-${k} dense/sparse`);
   headers.push('size MiB (ort-moe / dense)');
   const find = (e: number, k: number, impl: string) => rows.find((r) => r.experts === e && r.topk === k && r.implementation === impl);
   const body = experts.map((e) => {
     const cells = [String(e)];
     for (const k of ks) {
       const [sparse, dense] = impls.map((i) => find(e, k, i));
-      cells.push(sparse ? ms(sparse.forward.medianMs) : '-', dense ? ms(dense.forward.medianMs) : '-');
+      cells.push(sparse ? fwd(sparse.forward) : '-', dense ? fwd(dense.forward) : '-');
       cells.push(sparse && dense ? `${(dense.forward.medianMs / sparse.forward.medianMs).toFixed(1)}×` : '-');
     }
     const [s, d] = impls.map((i) => find(e, ks[0], i));

@@ -1,0 +1,63 @@
+/**
+ * @module
+ * Renders the bench:quality sweep: a Markdown table per task, and the JSON document behind `--json`
+ * (snake_case keys, with `accuracy_at_0_9` and `speedup_at_equal_accuracy` per task).
+ */
+import type { SweepPoint, TaskSweep } from './quality-sweep.ts';
+
+export interface QualityMeta {
+  model: string;
+  runtime: string;
+  mode: string;
+  blockLength: number;
+  limit: number;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+
+function row(p: SweepPoint, label?: string): string {
+  return `| ${label ?? p.algorithm} | ${p.threshold.toFixed(2)} | ${pct(p.accuracy)} | ${p.tokensPerForward.toFixed(2)} | ${p.outputTokensPerForward.toFixed(2)} | ${p.forwardsPerAnswer.toFixed(2)} | ${p.msPerAnswer.toFixed(2)} |`;
+}
+
+export function qualityTable(sweeps: TaskSweep[], meta: QualityMeta): string {
+  const lines: string[] = [
+    `bench:quality — ${meta.model} (${meta.runtime}, ${meta.mode} mode, block ${meta.blockLength}), ${meta.limit} held-out prompts per task, greedy`,
+    '',
+  ];
+  for (const s of sweeps) {
+    lines.push(`### ${s.task} (${s.examples} prompts)`, '');
+    lines.push('| algorithm | threshold | exact match | TPF | answer TPF | forwards/answer | ms/answer |', '|---|---|---|---|---|---|---|');
+    lines.push(row(s.baseline, '1 token/forward (baseline)'));
+    for (const p of s.points) lines.push(row(p));
+    const sp = s.speedup;
+    lines.push('', sp.setting
+      ? `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · speedup at equal accuracy: ${sp.forwards!.toFixed(2)}× fewer forwards, ${sp.wall === null ? 'n/a' : `${sp.wall.toFixed(2)}×`} wall time (best: ${sp.setting.algorithm} @ ${sp.setting.threshold})`
+      : `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · no setting reaches the baseline accuracy`, '');
+  }
+  lines.push('TPF: committed tokens ÷ forwards (EOS fill of decoded blocks included); answer TPF: (answer + <|role_end|> + EOS) ÷ forwards.');
+  return lines.join('\n');
+}
+
+function pointJson(p: SweepPoint) {
+  return {
+    algorithm: p.algorithm, threshold: p.threshold, accuracy: p.accuracy, correct: p.correct, examples: p.examples,
+    tokens_per_forward: p.tokensPerForward, answer_tokens_per_forward: p.outputTokensPerForward,
+    forwards_per_answer: p.forwardsPerAnswer, ms_per_answer: p.msPerAnswer,
+  };
+}
+
+export function qualityJson(sweeps: TaskSweep[], meta: QualityMeta): Record<string, unknown> {
+  return {
+    model: meta.model, runtime: meta.runtime, mode: meta.mode, block_length: meta.blockLength, limit: meta.limit,
+    tasks: Object.fromEntries(sweeps.map((s) => [s.task, {
+      examples: s.examples,
+      accuracy_at_0_9: s.accuracyAt09,
+      speedup_at_equal_accuracy: {
+        forwards: s.speedup.forwards, wall: s.speedup.wall, setting: s.speedup.setting,
+        baseline_accuracy: s.baseline.accuracy,
+      },
+      baseline: pointJson(s.baseline),
+      points: s.points.map(pointJson),
+    }])),
+  };
+}

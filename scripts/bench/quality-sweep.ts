@@ -1,0 +1,88 @@
+/**
+ * @module
+ * The accuracy ↔ parallelism sweep of `npm run bench:quality` (the tech report's Fig. 4 in miniature): exact
+ * match on held-out prompts per task × commit algorithm × threshold, with tokens per forward, forwards and
+ * wall time per answer, against the same model decoded one token per forward (threshold 1.0, low_confidence:
+ * only the top-1 fallback ever commits).
+ */
+import type { BlockRunner, DecodeMode } from '../../src/decode/index.ts';
+import type { TextCodec } from '../../src/model/text-codec.ts';
+import { evaluateExamples, type EvalResult } from '../train/evaluate.ts';
+import { TASKS, heldOutExamples } from '../train/tasks.ts';
+
+export const DEFAULT_THRESHOLDS = [0.5, 0.7, 0.9, 0.95] as const;
+export const DEFAULT_ALGORITHMS = ['low_confidence', 'hierarchy', 'factor', 'entropy_threshold'] as const;
+/** The AR-style baseline: nothing clears a threshold of 1, so each forward commits its single most confident token. */
+export const BASELINE = { algorithm: 'low_confidence', threshold: 1 } as const;
+export const MAX_TOKENS = 16;
+
+export interface SweepPoint extends Omit<EvalResult, 'failures'> {
+  algorithm: string;
+  threshold: number;
+}
+
+export interface Speedup {
+  /** Baseline forwards per answer ÷ those of the best setting with accuracy ≥ the baseline's (null: none qualifies). */
+  forwards: number | null;
+  /** The same with wall time per answer. */
+  wall: number | null;
+  /** The setting with the fewest forwards among those that qualify. */
+  setting: { algorithm: string; threshold: number } | null;
+}
+
+export interface TaskSweep {
+  task: string;
+  examples: number;
+  baseline: SweepPoint;
+  points: SweepPoint[];
+  /** low_confidence at threshold 0.9 (null when 0.9 is not in the sweep). */
+  accuracyAt09: number | null;
+  speedup: Speedup;
+}
+
+export interface SweepOptions {
+  runner: BlockRunner;
+  codec: TextCodec;
+  tasks: string[];
+  limit: number;
+  thresholds: readonly number[];
+  algorithms: readonly string[];
+  mode: DecodeMode;
+  blockLength?: number;
+  onPoint?: (task: string, p: SweepPoint) => void;
+}
+
+export async function runSweep(o: SweepOptions): Promise<TaskSweep[]> {
+  const out: TaskSweep[] = [];
+  for (const task of o.tasks) {
+    const examples = heldOutExamples(TASKS[task], o.limit);
+    const run = async (algorithm: string, threshold: number): Promise<SweepPoint> => {
+      const { failures: _f, ...r } = await evaluateExamples(o.runner, o.codec, examples, {
+        algorithm, threshold, maxTokens: MAX_TOKENS, mode: o.mode, ...(o.blockLength ? { blockLength: o.blockLength } : {}),
+      });
+      const p = { algorithm, threshold, ...r };
+      o.onPoint?.(task, p);
+      return p;
+    };
+    // Warm the runtime (first-call allocations) so the first measured setting is not charged for it.
+    await evaluateExamples(o.runner, o.codec, examples.slice(0, 3), { maxTokens: MAX_TOKENS, mode: o.mode });
+    const baseline = await run(BASELINE.algorithm, BASELINE.threshold);
+    const points: SweepPoint[] = [];
+    for (const algorithm of o.algorithms) for (const threshold of o.thresholds) points.push(await run(algorithm, threshold));
+    const at09 = points.find((p) => p.algorithm === 'low_confidence' && p.threshold === 0.9);
+    out.push({ task, examples: examples.length, baseline, points, accuracyAt09: at09 ? at09.accuracy : null, speedup: speedupAtEqualAccuracy(baseline, points) });
+  }
+  return out;
+}
+
+export function speedupAtEqualAccuracy(baseline: SweepPoint, points: SweepPoint[]): Speedup {
+  const ok = points.filter((p) => p.accuracy >= baseline.accuracy);
+  if (ok.length === 0) return { forwards: null, wall: null, setting: null };
+  const byForwards = ok.reduce((a, b) => (b.forwardsPerAnswer < a.forwardsPerAnswer ? b : a));
+  const byWall = ok.reduce((a, b) => (b.msPerAnswer < a.msPerAnswer ? b : a));
+  return {
+    forwards: baseline.forwardsPerAnswer / byForwards.forwardsPerAnswer,
+    wall: byWall.msPerAnswer > 0 ? baseline.msPerAnswer / byWall.msPerAnswer : null,
+    setting: { algorithm: byForwards.algorithm, threshold: byForwards.threshold },
+  };
+}

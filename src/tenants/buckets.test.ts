@@ -1,0 +1,166 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { admit, emptyLimiterState, release, type LimiterLimits, type LimiterState } from './buckets.ts';
+import { formatDuration } from './rate-headers.ts';
+
+const NONE: LimiterLimits = { rpm: null, tpm: null, maxConcurrent: null, budgetTokens: null, budgetPeriod: null };
+const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
+
+/** A limiter state driven by a fake clock. */
+function harness(limits: Partial<LimiterLimits>, ttl = 60_000) {
+  const state: LimiterState = emptyLimiterState();
+  let now = T0;
+  let n = 0;
+  const all = { ...NONE, ...limits };
+  return {
+    state,
+    advance: (ms: number) => { now += ms; },
+    at: (ms: number) => { now = ms; },
+    admit: (reservedTokens: number) => admit(state, { limits: all, reservedTokens, now, leaseId: `lease-${++n}`, leaseTtlMs: ttl }),
+    release: (leaseId: string, usedTokens: number) => release(state, { limits: all, leaseId, usedTokens, now }),
+  };
+}
+
+function leaseOf(admission: ReturnType<typeof admit>): string {
+  assert.ok(admission.ok, admission.ok ? '' : admission.refusal.message);
+  return admission.leaseId;
+}
+
+test('an unlimited tenant is always admitted, with no rate headers', () => {
+  const h = harness({});
+  for (let i = 0; i < 100; i++) assert.deepEqual(h.admit(10_000).headers, {});
+});
+
+test('rpm: a full bucket of rpm requests, then a refusal that says exactly when to retry', () => {
+  const h = harness({ rpm: 6 }); // one request every 10 s
+  for (let i = 0; i < 6; i++) leaseOf(h.admit(0));
+  const refused = h.admit(0);
+  assert.equal(refused.ok, false);
+  if (refused.ok) return;
+  assert.equal(refused.refusal.code, 'rate_limit_exceeded');
+  assert.equal(refused.refusal.retryAfterMs, 10_000);
+  assert.equal(refused.refusal.retryAfterSeconds, 10);
+  assert.match(refused.refusal.message, /requests per min \(RPM\): limit 6/);
+  assert.equal(refused.headers['x-ratelimit-remaining-requests'], '0');
+  assert.equal(refused.headers['x-ratelimit-reset-requests'], '1m0s');
+  h.advance(9_999);
+  assert.equal(h.admit(0).ok, false);
+  h.advance(1);
+  const again = h.admit(0);
+  assert.equal(again.ok, true);
+  assert.equal(again.headers['x-ratelimit-limit-requests'], '6');
+  assert.equal(again.headers['x-ratelimit-remaining-requests'], '0');
+});
+
+test('rpm refill is continuous and capped at the limit', () => {
+  const h = harness({ rpm: 60 });
+  leaseOf(h.admit(0));
+  h.advance(500);
+  assert.equal(h.admit(0).headers['x-ratelimit-remaining-requests'], '58'); // 58.5 left
+  h.advance(3_600_000);
+  assert.equal(h.admit(0).headers['x-ratelimit-remaining-requests'], '59');
+});
+
+test('tpm: the reservation is taken at admission and reconciled with real usage on release', () => {
+  const h = harness({ tpm: 1000 });
+  const first = h.admit(800);
+  assert.equal(first.headers['x-ratelimit-remaining-tokens'], '200');
+  assert.equal(first.headers['x-ratelimit-reset-tokens'], '48s');
+  const refused = h.admit(300);
+  assert.ok(!refused.ok && refused.refusal.retryAfterMs === 6_000);
+  assert.equal(h.release(leaseOf(first), 100), true); // 700 unused tokens come back
+  const second = h.admit(300);
+  assert.equal(second.headers['x-ratelimit-remaining-tokens'], '600');
+  h.release(leaseOf(second), 500); // used more than reserved: the excess is charged
+  assert.equal(h.admit(0).headers['x-ratelimit-remaining-tokens'], '400');
+});
+
+test('tpm: a reservation bigger than the bucket waits for a full bucket and leaves it in debt', () => {
+  const h = harness({ tpm: 600 }); // 10 tokens/s
+  leaseOf(h.admit(1_800));
+  const refused = h.admit(10);
+  assert.ok(!refused.ok && refused.refusal.retryAfterMs === 121_000); // repay 1200 debt, then 10 more
+  h.advance(121_000);
+  assert.equal(h.admit(10).ok, true);
+});
+
+test('a refusal consumes nothing from any bucket', () => {
+  const h = harness({ rpm: 10, tpm: 100 });
+  leaseOf(h.admit(90));
+  for (let i = 0; i < 5; i++) assert.equal(h.admit(50).ok, false); // tokens refuse; requests untouched
+  const ok = h.admit(10);
+  assert.equal(ok.headers['x-ratelimit-remaining-requests'], '8');
+  assert.equal(ok.headers['x-ratelimit-remaining-tokens'], '0');
+});
+
+test('concurrency: leases hold slots until released or expired', () => {
+  const h = harness({ maxConcurrent: 2 }, 30_000);
+  const a = leaseOf(h.admit(1));
+  leaseOf(h.admit(1));
+  const refused = h.admit(1);
+  assert.ok(!refused.ok && refused.refusal.code === 'rate_limit_exceeded' && /concurrent/.test(refused.refusal.message));
+  h.release(a, 1);
+  leaseOf(h.admit(1));
+  assert.equal(h.admit(1).ok, false);
+  h.advance(30_000); // both leases expire: a crashed request cannot hold a slot forever
+  assert.equal(Object.keys(h.state.leases).length, 2);
+  leaseOf(h.admit(1));
+  assert.equal(Object.keys(h.state.leases).length, 1);
+});
+
+test('releasing an expired or unknown lease changes nothing', () => {
+  const h = harness({ tpm: 1000 }, 1000);
+  const lease = leaseOf(h.admit(500));
+  h.advance(1000);
+  assert.equal(h.release(lease, 0), false);
+  assert.equal(h.release('nope', 0), false);
+  assert.equal(h.admit(0).headers['x-ratelimit-remaining-tokens'], '516'); // 500 + 16.7 refilled, no refund
+});
+
+test('budget: reservations never overrun it; insufficient_quota until the period ends', () => {
+  const h = harness({ budgetTokens: 1000, budgetPeriod: 'month' });
+  const a = leaseOf(h.admit(600));
+  const refused = h.admit(500);
+  assert.ok(!refused.ok);
+  if (refused.ok) return;
+  assert.equal(refused.refusal.code, 'insufficient_quota');
+  assert.match(refused.refusal.message, /400 of 1000 tokens left this month/);
+  assert.equal(refused.refusal.retryAfterMs, Date.UTC(2026, 1, 1) - T0);
+  h.release(a, 100); // reconciled: 100 used, 900 left
+  const b = leaseOf(h.admit(900));
+  h.release(b, 900);
+  const exhausted = h.admit(0);
+  assert.ok(!exhausted.ok && exhausted.refusal.code === 'insufficient_quota');
+  h.at(Date.UTC(2026, 1, 1)); // next month: a fresh budget
+  assert.equal(h.admit(1000).ok, true);
+});
+
+test('budget: daily periods, and a lease from the last period is not reconciled into the new one', () => {
+  const h = harness({ budgetTokens: 100, budgetPeriod: 'day' });
+  h.at(Date.UTC(2026, 0, 15, 23, 59));
+  const late = leaseOf(h.admit(100));
+  h.at(Date.UTC(2026, 0, 16, 0, 1));
+  h.release(late, 0);
+  assert.equal(h.state.budget?.used, 0);
+  assert.equal(h.admit(100).ok, true);
+});
+
+test('lowering a limit takes effect at once (the bucket is clamped)', () => {
+  const state = emptyLimiterState();
+  const base = { ...NONE, tpm: 1000 };
+  admit(state, { limits: base, reservedTokens: 0, now: T0, leaseId: 'a', leaseTtlMs: 1000 });
+  const lowered = admit(state, { limits: { ...base, tpm: 100 }, reservedTokens: 0, now: T0, leaseId: 'b', leaseTtlMs: 1000 });
+  assert.equal(lowered.headers['x-ratelimit-remaining-tokens'], '100');
+  assert.equal(lowered.headers['x-ratelimit-limit-tokens'], '100');
+});
+
+test('formatDuration writes Go-style durations as OpenAI does', () => {
+  assert.equal(formatDuration(0), '0s');
+  assert.equal(formatDuration(20), '20ms');
+  assert.equal(formatDuration(0.2), '1ms');
+  assert.equal(formatDuration(1500), '1.5s');
+  assert.equal(formatDuration(6000), '6s');
+  assert.equal(formatDuration(360_000), '6m0s');
+  assert.equal(formatDuration(90_250), '1m30.25s');
+  assert.equal(formatDuration(3_723_000), '1h2m3s');
+});

@@ -1,0 +1,44 @@
+-- Tenants, their API keys (SHA-256 hashes only, never keys) and per-request usage. Times are epoch milliseconds.
+CREATE TABLE tenants (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  models TEXT,
+  rpm INTEGER,
+  tpm INTEGER,
+  max_concurrent INTEGER,
+  max_tokens INTEGER,
+  budget_tokens INTEGER,
+  budget_period TEXT CHECK (budget_period IN ('day', 'month')),
+  degrade_to_edge INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+  hash TEXT NOT NULL UNIQUE,
+  hint TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER
+);
+
+CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
+
+CREATE TABLE usage (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  backend TEXT NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  at INTEGER NOT NULL
+);
+
+CREATE UNIQUE INDEX usage_request ON usage (tenant_id, request_id);
+CREATE INDEX usage_tenant_at ON usage (tenant_id, at);

@@ -1,0 +1,53 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+
+function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, UNMASK_DEBUG: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const BAD_TRAIN: [string[], RegExp][] = [
+  [['--batch', '0'], /--batch must be an integer ≥ 1/],
+  [['--task', 'nope'], /unknown task "nope"; known: sort, add, all/],
+  [['--frobnicate'], /Unknown option '--frobnicate'/],
+  [['--heads', '3', '--kv-heads', '2'], /--heads \(3\) must be a multiple of --kv-heads \(2\)/],
+  [['--minutes', '0'], /--minutes must be > 0/],
+  [['--resume', '/nonexistent/unmask-run'], /not a train-tiny checkpoint/],
+];
+
+const BAD_BENCH: [string[], RegExp][] = [
+  [['--limit', '0'], /--limit must be an integer ≥ 1/],
+  [['--algorithms', 'magic'], /unknown algorithm "magic"/],
+  [['--model', '/nonexistent/pkg'], /not a model package/],
+];
+
+describe('CLI errors', () => {
+  test('train-tiny and bench:quality reject bad options with one line and exit 1', async () => {
+    const cases = [
+      ...BAD_TRAIN.map(([args, re]) => ({ script: 'scripts/train-tiny.ts', tool: 'train-tiny', args, re })),
+      ...BAD_BENCH.map(([args, re]) => ({ script: 'scripts/bench-quality.ts', tool: 'bench:quality', args, re })),
+    ];
+    const results = await Promise.all(cases.map((c) => run(c.script, c.args)));
+    cases.forEach((c, i) => {
+      const r = results[i];
+      assert.equal(r.code, 1, `${c.tool} ${c.args.join(' ')}: exit ${r.code}`);
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, `${c.tool} ${c.args.join(' ')}: stderr ${JSON.stringify(r.stderr)}`);
+      assert.match(lines[0], new RegExp(`^${c.tool.replace(':', '\\:')}: `));
+      assert.match(lines[0], c.re);
+    });
+  });
+
+  test('--help prints the usage and exits 0', async () => {
+    const r = await run('scripts/train-tiny.ts', ['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^usage: npm run train-tiny/);
+  });
+});
