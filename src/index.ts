@@ -1,34 +1,63 @@
 /**
- * The Cloudflare Workers entry: wires the in-process WASM engine (onnxruntime-web, model read from R2 or S3)
- * into the Worker app. Nothing runs at global scope: the app and engine are built on the first request (env is
- * only available then) and the model loads lazily inside a handler.
+ * The Cloudflare Workers entry: the OpenAI-compatible API over the in-process WASM engine (onnxruntime-web,
+ * model read from R2 or S3), tenants and keys in D1, exact limits in one Durable Object per tenant, and the
+ * admin API. Nothing runs at global scope: the app is built on the first request (env exists only then) and
+ * the model loads lazily inside a handler.
  */
 /* eslint-disable no-restricted-imports -- the Workers entry is the one src/ file that wires a concrete backend (style.md, "Dependency direction") */
-import type { ExecutionContext } from '@cloudflare/workers-types';
-import type { Hono } from 'hono';
 import { workerdOrt } from '../backends/wasm/ort-workerd.ts';
 import { WasmEngine } from '../backends/wasm/wasm-engine.ts';
 /* eslint-enable no-restricted-imports */
+import type { ExecutionContext, D1Database, DurableObjectNamespace } from '@cloudflare/workers-types';
 import { ApiError, errorResponse } from './api/errors.ts';
+import { createApiApp } from './api/app.ts';
+import { staticRegistry } from './api/engine.ts';
+import { runnerEngine } from './api/runner-engine.ts';
 import { loadPackage } from './model/loader.ts';
-import { createWorkerApp, ModelSourceError, storeFromEnv, type WorkerEnv } from './worker/index.ts';
+import { createAdminApp, createD1TenantStore, createDurableObjectLimiter } from './tenants/index.ts';
+import { ModelSourceError, storeFromEnv, type WorkerEnv } from './worker/index.ts';
+import { generateHandler } from './worker/generate.ts';
+import { adminOnly } from './worker/admin-only.ts';
 
-let app: Hono | undefined;
+export { TenantLimiter } from './tenants/index.ts';
 
-function buildApp(env: WorkerEnv): Hono {
-  const store = storeFromEnv(env);
-  const engine = new WasmEngine({
+export interface Env extends WorkerEnv {
+  DB: D1Database;
+  TENANT_LIMITER: DurableObjectNamespace;
+  /** Secret: `Authorization: Bearer <ADMIN_TOKEN>` for /admin/* and /internal/*. */
+  ADMIN_TOKEN?: string;
+}
+
+let app: ReturnType<typeof buildApp> | undefined;
+
+function buildApp(env: Env) {
+  const wasm = new WasmEngine({
     name: env.EDGE_MODEL || 'edge',
-    store,
+    store: storeFromEnv(env),
     // The engine keeps the session, not the bytes: no loader memo.
     load: (s) => loadPackage(s, { memo: false }),
     ort: workerdOrt,
   });
-  return createWorkerApp({ engine });
+  const tenants = createD1TenantStore({ db: env.DB as never });
+  const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model() });
+  const api = createApiApp({
+    engines: staticRegistry([edge]),
+    tenants,
+    limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
+    log: (line) => console.log(line),
+    health: () => {
+      const status = wasm.status();
+      return { loaded: status.state === 'ready', ...status };
+    },
+  });
+  api.route('/', createAdminApp({ store: tenants, adminToken: env.ADMIN_TOKEN }));
+  api.use('/internal/*', adminOnly(env.ADMIN_TOKEN));
+  api.post('/internal/generate', generateHandler(wasm));
+  return api;
 }
 
 export default {
-  fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> {
     try {
       app ??= buildApp(env);
     } catch (e: unknown) {

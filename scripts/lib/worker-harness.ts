@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
+import { applyMigrations } from '../../src/tenants/schema.ts';
 
 const WRANGLER = resolve('node_modules/wrangler/bin/wrangler.js');
 const WRANGLER_TOML = resolve('wrangler.toml');
@@ -86,7 +87,15 @@ export interface StartOptions {
   prefix?: string;
   /** Extra or overriding bindings (vars). */
   bindings?: Record<string, string>;
+  /** ADMIN_TOKEN secret. Default: TEST_ADMIN_TOKEN. */
+  adminToken?: string;
+  /** Persist R2, D1 and Durable Object state under this dir (default: in memory). */
+  persistDir?: string;
+  /** Listen on host:port (default: no socket; use dispatchFetch). */
+  listen?: { host: string; port: number };
 }
+
+export const TEST_ADMIN_TOKEN = 'test-admin-token';
 
 export interface RunningWorker {
   mf: Miniflare;
@@ -101,15 +110,29 @@ export interface RunningWorker {
 /** A fresh workerd (fresh isolate, fresh wasm heap) running the built Worker with an empty in-memory R2 bucket. */
 export async function startWorker(built: BuiltWorker, opts: StartOptions = {}): Promise<RunningWorker> {
   const prefix = opts.prefix ?? 'pkg';
+  const persist = opts.persistDir;
   const mf = new Miniflare({
     modules: built.modules,
     modulesRoot: built.outDir,
     compatibilityDate: await compatibilityDate(),
     r2Buckets: { [R2_BINDING]: R2_BUCKET },
-    bindings: { EDGE_MODEL: opts.edgeModel ?? 'tiny-random', MODEL_SOURCE: 'r2', MODEL_PREFIX: prefix, ...opts.bindings },
+    d1Databases: { DB: 'unmask' },
+    durableObjects: { TENANT_LIMITER: { className: 'TenantLimiter', useSQLite: true } },
+    ...(persist ? { r2Persist: join(persist, 'r2'), d1Persist: join(persist, 'd1'), durableObjectsPersist: join(persist, 'do') } : {}),
+    ...(opts.listen ? { host: opts.listen.host, port: opts.listen.port } : {}),
+    bindings: { EDGE_MODEL: opts.edgeModel ?? 'tiny-random', MODEL_SOURCE: 'r2', MODEL_PREFIX: prefix, ADMIN_TOKEN: opts.adminToken ?? TEST_ADMIN_TOKEN, ...opts.bindings },
   });
   await mf.ready;
-  const fetchFn = async (path: string, init?: RequestInit) => (await mf.dispatchFetch(`http://worker${path}`, init as never)) as unknown as Response;
+  const db = await mf.getD1Database('DB');
+  const existing = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").first();
+  if (!existing) await applyMigrations(db as never);
+  const admin = opts.adminToken ?? TEST_ADMIN_TOKEN;
+  // Operator routes (/internal, /admin) get the admin token unless the caller sets its own Authorization.
+  const fetchFn = async (path: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (/^\/(internal|admin)\//.test(path) && !headers.has('authorization')) headers.set('authorization', `Bearer ${admin}`);
+    return (await mf.dispatchFetch(`http://worker${path}`, { ...init, headers } as never)) as unknown as Response;
+  };
   const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> });
   return {
     mf,

@@ -29,6 +29,8 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** Logs one line per request (never keys). Default: none. */
   log?: (line: string) => void;
+  /** Extra fields for GET /health (e.g. the edge engine's load state). */
+  health?: () => Record<string, unknown>;
 }
 
 const errorResponses = {
@@ -39,7 +41,7 @@ const errorResponses = {
 
 
 export function createApiApp(opts: ApiOptions): OpenAPIHono {
-  const { engines, tenants, limiter, keepAliveMs = 15_000, maxBodyBytes = 1 << 20, log } = opts;
+  const { engines, tenants, limiter, keepAliveMs = 15_000, maxBodyBytes = 1 << 20, log, health } = opts;
   const app = new OpenAPIHono({
     defaultHook: (result) => {
       if (!result.success) {
@@ -59,7 +61,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   });
   app.notFound((c) => errorResponse(new ApiError(404, 'not_found_error', `No route for ${c.req.method} ${c.req.path}`, { code: 'route_not_found' })));
 
-  app.get('/health', (c) => c.json({ status: 'ok', models: engines.list().map((e) => ({ id: e.id, backend: e.backend })) }));
+  app.get('/health', (c) => c.json({ status: 'ok', models: engines.list().map((e) => ({ id: e.id, backend: e.backend })), ...health?.() }));
   app.use('/v1/*', bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new ApiError(413, 'invalid_request_error', `request body exceeds ${maxBodyBytes} bytes`, { code: 'request_too_large' }); } }));
   app.use('/v1/*', tenantAuth(tenants));
 
