@@ -12,16 +12,34 @@ export interface RunnerEngineOptions {
   load: () => Promise<{ runner: BlockRunner; codec: TextCodec }>;
 }
 
+/** A macrotask boundary: lets other requests (health, admissions, other streams) run between forwards. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * In-process inference is CPU-bound and a forward never yields, so a generation would hold the isolate until it
+ * ends; yielding before each forward interleaves concurrent generations step by step instead.
+ */
+function interleaved(runner: BlockRunner): BlockRunner {
+  return {
+    info: runner.info,
+    truncate: (state, length) => runner.truncate(state, length),
+    ...(runner.release ? { release: (state) => runner.release!(state) } : {}),
+    forward: async (input) => {
+      await yieldToEventLoop();
+      return runner.forward(input);
+    },
+  };
+}
+
 export function runnerEngine({ id, backend, ownedBy = 'unmask', load }: RunnerEngineOptions): ModelEngine {
   let pending: Promise<OpenModel> | undefined;
   return {
     id, backend, ownedBy,
     open() {
-      pending ??= load().then(({ runner, codec }) => ({
-        codec,
-        info: runner.info,
-        decode: (promptIds, options) => decode(runner, promptIds, options),
-      }));
+      pending ??= load().then(({ runner, codec }) => {
+        const fair = interleaved(runner);
+        return { codec, info: runner.info, decode: (promptIds, options) => decode(fair, promptIds, options) };
+      });
       pending.catch(() => { pending = undefined; });
       return pending;
     },

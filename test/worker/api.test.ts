@@ -1,0 +1,140 @@
+/**
+ * The OpenAI API in the real runtime: the built Worker in workerd (Miniflare) with D1 tenants and the
+ * per-tenant Durable Object limiter, driven by the official openai client. Same tokens as the Node runner;
+ * tenant isolation; revoke → the very next request 401; rate and concurrency limits → 429, then recovery.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { generate } from '../../src/decode/index.ts';
+import { openLocalCodec, openLocalModel, type LocalModel } from '../../scripts/lib/local-package.ts';
+import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../scripts/lib/worker-harness.ts';
+import { randomIds, tinyFixture, type Fixture } from '../export/fixtures.ts';
+import type { TextCodec } from '../../src/model/text-codec.ts';
+
+const MODEL = 'tiny-edge';
+
+describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
+  let fx: Fixture;
+  let built: BuiltWorker;
+  let worker: RunningWorker;
+  let node: LocalModel;
+  let codec: TextCodec;
+
+  const admin = async (path: string, body?: unknown, method = body ? 'POST' : 'GET') => {
+    const res = await worker.fetch(path, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, body: await res.json() as Record<string, unknown> };
+  };
+  const tenantWithKey = async (fields: Record<string, unknown>) => {
+    const t = await admin('/admin/tenants', fields);
+    assert.equal(t.status, 201, JSON.stringify(t.body));
+    const k = await admin(`/admin/tenants/${t.body.id}/keys`, {});
+    assert.equal(k.status, 201);
+    return { tenantId: t.body.id as string, keyId: k.body.id as string, key: k.body.key as string };
+  };
+  const clientFor = (key: string) => new OpenAI({
+    apiKey: key, baseURL: 'http://worker/v1', maxRetries: 0,
+    fetch: async (url: string | URL | Request, init?: RequestInit) => worker.fetch(new URL(String(url)).pathname, init),
+  });
+  const expectStatus = async (p: Promise<unknown>, status: number, code?: string) => {
+    await assert.rejects(p, (e: unknown) => {
+      assert.ok(e instanceof OpenAI.APIError, String(e));
+      assert.equal(e.status, status);
+      if (code) assert.equal(e.code, code);
+      return true;
+    });
+  };
+
+  before(async () => {
+    [fx, built] = await Promise.all([tinyFixture({ seed: 23 }), buildWorker()]);
+    const dir = await fx.pkg('fp32');
+    worker = await startWorker(built, { edgeModel: MODEL });
+    await seedPackage(worker, dir);
+    node = await openLocalModel(dir);
+    codec = await openLocalCodec(dir, node.manifest);
+  });
+  after(async () => {
+    await worker?.dispose();
+    await built?.cleanup();
+    await fx?.cleanup();
+  });
+
+  test('completions and chat give the Node runner\'s tokens; streaming; usage counts', async () => {
+    const { key } = await tenantWithKey({ name: 'acme' });
+    const client = clientFor(key);
+    const prompt = randomIds(10, node.runner.info.vocabSize - 8, 3);
+    const want = await generate(node.runner, prompt, { maxTokens: 24, threshold: 0.9 });
+    const got = await client.completions.create({ model: MODEL, prompt, max_tokens: 24, threshold: 0.9 } as never);
+    assert.equal(got.choices[0].text, codec.decode(want.tokens));
+    assert.equal(got.usage!.prompt_tokens, 10);
+
+    const messages = [{ role: 'user' as const, content: 'hello edge' }];
+    const chatIds = codec.encode(codec.applyChatTemplate(messages));
+    const chatWant = await generate(node.runner, chatIds, { maxTokens: 20, temperature: 0.7, seed: 11 });
+    const chat = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 20, temperature: 0.7, seed: 11 });
+    assert.equal(chat.choices[0].message.content, codec.decode(chatWant.tokens));
+    assert.equal(chat.usage!.prompt_tokens, chatIds.length);
+
+    const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 20, temperature: 0.7, seed: 11, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      usage = chunk.usage ?? usage;
+    }
+    assert.equal(text, chat.choices[0].message.content);
+    assert.deepEqual(usage, chat.usage);
+  });
+
+  test('tenant isolation: allowed models, own usage only', async () => {
+    const a = await tenantWithKey({ name: 'a' });
+    const b = await tenantWithKey({ name: 'b', models: ['some-gpu-model'] });
+    await clientFor(a.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 });
+    await expectStatus(clientFor(b.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 }), 403, 'model_not_allowed');
+    assert.deepEqual((await clientFor(b.key).models.list()).data.map((m) => m.id), []);
+    const usageA = await (await worker.fetch('/v1/usage', { headers: { authorization: `Bearer ${a.key}` } })).json() as { tenantId: string; requests: number };
+    const usageB = await (await worker.fetch('/v1/usage', { headers: { authorization: `Bearer ${b.key}` } })).json() as { tenantId: string; requests: number; completionTokens: number };
+    assert.equal(usageA.tenantId, a.tenantId);
+    assert.equal(usageA.requests, 1);
+    assert.equal(usageB.tenantId, b.tenantId);
+    assert.equal(usageB.completionTokens, 0);
+    const adminView = await admin(`/admin/tenants/${a.tenantId}/usage`);
+    assert.equal(adminView.status, 200);
+  });
+
+  test('revocation is effective on the very next request; errors carry no secrets', async () => {
+    const t = await tenantWithKey({ name: 'revoked' });
+    const client = clientFor(t.key);
+    await client.models.list();
+    assert.equal((await admin(`/admin/keys/${t.keyId}`, undefined, 'DELETE')).status, 200);
+    await expectStatus(client.models.list(), 401, 'revoked_api_key');
+    await expectStatus(clientFor('sk-unmask-not-a-key').models.list(), 401);
+    const res = await worker.fetch('/v1/models', { headers: { authorization: `Bearer ${t.key}` } });
+    const body = await res.text();
+    assert.ok(!body.includes(t.key) && !body.includes(t.key.slice(10)));
+    assert.equal((await admin('/admin/tenants', { name: 'x' }, 'POST').then(() => worker.fetch('/admin/tenants', { method: 'POST', headers: { authorization: 'Bearer wrong' }, body: '{}' }))).status, 401);
+  });
+
+  test('rpm limit → 429 with Retry-After and x-ratelimit headers; concurrency limit → 429, then recovery', async () => {
+    const r = await tenantWithKey({ name: 'rpm', rpm: 2 });
+    const client = clientFor(r.key);
+    const ok = await client.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 }).withResponse();
+    assert.equal(ok.response.headers.get('x-ratelimit-limit-requests'), '2');
+    await client.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 });
+    const res = await worker.fetch('/v1/completions', { method: 'POST', headers: { authorization: `Bearer ${r.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: [4, 5], max_tokens: 2 }) });
+    assert.equal(res.status, 429);
+    assert.ok(Number(res.headers.get('retry-after')) >= 1);
+    assert.equal(res.headers.get('x-ratelimit-remaining-requests'), '0');
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'rate_limit_exceeded');
+
+    const c = await tenantWithKey({ name: 'conc', max_concurrent: 1 });
+    const cc = clientFor(c.key);
+    const slow = cc.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'long' }], max_tokens: 200, threshold: 1 } as never);
+    await new Promise((r) => setTimeout(r, 150));
+    await expectStatus(cc.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 }), 429, 'rate_limit_exceeded');
+    await slow;
+    await new Promise((r) => setTimeout(r, 100));
+    const after = await cc.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 });
+    assert.equal(after.choices.length, 1);
+  });
+});
