@@ -26,6 +26,8 @@ export interface Env extends WorkerEnv {
   TENANT_LIMITER: DurableObjectNamespace;
   /** Secret: `Authorization: Bearer <ADMIN_TOKEN>` for /admin/* and /internal/*. */
   ADMIN_TOKEN?: string;
+  /** "1" logs one line per API request (tenant id, model, status, token counts; never keys). */
+  LOG_REQUESTS?: string;
 }
 
 let app: ReturnType<typeof buildApp> | undefined;
@@ -44,7 +46,8 @@ function buildApp(env: Env) {
     engines: staticRegistry([edge]),
     tenants,
     limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
-    log: (line) => console.log(line),
+    // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
+    log: (line) => { if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering')) console.log(line); },
     health: () => {
       const status = wasm.status();
       return { loaded: status.state === 'ready', ...status };
