@@ -102,7 +102,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
       const work = Promise.all([
         limiter.release(tenant, admission.leaseId, o.promptTokens + o.completionTokens),
         tenants.recordUsage({
-          tenantId: tenant.id, keyId: c.get('keyId'), requestId, model: engine.id, backend: engine.backend,
+          tenantId: tenant.id, keyId: c.get('keyId'), requestId, model: engine.id, backend: model.backend ?? engine.backend,
           promptTokens: o.promptTokens, completionTokens: o.completionTokens, status: o.status, durationMs: Date.now() - started, at: Date.now(),
         }),
       ]).catch((e: unknown) => log?.(`metering failed: ${(e as Error).name}`));

@@ -5,11 +5,17 @@
 import type { DecodeEvent, DecodeOptions } from '../decode/index.ts';
 import type { RunnerInfo } from '../decode/runner.ts';
 import type { TextCodec } from '../model/text-codec.ts';
+import type { Tenant } from './tenancy.ts';
 
 export interface OpenModel {
   codec: TextCodec;
   info: RunnerInfo;
   decode(promptIds: number[], options: DecodeOptions): AsyncIterable<DecodeEvent>;
+  /**
+   * The backend that served this request, when it differs from the engine's (a routed engine that degraded to
+   * the edge, or picked the GPU pool for a long request). Read after decoding, for usage records.
+   */
+  readonly backend?: string;
 }
 
 export interface ModelEngine {
@@ -21,10 +27,15 @@ export interface ModelEngine {
   open(): Promise<OpenModel>;
 }
 
+/** Who is asking, for registries that route per request (e.g. a tenant that degrades to the edge). */
+export interface RouteContext {
+  tenant: Tenant;
+}
+
 /** Looks engines up by model id. */
 export interface EngineRegistry {
   list(): ModelEngine[];
-  get(model: string): ModelEngine | undefined;
+  get(model: string, ctx?: RouteContext): ModelEngine | undefined;
 }
 
 export function staticRegistry(engines: ModelEngine[]): EngineRegistry {

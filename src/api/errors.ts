@@ -2,6 +2,7 @@
 import { DecodeOptionsError } from '../decode/errors.ts';
 import { TemplateError } from '../model/text-codec.ts';
 import { ModelLoadError } from '../model/store.ts';
+import { BackendError } from './backend-error.ts';
 
 export type ErrorType =
   | 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error'
@@ -50,6 +51,10 @@ export function toApiError(e: unknown): ApiError {
     return badRequest(e.message.replace(/^[\w.]+: /, `${param}: `), param, code);
   }
   if (e instanceof TemplateError) return badRequest(e.message, 'messages');
+  if (e instanceof BackendError) {
+    const headers: Record<string, string> = e.retryAfterSeconds === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterSeconds))) };
+    return new ApiError(e.status, e.type, e.message, { code: e.code, param: e.param, headers });
+  }
   if (e instanceof ModelLoadError) return new ApiError(503, 'service_unavailable_error', `model unavailable: ${e.message}`, { code: 'model_unavailable', headers: { 'retry-after': '5' } });
   return new ApiError(500, 'server_error', 'internal error', { code: 'internal_error' });
 }

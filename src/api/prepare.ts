@@ -22,7 +22,7 @@ export interface Prepared {
 }
 
 export function findEngine(engines: EngineRegistry, tenant: Tenant, model: string): ModelEngine {
-  const engine = engines.get(model);
+  const engine = engines.get(model, { tenant });
   if (!engine) throw new ApiError(404, 'not_found_error', `The model '${model}' does not exist`, { param: 'model', code: 'model_not_found' });
   if (tenant.models && !tenant.models.includes(model)) {
     throw new ApiError(403, 'permission_error', `This key may not use the model '${model}'`, { param: 'model', code: 'model_not_allowed' });

@@ -1,0 +1,163 @@
+/**
+ * A ModelEngine over a pool of Unmask GPU servers (backends/gpu/protocol.ts): open() fetches the model
+ * description once per isolate (tokenizer → TextCodec, RunnerInfo); decode() POSTs a GenerateRequest and turns
+ * the PoolEvent stream back into DecodeEvents. Retries happen only before the first event; the caller's
+ * AbortSignal (and ending the iteration early) aborts the upstream fetch, which cancels the server's sequence.
+ */
+import { GENERATE_PATH, MODEL_PATH, type GenerateRequest, type ModelDescription, type PoolEvent } from '../protocol.ts';
+import type { DecodeEvent, DecodeOptions } from '../../../src/decode/index.ts';
+import type { OpenModel } from '../../../src/api/engine.ts';
+import { BackendError } from '../../../src/api/backend-error.ts';
+import { TextCodec } from '../../../src/model/text-codec.ts';
+import { errorFromResponse, fromPoolError, poolDisconnected, poolMisconfigured } from './errors.ts';
+import { AbortedError, RetryableError, classifyStatus, withRetries, type Attempt } from './retry.ts';
+import {
+  DEFAULT_DESCRIBE_BUDGET_MS, DEFAULT_IDLE_TIMEOUT_MS, ProtocolError, abortedResult, describeError, frames, nextJson, streamHeaders,
+  type PoolEngine, type PoolEngineOptions,
+} from './shared.ts';
+import type { SseFrame } from './sse.ts';
+
+export interface UnmaskPoolOptions extends PoolEngineOptions {
+  /** Ask the pool for per-step denoising snapshots (stream_options.include_denoising needs them). Default false. */
+  denoise?: boolean;
+}
+
+/** DecodeOptions → the wire's snake_case options (fields the protocol lacks are not sent). */
+export function wireOptions(o: DecodeOptions): GenerateRequest['options'] {
+  if (o.maxTokens === undefined) throw new RangeError('maxTokens is required for a pool request');
+  const out: GenerateRequest['options'] = { max_tokens: o.maxTokens };
+  if (o.blockLength !== undefined) out.block_length = o.blockLength;
+  if (o.steps !== undefined) out.steps = o.steps;
+  if (o.threshold !== undefined) out.threshold = o.threshold;
+  if (o.temperature !== undefined) out.temperature = o.temperature;
+  if (o.topK !== undefined) out.top_k = o.topK;
+  if (o.topP !== undefined) out.top_p = o.topP;
+  if (o.seed !== undefined) out.seed = o.seed;
+  if (o.eosEarlyStop !== undefined) out.eos_early_stop = o.eosEarlyStop;
+  if (o.algorithm !== undefined) out.strategy = o.algorithm;
+  return out;
+}
+
+/** PoolEvent → DecodeEvent, or a thrown BackendError for an `error` event. */
+export function toDecodeEvent(e: PoolEvent): DecodeEvent {
+  switch (e.type) {
+    case 'step': return { type: 'step', block: e.block, step: e.step, committed: e.committed, masked: e.masked };
+    case 'block': return { type: 'block', block: e.block, offset: e.offset, tokens: e.tokens };
+    case 'done': return { type: 'done', result: e.result };
+    case 'error': throw fromPoolError(e.error);
+    default: throw new ProtocolError(`unknown event type ${JSON.stringify((e as { type?: unknown }).type)}`);
+  }
+}
+
+function asPoolEvent(json: unknown): PoolEvent {
+  if (!json || typeof json !== 'object' || typeof (json as { type?: unknown }).type !== 'string') throw new ProtocolError('an event without a type');
+  return json as PoolEvent;
+}
+
+/**
+ * @example
+ * const engine = unmaskPoolEngine({ id: 'llada2-flash', members: new PoolMembers({ urls: ['https://gpu.internal'] }), secret: env.GPU_POOL_SECRET });
+ */
+export function unmaskPoolEngine(opts: UnmaskPoolOptions): PoolEngine {
+  const { id, members, secret, retry = {}, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS, describeBudgetMs = DEFAULT_DESCRIBE_BUDGET_MS, denoise = false, ownedBy = 'unmask' } = opts;
+  const upstreamModel = opts.upstreamModel ?? id;
+  const fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
+  // Only the resolved model is shared between requests: a pending fetch belongs to the request that made it.
+  let opened: OpenModel | undefined;
+
+  async function describe(): Promise<ModelDescription> {
+    const attempt = await withRetries(members, undefined, { ...retry, budgetMs: describeBudgetMs }, async (member, { signal, connected }) => {
+      const res = await fetchFn(`${member.url}${MODEL_PATH}`, { headers: { authorization: `Bearer ${secret}`, accept: 'application/json' }, signal });
+      connected();
+      const retryable = classifyStatus(res, members.now());
+      if (retryable) { await res.body?.cancel().catch(() => {}); throw retryable; }
+      if (!res.ok) throw await errorFromResponse(res);
+      return (await res.json()) as ModelDescription;
+    });
+    attempt.settle(true);
+    const d = attempt.value;
+    if (!d || typeof d.info !== 'object' || typeof d.tokenizer !== 'object') throw poolMisconfigured(`${MODEL_PATH} returned no model description`);
+    if (d.id !== upstreamModel) throw poolMisconfigured(`the pool serves '${d.id}', but this route expects '${upstreamModel}'`);
+    return d;
+  }
+
+  async function* decode(promptIds: number[], options: DecodeOptions): AsyncGenerator<DecodeEvent> {
+    const { signal } = options;
+    const body: GenerateRequest = { model: upstreamModel, prompt_ids: promptIds, options: wireOptions(options), ...(denoise ? { denoise } : {}) };
+    const payload = JSON.stringify(body);
+    const output: number[] = [];
+    let attempt: Attempt<{ first: PoolEvent; it: AsyncGenerator<SseFrame> }>;
+    try {
+      attempt = await withRetries(members, signal, retry, async (member, init) => {
+        const res = await fetchFn(`${member.url}${GENERATE_PATH}`, { method: 'POST', headers: streamHeaders(secret), body: payload, signal: init.signal });
+        init.connected();
+        const retryable = classifyStatus(res, members.now());
+        if (retryable) { await res.body?.cancel().catch(() => {}); throw retryable; }
+        if (!res.ok) throw await errorFromResponse(res);
+        if (!res.body) throw new RetryableError('a response without a body', 'failure');
+        const it = frames(res.body, idleTimeoutMs);
+        try {
+          const next = await nextJson(it);
+          if (!next || next.json === null) throw new RetryableError('the stream ended before its first event', 'failure');
+          const first = asPoolEvent(next.json);
+          // Nothing has reached the caller yet, so a pool that turned busy (draining, queue full) can still be retried.
+          if (first.type === 'error' && first.error.type === 'service_unavailable_error') throw new RetryableError(first.error.message, 'busy');
+          return { first, it };
+        } catch (e: unknown) {
+          await it.return(undefined).catch(() => {});
+          if (e instanceof ProtocolError) throw new RetryableError(e.message, 'failure');
+          throw e;
+        }
+      });
+    } catch (e: unknown) {
+      if (e instanceof AbortedError || signal?.aborted) {
+        yield { type: 'done', result: abortedResult(output, options.seed) };
+        return;
+      }
+      throw e;
+    }
+
+    // Only a broken stream counts against the member: not an error event, an abort, or the caller stopping early.
+    let broken = false;
+    const { it } = attempt.value;
+    try {
+      let event: PoolEvent | null = attempt.value.first;
+      while (event) {
+        if (event.type === 'error') throw fromPoolError(event.error);
+        const out = toDecodeEvent(event);
+        if (out.type === 'block') output.push(...out.tokens);
+        yield out;
+        if (out.type === 'done') return;
+        const next = await nextJson(it);
+        event = next && next.json !== null ? asPoolEvent(next.json) : null;
+      }
+      broken = true;
+      throw poolDisconnected('it closed without a done event');
+    } catch (e: unknown) {
+      if (signal?.aborted) {
+        broken = false;
+        yield { type: 'done', result: abortedResult(output, options.seed) };
+        return;
+      }
+      if (e instanceof BackendError) throw e;
+      broken = true;
+      throw poolDisconnected(describeError(e), e);
+    } finally {
+      attempt.settle(!broken);
+      await it.return(undefined).catch(() => {});
+      attempt.controller.abort();
+    }
+  }
+
+  return {
+    id, backend: 'gpu-pool', ownedBy,
+    async open() {
+      if (opened) return opened;
+      const d = await describe();
+      opened ??= { codec: new TextCodec(d.tokenizer, d.tokenizer_config), info: d.info, decode };
+      return opened;
+    },
+    available: () => members.available(),
+    status: () => ({ members: members.status() }),
+  };
+}

@@ -1,0 +1,50 @@
+/** Messages between the HTTP thread and the inference worker thread (structured-clone data only). */
+import type { DecodeEvent, DecodeOptions } from '../../../src/decode/index.ts';
+import type { RunnerInfo } from '../../../src/decode/runner.ts';
+import type { ForwardStats } from '../batch/scheduler.ts';
+import type { Provider } from '../load-model.ts';
+
+export interface WorkerConfig {
+  location: string;
+  providers: Provider[];
+  deviceId: number;
+  threads?: number;
+  /** Sequences per batched forward at most. */
+  maxBatch: number;
+}
+
+/** DecodeOptions without the signal (the worker owns one per sequence). */
+export type WireDecodeOptions = Omit<DecodeOptions, 'signal'>;
+
+export type ToWorker =
+  | { type: 'start'; id: number; promptIds: number[]; options: WireDecodeOptions }
+  | { type: 'cancel'; id: number };
+
+export interface WireError {
+  message: string;
+  type: string;
+  code: string | null;
+  param?: string | null;
+}
+
+export interface ReadyMessage {
+  type: 'ready';
+  modelName: string;
+  info: RunnerInfo;
+  provider: Provider;
+  /** tokenizer.json and tokenizer_config.json as text. */
+  tokenizer: string;
+  tokenizerConfig: string;
+  fetchMs: number;
+  sessionMs: number;
+  warmMs: number;
+}
+
+export type FromWorker =
+  | ReadyMessage
+  | { type: 'log'; line: string }
+  | { type: 'fatal'; message: string }
+  | { type: 'event'; id: number; event: DecodeEvent }
+  /** Always the last message of a sequence; `error` when it failed. */
+  | { type: 'end'; id: number; error?: WireError }
+  | { type: 'forward'; stats: ForwardStats };
