@@ -1,12 +1,12 @@
 /**
  * `npm run serve:gpu -- --model <dir|s3://…> [--port N] [--host H] [--providers cuda,webgpu,cpu] [--max-batch N]
- * [--max-queue N] [--device N] [--threads N] [--model-id ID] [--drain-timeout S]`: the GPU container server
+ * [--max-queue N] [--pad-seq-ratio R] [--device N] [--threads N] [--model-id ID] [--drain-timeout S]`: the GPU container server
  * (backends/gpu/server.ts). GPU_POOL_SECRET is required. Prints `listening on <url>` at once and `ready: …` once the
  * model is warmed (both on stderr). SIGTERM/SIGINT drain: new requests get 503, admitted ones finish, then exit 0.
  */
 import { PROVIDERS, type Provider } from '../backends/gpu/load-model.ts';
 import { startGpuServer } from '../backends/gpu/server.ts';
-import { intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
+import { floatFlag, intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
 
 const USAGE = 'usage: serve-gpu --model <dir|s3://bucket/prefix> [--port 8000] [--host 0.0.0.0] [--providers cuda,cpu] [--max-batch 32] [--max-queue 256]';
 
@@ -27,6 +27,7 @@ runMain('serve-gpu', async () => {
     threads: { type: 'string' },
     'max-batch': { type: 'string' },
     'max-queue': { type: 'string' },
+    'pad-seq-ratio': { type: 'string' },
     'model-id': { type: 'string' },
     'drain-timeout': { type: 'string' },
   }, false);
@@ -45,11 +46,14 @@ runMain('serve-gpu', async () => {
     threads: intFlag(values.threads, 'threads', 1),
     maxBatch: intFlag(values['max-batch'], 'max-batch', 1),
     maxQueue: intFlag(values['max-queue'], 'max-queue', 0),
+    padSeqRatio: floatFlag(values['pad-seq-ratio'], 'pad-seq-ratio'),
     modelId: values['model-id'],
     drainTimeoutMs: (intFlag(values['drain-timeout'], 'drain-timeout', 0) ?? 600) * 1000,
     log,
+    // The worker died: open streams just got their error event; give them a moment to flush, then let the
+    // orchestrator restart the container.
     onFatal: () => {
-      if (!exiting) process.exit(1);
+      if (!exiting) setTimeout(() => process.exit(1), 200);
     },
   });
   const stop = (signal: string) => {

@@ -1,23 +1,26 @@
 /**
  * The Cloudflare Workers entry: the OpenAI-compatible API over the in-process WASM engine (onnxruntime-web,
  * model read from R2 or S3), tenants and keys in D1, exact limits in one Durable Object per tenant, and the
- * admin API. Nothing runs at global scope: the app is built on the first request (env exists only then) and
- * the model loads lazily inside a handler.
+ * admin API. Models routed to GPU pools (POOL_CONFIG, src/dispatch) are served through the fetch-only pool
+ * client (backends/gpu/client.ts). Nothing runs at global scope: the app is built on the first request (env
+ * exists only then) and the model loads lazily inside a handler.
  */
 /* eslint-disable no-restricted-imports -- the Workers entry is the one src/ file that wires a concrete backend (style.md, "Dependency direction") */
 import { workerdOrt } from '../backends/wasm/ort-workerd.ts';
 import { WasmEngine } from '../backends/wasm/wasm-engine.ts';
+import { createPoolEngine, createPoolMembers, type PoolMembers } from '../backends/gpu/client.ts';
 /* eslint-enable no-restricted-imports */
 import type { ExecutionContext, D1Database, DurableObjectNamespace } from '@cloudflare/workers-types';
 import { ApiError, errorResponse } from './api/errors.ts';
 import { createApiApp } from './api/app.ts';
-import { staticRegistry } from './api/engine.ts';
+import { staticRegistry, type EngineRegistry, type ModelEngine } from './api/engine.ts';
 import { runnerEngine } from './api/runner-engine.ts';
 import { loadPackage } from './model/loader.ts';
 import { createAdminApp, createD1TenantStore, createDurableObjectLimiter } from './tenants/index.ts';
 import { ModelSourceError, storeFromEnv, type WorkerEnv } from './worker/index.ts';
 import { generateHandler } from './worker/generate.ts';
 import { adminOnly } from './worker/admin-only.ts';
+import { DispatchConfigError, dispatchRegistry, parseDispatchConfig, type DispatchRegistry, type PoolEngineFactory } from './dispatch/index.ts';
 
 export { TenantLimiter } from './tenants/index.ts';
 
@@ -28,6 +31,36 @@ export interface Env extends WorkerEnv {
   ADMIN_TOKEN?: string;
   /** "1" logs one line per API request (tenant id, model, status, token counts; never keys). */
   LOG_REQUESTS?: string;
+  /** Routes to GPU pools (JSON string or a wrangler.toml table; format in src/dispatch/config.ts). Unset: edge only. */
+  POOL_CONFIG?: string | object;
+  /** Secret: the bearer token of the GPU pools' internal API (a pool may name another secret). */
+  GPU_POOL_SECRET?: string;
+}
+
+/** The engines: the edge alone, or the edge plus the routes of POOL_CONFIG. Config errors throw here, at start-up. */
+function buildEngines(env: Env, edge: ModelEngine): EngineRegistry | DispatchRegistry {
+  const config = parseDispatchConfig(env.POOL_CONFIG, { edgeModel: edge.id });
+  if (!config) return staticRegistry([edge]);
+  const vars = env as unknown as Record<string, unknown>;
+  for (const [name, pool] of Object.entries(config.pools)) {
+    if (typeof vars[pool.secret] !== 'string' || !vars[pool.secret]) throw new DispatchConfigError(`pool '${name}' needs the secret ${pool.secret} (wrangler secret put ${pool.secret})`);
+  }
+  // One member set per pool: routes on the same pool share breakers and health.
+  const members = new Map<string, PoolMembers>();
+  const poolEngine: PoolEngineFactory = ({ model, upstreamModel, poolName, pool }) => {
+    if (!members.has(poolName)) {
+      members.set(poolName, createPoolMembers({ urls: pool.members, breaker: pool.breaker, healthTtlMs: pool.healthTtlMs }));
+    }
+    const common = {
+      id: model, upstreamModel, members: members.get(poolName)!, secret: vars[pool.secret] as string, idleTimeoutMs: pool.idleTimeoutMs,
+      retry: { budgetMs: pool.retryBudgetMs, maxAttempts: pool.maxAttempts, connectTimeoutMs: pool.connectTimeoutMs },
+    };
+    // OpenAI-compatible servers do not serve a tokenizer: they share the edge model's.
+    return pool.kind === 'openai'
+      ? createPoolEngine({ kind: 'openai', ...common, model: () => edge.open() })
+      : createPoolEngine({ kind: 'unmask', ...common, describeBudgetMs: pool.describeBudgetMs, denoise: pool.denoise });
+  };
+  return dispatchRegistry({ config, edge, poolEngine, onDegrade: (model) => console.log(`degraded ${model} to the edge: pool down`) });
 }
 
 let app: ReturnType<typeof buildApp> | undefined;
@@ -42,15 +75,16 @@ function buildApp(env: Env) {
   });
   const tenants = createD1TenantStore({ db: env.DB as never });
   const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model() });
+  const engines = buildEngines(env, edge);
   const api = createApiApp({
-    engines: staticRegistry([edge]),
+    engines,
     tenants,
     limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
     // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
     log: (line) => { if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering')) console.log(line); },
     health: () => {
       const status = wasm.status();
-      return { loaded: status.state === 'ready', ...status };
+      return { loaded: status.state === 'ready', ...status, ...('pools' in engines ? { pools: engines.pools() } : {}) };
     },
   });
   api.route('/', createAdminApp({ store: tenants, adminToken: env.ADMIN_TOKEN }));
@@ -64,7 +98,7 @@ export default {
     try {
       app ??= buildApp(env);
     } catch (e: unknown) {
-      if (!(e instanceof ModelSourceError)) throw e;
+      if (!(e instanceof ModelSourceError) && !(e instanceof DispatchConfigError)) throw e;
       return errorResponse(new ApiError(500, 'server_error', `worker misconfigured: ${e.message}`, { code: 'misconfigured' }));
     }
     return app.fetch(request, env, ctx);

@@ -22,6 +22,17 @@ export interface EngineOptions {
   onExit?: (reason: string) => void;
 }
 
+/**
+ * Worker threads do not inherit tsx's loader hooks (Node 20), so a .ts entry is started through a one-line
+ * bootstrap that registers tsx in the worker first; a compiled .js entry starts directly.
+ */
+function spawnWorker(entry: URL, workerData: unknown): Worker {
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData });
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(code, { eval: true, workerData });
+}
+
 /** A small push → pull queue: the worker pushes events, the HTTP response pulls them. */
 class EventChannel implements AsyncIterable<DecodeEvent> {
   private items: DecodeEvent[] = [];
@@ -59,6 +70,9 @@ export class InferenceEngine {
   private readonly channels = new Map<number, EventChannel>();
   private nextId = 1;
   private alive = true;
+  /** Set by terminate(): events are dropped and every sequence's end becomes this error. */
+  private stopping: WireError | null = null;
+  private idle: (() => void) | null = null;
 
   private constructor(
     private readonly worker: Worker,
@@ -67,7 +81,7 @@ export class InferenceEngine {
 
   /** Starts the worker; resolves once the model is loaded and warmed, rejects if loading fails. */
   static start(config: WorkerConfig, { log = () => {}, onForward = () => {}, onExit = () => {} }: EngineOptions = {}): Promise<InferenceEngine> {
-    const worker = new Worker(new URL('./worker/inference-worker.ts', import.meta.url), { workerData: config });
+    const worker = spawnWorker(new URL('./worker/inference-worker.ts', import.meta.url), config);
     return new Promise((resolve, reject) => {
       let engine: InferenceEngine | null = null;
       const died = (reason: string) => {
@@ -92,11 +106,12 @@ export class InferenceEngine {
             onForward(m.stats);
             break;
           case 'event':
-            engine?.channels.get(m.id)?.push(m.event);
+            if (!engine?.stopping) engine?.channels.get(m.id)?.push(m.event);
             break;
           case 'end':
-            engine?.channels.get(m.id)?.end(m.error);
+            engine?.channels.get(m.id)?.end(engine.stopping ?? m.error);
             engine?.channels.delete(m.id);
+            if (engine?.channels.size === 0) engine.idle?.();
             break;
         }
       });
@@ -133,9 +148,20 @@ export class InferenceEngine {
     return channel;
   }
 
-  async terminate(): Promise<void> {
+  /**
+   * Stops the worker. Open sequences are cancelled first and their streams end with an error; the thread is only
+   * terminated once they have left (or after `graceMs`), because terminating it inside an ORT run aborts the process.
+   */
+  async terminate(graceMs = 10_000): Promise<void> {
+    if (!this.alive) return;
     this.alive = false;
-    this.failAll('the inference worker was stopped');
+    this.stopping = { message: 'the server is shutting down', type: 'server_error', code: 'shutting_down' };
+    if (this.channels.size > 0) {
+      const idle = new Promise<void>((resolve) => (this.idle = resolve));
+      for (const id of this.channels.keys()) this.send({ type: 'cancel', id });
+      await Promise.race([idle, new Promise((r) => setTimeout(r, graceMs))]);
+    }
+    this.failAll(this.stopping.message);
     await this.worker.terminate();
   }
 

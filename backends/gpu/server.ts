@@ -32,6 +32,8 @@ export interface GpuServerOptions {
   maxBatch?: number;
   /** Requests waiting for a batch slot before 503 (default 256). */
   maxQueue?: number;
+  /** Mix seq lengths within this ratio in one forward (BatchSchedulerOptions.padSeqRatio; default 1 on CPU, 2 on GPU). */
+  padSeqRatio?: number;
   /** The model id clients send (default: the package's manifest name). */
   modelId?: string;
   /** drain() gives up waiting after this long and cuts the remaining streams (default 10 min). */
@@ -48,7 +50,7 @@ export interface GpuServer {
   readonly ready: Promise<void>;
   /** Stops accepting (503), waits for admitted requests to finish, then closes. */
   drain(): Promise<void>;
-  /** Closes at once, cutting open streams. */
+  /** Closes at once: open streams end with an error event. */
   close(): Promise<void>;
 }
 
@@ -68,9 +70,10 @@ class ServerState implements PoolState {
  */
 export async function startGpuServer({
   model, secret, port = 8000, host = '0.0.0.0', providers = ['cuda', 'cpu'], deviceId = 0, threads,
-  maxBatch = 32, maxQueue = 256, modelId, drainTimeoutMs = 600_000, log = () => {}, onFatal = () => {},
+  maxBatch = 32, maxQueue = 256, padSeqRatio, modelId, drainTimeoutMs = 600_000, log = () => {}, onFatal = () => {},
 }: GpuServerOptions): Promise<GpuServer> {
   if (!secret) throw new Error('a pool secret is required');
+  if (padSeqRatio !== undefined && !(padSeqRatio >= 1)) throw new Error(`padSeqRatio must be >= 1, got ${padSeqRatio}`);
   const state = new ServerState(new Admission({ maxRunning: maxBatch, maxWaiting: maxQueue }), new PoolMetrics());
   const app = createPoolApp({ secret, state });
   const server = await new Promise<Server>((resolve) => {
@@ -84,7 +87,7 @@ export async function startGpuServer({
     const t0 = performance.now();
     try {
       const engine = await InferenceEngine.start(
-        { location: model, providers, deviceId, threads, maxBatch },
+        { location: model, providers, deviceId, threads, maxBatch, padSeqRatio },
         {
           log,
           onForward: (s) => state.metrics.onForward(s),
@@ -109,15 +112,14 @@ export async function startGpuServer({
   })();
   ready.catch(() => {}); // the caller decides; health already says "failed"
 
-  /** Stops listening; graceful waits (a few seconds at most) for responses still being written. */
-  async function shutdown(graceful: boolean): Promise<void> {
+  /** Stops the worker (a stream still open ends with an error event), then the listener, letting responses flush. */
+  async function shutdown(): Promise<void> {
+    await state.engine?.terminate();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    if (!graceful) await state.engine?.terminate();
     server.closeIdleConnections();
-    const cut = setTimeout(() => server.closeAllConnections(), graceful ? 5000 : 0);
+    const cut = setTimeout(() => server.closeAllConnections(), 2000);
     await closed;
     clearTimeout(cut);
-    await state.engine?.terminate();
   }
 
   async function drain(): Promise<void> {
@@ -127,9 +129,9 @@ export async function startGpuServer({
     log(`draining: ${admission.numRunning} running, ${admission.numWaiting} waiting`);
     while (admission.numRunning + admission.numWaiting > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (admission.numRunning + admission.numWaiting > 0) log(`drain timed out after ${drainTimeoutMs} ms; cutting ${admission.numRunning + admission.numWaiting} requests`);
-    await shutdown(true);
+    await shutdown();
     log('drained');
   }
 
-  return { url, port: bound, ready, drain, close: () => shutdown(false) };
+  return { url, port: bound, ready, drain, close: shutdown };
 }

@@ -71,7 +71,7 @@ export const USAGE = `usage: npm run train-tiny -- [options]
   --batch N           sequences per step (default ${DEFAULT_SETTINGS.batch})
   --block N           block length B, trained and written to the package manifest (default ${DEFAULT_SETTINGS.blockLength})
   --lr X, --warmup N  peak learning rate (default 1e-3), warmup steps (default 200)
-  --layers N --hidden N --heads N --kv-heads N --head-dim N --intermediate N   model shape
+  --layers N --hidden N --heads N --kv-heads N --head-dim N --intermediate N --rope-theta X   model shape
   --package DIR       also export a model package (ONNX, fp32) there at the end
   --backend wasm|cpu  tfjs backend (default wasm)`;
 
@@ -80,7 +80,7 @@ const FLAGS = {
   out: { type: 'string' }, resume: { type: 'string' }, 'eval-every': { type: 'string' }, 'log-every': { type: 'string' },
   'eval-count': { type: 'string' }, batch: { type: 'string' }, block: { type: 'string' }, lr: { type: 'string' },
   warmup: { type: 'string' }, layers: { type: 'string' }, hidden: { type: 'string' }, heads: { type: 'string' },
-  'kv-heads': { type: 'string' }, 'head-dim': { type: 'string' }, intermediate: { type: 'string' },
+  'kv-heads': { type: 'string' }, 'head-dim': { type: 'string' }, intermediate: { type: 'string' }, 'rope-theta': { type: 'string' },
   package: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -112,6 +112,9 @@ export function parseTrainArgs(argv: string[]): TrainCliOptions {
     intermediate: pick(int('intermediate', 1), m.intermediate, 'model.intermediate'),
   };
   if (model.heads % model.kvHeads !== 0) throw new UsageError(`--heads (${model.heads}) must be a multiple of --kv-heads (${model.kvHeads})`);
+  const theta = floatFlag(v['rope-theta'], 'rope-theta');
+  if (theta !== undefined && !(theta > 1)) throw new UsageError(`--rope-theta must be > 1, got ${v['rope-theta']}`);
+  model.ropeTheta = pick(theta, m.ropeTheta, 'model.ropeTheta');
   const lr = floatFlag(v.lr, 'lr');
   if (lr !== undefined && !(lr > 0 && lr < 1)) throw new UsageError(`--lr must be in (0, 1), got ${v.lr}`);
   const d = DEFAULT_SETTINGS;

@@ -133,6 +133,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   let lastLoss = NaN;
   let stoppedBy: TrainRunResult['stoppedBy'] = 'steps';
   while (state.step < lastStep) {
+    // A step awaits only settled promises; yield to the event loop so signal handlers run between steps.
+    await new Promise((r) => setImmediate(r));
     if (shouldStop()) { stoppedBy = 'signal'; break; }
     if (performance.now() - started >= budgetMs) { stoppedBy = 'minutes'; break; }
     const { examples, rng } = drawBatchExamples(s, state.step);

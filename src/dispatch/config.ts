@@ -30,6 +30,7 @@ export const PoolSchema = z.strictObject({
   secret: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an env var name such as GPU_POOL_SECRET').default('GPU_POOL_SECRET'),
   /** Time allowed before the first event, retries and backoff included. */
   retryBudgetMs: ms.default(60_000),
+  /** Failed attempts at most (503 "busy" answers count only against the budget). */
   maxAttempts: z.number().int().positive().default(8),
   connectTimeoutMs: ms.default(10_000),
   idleTimeoutMs: ms.default(60_000),

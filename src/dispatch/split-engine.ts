@@ -15,9 +15,13 @@ export interface SplitEngineOptions {
   edgeMaxTokens?: number;
   /**
    * How long open() waits for the pool's description (for its larger context) before settling for the edge's
-   * limits; the fetch goes on and later requests see it. Default 2 000 ms.
+   * limits. Default 2 000 ms. After a miss, opens skip the pool for `describeRetryMs` (default 30 000 ms), so a
+   * down pool does not slow the edge's requests; a request too large for the edge still tries the pool.
    */
   describeWaitMs?: number;
+  describeRetryMs?: number;
+  /** Default Date.now. */
+  now?: () => number;
 }
 
 function compatible(a: RunnerInfo, b: RunnerInfo): boolean {
@@ -46,15 +50,17 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 }
 
 /** @example splitEngine({ edge, pool, edgeMaxTokens: 1024 }) */
-export function splitEngine({ edge, pool, edgeMaxTokens, describeWaitMs = 2_000 }: SplitEngineOptions): ModelEngine {
+export function splitEngine({ edge, pool, edgeMaxTokens, describeWaitMs = 2_000, describeRetryMs = 30_000, now = Date.now }: SplitEngineOptions): ModelEngine {
+  let skipPoolUntil = 0;
   return {
     id: edge.id,
     backend: `${edge.backend}+${pool.backend}`,
     ownedBy: edge.ownedBy,
     async open(): Promise<OpenModel> {
-      const remoteP = within(pool.open(), describeWaitMs);
+      const remoteP = now() < skipPoolUntil ? Promise.resolve(undefined) : within(pool.open(), describeWaitMs);
       const local = await edge.open();
       const remote = await remoteP;
+      if (!remote && now() >= skipPoolUntil) skipPoolUntil = now() + describeRetryMs;
       if (remote && !compatible(local.info, remote.info)) {
         throw new DispatchConfigError(`the pool's '${pool.id}' is not the edge's model (vocabulary or special ids differ)`);
       }

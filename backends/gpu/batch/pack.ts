@@ -1,7 +1,8 @@
 /**
- * Packs several sequences' forwards (same `seq`, any past lengths) into one batched ForwardInput, and splits the
- * batched output back. Pasts are right-padded to the longest one with zero K/V that the attention mask hides, so
- * every row attends exactly the keys it would alone; the padding is trimmed from each present again.
+ * Packs several sequences' forwards into one batched ForwardInput, and splits the batched output back. Pasts are
+ * right-padded to the longest one with zero K/V, and shorter `seq`s with dummy query rows; the attention mask hides
+ * every padding key, so each real row attends exactly the keys it would alone. Dummy rows see nothing (the graph's
+ * finite mask value keeps them NaN-free) and are dropped, as is the padding of each present.
  */
 import type { ForwardInput, ForwardOutput, KvState } from '../../../src/decode/runner.ts';
 import { OrtKvState } from '../../../src/ort/session-runner.ts';
@@ -15,12 +16,15 @@ export interface KvGeometry {
 
 export interface PackedBatch {
   input: ForwardInput;
-  /** Each sequence's past length, in batch order. */
+  /** Each sequence's past length and seq, in batch order. */
   pastLengths: number[];
+  seqs: number[];
   /** The padded past length every row was given. */
   pastLength: number;
-  /** Key positions fed as padding (masked), summed over rows: the cost of mixing past lengths. */
+  /** Past key positions fed as padding (masked), summed over sequences: the cost of mixing past lengths. */
   paddedKeys: number;
+  /** Dummy query rows, summed over sequences: the cost of mixing seq lengths. */
+  paddedQueries: number;
 }
 
 function pastOf(input: ForwardInput): OrtKvState | null {
@@ -29,14 +33,12 @@ function pastOf(input: ForwardInput): OrtKvState | null {
   return past;
 }
 
-/** Packs single-sequence inputs of one `seq` length; throws when they disagree. */
+/** Packs single-sequence inputs; the batch's seq is the longest one. */
 export function packForwards(inputs: readonly ForwardInput[], geo: KvGeometry): PackedBatch {
   const n = inputs.length;
-  const seq = inputs[0].seq;
-  for (const x of inputs) {
-    if (x.batch !== 1) throw new Error(`batching needs batch-1 forwards, got batch ${x.batch}`);
-    if (x.seq !== seq) throw new Error(`cannot pack seq ${x.seq} with seq ${seq}`);
-  }
+  for (const x of inputs) if (x.batch !== 1) throw new Error(`batching needs batch-1 forwards, got batch ${x.batch}`);
+  const seqs = inputs.map((x) => x.seq);
+  const seq = Math.max(...seqs);
   const pasts = inputs.map(pastOf);
   const pastLengths = pasts.map((p) => p?.length ?? 0);
   const P = Math.max(...pastLengths);
@@ -45,17 +47,20 @@ export function packForwards(inputs: readonly ForwardInput[], geo: KvGeometry): 
   const positions = new Int32Array(n * seq);
   const visibility = new Uint8Array(n * seq * width);
   let paddedKeys = 0;
+  let paddedQueries = 0;
   inputs.forEach((x, i) => {
+    const p = pastLengths[i];
+    const s = seqs[i];
     ids.set(x.ids, i * seq);
     positions.set(x.positions, i * seq);
-    const p = pastLengths[i];
     paddedKeys += P - p;
-    for (let r = 0; r < seq; r++) {
-      const src = r * (p + seq);
+    paddedQueries += seq - s;
+    // Rows [s, seq) are dummies: id 0, position 0, no visible key. Keys [p, P) and [P + s, P + seq) stay hidden.
+    for (let r = 0; r < s; r++) {
+      const src = r * (p + s);
       const dst = (i * seq + r) * width;
       visibility.set(x.visibility.subarray(src, src + p), dst);
-      // Keys [p, P) stay 0: the padding is never visible.
-      visibility.set(x.visibility.subarray(src + p, src + p + seq), dst + P);
+      visibility.set(x.visibility.subarray(src + p, src + p + s), dst + P);
     }
   });
   let past: KvState | null = null;
@@ -86,8 +91,10 @@ export function packForwards(inputs: readonly ForwardInput[], geo: KvGeometry): 
       wantPresent: inputs.some((x) => x.wantPresent),
     },
     pastLengths,
+    seqs,
     pastLength: P,
     paddedKeys,
+    paddedQueries,
   };
 }
 
@@ -95,35 +102,33 @@ export function packForwards(inputs: readonly ForwardInput[], geo: KvGeometry): 
 export function unpackForward(packed: PackedBatch, inputs: readonly ForwardInput[], out: ForwardOutput, geo: KvGeometry, vocabSize: number): ForwardOutput[] {
   const { seq } = packed.input;
   const { k } = out.topk;
-  const P = packed.pastLength;
   const present = out.present as OrtKvState | undefined;
   return inputs.map((x, i) => {
-    const rows = (a: Float32Array | Int32Array, width: number) => a.subarray(i * seq * width, (i + 1) * seq * width);
+    const s = packed.seqs[i];
+    const rows = <A extends Float32Array | Int32Array>(a: A, width: number) => a.subarray(i * seq * width, (i * seq + s) * width) as A;
     const result: ForwardOutput = {
-      topk: {
-        k,
-        logits: rows(out.topk.logits, k) as Float32Array,
-        probs: rows(out.topk.probs, k) as Float32Array,
-        ids: rows(out.topk.ids, k) as Int32Array,
-      },
+      topk: { k, logits: rows(out.topk.logits, k), probs: rows(out.topk.probs, k), ids: rows(out.topk.ids, k) },
     };
-    if (x.wantLogits && out.logits) result.logits = rows(out.logits, vocabSize) as Float32Array;
-    if (x.wantPresent && present) result.present = trimPresent(present, i, packed.pastLengths[i], P, seq, geo);
+    if (x.wantLogits && out.logits) result.logits = rows(out.logits, vocabSize);
+    if (x.wantPresent && present) result.present = trimPresent(present, i, packed, geo);
     return result;
   });
 }
 
-/** Row `i` of a batched present [n, kv, P + seq, hd] without its padding: [1, kv, p + seq, hd]. */
-function trimPresent(present: OrtKvState, i: number, p: number, P: number, seq: number, { kvHeads, headDim }: KvGeometry): OrtKvState {
-  const T = P + seq;
-  const t = p + seq;
+/** Row `i` of a batched present [n, kv, P + seq, hd] without its padding: [1, kv, p + s, hd]. */
+function trimPresent(present: OrtKvState, i: number, packed: PackedBatch, { kvHeads, headDim }: KvGeometry): OrtKvState {
+  const P = packed.pastLength;
+  const T = P + packed.input.seq;
+  const p = packed.pastLengths[i];
+  const s = packed.seqs[i];
+  const t = p + s;
   const cut = (a: Float32Array) => {
     const out = new Float32Array(kvHeads * t * headDim);
     for (let h = 0; h < kvHeads; h++) {
       const src = (i * kvHeads + h) * T * headDim;
       const dst = h * t * headDim;
       out.set(a.subarray(src, src + p * headDim), dst);
-      out.set(a.subarray(src + P * headDim, src + T * headDim), dst + p * headDim);
+      out.set(a.subarray(src + P * headDim, src + (P + s) * headDim), dst + p * headDim);
     }
     return out;
   };

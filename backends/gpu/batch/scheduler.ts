@@ -1,8 +1,9 @@
 /**
  * Continuous batching by rounds. Each sequence runs its own decode() against a proxy BlockRunner whose forward()
  * only enqueues; a round takes every forward queued so far, groups them by `seq` (prefill, block step, fused
- * commit step), and runs each group as one padded batched forward on the real runner. Sequences join and leave
- * at any forward boundary: a sequence that is not waiting on a forward simply is not in the round.
+ * commit step; with `padSeqRatio` > 1, shorter seqs ride along padded), and runs each group as one padded batched
+ * forward on the real runner. Sequences join and leave at any forward boundary: a sequence that is not waiting on
+ * a forward simply is not in the round.
  */
 import type { BlockRunner, ForwardInput, ForwardOutput, KvState } from '../../../src/decode/runner.ts';
 import { packForwards, unpackForward, type KvGeometry } from './pack.ts';
@@ -13,8 +14,10 @@ export interface ForwardStats {
   seq: number;
   /** Padded past length of the batch. */
   pastLength: number;
-  /** Masked padding keys over all rows. */
+  /** Masked padding keys over all sequences. */
   paddedKeys: number;
+  /** Dummy query rows over all sequences. */
+  paddedQueries: number;
   ms: number;
 }
 
@@ -24,6 +27,13 @@ export interface BatchSchedulerOptions {
   geometry: KvGeometry;
   /** Sequences per forward at most; a bigger group is split. Default: no limit. */
   maxBatch?: number;
+  /**
+   * A forward of seq S also carries forwards of seq >= S / padSeqRatio, padded with dummy query rows. 1 (default)
+   * groups equal seqs only: right for compute-bound runners (CPU), where padding costs its FLOPs. 2 puts block steps
+   * (B) and fused commit steps (2B) in one forward: right for latency-bound ones (GPU), where a forward costs
+   * about the same whatever its batch.
+   */
+  padSeqRatio?: number;
   /** Called after every forward the scheduler runs. */
   onForward?: (stats: ForwardStats) => void;
 }
@@ -39,13 +49,16 @@ export class BatchScheduler {
   private readonly runner: BlockRunner;
   private readonly geometry: KvGeometry;
   private readonly maxBatch: number;
+  private readonly padSeqRatio: number;
   private readonly onForward: (stats: ForwardStats) => void;
   private queue: Pending[] = [];
   private scheduled = false;
   private running = false;
 
-  constructor({ runner, geometry, maxBatch = Infinity, onForward = () => {} }: BatchSchedulerOptions) {
+  constructor({ runner, geometry, maxBatch = Infinity, padSeqRatio = 1, onForward = () => {} }: BatchSchedulerOptions) {
     if (!(maxBatch >= 1)) throw new Error(`maxBatch must be >= 1, got ${maxBatch}`);
+    if (!(padSeqRatio >= 1)) throw new Error(`padSeqRatio must be >= 1, got ${padSeqRatio}`);
+    this.padSeqRatio = padSeqRatio;
     this.runner = runner;
     this.geometry = geometry;
     this.maxBatch = maxBatch;
@@ -90,23 +103,31 @@ export class BatchScheduler {
     try {
       const taken = this.queue;
       this.queue = [];
-      const groups = new Map<number, Pending[]>();
-      for (const p of taken) {
-        if (p.signal?.aborted) {
-          p.reject(p.signal.reason ?? new DOMException('aborted', 'AbortError'));
-          continue;
-        }
-        const g = groups.get(p.input.seq);
-        if (g) g.push(p);
-        else groups.set(p.input.seq, [p]);
-      }
-      for (const group of groups.values()) {
+      const live = taken.filter((p) => {
+        if (!p.signal?.aborted) return true;
+        p.reject(p.signal.reason ?? new DOMException('aborted', 'AbortError'));
+        return false;
+      });
+      for (const group of this.group(live)) {
         for (let i = 0; i < group.length; i += this.maxBatch) await this.execute(group.slice(i, i + this.maxBatch));
       }
     } finally {
       this.running = false;
       if (this.queue.length > 0) this.schedule();
     }
+  }
+
+  /** Longest seq first; each group takes every forward within padSeqRatio of its longest. Queue order is kept. */
+  private group(pending: Pending[]): Pending[][] {
+    const groups: Pending[][] = [];
+    let rest = pending;
+    while (rest.length > 0) {
+      const top = Math.max(...rest.map((p) => p.input.seq));
+      const fits = (p: Pending) => p.input.seq * this.padSeqRatio >= top;
+      groups.push(rest.filter(fits));
+      rest = rest.filter((p) => !fits(p));
+    }
+    return groups;
   }
 
   private async execute(group: Pending[]): Promise<void> {
@@ -116,6 +137,7 @@ export class BatchScheduler {
       let outs: ForwardOutput[];
       let pastLength = inputs[0].past?.length ?? 0;
       let paddedKeys = 0;
+      let paddedQueries = 0;
       if (group.length === 1) {
         outs = [await this.runner.forward(inputs[0])];
       } else {
@@ -124,8 +146,10 @@ export class BatchScheduler {
         outs = unpackForward(packed, inputs, out, this.geometry, this.runner.info.vocabSize);
         pastLength = packed.pastLength;
         paddedKeys = packed.paddedKeys;
+        paddedQueries = packed.paddedQueries;
       }
-      this.onForward({ sequences: group.length, seq: inputs[0].seq, pastLength, paddedKeys, ms: performance.now() - t0 });
+      const seq = Math.max(...inputs.map((x) => x.seq));
+      this.onForward({ sequences: group.length, seq, pastLength, paddedKeys, paddedQueries, ms: performance.now() - t0 });
       group.forEach((p, i) => p.resolve(outs[i]));
     } catch (e: unknown) {
       for (const p of group) p.reject(e);

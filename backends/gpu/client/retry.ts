@@ -2,21 +2,23 @@
  * Sends one request to a pool with retries before anything reached the caller: a refused connection, a
  * timeout, a 5xx or a stream that dies before its first event moves on to the next member, and once every
  * member that may take requests has failed, backs off (exponential, jittered) and starts a new round. A 503
- * with Retry-After marks the member busy instead of failing its breaker. Stops at the retry budget or on abort.
+ * with Retry-After marks the member busy instead of failing its breaker (a cold or full pool is waited for).
+ * Stops at the retry budget, after maxAttempts, on abort, or at once when every member's breaker is open.
  */
 import type { Member, PoolMembers } from './members.ts';
 import { IdleTimeoutError } from './sse.ts';
+import { BackendError } from '../../../src/api/backend-error.ts';
 import { poolUnavailable, retryAfterMs } from './errors.ts';
 
 export interface RetryOptions {
   /** Time allowed before the first event, all attempts and waits together. Default 60 000 ms. */
   budgetMs?: number;
-  /** Attempts at most. Default 8. */
+  /** Failed attempts at most (busy answers are bounded by the budget only). Default 8. */
   maxAttempts?: number;
   /** Backoff after a failed round: base · 2^(round−1), jittered, capped. Defaults 250 and 5 000 ms. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
-  /** Connect + response headers, per attempt. Default 10 000 ms. */
+  /** Per attempt: until the response headers (for the model description: its whole body). Default 10 000 ms. */
   connectTimeoutMs?: number;
   /** Default Math.random (tests pin it). */
   random?: () => number;
@@ -39,7 +41,11 @@ export interface Attempt<T> {
   settle(ok: boolean): void;
 }
 
-/** The request to one member; resolves with something usable (for a stream: its first event). */
+/**
+ * The request to one member; resolves with something usable (for a stream: its first event). It throws a
+ * RetryableError for "busy" or a failed answer, a BackendError for a definite refusal (not retried), and
+ * anything else counts as a transport failure.
+ */
 export type AttemptFn<T> = (member: Member, init: { signal: AbortSignal; connected: () => void }) => Promise<T>;
 
 export class AbortedError extends Error {
@@ -51,14 +57,16 @@ export async function withRetries<T>(members: PoolMembers, signal: AbortSignal |
   const now = members.now;
   const deadline = now() + budgetMs;
   const tried = new Set<Member>();
-  let attempts = 0;
+  let failures = 0;
   let rounds = 0;
   let last = 'no member is accepting requests';
   for (;;) {
     if (signal?.aborted) throw new AbortedError('aborted');
-    if (attempts >= maxAttempts) throw poolUnavailable(`${attempts} attempts failed (last: ${last})`);
+    if (failures >= maxAttempts) throw poolUnavailable(`${failures} attempts failed (last: ${last})`);
     const member = members.pick(tried);
     if (!member) {
+      // Fail fast while every breaker is open: that is what they are for. Busy members (503) are waited for.
+      if (members.members.every((m) => m.breaker.state === 'open')) throw poolUnavailable(`every member's circuit breaker is open (last: ${last})`);
       // Every member that may take requests was tried this round (or none may): wait, then a new round.
       let wait: number;
       if (tried.size > 0) {
@@ -73,14 +81,13 @@ export async function withRetries<T>(members: PoolMembers, signal: AbortSignal |
       await sleep(wait, signal);
       continue;
     }
-    attempts++;
     tried.add(member);
     const ticket = member.breaker.acquire();
     const controller = new AbortController();
     const onAbort = () => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     let connected = false;
-    const connectTimer = setTimeout(() => { if (!connected) controller.abort(new IdleTimeoutError(`no response headers in ${connectTimeoutMs} ms`)); }, connectTimeoutMs);
+    const connectTimer = setTimeout(() => { if (!connected) controller.abort(new IdleTimeoutError(`no answer within the connect timeout of ${connectTimeoutMs} ms`)); }, connectTimeoutMs);
     try {
       const value = await attempt(member, { signal: controller.signal, connected: () => { connected = true; clearTimeout(connectTimer); } });
       clearTimeout(connectTimer);
@@ -92,7 +99,13 @@ export async function withRetries<T>(members: PoolMembers, signal: AbortSignal |
           if (settled) return;
           settled = true;
           signal?.removeEventListener('abort', onAbort);
-          if (ok || signal?.aborted) ticket.success(); else ticket.failure();
+          if (ok || signal?.aborted) {
+            ticket.success();
+          } else {
+            // A stream that broke mid-way: suspect the member until its next health check or success.
+            ticket.failure();
+            member.health = { ok: false, at: now() };
+          }
         },
       };
     } catch (e: unknown) {
@@ -103,13 +116,16 @@ export async function withRetries<T>(members: PoolMembers, signal: AbortSignal |
       if (e instanceof RetryableError && e.kind === 'busy') {
         ticket.release();
         member.busyUntil = now() + (e.waitMs ?? backoffBaseMs);
-      } else if (e instanceof RetryableError || isTransport(e)) {
-        ticket.failure();
-        member.health = { ok: false, at: now() };
-      } else {
+      } else if (e instanceof BackendError) {
         // A definite answer (400, 401, an error event): the member is alive; the request itself is refused.
         ticket.success();
         throw e;
+      } else {
+        // Anything else failed on the way: refused or reset connections (a TypeError in Node, a plain Error in
+        // workerd), timeouts, a body that broke or made no sense before its first event, a 5xx.
+        ticket.failure();
+        failures++;
+        member.health = { ok: false, at: now() };
       }
       last = describe(e);
     }
@@ -121,11 +137,6 @@ export function classifyStatus(res: Response, now: number): RetryableError | nul
   if (res.status === 503 || res.status === 429) return new RetryableError(`HTTP ${res.status}`, 'busy', retryAfterMs(res, now));
   if (res.status >= 500) return new RetryableError(`HTTP ${res.status}`, 'failure');
   return null;
-}
-
-function isTransport(e: unknown): boolean {
-  // fetch's network errors are TypeErrors; our own timeouts and aborts of one attempt too.
-  return e instanceof TypeError || e instanceof IdleTimeoutError || (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError'));
 }
 
 function describe(e: unknown): string {

@@ -68,11 +68,13 @@ export function unmaskPoolEngine(opts: UnmaskPoolOptions): PoolEngine {
   async function describe(): Promise<ModelDescription> {
     const attempt = await withRetries(members, undefined, { ...retry, budgetMs: describeBudgetMs }, async (member, { signal, connected }) => {
       const res = await fetchFn(`${member.url}${MODEL_PATH}`, { headers: { authorization: `Bearer ${secret}`, accept: 'application/json' }, signal });
-      connected();
       const retryable = classifyStatus(res, members.now());
       if (retryable) { await res.body?.cancel().catch(() => {}); throw retryable; }
       if (!res.ok) throw await errorFromResponse(res);
-      return (await res.json()) as ModelDescription;
+      const description = (await res.json()) as ModelDescription;
+      // The connect timeout covers the body too: a description that stalls half-way is a failed attempt.
+      connected();
+      return description;
     });
     attempt.settle(true);
     const d = attempt.value;

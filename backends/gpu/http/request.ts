@@ -62,7 +62,7 @@ export function parseGenerate(body: unknown, modelId: string, info: RunnerInfo):
     if (!(e instanceof DecodeOptionsError)) throw e;
     const root = e.param.split('.')[0];
     const param = PARAM_NAMES[root] ?? root;
-    const code = root === 'promptIds' && /position|room/i.test(e.message) ? 'context_length_exceeded' : null;
+    const code = /over the model's|leaves no room/.test(e.message) ? 'context_length_exceeded' : null;
     throw badRequest(e.message.replace(/^[\w.]+: /, `${param}: `), param, code);
   }
   return { promptIds: req.prompt_ids, options, denoise: req.denoise ?? false };

@@ -31,15 +31,16 @@ export class PoolMetrics {
   readonly committedTokens = this.r.register(new Counter('vllm:diffusion_num_committed_tokens_total', 'Positions committed by denoising steps.'));
   readonly forwards = this.r.register(new Counter('unmask_batched_forwards_total', 'Model forwards run (each may carry several sequences).'));
   readonly forwardSequences = this.r.register(new Counter('unmask_forward_sequences_total', 'Sequences carried by forwards (sum of batch sizes).'));
-  readonly forwardTokens = this.r.register(new Counter('unmask_forward_tokens_total', 'Query tokens fed to forwards (batch × seq).'));
+  readonly forwardTokens = this.r.register(new Counter('unmask_forward_tokens_total', 'Real query tokens fed to forwards (padding excluded).'));
   readonly paddedKeys = this.r.register(new Counter('unmask_forward_padded_keys_total', 'Masked padding key positions added to align past lengths.'));
+  readonly paddedQueries = this.r.register(new Counter('unmask_forward_padded_queries_total', 'Dummy query rows added to align seq lengths.'));
   readonly forwardSeconds = this.r.register(new Histogram('unmask_forward_seconds', 'Wall time of one batched forward.', FORWARD_BUCKETS));
   readonly aborted = this.r.register(new Counter('unmask_requests_aborted_total', 'Requests whose client went away before the end.'));
   readonly rejected = this.r.register(new Counter('unmask_requests_rejected_total', 'Requests refused with 503.'));
   readonly provider = this.r.register(new Gauge('unmask_execution_provider_info', 'The ORT execution provider in use (value 1).'));
 
   constructor() {
-    for (const c of [this.forwards, this.forwardSequences, this.forwardTokens, this.paddedKeys, this.aborted]) c.touch();
+    for (const c of [this.forwards, this.forwardSequences, this.forwardTokens, this.paddedKeys, this.paddedQueries, this.aborted]) c.touch();
     for (const reason of ['queue_full', 'not_ready', 'draining']) this.rejected.touch({ reason });
   }
 
@@ -61,8 +62,9 @@ export class PoolMetrics {
   onForward(s: ForwardStats): void {
     this.forwards.inc();
     this.forwardSequences.inc({}, s.sequences);
-    this.forwardTokens.inc({}, s.sequences * s.seq);
+    this.forwardTokens.inc({}, s.sequences * s.seq - s.paddedQueries);
     this.paddedKeys.inc({}, s.paddedKeys);
+    this.paddedQueries.inc({}, s.paddedQueries);
     this.forwardSeconds.observe({}, s.ms / 1000);
   }
 

@@ -59,6 +59,7 @@ async function main(config: WorkerConfig): Promise<void> {
     runner: model.runner,
     geometry: { layers: graph.layers, kvHeads: graph.kv_heads, headDim: graph.head_dim },
     maxBatch: config.maxBatch,
+    padSeqRatio: config.padSeqRatio ?? (model.provider === 'cpu' ? 1 : 2),
     onForward: (stats) => post({ type: 'forward', stats }),
   });
   port.on('message', (m: ToWorker) => {

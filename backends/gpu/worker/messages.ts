@@ -11,6 +11,8 @@ export interface WorkerConfig {
   threads?: number;
   /** Sequences per batched forward at most. */
   maxBatch: number;
+  /** BatchSchedulerOptions.padSeqRatio; undefined: 1 on the CPU provider, 2 on a GPU one. */
+  padSeqRatio?: number;
 }
 
 /** DecodeOptions without the signal (the worker owns one per sequence). */
