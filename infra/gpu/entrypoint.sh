@@ -1,5 +1,5 @@
 #!/bin/sh
-# Starts the GPU pool server: npm run serve:gpu -- --model $MODEL_LOCATION --providers cuda,cpu [...].
+# Starts the GPU pool server (scripts/serve-gpu.ts) --model $MODEL_LOCATION --providers cuda,cpu [...].
 # Settings come from the environment; extra flags (e.g. --max-batch 32) are passed as container args.
 set -eu
 : "${MODEL_LOCATION:?set MODEL_LOCATION to a package directory or s3://bucket/prefix}"
@@ -7,4 +7,5 @@ set -eu
 set -- --model "$MODEL_LOCATION" --providers "${PROVIDERS:-cuda,cpu}" --host 0.0.0.0 --port "${PORT:-8000}" "$@"
 if [ -n "${MODEL_ID:-}" ]; then set -- "$@" --model-id "$MODEL_ID"; fi
 cd /app
-exec npm run --silent serve:gpu -- "$@"
+# Run node directly (not npm) so SIGTERM reaches the server and it drains in-flight requests before exit.
+exec node --import tsx scripts/serve-gpu.ts "$@"
