@@ -173,7 +173,7 @@ describe('infra/gpu image', () => {
     assert.match(docker, /RUN npm ci\b/);
     assert.match(docker, /^EXPOSE 8000$/m);
     assert.match(docker, /COPY infra\/gpu\/entrypoint\.sh /);
-    assert.match(entry, /exec npm run --silent serve:gpu -- "\$@"/);
+    assert.match(entry, /exec node --import tsx scripts\/serve-gpu.ts "\$@"/);
     assert.match(entry, /--model "\$MODEL_LOCATION" --providers "\$\{PROVIDERS:-cuda,cpu\}"/);
     assert.ok(pkg.scripts['serve:gpu'], 'package.json has serve:gpu');
     const flags = await serverFlags();
