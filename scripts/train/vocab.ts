@@ -2,19 +2,28 @@
  * @module
  * The demo model's tokenizer: a character-level vocabulary written as a byte-level BPE tokenizer.json (the 256
  * byte characters and no merges, so every text encodes and each task character is one token), plus
- * non-special added tokens for the chat template's words and the task prefixes, so the fixed part of a
- * prompt costs a few tokens. The five special tokens take the last ids, as in scripts/tiny/tokenizer-files.ts.
+ * non-special added tokens for the chat template's fixed text and the task prefixes, so the fixed part of a
+ * prompt costs three tokens. The five special tokens take the last ids, as in scripts/tiny/tokenizer-files.ts.
  */
 import { bytesToUnicode } from '../tiny/bpe-train.ts';
 import { SPECIAL_TOKENS, specialTokenIds } from '../tiny/options.ts';
 import { CHAT_TEMPLATE } from '../tiny/tokenizer-files.ts';
 import { TASK_PREFIXES } from './tasks.ts';
 
-/** Template words that would otherwise cost one token per character (spec llada2.md §4). */
+/**
+ * The fixed text of a single-turn prompt around the user message (spec llada2.md §4), one token each. A long
+ * constant prefix made positional lookups (addition) far slower to learn, so the whole head and tail of the
+ * rendered template are single tokens; added tokens match leftmost-longest, so they win over `<role>` and
+ * `<|role_end|>`.
+ */
+export const PROMPT_HEAD = '<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role>';
+export const PROMPT_TAIL = '<|role_end|><role>ASSISTANT</role>';
+
+/** Template words, for prompts that do not match the head and tail (a system message, several turns). */
 export const TEMPLATE_WORDS = ['SYSTEM', 'HUMAN', 'ASSISTANT', 'detailed thinking off'] as const;
 
 /** Added tokens that are ordinary text (decoded even with skip_special_tokens), in id order after the bytes. */
-export const WORD_TOKENS: readonly string[] = [...TEMPLATE_WORDS, ...TASK_PREFIXES];
+export const WORD_TOKENS: readonly string[] = [PROMPT_HEAD, PROMPT_TAIL, ...TEMPLATE_WORDS, ...TASK_PREFIXES];
 
 /** 256 byte characters + word tokens + special tokens. */
 export const VOCAB_SIZE = 256 + WORD_TOKENS.length + SPECIAL_TOKENS.length;
