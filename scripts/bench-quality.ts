@@ -50,13 +50,13 @@ runMain('bench:quality', async () => {
   const blockLength = local.manifest.decode.block_length;
   const sweeps = await runSweep({
     runner: local.runner, codec, tasks, limit, thresholds, algorithms, mode,
-    onPoint: (task, p) => process.stderr.write(`bench:quality ${task} ${p.algorithm} @ ${p.threshold}: ${(100 * p.accuracy).toFixed(1)} % TPF ${p.tokensPerForward.toFixed(2)}\n`),
+    onPoint: (task, p) => process.stderr.write(`bench:quality ${task} ${p.algorithm}${p.threshold === null ? '' : ` @ ${p.threshold}`}: ${(100 * p.accuracy).toFixed(1)} % TPF ${p.tokensPerForward.toFixed(2)}\n`),
   });
   const meta = { model, runtime, mode, blockLength, limit };
   process.stdout.write(v.json ? `${JSON.stringify(qualityJson(sweeps, meta), null, 2)}\n` : `${qualityTable(sweeps, meta)}\n`);
   if (v.chart) {
     const svgPath = v.chart.replace(/\.png$/, '.svg');
-    await writeFile(svgPath, qualityChartSvg(sweeps, `Demo model: accuracy vs tokens per forward (block ${blockLength}, ${limit} held-out prompts per task)`));
+    await writeFile(svgPath, qualityChartSvg(sweeps, `Demo model: exact match vs tokens per forward (block ${blockLength}, ${limit} prompts/task)`));
     svgToPng(svgPath, v.chart, CHART_WIDTH, CHART_HEIGHT);
     process.stderr.write(`bench:quality: wrote ${v.chart} and ${svgPath}\n`);
   }

@@ -41,7 +41,7 @@ export function qualityChartSvg(sweeps: TaskSweep[], title: string): string {
     `<text transform="translate(18 ${MARGIN.top + H / 2}) rotate(-90)" font-size="13" text-anchor="middle">exact match, held-out prompts</text>`);
   sweeps.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
-    const main = s.points.filter((p) => p.algorithm === 'low_confidence').sort((a, b) => b.threshold - a.threshold);
+    const main = s.points.filter((p) => p.algorithm === 'low_confidence').sort((a, b) => (b.threshold ?? 0) - (a.threshold ?? 0));
     for (const p of s.points.filter((q) => q.algorithm !== 'low_confidence')) {
       out.push(`<circle cx="${x(p.tokensPerForward)}" cy="${y(p.accuracy)}" r="2.5" fill="${color}" fill-opacity="0.35"/>`);
     }

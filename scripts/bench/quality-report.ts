@@ -16,7 +16,7 @@ export interface QualityMeta {
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
 function row(p: SweepPoint, label?: string): string {
-  return `| ${label ?? p.algorithm} | ${p.threshold.toFixed(2)} | ${pct(p.accuracy)} | ${p.tokensPerForward.toFixed(2)} | ${p.outputTokensPerForward.toFixed(2)} | ${p.forwardsPerAnswer.toFixed(2)} | ${p.msPerAnswer.toFixed(2)} |`;
+  return `| ${label ?? p.algorithm} | ${p.threshold === null ? 'default rule' : p.threshold.toFixed(2)} | ${pct(p.accuracy)} | ${p.tokensPerForward.toFixed(2)} | ${p.outputTokensPerForward.toFixed(2)} | ${p.forwardsPerAnswer.toFixed(2)} | ${p.msPerAnswer.toFixed(2)} |`;
 }
 
 export function qualityTable(sweeps: TaskSweep[], meta: QualityMeta): string {
@@ -31,7 +31,7 @@ export function qualityTable(sweeps: TaskSweep[], meta: QualityMeta): string {
     for (const p of s.points) lines.push(row(p));
     const sp = s.speedup;
     lines.push('', sp.setting
-      ? `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · speedup at equal accuracy: ${sp.forwards!.toFixed(2)}× fewer forwards, ${sp.wall === null ? 'n/a' : `${sp.wall.toFixed(2)}×`} wall time (best: ${sp.setting.algorithm} @ ${sp.setting.threshold})`
+      ? `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · speedup at equal accuracy: ${sp.forwards!.toFixed(2)}× fewer forwards, ${sp.wall === null ? 'n/a' : `${sp.wall.toFixed(2)}×`} wall time (best: ${sp.setting.algorithm}${sp.setting.threshold === null ? '' : ` @ ${sp.setting.threshold}`})`
       : `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · no setting reaches the baseline accuracy`, '');
   }
   lines.push('TPF: committed tokens ÷ forwards (EOS fill of decoded blocks included); answer TPF: (answer + <|role_end|> + EOS) ÷ forwards.');

@@ -15,10 +15,16 @@ export const DEFAULT_ALGORITHMS = ['low_confidence', 'hierarchy', 'factor', 'ent
 /** The AR-style baseline: nothing clears a threshold of 1, so each forward commits its single most confident token. */
 export const BASELINE = { algorithm: 'low_confidence', threshold: 1 } as const;
 export const MAX_TOKENS = 16;
+/**
+ * Rules that read the request's threshold. The others (factor, entropy_threshold) have their own knob and run
+ * once with its default: sweeping a threshold they ignore would only repeat one point.
+ */
+export const THRESHOLD_ALGORITHMS: readonly string[] = ['low_confidence', 'hierarchy'];
 
 export interface SweepPoint extends Omit<EvalResult, 'failures'> {
   algorithm: string;
-  threshold: number;
+  /** null: the rule ignores the threshold (run with its defaults). */
+  threshold: number | null;
 }
 
 export interface Speedup {
@@ -27,7 +33,7 @@ export interface Speedup {
   /** The same with wall time per answer. */
   wall: number | null;
   /** The setting with the fewest forwards among those that qualify. */
-  setting: { algorithm: string; threshold: number } | null;
+  setting: { algorithm: string; threshold: number | null } | null;
 }
 
 export interface TaskSweep {
@@ -56,9 +62,9 @@ export async function runSweep(o: SweepOptions): Promise<TaskSweep[]> {
   const out: TaskSweep[] = [];
   for (const task of o.tasks) {
     const examples = heldOutExamples(TASKS[task], o.limit);
-    const run = async (algorithm: string, threshold: number): Promise<SweepPoint> => {
+    const run = async (algorithm: string, threshold: number | null): Promise<SweepPoint> => {
       const { failures: _f, ...r } = await evaluateExamples(o.runner, o.codec, examples, {
-        algorithm, threshold, maxTokens: MAX_TOKENS, mode: o.mode, ...(o.blockLength ? { blockLength: o.blockLength } : {}),
+        algorithm, maxTokens: MAX_TOKENS, mode: o.mode, ...(threshold === null ? {} : { threshold }), ...(o.blockLength ? { blockLength: o.blockLength } : {}),
       });
       const p = { algorithm, threshold, ...r };
       o.onPoint?.(task, p);
@@ -68,7 +74,10 @@ export async function runSweep(o: SweepOptions): Promise<TaskSweep[]> {
     await evaluateExamples(o.runner, o.codec, examples.slice(0, 3), { maxTokens: MAX_TOKENS, mode: o.mode });
     const baseline = await run(BASELINE.algorithm, BASELINE.threshold);
     const points: SweepPoint[] = [];
-    for (const algorithm of o.algorithms) for (const threshold of o.thresholds) points.push(await run(algorithm, threshold));
+    for (const algorithm of o.algorithms) {
+      if (!THRESHOLD_ALGORITHMS.includes(algorithm)) points.push(await run(algorithm, null));
+      else for (const threshold of o.thresholds) points.push(await run(algorithm, threshold));
+    }
     const at09 = points.find((p) => p.algorithm === 'low_confidence' && p.threshold === 0.9);
     out.push({ task, examples: examples.length, baseline, points, accuracyAt09: at09 ? at09.accuracy : null, speedup: speedupAtEqualAccuracy(baseline, points) });
   }

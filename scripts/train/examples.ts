@@ -6,7 +6,10 @@
  */
 import { TextCodec } from '../../src/model/text-codec.ts';
 import type { TaskExample } from './tasks.ts';
-import { TOKEN_IDS, demoTokenizerConfigJson, demoTokenizerJson } from './vocab.ts';
+import { demoTokenizerConfigJson, demoTokenizerJson } from './vocab.ts';
+
+const ROLE_END = '<|role_end|>';
+const EOS = '<|endoftext|>';
 
 export interface EncodedExample {
   example: TaskExample;
@@ -27,6 +30,7 @@ export function encodeExample(codec: TextCodec, example: TaskExample): EncodedEx
   return {
     example,
     prompt: promptIds(codec, example.prompt),
-    target: [...codec.encode(example.answer), TOKEN_IDS['<|role_end|>'], TOKEN_IDS['<|endoftext|>']],
+    // Through the codec, so the ids are the package's own (the special tokens are added tokens).
+    target: codec.encode(`${example.answer}${ROLE_END}${EOS}`),
   };
 }

@@ -11,6 +11,8 @@ import { VOCAB_SIZE } from './vocab.ts';
 /** Everything that determines the weights at a given step. */
 export interface RunSettings {
   tasks: string[];
+  /** Train only this task for the first `steps` steps, then mix all tasks evenly (null: mix from the start). */
+  curriculum: { task: string; steps: number } | null;
   seed: number;
   batch: number;
   blockLength: number;
@@ -54,11 +56,12 @@ export const DEFAULT_MODEL: DemoModelConfig = {
 };
 
 export const DEFAULT_SETTINGS: Omit<RunSettings, 'tasks'> = {
-  seed: 0, batch: 64, blockLength: 8, steps: 3000, lr: 1e-3, warmup: 200, model: DEFAULT_MODEL, maxPositions: 256,
+  curriculum: null, seed: 0, batch: 64, blockLength: 8, steps: 3000, lr: 1e-3, warmup: 200, model: DEFAULT_MODEL, maxPositions: 256,
 };
 
 export const USAGE = `usage: npm run train-tiny -- [options]
   --task NAME|all     tasks to mix: ${TASK_NAMES.join(', ')}, or all (default all)
+  --first TASK:N      curriculum: only TASK for the first N steps, then the even mix (default none)
   --minutes N         wall-clock budget of this run (default 35)
   --steps N           schedule horizon and last step (default ${DEFAULT_SETTINGS.steps})
   --stop-at N         stop after step N, before the horizon (reproduces a run that --minutes cut short)
@@ -76,7 +79,7 @@ export const USAGE = `usage: npm run train-tiny -- [options]
   --backend wasm|cpu  tfjs backend (default wasm)`;
 
 const FLAGS = {
-  task: { type: 'string' }, minutes: { type: 'string' }, steps: { type: 'string' }, 'stop-at': { type: 'string' }, seed: { type: 'string' },
+  task: { type: 'string' }, first: { type: 'string' }, minutes: { type: 'string' }, steps: { type: 'string' }, 'stop-at': { type: 'string' }, seed: { type: 'string' },
   out: { type: 'string' }, resume: { type: 'string' }, 'eval-every': { type: 'string' }, 'log-every': { type: 'string' },
   'eval-count': { type: 'string' }, batch: { type: 'string' }, block: { type: 'string' }, lr: { type: 'string' },
   warmup: { type: 'string' }, layers: { type: 'string' }, hidden: { type: 'string' }, heads: { type: 'string' },
@@ -118,8 +121,16 @@ export function parseTrainArgs(argv: string[]): TrainCliOptions {
   const lr = floatFlag(v.lr, 'lr');
   if (lr !== undefined && !(lr > 0 && lr < 1)) throw new UsageError(`--lr must be in (0, 1), got ${v.lr}`);
   const d = DEFAULT_SETTINGS;
+  let curriculum: RunSettings['curriculum'] = null;
+  if (v.first !== undefined) {
+    const m = /^([a-z]+):(\d+)$/.exec(v.first);
+    if (!m || !tasks.includes(m[1]) || Number(m[2]) < 1) throw new UsageError(`--first must be TASK:STEPS with one of the trained tasks (${tasks.join(', ')}) and STEPS ≥ 1, got ${JSON.stringify(v.first)}`);
+    curriculum = { task: m[1], steps: Number(m[2]) };
+    given.push('curriculum');
+  }
   const settings: RunSettings = {
     tasks,
+    curriculum,
     seed: pick(int('seed', 0), d.seed, 'seed'),
     batch: pick(int('batch', 1), d.batch, 'batch'),
     blockLength: pick(int('block', 1), d.blockLength, 'blockLength'),

@@ -48,7 +48,8 @@ export interface TrainRunOptions extends Pick<TrainCliOptions, 'settings' | 'ses
 
 export function drawBatchExamples(settings: RunSettings, step: number): { examples: TaskExample[]; rng: Rng } {
   const rng = new Rng(streamSeed(settings.seed, `batch/${step}`));
-  const tasks = settings.tasks.map((n) => TASKS[n]);
+  const c = settings.curriculum;
+  const tasks = (c && step < c.steps ? [c.task] : settings.tasks).map((n) => TASKS[n]);
   const examples = Array.from({ length: settings.batch }, () => sampleTraining(tasks[Math.floor(rng.uniform() * tasks.length)], rng));
   return { examples, rng };
 }
@@ -120,7 +121,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
 
   const params0 = (s.model.vocab * s.model.hidden * 2) + s.model.layers * (s.model.hidden * (s.model.heads + 2 * s.model.kvHeads) * s.model.headDim
     + s.model.heads * s.model.headDim * s.model.hidden + 3 * s.model.hidden * s.model.intermediate + 2 * s.model.hidden + 2 * s.model.headDim) + s.model.hidden;
-  log(`train-tiny: tasks ${s.tasks.join('+')}, seed ${s.seed}, batch ${s.batch}, block ${s.blockLength}, ${params0.toLocaleString('en-US')} params, ` +
+  log(`train-tiny: tasks ${s.tasks.join('+')}${s.curriculum ? ` (${s.curriculum.task} only for ${s.curriculum.steps} steps)` : ''}, seed ${s.seed}, batch ${s.batch}, block ${s.blockLength}, ${params0.toLocaleString('en-US')} params, ` +
     `steps ${state.step}→${lastStep}${lastStep < s.steps ? ` (horizon ${s.steps})` : ''}, budget ${session.minutes} min, backend ${tf.getBackend()}, out ${dir}`);
 
   const started = performance.now();

@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { UsageError } from '../../scripts/lib/cli.ts';
+import { parseTrainArgs } from '../../scripts/train/options.ts';
 
 function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -15,17 +17,41 @@ function run(script: string, args: string[]): Promise<{ code: number | null; std
 
 const BAD_TRAIN: [string[], RegExp][] = [
   [['--batch', '0'], /--batch must be an integer ≥ 1/],
-  [['--task', 'nope'], /unknown task "nope"; known: sort, add, all/],
-  [['--frobnicate'], /Unknown option '--frobnicate'/],
-  [['--heads', '3', '--kv-heads', '2'], /--heads \(3\) must be a multiple of --kv-heads \(2\)/],
   [['--resume', '/nonexistent/unmask-run'], /not a train-tiny checkpoint/],
 ];
 
 const BAD_BENCH: [string[], RegExp][] = [
   [['--limit', '0'], /--limit must be an integer ≥ 1/],
-  [['--algorithms', 'magic'], /unknown algorithm "magic"/],
   [['--model', '/nonexistent/pkg'], /not a model package/],
 ];
+
+describe('option parsing', () => {
+  test('defaults, a curriculum, and the flags a resume must match', () => {
+    const o = parseTrainArgs(['--task', 'all', '--first', 'add:600', '--seed', '3', '--minutes', '1.5']);
+    assert.deepEqual(o.settings.tasks, ['sort', 'add']);
+    assert.deepEqual(o.settings.curriculum, { task: 'add', steps: 600 });
+    assert.equal(o.settings.blockLength, 8);
+    assert.equal(o.session.minutes, 1.5);
+    assert.equal(o.session.out, '.cache/train-tiny/all');
+    assert.deepEqual(o.given.sort(), ['curriculum', 'seed', 'tasks']);
+  });
+
+  test('bad values throw one-line usage errors', () => {
+    const bad: [string[], RegExp][] = [
+      [['--task', 'nope'], /unknown task "nope"; known: sort, add, all/],
+      [['--block', 'x'], /--block must be an integer/],
+      [['--frobnicate'], /Unknown option '--frobnicate'/],
+      [['--heads', '3', '--kv-heads', '2'], /--heads \(3\) must be a multiple of --kv-heads \(2\)/],
+      [['--minutes', '0'], /--minutes must be > 0/],
+      [['--head-dim', '18'], /--head-dim must be a multiple of 4/],
+      [['--task', 'sort', '--first', 'add:10'], /--first must be TASK:STEPS with one of the trained tasks \(sort\)/],
+      [['--backend', 'gpu'], /--backend must be wasm or cpu/],
+    ];
+    for (const [args, re] of bad) {
+      assert.throws(() => parseTrainArgs(args), (e: unknown) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n'), args.join(' '));
+    }
+  });
+});
 
 describe('CLI errors', () => {
   test('train-tiny and bench:quality reject bad options with one line and exit 1', async () => {

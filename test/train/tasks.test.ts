@@ -68,11 +68,11 @@ describe('held-out split', () => {
 
 describe('tokenizer and chat template', () => {
   const codec = demoCodec();
-  test('the template prefix and task prefix are a few tokens; every task character is one', () => {
+  test('the template head and tail and the task prefix are one token each; every task character is one', () => {
     const ids = promptIds(codec, 'sort: dbca');
-    // <role> SYSTEM </role> "detailed thinking off" <|role_end|> <role> HUMAN </role> "sort: " d b c a <|role_end|> <role> ASSISTANT </role>
-    assert.equal(ids.length, 17);
-    assert.equal(promptIds(codec, 'add: 012+345').length, 20);
+    // [<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role>] ["sort: "] d b c a [<|role_end|><role>ASSISTANT</role>]
+    assert.equal(ids.length, 7);
+    assert.equal(promptIds(codec, 'add: 012+345').length, 10);
     assert.equal(codec.decode(ids, { skipSpecialTokens: false }), codec.applyChatTemplate([{ role: 'user', content: 'sort: dbca' }]));
     assert.ok(ids.every((id) => id >= 0 && id < VOCAB_SIZE));
   });
@@ -83,6 +83,13 @@ describe('tokenizer and chat template', () => {
     assert.deepEqual(enc.target.slice(-2), [TOKEN_IDS['<|role_end|>'], TOKEN_IDS['<|endoftext|>']]);
     assert.equal(codec.decode(enc.target), '0357');
     assert.deepEqual(Object.values(TOKEN_IDS), [VOCAB_SIZE - 5, VOCAB_SIZE - 4, VOCAB_SIZE - 3, VOCAB_SIZE - 2, VOCAB_SIZE - 1]);
+  });
+
+  test('prompts outside the single-turn shape fall back to the template words', () => {
+    const text = codec.applyChatTemplate([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'add: 1+2' }]);
+    const ids = codec.encode(text);
+    assert.equal(codec.decode(ids, { skipSpecialTokens: false }), text);
+    assert.ok(ids.includes(TOKEN_IDS['<role>']) && ids.length < 25, `${ids.length} tokens`);
   });
 
   test('any text still round-trips (byte-level alphabet)', () => {
