@@ -3,7 +3,7 @@
  * Renders the bench:quality sweep: a Markdown table per task, and the JSON document behind `--json`
  * (snake_case keys, with `accuracy_at_0_9` and `speedup_at_equal_accuracy` per task).
  */
-import type { SweepPoint, TaskSweep } from './quality-sweep.ts';
+import type { Speedup, SweepPoint, TaskSweep } from './quality-sweep.ts';
 
 export interface QualityMeta {
   model: string;
@@ -29,13 +29,21 @@ export function qualityTable(sweeps: TaskSweep[], meta: QualityMeta): string {
     lines.push('| algorithm | threshold | exact match | TPF | answer TPF | forwards/answer | ms/answer |', '|---|---|---|---|---|---|---|');
     lines.push(row(s.baseline, '1 token/forward (baseline)'));
     for (const p of s.points) lines.push(row(p));
-    const sp = s.speedup;
-    lines.push('', sp.setting
-      ? `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · speedup at equal accuracy: ${sp.forwards!.toFixed(2)}× fewer forwards, ${sp.wall === null ? 'n/a' : `${sp.wall.toFixed(2)}×`} wall time (best: ${sp.setting.algorithm}${sp.setting.threshold === null ? '' : ` @ ${sp.setting.threshold}`})`
-      : `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · no setting reaches the baseline accuracy`, '');
+    lines.push('', `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · baseline ${pct(s.baseline.accuracy)}`);
+    lines.push(`speedup at equal accuracy: ${speedupText(s.speedup)} · within 1 point: ${speedupText(s.speedupWithin1pt)}`, '');
   }
   lines.push('TPF: committed tokens ÷ forwards (EOS fill of decoded blocks included); answer TPF: (answer + <|role_end|> + EOS) ÷ forwards.');
   return lines.join('\n');
+}
+
+function speedupText(sp: Speedup): string {
+  if (!sp.setting) return 'no setting reaches it';
+  const where = `${sp.setting.algorithm}${sp.setting.threshold === null ? '' : ` @ ${sp.setting.threshold}`}`;
+  return `${sp.forwards!.toFixed(2)}× fewer forwards, ${sp.wall === null ? 'n/a' : `${sp.wall.toFixed(2)}×`} wall time (${where})`;
+}
+
+function speedupJson(sp: Speedup, baselineAccuracy: number) {
+  return { forwards: sp.forwards, wall: sp.wall, setting: sp.setting, baseline_accuracy: baselineAccuracy };
 }
 
 function pointJson(p: SweepPoint) {
@@ -52,10 +60,8 @@ export function qualityJson(sweeps: TaskSweep[], meta: QualityMeta): Record<stri
     tasks: Object.fromEntries(sweeps.map((s) => [s.task, {
       examples: s.examples,
       accuracy_at_0_9: s.accuracyAt09,
-      speedup_at_equal_accuracy: {
-        forwards: s.speedup.forwards, wall: s.speedup.wall, setting: s.speedup.setting,
-        baseline_accuracy: s.baseline.accuracy,
-      },
+      speedup_at_equal_accuracy: speedupJson(s.speedup, s.baseline.accuracy),
+      speedup_within_1pt: speedupJson(s.speedupWithin1pt, s.baseline.accuracy),
       baseline: pointJson(s.baseline),
       points: s.points.map(pointJson),
     }])),

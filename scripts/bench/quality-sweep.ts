@@ -44,6 +44,8 @@ export interface TaskSweep {
   /** low_confidence at threshold 0.9 (null when 0.9 is not in the sweep). */
   accuracyAt09: number | null;
   speedup: Speedup;
+  /** The same, accepting settings up to one point (0.01) below the baseline's accuracy. */
+  speedupWithin1pt: Speedup;
 }
 
 export interface SweepOptions {
@@ -79,13 +81,14 @@ export async function runSweep(o: SweepOptions): Promise<TaskSweep[]> {
       else for (const threshold of o.thresholds) points.push(await run(algorithm, threshold));
     }
     const at09 = points.find((p) => p.algorithm === 'low_confidence' && p.threshold === 0.9);
-    out.push({ task, examples: examples.length, baseline, points, accuracyAt09: at09 ? at09.accuracy : null, speedup: speedupAtEqualAccuracy(baseline, points) });
+    out.push({ task, examples: examples.length, baseline, points, accuracyAt09: at09 ? at09.accuracy : null, speedup: speedupAtEqualAccuracy(baseline, points), speedupWithin1pt: speedupAtEqualAccuracy(baseline, points, 0.01) });
   }
   return out;
 }
 
-export function speedupAtEqualAccuracy(baseline: SweepPoint, points: SweepPoint[]): Speedup {
-  const ok = points.filter((p) => p.accuracy >= baseline.accuracy);
+/** Baseline cost ÷ the cheapest setting whose accuracy is at least the baseline's minus `tolerance`. */
+export function speedupAtEqualAccuracy(baseline: SweepPoint, points: SweepPoint[], tolerance = 0): Speedup {
+  const ok = points.filter((p) => p.accuracy >= baseline.accuracy - tolerance - 1e-12);
   if (ok.length === 0) return { forwards: null, wall: null, setting: null };
   const byForwards = ok.reduce((a, b) => (b.forwardsPerAnswer < a.forwardsPerAnswer ? b : a));
   const byWall = ok.reduce((a, b) => (b.msPerAnswer < a.msPerAnswer ? b : a));

@@ -18,12 +18,14 @@ const VERSION = 1;
 
 export interface HistoryEntry {
   step: number;
-  /** Mean loss over the steps since the previous entry. */
-  loss: number;
+  /** Mean loss over the steps since the previous entry (absent on a note). */
+  loss?: number;
   elapsedMs: number;
   /** Held-out accuracy per task at threshold 0.9, when this entry is an evaluation. */
   accuracy?: Record<string, number>;
   tokensPerForward?: Record<string, number>;
+  /** A resume that changed the horizon or the task mix (a new phase of the run). */
+  note?: string;
 }
 
 export interface TrainState {

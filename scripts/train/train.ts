@@ -49,8 +49,15 @@ export interface TrainRunOptions extends Pick<TrainCliOptions, 'settings' | 'ses
 export function drawBatchExamples(settings: RunSettings, step: number): { examples: TaskExample[]; rng: Rng } {
   const rng = new Rng(streamSeed(settings.seed, `batch/${step}`));
   const c = settings.curriculum;
-  const tasks = (c && step < c.steps ? [c.task] : settings.tasks).map((n) => TASKS[n]);
-  const examples = Array.from({ length: settings.batch }, () => sampleTraining(tasks[Math.floor(rng.uniform() * tasks.length)], rng));
+  const names = c && step < c.steps ? [c.task] : settings.tasks;
+  const w = names.map((n) => settings.weights?.[n] ?? 1);
+  const total = w.reduce((a, b) => a + b, 0);
+  const pick = (u: number) => {
+    let acc = 0;
+    for (const [i, n] of names.entries()) if (u * total < (acc += w[i])) return TASKS[n];
+    return TASKS[names[names.length - 1]];
+  };
+  const examples = Array.from({ length: settings.batch }, () => sampleTraining(pick(rng.uniform()), rng));
   return { examples, rng };
 }
 
@@ -63,7 +70,8 @@ async function restore(opts: TrainRunOptions): Promise<TrainState> {
   }
   const state = await loadState(session.resume);
   for (const key of given) {
-    if (key === 'steps') continue; // a new horizon is allowed: it only reshapes the rest of the schedule
+    // A new horizon or task mix is allowed: it starts a new phase of the same run (recorded in the history).
+    if (key === 'steps' || key === 'weights') continue;
     const path = key.split('.') as [keyof RunSettings] | ['model', keyof RunSettings['model']];
     const saved = path.length === 1 ? state.settings[path[0]] : state.settings.model[path[1]];
     const asked = path.length === 1 ? settings[path[0]] : settings.model[path[1]];
@@ -71,7 +79,12 @@ async function restore(opts: TrainRunOptions): Promise<TrainState> {
       throw new Error(`--resume: ${key} is ${JSON.stringify(saved)} in the checkpoint, not ${JSON.stringify(asked)}`);
     }
   }
+  const changes: string[] = [];
+  if (given.includes('steps') && settings.steps !== state.settings.steps) changes.push(`horizon ${state.settings.steps} → ${settings.steps}`);
+  if (given.includes('weights')) changes.push(`weights ${JSON.stringify(state.settings.weights ?? null)} → ${JSON.stringify(settings.weights)}`);
   if (given.includes('steps')) state.settings = { ...state.settings, steps: settings.steps };
+  if (given.includes('weights')) state.settings = { ...state.settings, weights: settings.weights };
+  if (changes.length > 0) state.history.push({ step: state.step, elapsedMs: Math.round(state.elapsedMs), note: `resumed: ${changes.join(', ')}` });
   return state;
 }
 
@@ -121,7 +134,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
 
   const params0 = (s.model.vocab * s.model.hidden * 2) + s.model.layers * (s.model.hidden * (s.model.heads + 2 * s.model.kvHeads) * s.model.headDim
     + s.model.heads * s.model.headDim * s.model.hidden + 3 * s.model.hidden * s.model.intermediate + 2 * s.model.hidden + 2 * s.model.headDim) + s.model.hidden;
-  log(`train-tiny: tasks ${s.tasks.join('+')}${s.curriculum ? ` (${s.curriculum.task} only for ${s.curriculum.steps} steps)` : ''}, seed ${s.seed}, batch ${s.batch}, block ${s.blockLength}, ${params0.toLocaleString('en-US')} params, ` +
+  log(`train-tiny: tasks ${s.tasks.join('+')}${s.weights ? ` weighted ${JSON.stringify(s.weights)}` : ''}${s.curriculum ? ` (${s.curriculum.task} only for ${s.curriculum.steps} steps)` : ''}, seed ${s.seed}, batch ${s.batch}, block ${s.blockLength}, ${params0.toLocaleString('en-US')} params, ` +
     `steps ${state.step}→${lastStep}${lastStep < s.steps ? ` (horizon ${s.steps})` : ''}, budget ${session.minutes} min, backend ${tf.getBackend()}, out ${dir}`);
 
   const started = performance.now();

@@ -34,6 +34,7 @@ describe('option parsing', () => {
     assert.equal(o.session.minutes, 1.5);
     assert.equal(o.session.out, '.cache/train-tiny/all');
     assert.deepEqual(o.given.sort(), ['curriculum', 'seed', 'tasks']);
+    assert.deepEqual(parseTrainArgs(['--weights', 'sort:4,add:1']).settings.weights, { sort: 4, add: 1 });
   });
 
   test('bad values throw one-line usage errors', () => {
@@ -46,6 +47,7 @@ describe('option parsing', () => {
       [['--head-dim', '18'], /--head-dim must be a multiple of 4/],
       [['--task', 'sort', '--first', 'add:10'], /--first must be TASK:STEPS with one of the trained tasks \(sort\)/],
       [['--backend', 'gpu'], /--backend must be wasm or cpu/],
+      [['--weights', 'sort:0'], /--weights must be TASK:W,\.\.\. over the trained tasks/],
     ];
     for (const [args, re] of bad) {
       assert.throws(() => parseTrainArgs(args), (e: unknown) => e instanceof UsageError && re.test(e.message) && !e.message.includes('\n'), args.join(' '));
