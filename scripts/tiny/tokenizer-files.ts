@@ -72,10 +72,15 @@ export function tokenizerConfigJson(vocabSize: number, maxPositions: number): Re
     const { id: _id, ...rest } = addedToken(ids[t], t);
     decoder[String(ids[t])] = rest;
   }
+  return llada2TokenizerConfig(decoder, maxPositions);
+}
+
+/** tokenizer_config.json around an added-tokens decoder: the LLaDA2 chat template and special-token names. */
+export function llada2TokenizerConfig(addedTokensDecoder: Record<string, unknown>, maxPositions: number): Record<string, unknown> {
   return {
     add_bos_token: false,
     add_eos_token: false,
-    added_tokens_decoder: decoder,
+    added_tokens_decoder: addedTokensDecoder,
     bos_token: null,
     chat_template: CHAT_TEMPLATE,
     // Byte-level decoding is exact; the clean-up pass would delete spaces before punctuation.

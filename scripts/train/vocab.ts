@@ -7,7 +7,7 @@
  */
 import { bytesToUnicode } from '../tiny/bpe-train.ts';
 import { SPECIAL_TOKENS, specialTokenIds } from '../tiny/options.ts';
-import { CHAT_TEMPLATE } from '../tiny/tokenizer-files.ts';
+import { llada2TokenizerConfig } from '../tiny/tokenizer-files.ts';
 import { TASK_PREFIXES } from './tasks.ts';
 
 /**
@@ -72,17 +72,5 @@ export function demoTokenizerConfigJson(maxPositions: number): Record<string, un
     const { id: _id, ...rest } = addedToken(TOKEN_IDS[t], t, true);
     decoder[String(TOKEN_IDS[t])] = rest;
   }
-  return {
-    add_bos_token: false,
-    add_eos_token: false,
-    added_tokens_decoder: decoder,
-    bos_token: null,
-    chat_template: CHAT_TEMPLATE,
-    clean_up_tokenization_spaces: false,
-    eos_token: '<|endoftext|>',
-    pad_token: '<|endoftext|>',
-    mask_token: '<|mask|>',
-    model_max_length: maxPositions,
-    tokenizer_class: 'PreTrainedTokenizerFast',
-  };
+  return llada2TokenizerConfig(decoder, maxPositions);
 }
