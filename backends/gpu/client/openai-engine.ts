@@ -13,9 +13,9 @@ import type { OpenModel } from '../../../src/api/engine.ts';
 import { BackendError } from '../../../src/api/backend-error.ts';
 import type { TextCodec } from '../../../src/model/text-codec.ts';
 import { errorFromResponse, fromPoolError, poolDisconnected } from './errors.ts';
-import { AbortedError, RetryableError, classifyStatus, withRetries, type Attempt } from './retry.ts';
+import { AbortedError, classifyStatus, withRetries, type Attempt } from './retry.ts';
 import {
-  DEFAULT_IDLE_TIMEOUT_MS, ProtocolError, abortedResult, describeError, frames, nextJson, streamHeaders,
+  DEFAULT_IDLE_TIMEOUT_MS, abortedResult, describeError, nextJson, openStream, streamHeaders,
   type PoolEngine, type PoolEngineOptions,
 } from './shared.ts';
 import type { SseFrame } from './sse.ts';
@@ -68,17 +68,7 @@ export function openAiPoolEngine(opts: OpenAiPoolOptions): PoolEngine {
         const retryable = classifyStatus(res, members.now());
         if (retryable) { await res.body?.cancel().catch(() => {}); throw retryable; }
         if (!res.ok) throw await errorFromResponse(res);
-        if (!res.body) throw new RetryableError('a response without a body', 'failure');
-        const it = frames(res.body, idleTimeoutMs);
-        try {
-          const next = await nextJson(it);
-          if (!next) throw new RetryableError('the stream ended before its first chunk', 'failure');
-          return { first: next.json as Chunk | null, it };
-        } catch (e: unknown) {
-          await it.return(undefined).catch(() => {});
-          if (e instanceof ProtocolError) throw new RetryableError(e.message, 'failure');
-          throw e;
-        }
+        return openStream(res, idleTimeoutMs, (json) => json as Chunk | null);
       });
     } catch (e: unknown) {
       if (e instanceof AbortedError || signal?.aborted) {

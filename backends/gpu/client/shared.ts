@@ -4,6 +4,7 @@ import type { ModelEngine } from '../../../src/api/engine.ts';
 import type { PoolMembers, MemberStatus } from './members.ts';
 import type { RetryOptions } from './retry.ts';
 import { readSse, type SseFrame } from './sse.ts';
+import { RetryableError } from './retry.ts';
 
 export interface PoolEngineOptions {
   /** The model id the API exposes. */
@@ -73,4 +74,22 @@ export function streamHeaders(secret: string): Record<string, string> {
 
 export function describeError(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/**
+ * Opens a streamed response and reads its first JSON frame through `first` (which may throw to retry). Until
+ * then nothing has reached the caller, so any failure closes the stream and is retryable.
+ */
+export async function openStream<T>(res: Response, idleTimeoutMs: number, first: (json: unknown) => T): Promise<{ first: T; it: AsyncGenerator<SseFrame> }> {
+  if (!res.body) throw new RetryableError('a response without a body', 'failure');
+  const it = frames(res.body, idleTimeoutMs);
+  try {
+    const next = await nextJson(it);
+    if (!next) throw new RetryableError('the stream ended before its first event', 'failure');
+    return { first: first(next.json), it };
+  } catch (e: unknown) {
+    await it.return(undefined).catch(() => {});
+    if (e instanceof ProtocolError) throw new RetryableError(e.message, 'failure');
+    throw e;
+  }
 }

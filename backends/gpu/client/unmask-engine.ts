@@ -12,7 +12,7 @@ import { TextCodec } from '../../../src/model/text-codec.ts';
 import { errorFromResponse, fromPoolError, poolDisconnected, poolMisconfigured } from './errors.ts';
 import { AbortedError, RetryableError, classifyStatus, withRetries, type Attempt } from './retry.ts';
 import {
-  DEFAULT_DESCRIBE_BUDGET_MS, DEFAULT_IDLE_TIMEOUT_MS, ProtocolError, abortedResult, describeError, frames, nextJson, streamHeaders,
+  DEFAULT_DESCRIBE_BUDGET_MS, DEFAULT_IDLE_TIMEOUT_MS, ProtocolError, abortedResult, describeError, nextJson, openStream, streamHeaders,
   type PoolEngine, type PoolEngineOptions,
 } from './shared.ts';
 import type { SseFrame } from './sse.ts';
@@ -96,20 +96,13 @@ export function unmaskPoolEngine(opts: UnmaskPoolOptions): PoolEngine {
         const retryable = classifyStatus(res, members.now());
         if (retryable) { await res.body?.cancel().catch(() => {}); throw retryable; }
         if (!res.ok) throw await errorFromResponse(res);
-        if (!res.body) throw new RetryableError('a response without a body', 'failure');
-        const it = frames(res.body, idleTimeoutMs);
-        try {
-          const next = await nextJson(it);
-          if (!next || next.json === null) throw new RetryableError('the stream ended before its first event', 'failure');
-          const first = asPoolEvent(next.json);
+        return openStream(res, idleTimeoutMs, (json) => {
+          if (json === null) throw new RetryableError('the stream ended before its first event', 'failure');
+          const first = asPoolEvent(json);
           // Nothing has reached the caller yet, so a pool that turned busy (draining, queue full) can still be retried.
           if (first.type === 'error' && first.error.type === 'service_unavailable_error') throw new RetryableError(first.error.message, 'busy');
-          return { first, it };
-        } catch (e: unknown) {
-          await it.return(undefined).catch(() => {});
-          if (e instanceof ProtocolError) throw new RetryableError(e.message, 'failure');
-          throw e;
-        }
+          return first;
+        });
       });
     } catch (e: unknown) {
       if (e instanceof AbortedError || signal?.aborted) {
