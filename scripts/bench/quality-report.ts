@@ -9,7 +9,8 @@ export interface QualityMeta {
   model: string;
   runtime: string;
   mode: string;
-  blockLength: number;
+  /** null: the server's default (measured through an API). */
+  blockLength: number | null;
   limit: number;
 }
 
@@ -21,7 +22,7 @@ function row(p: SweepPoint, label?: string): string {
 
 export function qualityTable(sweeps: TaskSweep[], meta: QualityMeta): string {
   const lines: string[] = [
-    `bench:quality — ${meta.model} (${meta.runtime}, ${meta.mode} mode, block ${meta.blockLength}), ${meta.limit} held-out prompts per task, greedy`,
+    `bench:quality — ${meta.model} (${meta.runtime}, ${meta.mode} mode, block ${meta.blockLength ?? 'server default'}), ${meta.limit} held-out prompts per task, greedy`,
     '',
   ];
   for (const s of sweeps) {
@@ -32,7 +33,9 @@ export function qualityTable(sweeps: TaskSweep[], meta: QualityMeta): string {
     lines.push('', `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · baseline ${pct(s.baseline.accuracy)}`);
     lines.push(`speedup at equal accuracy: ${speedupText(s.speedup)} · within 1 point: ${speedupText(s.speedupWithin1pt)}`, '');
   }
-  lines.push('TPF: committed tokens ÷ forwards (EOS fill of decoded blocks included); answer TPF: (answer + <|role_end|> + EOS) ÷ forwards.');
+  lines.push(meta.blockLength === null
+    ? 'Through the API: TPF = completion tokens ÷ forwards (the response\'s diffusion block, prefill forwards included); ms/answer is the HTTP round trip.'
+    : 'TPF: committed tokens ÷ forwards (EOS fill of decoded blocks included); answer TPF: (answer + <|role_end|> + EOS) ÷ forwards.');
   return lines.join('\n');
 }
 

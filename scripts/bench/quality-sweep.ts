@@ -5,10 +5,8 @@
  * wall time per answer, against the same model decoded one token per forward (threshold 1.0, low_confidence:
  * only the top-1 fallback ever commits).
  */
-import type { BlockRunner, DecodeMode } from '../../src/decode/index.ts';
-import type { TextCodec } from '../../src/model/text-codec.ts';
-import { evaluateExamples, type EvalResult } from '../train/evaluate.ts';
-import { TASKS, heldOutExamples } from '../train/tasks.ts';
+import type { EvalResult } from '../train/evaluate.ts';
+import { TASKS, heldOutExamples, type TaskExample } from '../train/tasks.ts';
 
 export const DEFAULT_THRESHOLDS = [0.5, 0.7, 0.9, 0.95] as const;
 export const DEFAULT_ALGORITHMS = ['low_confidence', 'hierarchy', 'factor', 'entropy_threshold'] as const;
@@ -48,16 +46,24 @@ export interface TaskSweep {
   speedupWithin1pt: Speedup;
 }
 
+/** One setting of the sweep; threshold omitted: the rule's own default. */
+export interface SweepSetting {
+  algorithm: string;
+  threshold?: number;
+  maxTokens: number;
+}
+
+/** Greedy exact match of some decoder on examples: a local runner (evaluateExamples) or a served API (evaluateViaApi). */
+export type Evaluate = (examples: TaskExample[], setting: SweepSetting) => Promise<EvalResult>;
+
 export interface SweepOptions {
-  runner: BlockRunner;
-  codec: TextCodec;
+  evaluate: Evaluate;
   tasks: string[];
   limit: number;
   thresholds: readonly number[];
   algorithms: readonly string[];
-  mode: DecodeMode;
-  blockLength?: number;
-  onPoint?: (task: string, p: SweepPoint) => void;
+  /** After each setting, with up to five wrong answers. */
+  onPoint?: (task: string, p: SweepPoint, failures: EvalResult['failures']) => void;
 }
 
 export async function runSweep(o: SweepOptions): Promise<TaskSweep[]> {
@@ -65,15 +71,13 @@ export async function runSweep(o: SweepOptions): Promise<TaskSweep[]> {
   for (const task of o.tasks) {
     const examples = heldOutExamples(TASKS[task], o.limit);
     const run = async (algorithm: string, threshold: number | null): Promise<SweepPoint> => {
-      const { failures: _f, ...r } = await evaluateExamples(o.runner, o.codec, examples, {
-        algorithm, maxTokens: MAX_TOKENS, mode: o.mode, ...(threshold === null ? {} : { threshold }), ...(o.blockLength ? { blockLength: o.blockLength } : {}),
-      });
+      const { failures, ...r } = await o.evaluate(examples, { algorithm, maxTokens: MAX_TOKENS, ...(threshold === null ? {} : { threshold }) });
       const p = { algorithm, threshold, ...r };
-      o.onPoint?.(task, p);
+      o.onPoint?.(task, p, failures);
       return p;
     };
     // Warm the runtime (first-call allocations) so the first measured setting is not charged for it.
-    await evaluateExamples(o.runner, o.codec, examples.slice(0, 3), { maxTokens: MAX_TOKENS, mode: o.mode });
+    await o.evaluate(examples.slice(0, 3), { algorithm: BASELINE.algorithm, maxTokens: MAX_TOKENS });
     const baseline = await run(BASELINE.algorithm, BASELINE.threshold);
     const points: SweepPoint[] = [];
     for (const algorithm of o.algorithms) {

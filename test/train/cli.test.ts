@@ -6,7 +6,7 @@ import { parseTrainArgs } from '../../scripts/train/options.ts';
 
 function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, UNMASK_DEBUG: '' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, UNMASK_DEBUG: '', UNMASK_API_KEY: '' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -23,6 +23,9 @@ const BAD_TRAIN: [string[], RegExp][] = [
 const BAD_BENCH: [string[], RegExp][] = [
   [['--limit', '0'], /--limit must be an integer ≥ 1/],
   [['--model', '/nonexistent/pkg'], /not a model package/],
+  [['--api', 'localhost 8787'], /--api must be a URL/],
+  [['--api', 'http://127.0.0.1:8787', '--mode', 'cached'], /--mode applies to a local package, not to --api/],
+  [['--api', 'http://127.0.0.1:8787'], /--api needs an API key in UNMASK_API_KEY/],
 ];
 
 describe('option parsing', () => {

@@ -1,0 +1,76 @@
+/**
+ * The shipped demo model answers its tasks through the served stack: the built Worker in workerd (onnxruntime-web,
+ * R2 package, D1 tenant key, chat template) gets the same answers as the package decoded locally with
+ * onnxruntime-node, and reaches the accuracy goals of assets/demo-model/TRAINING.md on held-out prompts at
+ * threshold 0.9. This is what `npm start` serves, so a drift between training and serving (template,
+ * tokenizer, EOS handling, runtime) fails here.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { generate } from '../../src/decode/index.ts';
+import { openLocalCodec, openLocalModel, type LocalModel } from '../../scripts/lib/local-package.ts';
+import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../scripts/lib/worker-harness.ts';
+import { chatAnswer, evaluateViaApi, type ApiTarget } from '../../scripts/bench/quality-api.ts';
+import { promptIds } from '../../scripts/train/examples.ts';
+import { TASKS, heldOutExamples } from '../../scripts/train/tasks.ts';
+import type { TextCodec } from '../../src/model/text-codec.ts';
+
+const DEMO = resolve('assets/demo-model');
+const MODEL = 'unmask-demo';
+/** Held-out prompts per task: enough to see a drift, small enough for CI (~20 ms per request). */
+const COUNT = 40;
+const GOALS: Record<string, number> = { sort: 0.99, add: 0.95 };
+const SETTING = { algorithm: 'low_confidence', threshold: 0.9, maxTokens: 16 };
+
+describe('demo model through the API in workerd', () => {
+  let built: BuiltWorker;
+  let worker: RunningWorker;
+  let local: LocalModel;
+  let codec: TextCodec;
+  let target: ApiTarget;
+
+  before(async () => {
+    built = await buildWorker();
+    worker = await startWorker(built, { edgeModel: MODEL, prefix: MODEL });
+    await seedPackage(worker, DEMO);
+    local = await openLocalModel(DEMO);
+    codec = await openLocalCodec(DEMO, local.manifest);
+    const tenant = await worker.post('/admin/tenants', { name: 'demo-quality' });
+    const key = await worker.post(`/admin/tenants/${tenant.body.id}/keys`, {});
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    target = { baseUrl: 'http://worker/v1', apiKey: key.body.key as string, model: MODEL, fetch: (url, init) => worker.fetch(new URL(url).pathname, init) };
+  });
+  after(async () => {
+    await worker?.dispose();
+    await built?.cleanup();
+  });
+
+  for (const task of Object.keys(GOALS)) {
+    test(`${task}: the API's answers are the local package's, and ≥ ${100 * GOALS[task]} % exact at threshold 0.9`, async () => {
+      const examples = heldOutExamples(TASKS[task], COUNT);
+      const apiResult = await evaluateViaApi(target, examples, SETTING);
+      let sameAsLocal = 0;
+      for (const ex of examples) {
+        const localTokens = (await generate(local.runner, promptIds(codec, ex.prompt), { temperature: 0, threshold: SETTING.threshold, maxTokens: SETTING.maxTokens, mode: 'cached' })).tokens;
+        const api = await chatAnswer(target, ex.prompt, SETTING);
+        assert.equal(api.finishReason, 'stop', ex.prompt);
+        if (api.text === codec.decode(localTokens)) sameAsLocal++;
+      }
+      assert.equal(sameAsLocal, examples.length, 'workerd (onnxruntime-web) and onnxruntime-node answer alike');
+      assert.ok(apiResult.accuracy >= GOALS[task], `${task}: ${apiResult.correct}/${apiResult.examples} exact; wrong: ${JSON.stringify(apiResult.failures)}`);
+      assert.ok(apiResult.forwardsPerAnswer > 0 && apiResult.tokensPerForward > 1, `parallel decoding commits several tokens per forward (TPF ${apiResult.tokensPerForward})`);
+    });
+  }
+
+  test('a bad request to the demo model is a 400 in the OpenAI error shape', async () => {
+    const res = await worker.fetch('/v1/chat/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}` },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'sort: abc' }], threshold: 2 }),
+    });
+    assert.equal(res.status, 400);
+    const body = await res.json() as { error: { param: string; type: string } };
+    assert.equal(body.error.param, 'threshold');
+    assert.equal(body.error.type, 'invalid_request_error');
+  });
+});
