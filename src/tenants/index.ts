@@ -6,6 +6,7 @@ export { createDurableObjectLimiter, LimiterUnavailableError, type DurableObject
 export { API_KEY_PREFIX, constantTimeEqual, generateApiKey, hashApiKey, looksLikeApiKey, secretsEqual } from './keys.ts';
 export { TenantLimiter } from './limiter-do.ts';
 export { createMemoryLimiter, type MemoryLimiterOptions } from './memory-limiter.ts';
+export { createMemoryTenantStore, type MemoryTenantStore, type MemoryTenantStoreOptions, type StoredKey, type TenantSnapshot } from './memory-store.ts';
 export { formatDuration } from './rate-headers.ts';
 export { applyMigrations, MIGRATIONS } from './schema.ts';
 export * from './types.ts';

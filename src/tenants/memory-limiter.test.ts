@@ -42,3 +42,18 @@ test('release frees the concurrency slot and reconciles tokens; a budget tenant 
 test('options are validated at construction', () => {
   assert.throws(() => createMemoryLimiter({ leaseTtlMs: 0 }), RangeError);
 });
+
+test('budgetUsed seeds the current period once, so a restarted process still enforces the budget', async () => {
+  let now = Date.UTC(2026, 0, 31, 12);
+  const asked: [string, number, number][] = [];
+  const limiter = createMemoryLimiter({ now: () => now, budgetUsed: (id, start, end) => { asked.push([id, start, end]); return 990; } });
+  const t = tenant('d', { budgetTokens: 1000, budgetPeriod: 'month' });
+  const refused = await limiter.admit(t, 20);
+  assert.ok(!refused.ok && refused.refusal.code === 'insufficient_quota');
+  assert.deepEqual(asked, [['d', Date.UTC(2026, 0, 1), Date.UTC(2026, 1, 1)]]);
+  assert.equal((await limiter.admit(t, 10)).ok, true, 'what is left of the budget can still be used');
+  now = Date.UTC(2026, 1, 1, 0, 0, 1); // a new month: a fresh budget, not asked again
+  assert.equal((await limiter.admit(t, 900)).ok, true);
+  assert.equal(asked.length, 1);
+  assert.equal((await createMemoryLimiter({ budgetUsed: () => { throw new Error('not for tenants without a budget'); } }).admit(tenant('e'), 5)).ok, true);
+});

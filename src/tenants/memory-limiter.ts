@@ -1,6 +1,7 @@
 /** An in-process Limiter (Node server, tests): the buckets.ts algorithm over a Map, exact within one process. */
 import type { Admission, Limiter, Tenant } from '../api/tenancy.ts';
 import { admit, DEFAULT_LEASE_TTL_MS, emptyLimiterState, limitsOf, release, type LimiterState } from './buckets.ts';
+import { periodWindow } from './periods.ts';
 
 export interface MemoryLimiterOptions {
   /** Clock in epoch milliseconds. Default `Date.now`. */
@@ -9,6 +10,11 @@ export interface MemoryLimiterOptions {
   leaseTtlMs?: number;
   /** Lease id factory. Default `crypto.randomUUID`. */
   newLeaseId?: () => string;
+  /**
+   * Tokens a tenant already used in a budget period [start, end), read when this process first sees the tenant,
+   * so a restart does not reset a budget (the memory tenant store's `usedTokens`). Default: none used.
+   */
+  budgetUsed?: (tenantId: string, start: number, end: number) => number;
 }
 
 /**
@@ -18,20 +24,27 @@ export interface MemoryLimiterOptions {
  * const admission = await limiter.admit(tenant, promptTokens + maxTokens);
  */
 export function createMemoryLimiter(options: MemoryLimiterOptions = {}): Limiter {
-  const { now = Date.now, leaseTtlMs = DEFAULT_LEASE_TTL_MS, newLeaseId = () => crypto.randomUUID() } = options;
+  const { now = Date.now, leaseTtlMs = DEFAULT_LEASE_TTL_MS, newLeaseId = () => crypto.randomUUID(), budgetUsed } = options;
   if (!(leaseTtlMs > 0)) throw new RangeError(`leaseTtlMs must be positive, got ${leaseTtlMs}`);
   const states = new Map<string, LimiterState>();
-  const stateOf = (tenantId: string): LimiterState => {
-    let state = states.get(tenantId);
-    if (!state) states.set(tenantId, (state = emptyLimiterState()));
+  const stateOf = (tenant: Tenant): LimiterState => {
+    let state = states.get(tenant.id);
+    if (!state) {
+      states.set(tenant.id, (state = emptyLimiterState()));
+      const { budgetTokens, budgetPeriod } = limitsOf(tenant);
+      if (budgetUsed && budgetTokens !== null && budgetPeriod !== null) {
+        const { start, end } = periodWindow(budgetPeriod, now());
+        state.budget = { periodStart: start, used: budgetUsed(tenant.id, start, end) };
+      }
+    }
     return state;
   };
   return {
     async admit(tenant: Tenant, reservedTokens: number): Promise<Admission> {
-      return admit(stateOf(tenant.id), { limits: limitsOf(tenant), reservedTokens, now: now(), leaseId: newLeaseId(), leaseTtlMs });
+      return admit(stateOf(tenant), { limits: limitsOf(tenant), reservedTokens, now: now(), leaseId: newLeaseId(), leaseTtlMs });
     },
     async release(tenant: Tenant, leaseId: string, usedTokens: number): Promise<void> {
-      release(stateOf(tenant.id), { limits: limitsOf(tenant), leaseId, usedTokens, now: now() });
+      release(stateOf(tenant), { limits: limitsOf(tenant), leaseId, usedTokens, now: now() });
     },
   };
 }
