@@ -4,19 +4,12 @@
  * (migrations applied) and Durable Objects persisted under .wrangler/state/unmask, seeds the model into R2,
  * and prints a ready line. ADMIN_TOKEN comes from the environment; in development one is generated and printed.
  */
-import { access } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { ensureTinyPackage } from './tiny-package.ts';
+import { resolve } from 'node:path';
+import { defaultPackage } from './lib/default-package.ts';
 import { readLocalManifest } from './lib/local-package.ts';
 import { buildWorker, seedPackage, startWorker } from './lib/worker-harness.ts';
 import { intFlag, runMain } from './lib/cli.ts';
 
-/** The trained demo model shipped in the repository, when present; else the random tiny one. */
-export const DEMO_PACKAGE = resolve('assets/demo-model');
-
-async function defaultPackage(): Promise<string> {
-  try { await access(join(DEMO_PACKAGE, 'manifest.json')); return DEMO_PACKAGE; } catch { return ensureTinyPackage({ quiet: false }); }
-}
 
 function randomToken(): string {
   return `adm-${Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) => b.toString(16).padStart(2, '0')).join('')}`;

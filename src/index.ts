@@ -8,19 +8,18 @@
 /* eslint-disable no-restricted-imports -- the Workers entry is the one src/ file that wires a concrete backend (style.md, "Dependency direction") */
 import { workerdOrt } from '../backends/wasm/ort-workerd.ts';
 import { WasmEngine } from '../backends/wasm/wasm-engine.ts';
-import { createPoolEngine, createPoolMembers, type PoolMembers } from '../backends/gpu/client.ts';
+import { poolRegistry } from '../backends/gpu/client/pool-registry.ts';
 /* eslint-enable no-restricted-imports */
 import type { ExecutionContext, D1Database, DurableObjectNamespace } from '@cloudflare/workers-types';
 import { ApiError, errorResponse } from './api/errors.ts';
 import { createApiApp } from './api/app.ts';
-import { staticRegistry, type EngineRegistry, type ModelEngine } from './api/engine.ts';
 import { runnerEngine } from './api/runner-engine.ts';
 import { loadPackage } from './model/loader.ts';
 import { createAdminApp, createD1TenantStore, createDurableObjectLimiter } from './tenants/index.ts';
 import { ModelSourceError, storeFromEnv, type WorkerEnv } from './worker/index.ts';
 import { generateHandler } from './worker/generate.ts';
 import { adminOnly } from './worker/admin-only.ts';
-import { DispatchConfigError, dispatchRegistry, parseDispatchConfig, type DispatchRegistry, type PoolEngineFactory } from './dispatch/index.ts';
+import { DispatchConfigError } from './dispatch/index.ts';
 
 export { TenantLimiter } from './tenants/index.ts';
 
@@ -37,32 +36,6 @@ export interface Env extends WorkerEnv {
   GPU_POOL_SECRET?: string;
 }
 
-/** The engines: the edge alone, or the edge plus the routes of POOL_CONFIG. Config errors throw here, at start-up. */
-function buildEngines(env: Env, edge: ModelEngine): EngineRegistry | DispatchRegistry {
-  const config = parseDispatchConfig(env.POOL_CONFIG, { edgeModel: edge.id });
-  if (!config) return staticRegistry([edge]);
-  const vars = env as unknown as Record<string, unknown>;
-  for (const [name, pool] of Object.entries(config.pools)) {
-    if (typeof vars[pool.secret] !== 'string' || !vars[pool.secret]) throw new DispatchConfigError(`pool '${name}' needs the secret ${pool.secret} (wrangler secret put ${pool.secret})`);
-  }
-  // One member set per pool: routes on the same pool share breakers and health.
-  const members = new Map<string, PoolMembers>();
-  const poolEngine: PoolEngineFactory = ({ model, upstreamModel, poolName, pool }) => {
-    if (!members.has(poolName)) {
-      members.set(poolName, createPoolMembers({ urls: pool.members, breaker: pool.breaker, healthTtlMs: pool.healthTtlMs }));
-    }
-    const common = {
-      id: model, upstreamModel, members: members.get(poolName)!, secret: vars[pool.secret] as string, idleTimeoutMs: pool.idleTimeoutMs,
-      retry: { budgetMs: pool.retryBudgetMs, maxAttempts: pool.maxAttempts, connectTimeoutMs: pool.connectTimeoutMs },
-    };
-    // OpenAI-compatible servers do not serve a tokenizer: they share the edge model's.
-    return pool.kind === 'openai'
-      ? createPoolEngine({ kind: 'openai', ...common, model: () => edge.open() })
-      : createPoolEngine({ kind: 'unmask', ...common, describeBudgetMs: pool.describeBudgetMs, denoise: pool.denoise });
-  };
-  return dispatchRegistry({ config, edge, poolEngine, onDegrade: (model) => console.log(`degraded ${model} to the edge: pool down`) });
-}
-
 let app: ReturnType<typeof buildApp> | undefined;
 
 function buildApp(env: Env) {
@@ -75,7 +48,10 @@ function buildApp(env: Env) {
   });
   const tenants = createD1TenantStore({ db: env.DB as never });
   const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model() });
-  const engines = buildEngines(env, edge);
+  const engines = poolRegistry({
+    poolConfig: env.POOL_CONFIG, secrets: env as unknown as Record<string, unknown>, edge,
+    onDegrade: (model) => console.log(`degraded ${model} to the edge: pool down`),
+  });
   const api = createApiApp({
     engines,
     tenants,

@@ -3,9 +3,7 @@
  * worker thread, then serves the internal pool API with continuous batching and admission control. drain()
  * refuses new work, lets every admitted request finish, and closes.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { listen } from './http/listen.ts';
 import { Admission } from './admission.ts';
 import { InferenceEngine } from './engine.ts';
 import { createPoolApp, type PoolState, type PoolStatus } from './http/app.ts';
@@ -76,10 +74,7 @@ export async function startGpuServer({
   if (padSeqRatio !== undefined && !(padSeqRatio >= 1)) throw new Error(`padSeqRatio must be >= 1, got ${padSeqRatio}`);
   const state = new ServerState(new Admission({ maxRunning: maxBatch, maxWaiting: maxQueue }), new PoolMetrics());
   const app = createPoolApp({ secret, state });
-  const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s as Server));
-  });
-  const bound = (server.address() as AddressInfo).port;
+  const { server, port: bound } = await listen(app.fetch, port, host);
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}`;
   log(`listening on ${url} (loading ${model})`);
 

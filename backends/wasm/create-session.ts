@@ -2,6 +2,7 @@
  * An ORT session from a package held in memory (graph bytes + external data + the manifest's session_config),
  * for any injected ORT module: onnxruntime-web in workerd, or in Node for tests and benchmarks.
  */
+import { PackageFilesError, packageFile } from '../../src/model/package-codec.ts';
 import type { InferenceSession } from 'onnxruntime-common';
 import type { Manifest } from '../../src/model/manifest.ts';
 
@@ -16,15 +17,9 @@ export interface SessionFactory {
   InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
 }
 
-export class PackageFilesError extends Error {
-  override name = 'PackageFilesError';
-}
+export { PackageFilesError };
 
-function file(pkg: PackageBytes, path: string): Uint8Array {
-  const bytes = pkg.files.get(path);
-  if (!bytes) throw new PackageFilesError(`package ${pkg.manifest.name}: ${path} was not loaded`);
-  return bytes;
-}
+const file = (pkg: PackageBytes, path: string): Uint8Array => packageFile(pkg.manifest, pkg.files, path);
 
 /**
  * Session options for the wasm EP, the same as scripts/lib/local-package.ts uses for Node: the manifest's

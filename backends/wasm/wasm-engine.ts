@@ -4,10 +4,10 @@
  * next request retries it.
  */
 import type { BlobStore } from '../../src/model/store.ts';
-import { TextCodec } from '../../src/model/text-codec.ts';
 import { SessionRunner } from '../../src/ort/session-runner.ts';
 import type { EdgeModel, EngineStatus, ModelEngine } from '../../src/worker/engine.ts';
-import { createSession, PackageFilesError, type PackageBytes } from './create-session.ts';
+import { createSession, type PackageBytes } from './create-session.ts';
+import { packageCodec } from '../../src/model/package-codec.ts';
 import type { OrtWasm } from './ort-wasm.ts';
 
 /** Reads a package's manifest and the files the engine needs (graph, weights, tokenizer files). */
@@ -32,11 +32,6 @@ export interface WasmModel extends EdgeModel {
   heapNow(): number | null;
 }
 
-function json(pkg: PackageBytes, path: string): Record<string, unknown> {
-  const bytes = pkg.files.get(path);
-  if (!bytes) throw new PackageFilesError(`package ${pkg.manifest.name}: ${path} was not loaded`);
-  return JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-}
 
 /**
  * @example
@@ -90,7 +85,7 @@ export class WasmEngine implements ModelEngine {
     const t1 = performance.now();
     const { ort, heapBytes } = await this.getOrt();
     const { manifest } = pkg;
-    const codec = new TextCodec(json(pkg, manifest.tokenizer.file), json(pkg, manifest.tokenizer.config_file));
+    const codec = packageCodec(manifest, pkg.files);
     const session = await createSession(ort, pkg);
     const t2 = performance.now();
     // pkg goes out of scope here: ORT holds its own copy of the weights, the JS bytes can be collected.

@@ -3,6 +3,7 @@
  * WASM build the Worker uses), and wraps it in the shared SessionRunner. `openModel` takes any location
  * (a directory or s3://bucket/prefix, verified through the loader); `openLocalModel` reads a directory as is.
  */
+import { packageCodec } from '../../src/model/package-codec.ts';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -103,8 +104,7 @@ export async function modelFromPackage({ manifest, files }: LoadedPackage, opts:
 
 /** The tokenizer and chat template of a package opened with openModel. */
 export function openModelCodec(model: Pick<OpenedModel, 'files' | 'manifest'>): TextCodec {
-  const json = (path: string) => JSON.parse(new TextDecoder().decode(model.files.get(path)!));
-  return new TextCodec(json(model.manifest.tokenizer.file), json(model.manifest.tokenizer.config_file));
+  return packageCodec(model.manifest, model.files);
 }
 
 async function createModel(manifest: Manifest, graph: Uint8Array, externalData: { path: string; data: Uint8Array }[], opts: LocalSessionOptions, started: number): Promise<LocalModel> {
