@@ -99,13 +99,14 @@ export class DiskCache implements FileCache {
     return entries.filter((e): e is CacheEntry => e !== null).sort((a, b) => a.usedMs - b.usedMs);
   }
 
-  /** Removes least-recently-used files (never `keep`) until the cache fits, and stale temp files. */
-  async evict(keep?: string): Promise<void> {
+  /** Removes least-recently-used files (never those in `keep`) until the cache fits, and stale temp files. */
+  async evict(keep?: string | ReadonlySet<string>): Promise<void> {
+    const kept = (sha256: string) => (typeof keep === 'string' ? keep === sha256 : keep?.has(sha256) ?? false);
     const entries = await this.entries();
     let total = entries.reduce((sum, e) => sum + e.bytes, 0);
     for (const entry of entries) {
       if (total <= this.maxBytes) break;
-      if (entry.sha256 === keep) continue;
+      if (kept(entry.sha256)) continue;
       await rm(join(this.dir, entry.sha256), { force: true });
       total -= entry.bytes;
     }

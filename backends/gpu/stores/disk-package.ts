@@ -1,0 +1,202 @@
+/**
+ * A model package as files on disk, for packages too large to hold in memory (a full MoE checkpoint: tens of GB,
+ * beyond Node's 4 GiB buffers and ONNX's 2 GB protobuf limit). Remote files are downloaded chunk by chunk into the
+ * disk cache (parallel ranged GETs written at their offsets; memory use is chunk size × concurrency, whatever the
+ * file size), verified by a streamed sha256 and renamed into place; a local package directory is verified in
+ * place. The result is a directory where every package file sits under its package path, which onnxruntime-node
+ * opens by path, resolving external data next to the graph.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, symlink, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Manifest, PackageFile } from '../../../src/model/manifest.ts';
+import { ModelLoadError, type BlobStore } from '../../../src/model/store.ts';
+import { chunkRanges, describeFile, missingFileError, sizeError, type StorageCall } from '../../../src/model/loader/fetch-file.ts';
+import { createLimiter } from '../../../src/model/loader/limiter.ts';
+import { readManifest } from '../../../src/model/loader/read-manifest.ts';
+import { withRetry, type RetryOptions } from '../../../src/model/loader/retry.ts';
+import { DEFAULT_CONCURRENCY, DEFAULT_RANGE_CHUNK_BYTES, packageBytes } from '../../../src/model/loader.ts';
+import { DiskCache } from './disk-cache.ts';
+import { FsStore } from './fs-store.ts';
+
+export interface DiskPackageOptions {
+  /** Where remote files are kept (default: a DiskCache from the environment). Unused for a local directory. */
+  cache?: DiskCache;
+  /** Storage requests in flight at once (default 8). */
+  concurrency?: number;
+  /** Files are fetched as ranged GETs of this size (default 8 MiB). */
+  rangeChunkBytes?: number;
+  retries?: number;
+  retry?: Omit<RetryOptions, 'retries'>;
+  onProgress?: (doneBytes: number, totalBytes: number, file: string) => void;
+}
+
+export interface DiskPackage {
+  manifest: Manifest;
+  /** Every package file under its package path. */
+  dir: string;
+  /** Bytes that had to be downloaded (0 when everything was cached or local). */
+  downloadedBytes: number;
+}
+
+/** Streams a file through SHA-256. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * @example const { dir, manifest } = await diskPackage(openStore('s3://models/llada2-mini'));
+ *          await ort.InferenceSession.create(join(dir, manifest.graph.file), options);
+ */
+export async function diskPackage(store: BlobStore, options: DiskPackageOptions = {}): Promise<DiskPackage> {
+  const { concurrency = DEFAULT_CONCURRENCY, rangeChunkBytes = DEFAULT_RANGE_CHUNK_BYTES, retries, retry, onProgress } = options;
+  if (!Number.isInteger(rangeChunkBytes) || rangeChunkBytes < 1) throw new RangeError(`rangeChunkBytes must be a positive integer, got ${rangeChunkBytes}`);
+  const limit = createLimiter(concurrency);
+  const call: StorageCall = (request) => withRetry(() => limit(request), { ...retry, retries });
+  const manifest = await readManifest(store, call);
+  const total = packageBytes(manifest);
+  let done = 0;
+  const advance = (n: number, path: string) => { done += n; onProgress?.(done, total, path); };
+
+  if (store instanceof FsStore) {
+    // A local package is used where it is, after the same checks a download gets.
+    for (const file of manifest.files) {
+      const path = join(store.location, file.path);
+      const size = (await stat(path).catch(() => null))?.size;
+      if (size === undefined) throw missingFileError(store, file.path);
+      if (size !== file.bytes) throw sizeError(store, file, size);
+      await verify(store, file, path);
+      advance(file.bytes, file.path);
+    }
+    return { manifest, dir: store.location, downloadedBytes: 0 };
+  }
+
+  const cache = options.cache ?? new DiskCache();
+  await mkdir(cache.dir, { recursive: true });
+  let downloadedBytes = 0;
+  // One failed file stops the others (no new chunks) and the load reports it once every download has cleaned up.
+  const abort = { failed: false };
+  const results = await Promise.allSettled(manifest.files.map(async (file) => {
+    const cached = join(cache.dir, file.sha256);
+    if (await isCached(cached, file)) {
+      const now = new Date();
+      await utimes(cached, now, now).catch(() => undefined);
+      advance(file.bytes, file.path);
+      return;
+    }
+    try {
+      await download(store, file, cached, { call, rangeChunkBytes, abort, onBytes: (n) => advance(n, file.path) });
+    } catch (e: unknown) {
+      abort.failed = true;
+      throw e;
+    }
+    downloadedBytes += file.bytes;
+  }));
+  // The first real failure, not a download another file's failure abandoned.
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  if (failures.length) throw failures.find((e) => !(e instanceof AbandonedError)) ?? failures[0];
+  // The package's files are the most recently used: eviction takes older ones first, and never these.
+  await cache.evict(new Set(manifest.files.map((f) => f.sha256)));
+  const dir = await linkPackage(cache.dir, manifest);
+  return { manifest, dir, downloadedBytes };
+}
+
+/** A cache entry counts only when its size and streamed hash still match (disks rot; caches get edited). */
+async function isCached(path: string, file: PackageFile): Promise<boolean> {
+  const s = await stat(path).catch(() => null);
+  if (!s || s.size !== file.bytes) return false;
+  if ((await sha256File(path)) === file.sha256) return true;
+  await rm(path, { force: true });
+  return false;
+}
+
+async function verify(store: BlobStore, file: PackageFile, path: string): Promise<void> {
+  const actual = await sha256File(path);
+  if (actual !== file.sha256) throw new ModelLoadError('checksum', `${describeFile(store, file.path)} is corrupt: sha256 ${actual}, the manifest says ${file.sha256}`);
+}
+
+/** A download stopped because another file of the package failed. */
+class AbandonedError extends Error {}
+
+interface DownloadOptions {
+  /** Set once any file of the package failed. */
+  abort: { failed: boolean };
+  call: StorageCall;
+  rangeChunkBytes: number;
+  onBytes: (n: number) => void;
+}
+
+/** Ranged GETs written at their offsets into a temp file; verified, then renamed to `target`. */
+async function download(store: BlobStore, file: PackageFile, target: string, { abort, call, rangeChunkBytes, onBytes }: DownloadOptions): Promise<void> {
+  const info = await call(() => store.head(file.path));
+  if (!info) throw missingFileError(store, file.path);
+  if (info.size !== file.bytes) throw sizeError(store, file, info.size);
+  const temp = `${dirname(target)}/.tmp-${file.sha256}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const handle = await open(temp, 'wx');
+  let failed = false;
+  try {
+    // Settled, not raced: the file is closed and removed only after every chunk write has ended.
+    const chunks = await Promise.allSettled(chunkRanges(file.bytes, rangeChunkBytes).map(async (range) => {
+      try {
+        const part = await call(async () => {
+          if (failed || abort.failed) throw new AbandonedError(`${file.path}: download abandoned`);
+          return store.get(file.path, file.bytes <= rangeChunkBytes ? undefined : range);
+        });
+        if (!part) throw missingFileError(store, file.path);
+        if (part.length !== range.length) {
+          throw new ModelLoadError('truncated', `${describeFile(store, file.path)}: bytes ${range.offset}+${range.length} returned ${part.length} bytes (object truncated or replaced during the download)`);
+        }
+        await handle.write(part, 0, part.length, range.offset);
+        onBytes(part.length);
+      } catch (e: unknown) {
+        failed = true;
+        throw e;
+      }
+    }));
+    const errors = chunks.filter((c): c is PromiseRejectedResult => c.status === 'rejected').map((c) => c.reason as unknown);
+    if (errors.length) throw errors.find((e) => !(e instanceof AbandonedError)) ?? errors[0];
+    await handle.sync();
+    await handle.close();
+    await verify(store, file, temp);
+    await rename(temp, target);
+  } catch (e: unknown) {
+    await handle.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * `<cache>/packages/<manifest hash>/<package path>` → the cached files, as symlinks (no second copy). Built
+ * under a temp name and renamed, so a directory that exists is complete.
+ */
+async function linkPackage(cacheDir: string, manifest: Manifest): Promise<string> {
+  const id = createHash('sha256').update(JSON.stringify(manifest.files.map((f) => [f.path, f.sha256]))).digest('hex').slice(0, 32);
+  const dir = join(cacheDir, 'packages', id);
+  if (await stat(dir).catch(() => null)) return dir;
+  const temp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    for (const file of manifest.files) {
+      const link = join(temp, file.path);
+      await mkdir(dirname(link), { recursive: true });
+      await symlink(join(cacheDir, file.sha256), link);
+    }
+    await rename(temp, dir).catch(async (e: unknown) => {
+      // Another process linked the same package first: theirs is as good.
+      if (!(await stat(dir).catch(() => null))) throw e;
+      await rm(temp, { recursive: true, force: true });
+    });
+  } catch (e: unknown) {
+    await rm(temp, { recursive: true, force: true });
+    throw e;
+  }
+  return dir;
+}
+
+/** A small package file (tokenizer, config) read into memory. */
+export function readPackageFile(pkg: DiskPackage, path: string): Promise<Uint8Array> {
+  return readFile(join(pkg.dir, path)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+}
