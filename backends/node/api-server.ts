@@ -14,6 +14,7 @@ import { poolRegistry } from '../gpu/client/pool-registry.ts';
 import { listen } from '../gpu/http/listen.ts';
 import { loadModel, type LoadedModel, type Provider } from '../gpu/load-model.ts';
 import { openFileTenantStore } from './file-tenant-store.ts';
+import { ApiMetrics } from './api-metrics.ts';
 
 export interface NodeApiOptions {
   /** The edge model: a package directory or s3://bucket/prefix. */
@@ -54,20 +55,22 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   const modelId = o.modelId ?? loaded.manifest.name;
   const codec = packageCodec(loaded.manifest, loaded.files);
   const edge = runnerEngine({ id: modelId, backend: 'edge-node', load: async () => ({ runner: loaded.runner, codec }) });
+  const metrics = new ApiMetrics({ model: modelId, provider: loaded.provider });
+  const store = metrics.metered(tenants);
   const engines = poolRegistry({
     poolConfig: o.poolConfig, secrets: o.secrets ?? process.env, edge,
     onDegrade: (model) => log(`degraded ${model} to the edge: pool down`),
   });
   const app = createApiApp({
     engines,
-    tenants,
+    tenants: store,
     limiter: createMemoryLimiter({ budgetUsed: tenants.usedTokens }),
     log: (line) => { if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line); },
     health: () => ({ loaded: true, model: modelId, provider: loaded.provider, ...('pools' in engines ? { pools: engines.pools() } : {}) }),
   });
-  app.route('/', createAdminApp({ store: tenants, adminToken: o.adminToken }));
+  app.route('/', createAdminApp({ store, adminToken: o.adminToken }));
 
-  const { server, port } = await listen(app.fetch, o.port ?? 8787, o.host ?? '127.0.0.1');
+  const { server, port } = await listen(metrics.wrap(async (request) => app.fetch(request), o.adminToken), o.port ?? 8787, o.host ?? '127.0.0.1');
   const url = `http://${o.host ?? '127.0.0.1'}:${port}`;
   log(`ready: ${modelId} on ${loaded.provider} (${loaded.fetchMs.toFixed(0)} ms read, ${loaded.sessionMs.toFixed(0)} ms session) at ${url}`);
 

@@ -144,6 +144,28 @@ describe('the API on Node (serve:api)', () => {
     assert.equal((await call(otherKey)).status, 200);
   });
 
+  test('GET /metrics (admin token): per-route statuses and per-tenant tokens equal to the metered usage', async () => {
+    const t = await admin('/admin/tenants', { name: 'tenant-name-not-a-label', rpm: 1 });
+    const key = (await admin(`/admin/tenants/${t.body.id}/keys`, {})).body.key as string;
+    const call = () => fetch(`${server!.url}/v1/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: modelId, prompt: [4, 5, 6], max_tokens: 5 }),
+    });
+    const ok = await (await call()).json() as { usage: { prompt_tokens: number; completion_tokens: number } };
+    assert.equal((await call()).status, 429);
+    assert.equal((await fetch(`${server!.url}/metrics`)).status, 401);
+    const res = await fetch(`${server!.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.equal(value(`unmask_tenant_tokens_total{tenant="${t.body.id}",model="${modelId}",kind="completion"}`), ok.usage.completion_tokens);
+    assert.equal(value(`unmask_tenant_tokens_total{tenant="${t.body.id}",model="${modelId}",kind="prompt"}`), ok.usage.prompt_tokens);
+    assert.equal(value(`unmask_tenant_requests_total{tenant="${t.body.id}",model="${modelId}",backend="edge-node",status="200"}`), 1);
+    assert.ok(value('unmask_api_requests_total{route="/v1/completions",status="429"}') >= 1);
+    assert.ok(value('unmask_api_requests_total{route="/v1/completions",status="200"}') >= 2);
+    assert.ok(!text.includes(key) && !text.includes('tenant-name-not-a-label'), 'no keys or tenant names in metrics');
+  });
+
   test('keys, usage and budgets survive a restart; SIGTERM exits 0', async () => {
     const t = await admin('/admin/tenants', { name: 'durable', budget_tokens: 100000, budget_period: 'day' });
     const key = (await admin(`/admin/tenants/${t.body.id}/keys`, {})).body.key as string;
