@@ -100,6 +100,8 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token';
 export interface RunningWorker {
   mf: Miniflare;
   prefix: string;
+  /** Where it listens (with `listen`; the port the OS chose for port 0), else Miniflare's loopback URL. */
+  url: URL;
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** POST JSON → { status, body }. */
   post(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
@@ -122,7 +124,7 @@ export async function startWorker(built: BuiltWorker, opts: StartOptions = {}): 
     ...(opts.listen ? { host: opts.listen.host, port: opts.listen.port } : {}),
     bindings: { EDGE_MODEL: opts.edgeModel ?? 'tiny-random', MODEL_SOURCE: 'r2', MODEL_PREFIX: prefix, ADMIN_TOKEN: opts.adminToken ?? TEST_ADMIN_TOKEN, ...opts.bindings },
   });
-  await mf.ready;
+  const url = await mf.ready;
   const db = await mf.getD1Database('DB');
   const existing = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").first();
   if (!existing) await applyMigrations(db as never);
@@ -137,6 +139,7 @@ export async function startWorker(built: BuiltWorker, opts: StartOptions = {}): 
   return {
     mf,
     prefix,
+    url,
     fetch: fetchFn,
     post: async (path, body) => json(await fetchFn(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })),
     get: async (path) => json(await fetchFn(path)),
