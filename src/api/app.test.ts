@@ -167,4 +167,26 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.equal(forwards, afterAbort, 'no forward after the abort settled');
     assert.ok(afterAbort - before < 150, `aborted early: ${afterAbort - before} forwards`);
   });
+
+  test('every response carries x-request-id, errors and streams included; a sane incoming id is kept and metered', async () => {
+    const post = (headers: Record<string, string>, body: unknown) => app.fetch(new Request('http://unmask.test/v1/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+    }));
+    const ok = await post({ authorization: `Bearer ${KEY}` }, { model: 'tiny', prompt: 'hi', max_tokens: 4 });
+    assert.match(ok.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/);
+    await ok.text();
+    const unauthorized = await post({}, { model: 'tiny', prompt: 'hi' });
+    assert.equal(unauthorized.status, 401);
+    assert.match(unauthorized.headers.get('x-request-id') ?? '', /^req_/);
+    const notFound = await app.fetch(new Request('http://unmask.test/v2/nothing'));
+    assert.match(notFound.headers.get('x-request-id') ?? '', /^req_/);
+    const stream = await post({ authorization: `Bearer ${KEY}`, 'x-request-id': 'gw-trace.42' }, { model: 'tiny', prompt: 'hi', max_tokens: 4, stream: true });
+    assert.equal(stream.headers.get('x-request-id'), 'gw-trace.42');
+    await stream.text();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(store.records.some((r) => r.requestId === 'gw-trace.42'), 'the usage record has the request id');
+    const spoofed = await post({ authorization: `Bearer ${KEY}`, 'x-request-id': 'bad id with spaces' }, { model: 'tiny', prompt: 'hi', max_tokens: 2 });
+    assert.match(spoofed.headers.get('x-request-id') ?? '', /^req_/);
+    await spoofed.text();
+  });
 });

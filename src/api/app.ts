@@ -11,6 +11,7 @@ import type { EngineRegistry } from './engine.ts';
 import type { Limiter, TenantStore } from './tenancy.ts';
 import { ApiError, badRequest, errorResponse, toApiError } from './errors.ts';
 import { tenantAuth } from './auth.ts';
+import { requestIds } from './request-id.ts';
 import {
   ChatCompletionRequestSchema, CompletionRequestSchema, ErrorSchema, ModelCardSchema,
   messageText, rejectUnsupported, type ChatCompletionRequest, type CompletionRequest,
@@ -56,11 +57,12 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     const err = e instanceof HTTPException && !(e instanceof ApiError)
       ? (e.status === 413 ? new ApiError(413, 'invalid_request_error', 'request body too large', { code: 'request_too_large' }) : badRequest(e.message || 'invalid request body'))
       : toApiError(e);
-    if (err.status >= 500) log?.(`error ${c.req.method} ${c.req.path}: ${(e as Error).name}`);
+    if (err.status >= 500) log?.(`error ${c.req.method} ${c.req.path} request=${c.get('requestId')}: ${(e as Error).name}`);
     return errorResponse(err);
   });
   app.notFound((c) => errorResponse(new ApiError(404, 'not_found_error', `No route for ${c.req.method} ${c.req.path}`, { code: 'route_not_found' })));
 
+  app.use('*', requestIds());
   app.get('/health', (c) => c.json({ status: 'ok', models: engines.list().map((e) => ({ id: e.id, backend: e.backend })), ...health?.() }));
   app.use('/v1/*', bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new ApiError(413, 'invalid_request_error', `request body exceeds ${maxBodyBytes} bytes`, { code: 'request_too_large' }); } }));
   app.use('/v1/*', tenantAuth(tenants));
@@ -94,7 +96,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
         code: refusal.code, headers: { ...headers, 'retry-after': String(Math.max(1, Math.ceil(refusal.retryAfterSeconds))) },
       });
     }
-    const requestId = crypto.randomUUID();
+    const requestId = c.get('requestId');
     let settled = false;
     const onDone = (o: { promptTokens: number; completionTokens: number; status: number }) => {
       if (settled) return;
@@ -107,7 +109,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
         }),
       ]).catch((e: unknown) => log?.(`metering failed: ${(e as Error).name}`));
       try { c.executionCtx.waitUntil(work); } catch { /* Node: no execution context; the promise runs anyway */ }
-      log?.(`${c.req.path} tenant=${tenant.id} model=${engine.id} status=${o.status} prompt=${o.promptTokens} completion=${o.completionTokens}`);
+      log?.(`${c.req.path} request=${requestId} tenant=${tenant.id} model=${engine.id} status=${o.status} prompt=${o.promptTokens} completion=${o.completionTokens}`);
     };
     return respond(c, {
       flavor, prepared, modelId: engine.id, stream: body.stream === true, keepAliveMs, headers, onDone,

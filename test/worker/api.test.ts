@@ -120,10 +120,12 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     const client = clientFor(r.key);
     const ok = await client.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 }).withResponse();
     assert.equal(ok.response.headers.get('x-ratelimit-limit-requests'), '2');
+    assert.match(ok.response.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/, 'workerd responses carry the request id');
     await client.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 });
     const res = await worker.fetch('/v1/completions', { method: 'POST', headers: { authorization: `Bearer ${r.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: [4, 5], max_tokens: 2 }) });
     assert.equal(res.status, 429);
     assert.ok(Number(res.headers.get('retry-after')) >= 1);
+    assert.match(res.headers.get('x-request-id') ?? '', /^req_/);
     assert.equal(res.headers.get('x-ratelimit-remaining-requests'), '0');
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'rate_limit_exceeded');
 
