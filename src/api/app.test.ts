@@ -111,6 +111,11 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], temperature: -1 }), 400, 'temperature');
     await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }), 400, 'tools');
     await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], logprobs: true }), 400, 'logprobs');
+    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], presence_penalty: 0.5 }), 400, 'presence_penalty');
+    await expect(client.completions.create({ model: 'tiny', prompt: 'x', frequency_penalty: -1 }), 400, 'frequency_penalty');
+    await expect(client.completions.create({ model: 'tiny', prompt: 'x', best_of: 3 }), 400, 'best_of');
+    const zeroPenalties = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], max_tokens: 2, presence_penalty: 0, frequency_penalty: 0 });
+    assert.equal(zeroPenalties.choices.length, 1, 'penalties of 0 (client defaults) are accepted');
     await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], max_tokens: 500 }), 400, 'max_tokens');
     await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], threshold: 1.5 } as never), 400, 'threshold');
     await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], strategy: 'bogus' } as never), 400, 'strategy');
