@@ -18,6 +18,7 @@ import { loadPackage } from './model/loader.ts';
 import { createAdminApp, createD1TenantStore, createDurableObjectLimiter } from './tenants/index.ts';
 import { ModelSourceError, storeFromEnv, type WorkerEnv } from './worker/index.ts';
 import { generateHandler } from './worker/generate.ts';
+import { PrefixCacheConfigError, prefixCacheFromEnv } from './worker/prefix-cache-env.ts';
 import { adminOnly } from './worker/admin-only.ts';
 import { DispatchConfigError } from './dispatch/index.ts';
 
@@ -34,6 +35,8 @@ export interface Env extends WorkerEnv {
   POOL_CONFIG?: string | object;
   /** Secret: the bearer token of the GPU pools' internal API (a pool may name another secret). */
   GPU_POOL_SECRET?: string;
+  /** Prompt positions kept in the isolate's prefix cache (default 4096; "0" turns it off). */
+  PREFIX_CACHE_POSITIONS?: string;
 }
 
 let app: ReturnType<typeof buildApp> | undefined;
@@ -47,7 +50,7 @@ function buildApp(env: Env) {
     ort: workerdOrt,
   });
   const tenants = createD1TenantStore({ db: env.DB as never });
-  const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model() });
+  const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model(), prefixCache: prefixCacheFromEnv(env.PREFIX_CACHE_POSITIONS) });
   const engines = poolRegistry({
     poolConfig: env.POOL_CONFIG, secrets: env as unknown as Record<string, unknown>, edge,
     onDegrade: (model) => console.log(`degraded ${model} to the edge: pool down`),
@@ -74,7 +77,7 @@ export default {
     try {
       app ??= buildApp(env);
     } catch (e: unknown) {
-      if (!(e instanceof ModelSourceError) && !(e instanceof DispatchConfigError)) throw e;
+      if (!(e instanceof ModelSourceError) && !(e instanceof DispatchConfigError) && !(e instanceof PrefixCacheConfigError)) throw e;
       return errorResponse(new ApiError(500, 'server_error', `worker misconfigured: ${e.message}`, { code: 'misconfigured' }));
     }
     return app.fetch(request, env, ctx);

@@ -2,6 +2,7 @@
  * The API routes driven by the official openai client (its fetch pointed at the app), over the tiny model on
  * ORT-node: chat and completions, streamed and not, usage, stop, seeds, n > 1, errors, disconnect abort.
  */
+import { PrefixCache } from '../decode/index.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -42,7 +43,7 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     };
     store = new StaticTenantStore({ [KEY]: openTenant('t1', { maxTokens: 200 }), [OTHER]: openTenant('t2', { models: ['other-model'] }) });
     app = createApiApp({
-      engines: staticRegistry([runnerEngine({ id: 'tiny', backend: 'node', load: async () => ({ runner: counting, codec }) })]),
+      engines: staticRegistry([runnerEngine({ id: 'tiny', backend: 'node', load: async () => ({ runner: counting, codec }), prefixCache: new PrefixCache() })]),
       tenants: store, limiter: unlimited, keepAliveMs: 20,
     });
     client = new OpenAI({ apiKey: KEY, baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
@@ -78,7 +79,12 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     }
     assert.equal(text, whole.choices[0].message.content);
     assert.equal(finish, whole.choices[0].finish_reason);
-    assert.deepEqual(usage, whole.usage);
+    // The same counts; the streamed request (second) may find the prompt's complete blocks in the prefix cache.
+    const { prompt_tokens_details: wholeCached, ...wholeCounts } = whole.usage!;
+    const { prompt_tokens_details: streamCached, ...streamCounts } = usage!;
+    assert.deepEqual(streamCounts, wholeCounts);
+    assert.equal(wholeCached?.cached_tokens, 0);
+    assert.ok((streamCached?.cached_tokens ?? -1) >= 0);
   });
 
   test('completions: string prompt, token prompt, n > 1, stop truncates inside a block', async () => {
@@ -193,5 +199,16 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     const spoofed = await post({ authorization: `Bearer ${KEY}`, 'x-request-id': 'bad id with spaces' }, { model: 'tiny', prompt: 'hi', max_tokens: 2 });
     assert.match(spoofed.headers.get('x-request-id') ?? '', /^req_/);
     await spoofed.text();
+  });
+
+  test('a repeated long prompt is served from the prefix cache: same text, usage reports the cached prompt tokens', async () => {
+    const prompt = Array.from({ length: 70 }, (_, i) => (i * 37 + 11) % 200);
+    const first = await client.completions.create({ model: 'tiny', prompt, max_tokens: 12, threshold: 0.9 } as never);
+    const second = await client.completions.create({ model: 'tiny', prompt, max_tokens: 12, threshold: 0.9 } as never);
+    assert.equal(second.choices[0].text, first.choices[0].text);
+    const cached = (u: unknown) => (u as { prompt_tokens_details: { cached_tokens: number } }).prompt_tokens_details.cached_tokens;
+    const B = 32;
+    assert.equal(cached(first.usage), 0);
+    assert.equal(cached(second.usage), Math.floor(70 / B) * B);
   });
 });

@@ -26,6 +26,8 @@ export interface ChoiceResult {
   forwards: number;
   tokensPerForward: number;
   seed: number;
+  /** Prompt positions served from the prefix cache (known when the loop ran to its end; 0 after a stop string). */
+  cachedPromptTokens: number;
 }
 
 export class ClientGoneError extends Error {
@@ -41,6 +43,7 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
   let forwards = 0;
   let tpf = 0;
   let seed = options.seed ?? 0;
+  let cachedPromptTokens = 0;
   for await (const event of model.decode(req.promptIds, options)) {
     if (event.type === 'step' && req.onDenoise) await req.onDenoise(denoiseFrame(model, event));
     if (event.type === 'block') {
@@ -58,11 +61,12 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
       forwards = event.result.stats.forwards;
       tpf = event.result.stats.tokensPerForward;
       seed = event.result.seed;
+      cachedPromptTokens = event.result.stats.cachedPromptTokens ?? 0;
     }
   }
   const tail = text.finish();
   if (tail && req.onDelta) await req.onDelta(tail);
-  return { text: text.text, completionTokens: text.completionTokens(), finishReason: finish, forwards, tokensPerForward: tpf, seed };
+  return { text: text.text, completionTokens: text.completionTokens(), finishReason: finish, forwards, tokensPerForward: tpf, seed, cachedPromptTokens };
 }
 
 function denoiseFrame(model: OpenModel, e: StepEvent): DenoiseFrame {

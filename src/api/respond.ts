@@ -73,21 +73,28 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
   });
   for (const [k, v] of Object.entries(o.headers)) c.header(k, v);
 
+  const usageOf = (completionTokens: number, cachedTokens: number) => ({
+    prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens,
+    prompt_tokens_details: { cached_tokens: cachedTokens },
+  });
+
   if (!o.stream) {
     let completionTokens = 0;
+    let cachedTokens = 0;
     try {
       const choices: Record<string, unknown>[] = [];
       let forwards = 0;
       for (const { index, prompt, seedOffset } of choicePlan(p)) {
         const r: ChoiceResult = await runChoice({ model: p.model, promptIds: prompt, options: optionsFor(seedOffset), stops: p.stops });
         completionTokens += r.completionTokens;
+        cachedTokens += r.cachedPromptTokens;
         forwards += r.forwards;
         choices.push(flavor.choice(index, r.text, r.finishReason));
       }
       o.onDone({ promptTokens, completionTokens, status: 200 });
       return c.json({
         id, object: flavor.object, created, model: o.modelId, system_fingerprint: 'unmask', choices,
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+        usage: usageOf(completionTokens, cachedTokens),
         diffusion: { forwards, tokens_per_forward: forwards ? completionTokens / forwards : 0 },
       });
     } catch (e: unknown) {
@@ -99,6 +106,7 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
 
   return streamSSE(c, async (sse) => {
     let completionTokens = 0;
+    let cachedTokens = 0;
     let status = 200;
     sse.onAbort(() => abort.abort());
     const chunk = (choices: Record<string, unknown>[], extra: Record<string, unknown> = {}) =>
@@ -113,10 +121,11 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
           onDenoise: o.includeDenoising ? (frame: DenoiseFrame) => sse.writeSSE({ event: 'denoise', data: JSON.stringify({ id, index, ...frame }) }) : undefined,
         });
         completionTokens += r.completionTokens;
+        cachedTokens += r.cachedPromptTokens;
         await chunk([flavor.chunkChoice(index, null, r.finishReason, false)]);
       }
       if (o.includeUsage) {
-        await chunk([], { usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens } });
+        await chunk([], { usage: usageOf(completionTokens, cachedTokens) });
       }
       await sse.writeSSE({ data: '[DONE]' });
     } catch (e: unknown) {

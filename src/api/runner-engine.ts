@@ -1,5 +1,5 @@
 /** A ModelEngine over an in-process BlockRunner (ORT-web in the Worker, ORT-node on a server). */
-import { decode } from '../decode/index.ts';
+import { decode, type PrefixCache } from '../decode/index.ts';
 import type { BlockRunner } from '../decode/runner.ts';
 import type { TextCodec } from '../model/text-codec.ts';
 import type { ModelEngine, OpenModel } from './engine.ts';
@@ -10,6 +10,8 @@ export interface RunnerEngineOptions {
   ownedBy?: string;
   /** Loads the model; called lazily, retried on the next open() after a failure. */
   load: () => Promise<{ runner: BlockRunner; codec: TextCodec }>;
+  /** Prompt prefixes shared across this engine's requests (default: none). */
+  prefixCache?: PrefixCache;
 }
 
 /** A macrotask boundary: lets other requests (health, admissions, other streams) run between forwards. */
@@ -31,14 +33,14 @@ function interleaved(runner: BlockRunner): BlockRunner {
   };
 }
 
-export function runnerEngine({ id, backend, ownedBy = 'unmask', load }: RunnerEngineOptions): ModelEngine {
+export function runnerEngine({ id, backend, ownedBy = 'unmask', load, prefixCache }: RunnerEngineOptions): ModelEngine {
   let pending: Promise<OpenModel> | undefined;
   return {
     id, backend, ownedBy,
     open() {
       pending ??= load().then(({ runner, codec }) => {
         const fair = interleaved(runner);
-        return { codec, info: runner.info, decode: (promptIds, options) => decode(fair, promptIds, options) };
+        return { codec, info: runner.info, decode: (promptIds, options) => decode(fair, promptIds, prefixCache ? { prefixCache, ...options } : options) };
       });
       pending.catch(() => { pending = undefined; });
       return pending;

@@ -47,7 +47,7 @@ async function* run(runner: BlockRunner, plan: DecodePlan): AsyncGenerator<Decod
   const canvas = new Int32Array(layout.canvasLength).fill(maskId);
   canvas.set(plan.prompt);
   const stats = new StatsRecorder();
-  const deps = { runner, canvas, layout, wantLogits: plan.wantLogits, stats };
+  const deps = { runner, canvas, layout, wantLogits: plan.wantLogits, stats, prefixCache: plan.prefixCache };
   const forwarder = plan.mode === 'cached' ? cachedForwarder(deps) : referenceForwarder(deps);
   const stepper = new StepRunner(plan, runner.info.vocabSize);
   let output: number[] = [];

@@ -6,8 +6,10 @@ export type FinishReason = 'stop' | 'length' | 'aborted';
 export interface DecodeStats {
   /** NFE: every runner.forward call, prefill included. */
   forwards: number;
-  /** The cached mode's one prompt prefill (0 or 1). */
+  /** The cached mode's one prompt prefill (0 or 1; 0 when the prefix cache held the whole prompt prefix). */
   prefillForwards: number;
+  /** Prompt positions whose K/V came from the prefix cache instead of a prefill. */
+  cachedPromptTokens: number;
   /** Blocks that ran at least one denoising step. */
   blocks: number;
   /** Positions committed by denoising steps (the canvas tail past maxTokens included). */

@@ -6,12 +6,14 @@
  * - A finished block's K/V must come from its final tokens. That commit forward is fused with the next block's
  *   first step: [block b−1 final | block b current] (2B tokens, 2-block causal), keep b−1's K/V, use b's rows.
  * So NFE = reference NFE + 1 (the prefill, when there is a complete prompt block).
+ * - With a prefix cache, the prefill starts after the longest cached block-aligned prefix of the prompt (no forward
+ *   at all when it covers every complete prompt block), and its result is cached for later requests.
  */
 import { checkOutput, iota, type Forwarder, type ForwarderDeps } from './forwarder.ts';
 import type { ForwardOutput, KvState } from './runner.ts';
 import { blockCausalVisibility } from './visibility.ts';
 
-export function cachedForwarder({ runner, canvas, layout, wantLogits, stats }: ForwarderDeps): Forwarder {
+export function cachedForwarder({ runner, canvas, layout, wantLogits, stats, prefixCache }: ForwarderDeps): Forwarder {
   const B = layout.blockLength;
   let past: KvState | null = null;
   let pastLength = 0;
@@ -51,8 +53,16 @@ export function cachedForwarder({ runner, canvas, layout, wantLogits, stats }: F
     async prefill() {
       const n = layout.firstBlock * B;
       if (n === 0) return;
-      const out = await run(0, n, true, false, true);
-      replacePast(out.present as KvState, n);
+      const hit = prefixCache?.lookup(runner, canvas, n, B);
+      if (hit) {
+        replacePast(hit.state, hit.length);
+        stats.cachedPromptTokens = hit.length;
+      }
+      if (pastLength < n) {
+        const out = await run(pastLength, n - pastLength, true, false, true);
+        replacePast(out.present as KvState, n);
+        prefixCache?.store(runner, canvas, past as KvState, B);
+      }
     },
     async step(block) {
       const start = block * B;

@@ -2,6 +2,7 @@
 import type { CanvasLayout } from './layout.ts';
 import type { BlockRunner, ForwardOutput } from './runner.ts';
 import type { StatsRecorder } from './stats.ts';
+import type { PrefixCache } from './prefix-cache.ts';
 
 export interface ActiveRows {
   readonly out: ForwardOutput;
@@ -26,6 +27,7 @@ export interface ForwarderDeps {
   readonly layout: CanvasLayout;
   readonly wantLogits: boolean;
   readonly stats: StatsRecorder;
+  readonly prefixCache: PrefixCache | null;
 }
 
 export function iota(start: number, length: number): Int32Array {

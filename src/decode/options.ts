@@ -2,6 +2,7 @@
 import type { AlgorithmParams, DecodeAlgorithm } from './algorithms/types.ts';
 import type { CanvasLayout } from './layout.ts';
 import type { SamplingParams } from './sampling.ts';
+import type { PrefixCache } from './prefix-cache.ts';
 
 /** `reference`: HF's loop, no cache, every step re-encodes [0, W). `cached`: exact prefix K/V cache, same tokens. */
 export type DecodeMode = 'reference' | 'cached';
@@ -46,6 +47,8 @@ export interface DecodeOptions {
   algorithmParams?: AlgorithmParams;
   /** After abort no further forward starts; the result then has finish reason 'aborted'. */
   signal?: AbortSignal;
+  /** Prompt-prefix K/V shared across requests (cached mode only; see prefix-cache.ts). */
+  prefixCache?: PrefixCache;
 }
 
 /** Where a step's candidate tokens come from. */
@@ -67,4 +70,5 @@ export interface DecodePlan {
   readonly maskId: number;
   readonly eosId: number;
   readonly signal?: AbortSignal;
+  readonly prefixCache: PrefixCache | null;
 }

@@ -109,5 +109,6 @@ export function planDecode(info: RunnerInfo, promptIds: ArrayLike<number>, optio
     maskId: info.maskId,
     eosId: info.eosId,
     signal: options.signal,
+    prefixCache: mode === 'cached' ? options.prefixCache ?? null : null,
   };
 }

@@ -6,6 +6,7 @@ export class StatsRecorder {
   prefillForwards = 0;
   blocks = 0;
   committedTokens = 0;
+  cachedPromptTokens = 0;
   private runnerMs = 0;
   private prefillMs = 0;
   private pausedMs = 0;
@@ -49,6 +50,7 @@ export class StatsRecorder {
     return {
       forwards: this.forwards,
       prefillForwards: this.prefillForwards,
+      cachedPromptTokens: this.cachedPromptTokens,
       blocks: this.blocks,
       committedTokens: this.committedTokens,
       outputTokens,

@@ -1,10 +1,11 @@
 /**
  * The decode loop on the real exported graph: cached mode gives the reference mode's tokens exactly
- * (fp32; greedy and seeded sampling; several prompts, block sizes and thresholds), on ORT-node and ORT-web.
+ * (fp32; greedy and seeded sampling; several prompts, block sizes and thresholds), on ORT-node and ORT-web; and
+ * a shared prompt prefix served from the prefix cache changes no token.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generate, type DecodeOptions } from '../../src/decode/index.ts';
+import { PrefixCache, generate, type DecodeOptions } from '../../src/decode/index.ts';
 import { openLocalModel } from '../../scripts/lib/local-package.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
 import { randomIds, tinyFixture, type Fixture } from '../export/fixtures.ts';
@@ -42,6 +43,23 @@ describe('decode on the exported graph', () => {
       const web = await generate(wasm, ids, { ...opts, mode: 'cached' });
       assert.deepEqual(web.tokens, cached.tokens);
     });
+  });
+
+  test('prefix cache on the graph: a partial hit (later blocks prefilled against cached K/V) and a full hit give the same tokens', async () => {
+    const cache = new PrefixCache();
+    const system = randomIds(24, node.info.vocabSize - 8, 77);
+    for (const [i, opts] of [{ blockLength: 8, threshold: 0.9 }, { blockLength: 4, threshold: 0.6, temperature: 0.8, seed: 5 }].entries()) {
+      for (const tail of [randomIds(11, node.info.vocabSize - 8, 200 + i), randomIds(6, node.info.vocabSize - 8, 300 + i)]) {
+        const ids = [...system, ...tail];
+        const plain = await generate(node, ids, { ...opts, maxTokens: 24 });
+        const viaCache = await generate(node, ids, { ...opts, maxTokens: 24, prefixCache: cache });
+        const again = await generate(node, ids, { ...opts, maxTokens: 24, prefixCache: cache });
+        assert.deepEqual(viaCache.tokens, plain.tokens);
+        assert.deepEqual(again.tokens, plain.tokens);
+        assert.equal(again.stats.prefillForwards, 0);
+      }
+    }
+    assert.ok(cache.hits >= 6, `hits ${cache.hits}`);
   });
 
   test('threshold decoding commits several tokens per forward and the fallback also runs', async () => {

@@ -40,7 +40,7 @@ export function abortedResult(tokens: number[], seed: number | undefined): Decod
   return {
     tokens, finishReason: 'aborted', seed: seed ?? 0,
     stats: {
-      forwards: 0, prefillForwards: 0, blocks: 0, committedTokens: 0, outputTokens: tokens.length, tokensPerForward: 0,
+      forwards: 0, prefillForwards: 0, cachedPromptTokens: 0, blocks: 0, committedTokens: 0, outputTokens: tokens.length, tokensPerForward: 0,
       totalMs: 0, prefillMs: 0, stepsMs: 0, runnerMs: 0, loopMs: 0,
     },
   };

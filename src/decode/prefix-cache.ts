@@ -1,0 +1,138 @@
+/**
+ * Prompt-prefix K/V shared across requests (an automatic prefix cache, as vLLM and SGLang have), exact because
+ * attention is block-causal: the K/V of the complete blocks [0, kB) depend on those tokens alone. A request whose
+ * prompt starts with cached blocks prefills only the rest (nothing at all on a full hit). Entries are found by a
+ * hash chained block by block and confirmed against their stored ids, so a hash collision can never serve another
+ * prompt's K/V; the least recently used entries go first once `maxPositions` is exceeded.
+ *
+ * Only runners whose states are plain values can share them: a runner with `release()` recycles state memory, so
+ * the cache never holds or hands out its states (lookups miss, stores are skipped).
+ */
+import type { BlockRunner, KvState } from './runner.ts';
+
+export interface PrefixHit {
+  /** K/V of the first `length` prompt positions, owned by the caller (the runner's `truncate` of the cached state). */
+  state: KvState;
+  /** A multiple of the block length, > 0. */
+  length: number;
+}
+
+interface Entry {
+  ids: Int32Array;
+  state: KvState;
+  blockLength: number;
+}
+
+export interface PrefixCacheOptions {
+  /** Cached positions at most, over all entries (default 8192). */
+  maxPositions?: number;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** FNV-1a over one block's ids, chained from the previous blocks' hash. */
+function chain(hash: number, ids: Int32Array, start: number, end: number): number {
+  let h = hash ^ (end - start);
+  for (let i = start; i < end; i++) {
+    const v = ids[i];
+    for (let b = 0; b < 32; b += 8) h = Math.imul(h ^ ((v >>> b) & 0xff), FNV_PRIME);
+  }
+  return h >>> 0;
+}
+
+export class PrefixCache {
+  readonly maxPositions: number;
+  /** hash of (block length, first k blocks) → the entry covering them; Map order is recency (oldest first). */
+  private readonly byPrefix = new Map<string, Entry>();
+  private readonly entries = new Set<Entry>();
+  private positions = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor({ maxPositions = 8192 }: PrefixCacheOptions = {}) {
+    if (!(Number.isInteger(maxPositions) && maxPositions >= 0)) throw new RangeError(`maxPositions must be an integer ≥ 0, got ${maxPositions}`);
+    this.maxPositions = maxPositions;
+  }
+
+  /** Cached positions now. */
+  get size(): number {
+    return this.positions;
+  }
+
+  /** The longest cached block-aligned prefix of `ids[0, limit)`, or null. */
+  lookup(runner: BlockRunner, ids: Int32Array, limit: number, blockLength: number): PrefixHit | null {
+    if (runner.release || limit < blockLength) return null;
+    const keys = this.keys(ids, limit, blockLength);
+    for (let k = keys.length; k >= 1; k--) {
+      const entry = this.byPrefix.get(keys[k - 1]);
+      const length = k * blockLength;
+      if (!entry || !sameIds(entry.ids, ids, length)) continue;
+      this.touch(entry, keys, k);
+      this.hits++;
+      return { state: runner.truncate(entry.state, length), length };
+    }
+    this.misses++;
+    return null;
+  }
+
+  /** Keeps `state` (K/V of `ids[0, length)`, length a multiple of the block length) for later requests. */
+  store(runner: BlockRunner, ids: Int32Array, state: KvState, blockLength: number): void {
+    const length = state.length;
+    if (runner.release || length < blockLength || length % blockLength !== 0 || length > this.maxPositions) return;
+    const keys = this.keys(ids, length, blockLength);
+    const existing = this.byPrefix.get(keys[keys.length - 1]);
+    if (existing && existing.ids.length >= length && sameIds(existing.ids, ids, length)) {
+      this.touch(existing, keys, keys.length);
+      return;
+    }
+    const entry: Entry = { ids: ids.slice(0, length), state, blockLength };
+    this.entries.add(entry);
+    this.positions += length;
+    for (const key of keys) {
+      this.byPrefix.delete(key);
+      this.byPrefix.set(key, entry);
+    }
+    this.evict();
+  }
+
+  clear(): void {
+    this.byPrefix.clear();
+    this.entries.clear();
+    this.positions = 0;
+  }
+
+  private keys(ids: Int32Array, limit: number, blockLength: number): string[] {
+    const keys: string[] = [];
+    let h = chain(FNV_OFFSET, Int32Array.of(blockLength), 0, 1);
+    for (let end = blockLength; end <= limit; end += blockLength) {
+      h = chain(h, ids, end - blockLength, end);
+      keys.push(`${blockLength}:${end}:${h}`);
+    }
+    return keys;
+  }
+
+  /** Marks the first `k` prefixes as most recently used. */
+  private touch(entry: Entry, keys: string[], k: number): void {
+    for (let i = 0; i < k; i++) {
+      if (this.byPrefix.get(keys[i]) !== entry) continue;
+      this.byPrefix.delete(keys[i]);
+      this.byPrefix.set(keys[i], entry);
+    }
+  }
+
+  /** Drops the entry behind the least recently used prefix, all its prefixes with it, until the budget holds. */
+  private evict(): void {
+    while (this.positions > this.maxPositions && this.byPrefix.size > 0) {
+      const entry = this.byPrefix.values().next().value as Entry;
+      for (const [key, e] of [...this.byPrefix]) if (e === entry) this.byPrefix.delete(key);
+      if (this.entries.delete(entry)) this.positions -= entry.ids.length;
+    }
+  }
+}
+
+function sameIds(a: Int32Array, b: Int32Array, length: number): boolean {
+  if (a.length < length || b.length < length) return false;
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
