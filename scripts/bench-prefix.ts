@@ -43,7 +43,7 @@ runMain('bench-prefix', async () => {
     const vocab = model.runner.info.vocabSize;
     const system = ids(7, shared, vocab);
     const options = { maxTokens: gen, blockLength: 32, threshold: 0.95 };
-    const cache = new PrefixCache({ maxPositions: 4 * (shared + USER_TOKENS + gen) });
+    const cache = new PrefixCache({ maxBytes: 256 * 2 ** 20 });
     await generate(model.runner, [...system, ...ids(999, USER_TOKENS, vocab)], options); // warm the runtime
     const totals = { plain: [] as Side[], cached: [] as Side[] };
     const wholeBlocks = Math.floor((shared + USER_TOKENS) / 32) * 32;

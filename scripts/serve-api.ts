@@ -1,6 +1,6 @@
 /**
  * `npm run serve:api -- [--model <dir|s3://…>] [--data DIR] [--port 8787] [--host 127.0.0.1] [--providers cpu]
- * [--threads N] [--model-id ID] [--prefix-cache POSITIONS (4096; 0 = off)]` (contract): the OpenAI-compatible API on Node (backends/node/api-server.ts), the
+ * [--threads N] [--model-id ID] [--prefix-cache-mb MiB (32; 0 = off)]` (contract): the OpenAI-compatible API on Node (backends/node/api-server.ts), the
  * same app as the Worker. Environment: ADMIN_TOKEN (the admin API; unset disables it), POOL_CONFIG (GPU-pool routes)
  * and the pools' secrets, LOG_REQUESTS=1, and for s3:// packages the AWS_* / S3_ENDPOINT variables. Prints
  * `serve-api: ready: <model> on <provider> (…) at <url>` on stderr once it listens; SIGTERM/SIGINT close it (exit 0).
@@ -8,15 +8,15 @@
 import { resolve } from 'node:path';
 import { startNodeApi } from '../backends/node/api-server.ts';
 import { PROVIDERS, type Provider } from '../backends/gpu/load-model.ts';
-import { intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
+import { floatFlag, intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
 import { defaultPackage } from './lib/default-package.ts';
 
-const USAGE = 'usage: serve-api [--model <dir|s3://bucket/prefix>] [--data DIR] [--port 8787] [--host 127.0.0.1] [--providers cpu] [--threads N] [--model-id ID] [--prefix-cache POSITIONS]';
+const USAGE = 'usage: serve-api [--model <dir|s3://bucket/prefix>] [--data DIR] [--port 8787] [--host 127.0.0.1] [--providers cpu] [--threads N] [--model-id ID] [--prefix-cache-mb 32]';
 
 runMain('serve-api', async () => {
   const { values: v } = parseFlags(process.argv.slice(2), {
     model: { type: 'string' }, data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
-    providers: { type: 'string' }, threads: { type: 'string' }, 'model-id': { type: 'string' }, 'prefix-cache': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    providers: { type: 'string' }, threads: { type: 'string' }, 'model-id': { type: 'string' }, 'prefix-cache-mb': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   }, false);
   if (v.help) { process.stdout.write(`${USAGE}\n`); return; }
   const providers = v.providers?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -32,7 +32,7 @@ runMain('serve-api', async () => {
     host: v.host ?? process.env.HOST,
     providers: providers as Provider[] | undefined,
     threads: intFlag(v.threads, 'threads', 1),
-    prefixCachePositions: intFlag(v['prefix-cache'] ?? process.env.PREFIX_CACHE_POSITIONS, 'prefix-cache', 0),
+    prefixCacheMb: floatFlag(v['prefix-cache-mb'] ?? process.env.PREFIX_CACHE_MB, 'prefix-cache-mb'),
     poolConfig: process.env.POOL_CONFIG || undefined,
     logRequests: process.env.LOG_REQUESTS === '1',
     log,

@@ -35,8 +35,8 @@ export interface Env extends WorkerEnv {
   POOL_CONFIG?: string | object;
   /** Secret: the bearer token of the GPU pools' internal API (a pool may name another secret). */
   GPU_POOL_SECRET?: string;
-  /** Prompt positions kept in the isolate's prefix cache (default 4096; "0" turns it off). */
-  PREFIX_CACHE_POSITIONS?: string;
+  /** MiB of prompt K/V kept in the isolate's prefix cache (default 32; "0" turns it off). */
+  PREFIX_CACHE_MB?: string;
 }
 
 let app: ReturnType<typeof buildApp> | undefined;
@@ -50,7 +50,7 @@ function buildApp(env: Env) {
     ort: workerdOrt,
   });
   const tenants = createD1TenantStore({ db: env.DB as never });
-  const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model(), prefixCache: prefixCacheFromEnv(env.PREFIX_CACHE_POSITIONS) });
+  const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model(), prefixCache: prefixCacheFromEnv(env.PREFIX_CACHE_MB) });
   const engines = poolRegistry({
     poolConfig: env.POOL_CONFIG, secrets: env as unknown as Record<string, unknown>, edge,
     onDegrade: (model) => console.log(`degraded ${model} to the edge: pool down`),

@@ -31,8 +31,8 @@ export interface NodeApiOptions {
   /** onnxruntime-node execution providers, in order (default ['cpu']). */
   providers?: Provider[];
   threads?: number;
-  /** Prompt positions kept in the prefix cache (default 4096; 0 turns it off). */
-  prefixCachePositions?: number;
+  /** MiB of prompt K/V kept in the prefix cache (default 32; 0 turns it off). */
+  prefixCacheMb?: number;
   /** POOL_CONFIG (JSON); unset = the edge model only. */
   poolConfig?: string;
   /** Where pool secrets are looked up by name (default process.env). */
@@ -57,7 +57,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   const loaded: LoadedModel = await loadModel({ location: o.model, providers: o.providers ?? ['cpu'], threads: o.threads, log });
   const modelId = o.modelId ?? loaded.manifest.name;
   const codec = packageCodec(loaded.manifest, loaded.files);
-  const edge = runnerEngine({ id: modelId, backend: 'edge-node', load: async () => ({ runner: loaded.runner, codec }), prefixCache: prefixCacheFromEnv(o.prefixCachePositions) });
+  const edge = runnerEngine({ id: modelId, backend: 'edge-node', load: async () => ({ runner: loaded.runner, codec }), prefixCache: prefixCacheFromEnv(o.prefixCacheMb) });
   const metrics = new ApiMetrics({ model: modelId, provider: loaded.provider });
   const store = metrics.metered(tenants);
   const engines = poolRegistry({

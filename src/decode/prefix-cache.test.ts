@@ -91,3 +91,26 @@ test('the budget evicts the least recently used prompt; runners that recycle sta
   assert.equal(reference.stats.cachedPromptTokens, 0);
   assert.throws(() => new PrefixCache({ maxPositions: -1 }), RangeError);
 });
+
+test('a byte budget counts the bytes states report', async () => {
+  const B = 4;
+  const toy = new ToyRunner({ seed: 4, blockLength: B });
+  const withBytes = <S extends object>(s: S & { length: number }) => ({ ...s, bytes: s.length * 100 });
+  const runner: BlockRunner = {
+    info: toy.info,
+    forward: async (input) => { const out = await toy.forward(input); return out.present ? { ...out, present: withBytes(out.present) } : out; },
+    truncate: (state, length) => withBytes(toy.truncate(state, length)),
+  };
+  const rng = new Xoshiro128(8);
+  const cache = new PrefixCache({ maxBytes: 100 * 3 * B });
+  const a = prompt(rng, 2 * B, toy.info.vocabSize);
+  const b = prompt(rng, 2 * B, toy.info.vocabSize);
+  await generate(runner, a, { maxTokens: 4, blockLength: B, prefixCache: cache });
+  assert.equal(cache.bytes, 100 * 2 * B);
+  await generate(runner, b, { maxTokens: 4, blockLength: B, prefixCache: cache });
+  assert.equal(cache.bytes, 100 * 2 * B, 'a was evicted to fit b');
+  assert.equal((await generate(runner, a, { maxTokens: 4, blockLength: B, prefixCache: cache })).stats.cachedPromptTokens, 0);
+  const tooBig = new PrefixCache({ maxBytes: 100 * B });
+  await generate(runner, a, { maxTokens: 4, blockLength: B, prefixCache: tooBig });
+  assert.equal(tooBig.size, 0, 'a state over the whole budget is not kept');
+});

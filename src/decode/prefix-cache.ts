@@ -3,7 +3,7 @@
  * attention is block-causal: the K/V of the complete blocks [0, kB) depend on those tokens alone. A request whose
  * prompt starts with cached blocks prefills only the rest (nothing at all on a full hit). Entries are found by a
  * hash chained block by block and confirmed against their stored ids, so a hash collision can never serve another
- * prompt's K/V; the least recently used entries go first once `maxPositions` is exceeded.
+ * prompt's K/V; the least recently used entries go first once `maxBytes` (or `maxPositions`) is exceeded.
  *
  * Only runners whose states are plain values can share them: a runner with `release()` recycles state memory, so
  * the cache never holds or hands out its states (lookups miss, stores are skipped).
@@ -24,7 +24,9 @@ interface Entry {
 }
 
 export interface PrefixCacheOptions {
-  /** Cached positions at most, over all entries (default 8192). */
+  /** K/V bytes at most, over all entries, for runners whose states report `bytes` (default 32 MiB). */
+  maxBytes?: number;
+  /** Cached positions at most, over all entries (default: no limit but maxBytes). */
   maxPositions?: number;
 }
 
@@ -43,21 +45,30 @@ function chain(hash: number, ids: Int32Array, start: number, end: number): numbe
 
 export class PrefixCache {
   readonly maxPositions: number;
+  readonly maxBytes: number;
   /** hash of (block length, first k blocks) → the entry covering them; Map order is recency (oldest first). */
   private readonly byPrefix = new Map<string, Entry>();
   private readonly entries = new Set<Entry>();
   private positions = 0;
+  private heldBytes = 0;
   hits = 0;
   misses = 0;
 
-  constructor({ maxPositions = 8192 }: PrefixCacheOptions = {}) {
+  constructor({ maxBytes = 32 * 2 ** 20, maxPositions = Number.MAX_SAFE_INTEGER }: PrefixCacheOptions = {}) {
     if (!(Number.isInteger(maxPositions) && maxPositions >= 0)) throw new RangeError(`maxPositions must be an integer ≥ 0, got ${maxPositions}`);
+    if (!(Number.isInteger(maxBytes) && maxBytes >= 0)) throw new RangeError(`maxBytes must be an integer ≥ 0, got ${maxBytes}`);
     this.maxPositions = maxPositions;
+    this.maxBytes = maxBytes;
   }
 
   /** Cached positions now. */
   get size(): number {
     return this.positions;
+  }
+
+  /** Cached K/V bytes now (states that report them). */
+  get bytes(): number {
+    return this.heldBytes;
   }
 
   /** The longest cached block-aligned prefix of `ids[0, limit)`, or null. */
@@ -79,7 +90,7 @@ export class PrefixCache {
   /** Keeps `state` (K/V of `ids[0, length)`, length a multiple of the block length) for later requests. */
   store(runner: BlockRunner, ids: Int32Array, state: KvState, blockLength: number): void {
     const length = state.length;
-    if (runner.release || length < blockLength || length % blockLength !== 0 || length > this.maxPositions) return;
+    if (runner.release || length < blockLength || length % blockLength !== 0 || length > this.maxPositions || (state.bytes ?? 0) > this.maxBytes) return;
     const keys = this.keys(ids, length, blockLength);
     const existing = this.byPrefix.get(keys[keys.length - 1]);
     if (existing && existing.ids.length >= length && sameIds(existing.ids, ids, length)) {
@@ -89,6 +100,7 @@ export class PrefixCache {
     const entry: Entry = { ids: ids.slice(0, length), state, blockLength };
     this.entries.add(entry);
     this.positions += length;
+    this.heldBytes += state.bytes ?? 0;
     for (const key of keys) {
       this.byPrefix.delete(key);
       this.byPrefix.set(key, entry);
@@ -100,6 +112,7 @@ export class PrefixCache {
     this.byPrefix.clear();
     this.entries.clear();
     this.positions = 0;
+    this.heldBytes = 0;
   }
 
   private keys(ids: Int32Array, limit: number, blockLength: number): string[] {
@@ -123,10 +136,13 @@ export class PrefixCache {
 
   /** Drops the entry behind the least recently used prefix, all its prefixes with it, until the budget holds. */
   private evict(): void {
-    while (this.positions > this.maxPositions && this.byPrefix.size > 0) {
+    while ((this.positions > this.maxPositions || this.heldBytes > this.maxBytes) && this.byPrefix.size > 0) {
       const entry = this.byPrefix.values().next().value as Entry;
       for (const [key, e] of [...this.byPrefix]) if (e === entry) this.byPrefix.delete(key);
-      if (this.entries.delete(entry)) this.positions -= entry.ids.length;
+      if (this.entries.delete(entry)) {
+        this.positions -= entry.ids.length;
+        this.heldBytes -= entry.state.bytes ?? 0;
+      }
     }
   }
 }

@@ -7,6 +7,8 @@
 export interface KvState {
   readonly length: number;
   readonly batch: number;
+  /** Memory it holds, when the runner knows (the prefix cache budgets by it). */
+  readonly bytes?: number;
 }
 
 export interface ForwardInput {

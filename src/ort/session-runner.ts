@@ -14,12 +14,16 @@ export interface OrtModule {
 
 /** K/V for every layer as [batch, kv_heads, length, head_dim] float32 arrays. */
 export class OrtKvState implements KvState {
+  readonly bytes: number;
+
   constructor(
     readonly batch: number,
     readonly length: number,
     readonly keys: Float32Array[],
     readonly values: Float32Array[],
-  ) {}
+  ) {
+    this.bytes = [...keys, ...values].reduce((sum, a) => sum + a.byteLength, 0);
+  }
 }
 
 export interface SessionRunnerOptions {

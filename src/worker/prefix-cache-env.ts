@@ -1,14 +1,14 @@
-/** The prefix cache size setting (PREFIX_CACHE_POSITIONS / --prefix-cache): positions, 0 = off, default 4096. */
+/** The prefix cache size setting (PREFIX_CACHE_MB / --prefix-cache-mb): MiB of K/V, 0 = off, default 32. */
 import { PrefixCache } from '../decode/index.ts';
 
-export const DEFAULT_PREFIX_CACHE_POSITIONS = 4096;
+export const DEFAULT_PREFIX_CACHE_MB = 32;
 
 export class PrefixCacheConfigError extends Error {
   override name = 'PrefixCacheConfigError';
 }
 
 export function prefixCacheFromEnv(value: string | number | undefined): PrefixCache | undefined {
-  const positions = value === undefined || value === '' ? DEFAULT_PREFIX_CACHE_POSITIONS : Number(value);
-  if (!Number.isSafeInteger(positions) || positions < 0) throw new PrefixCacheConfigError(`PREFIX_CACHE_POSITIONS must be a whole number of positions (0 turns the cache off), got ${JSON.stringify(value)}`);
-  return positions === 0 ? undefined : new PrefixCache({ maxPositions: positions });
+  const mib = value === undefined || value === '' ? DEFAULT_PREFIX_CACHE_MB : Number(value);
+  if (!Number.isFinite(mib) || mib < 0) throw new PrefixCacheConfigError(`PREFIX_CACHE_MB must be a size in MiB (0 turns the cache off), got ${JSON.stringify(value)}`);
+  return mib === 0 ? undefined : new PrefixCache({ maxBytes: Math.floor(mib * 2 ** 20) });
 }

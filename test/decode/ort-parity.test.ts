@@ -60,6 +60,7 @@ describe('decode on the exported graph', () => {
       }
     }
     assert.ok(cache.hits >= 6, `hits ${cache.hits}`);
+    assert.ok(cache.bytes > 0 && cache.bytes <= cache.maxBytes, `onnxruntime states report their bytes (${cache.bytes})`);
   });
 
   test('threshold decoding commits several tokens per forward and the fallback also runs', async () => {
