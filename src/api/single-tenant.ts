@@ -3,6 +3,7 @@
  * for single-tenant deployments without D1 (a Node server behind its own gateway) and for route tests.
  */
 import type { Admission, Limiter, Tenant, TenantStore, UsageRecord, UsageSummary } from './tenancy.ts';
+import { summarizeRecords } from './usage-summary.ts';
 
 export function openTenant(id: string, overrides: Partial<Tenant> = {}): Tenant {
   return {
@@ -46,18 +47,7 @@ export class StaticTenantStore implements TenantStore {
   }
 
   async usage(tenantId: string, since = 0): Promise<UsageSummary> {
-    const summary: UsageSummary = { tenantId, since, requests: 0, promptTokens: 0, completionTokens: 0, byModel: {} };
-    for (const r of this.records) {
-      if (r.tenantId !== tenantId || r.at < since) continue;
-      summary.requests++;
-      summary.promptTokens += r.promptTokens;
-      summary.completionTokens += r.completionTokens;
-      const m = (summary.byModel[r.model] ??= { requests: 0, promptTokens: 0, completionTokens: 0 });
-      m.requests++;
-      m.promptTokens += r.promptTokens;
-      m.completionTokens += r.completionTokens;
-    }
-    return summary;
+    return summarizeRecords(this.records, tenantId, since);
   }
 }
 

@@ -7,6 +7,7 @@
 import type { AuthOutcome, BudgetSummary, Tenant, UsageRecord, UsageSummary } from '../api/tenancy.ts';
 import { constantTimeEqual, generateApiKey, hashApiKey, keyHint, looksLikeApiKey, newKeyId, newTenantId } from './keys.ts';
 import { periodWindow } from './periods.ts';
+import { summarizeRecords } from '../api/usage-summary.ts';
 import {
   TenantStoreError, type ApiKeyInfo, type CreatedKey, type CreateKeyOptions, type ListTenantsOptions,
   type RotatedKey, type RotateKeyOptions, type TenantAdminStore, type TenantInput, type TenantPatch,
@@ -154,19 +155,7 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
       const tenant = requireTenant(tenantId);
       const at = now();
       const from = since ?? periodWindow(tenant.budgetPeriod ?? 'month', at).start;
-      const summary: UsageSummary = { tenantId, since: from, requests: 0, promptTokens: 0, completionTokens: 0, byModel: {} };
-      for (const r of usage) {
-        if (r.tenantId !== tenantId || r.at < from) continue;
-        summary.requests++;
-        summary.promptTokens += r.promptTokens;
-        summary.completionTokens += r.completionTokens;
-        const m = (summary.byModel[r.model] ??= { requests: 0, promptTokens: 0, completionTokens: 0 });
-        m.requests++;
-        m.promptTokens += r.promptTokens;
-        m.completionTokens += r.completionTokens;
-      }
-      // Models in name order, as the D1 store lists them.
-      summary.byModel = Object.fromEntries(Object.entries(summary.byModel).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      const summary = summarizeRecords(usage, tenantId, from);
       const budget = budgetOf(tenant, at);
       if (budget) summary.budget = budget;
       return summary;
