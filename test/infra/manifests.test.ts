@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import { PoolMetrics } from '../../backends/gpu/metrics/pool-metrics.ts';
 
@@ -181,5 +182,29 @@ describe('infra/gpu image', () => {
     assert.ok(passed.includes('--model') && passed.includes('--providers'));
     for (const flag of new Set(passed)) assert.ok(flags.has(flag), `serve-gpu accepts ${flag}`);
     for (const dir of ['src', 'backends', 'scripts']) assert.match(docker, new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'));
+  });
+});
+
+describe('infra/api image', () => {
+  test('Node 20, CPU onnxruntime, a data volume, runs serve:api with flags serve-api accepts', async () => {
+    const docker = await readFile('infra/api/Dockerfile', 'utf8');
+    const entry = await readFile('infra/api/entrypoint.sh', 'utf8');
+    assert.match(docker, /^FROM node:20[\w.-]*$/m);
+    assert.doesNotMatch(docker, /ONNXRUNTIME_NODE_INSTALL=cuda/);
+    assert.match(docker, /RUN npm ci\b/);
+    assert.match(docker, /^VOLUME \["\/var\/lib\/unmask"\]$/m);
+    assert.match(docker, /^EXPOSE 8787$/m);
+    assert.match(docker, /HEALTHCHECK .*\/health/);
+    assert.match(entry, /exec node --import tsx scripts\/serve-api.ts "\$@"/);
+    for (const dir of ['src', 'backends', 'scripts', 'assets']) assert.match(docker, new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'));
+    // Every flag the entrypoint passes parses: serve-api exits 0 on --help only when all flags are known.
+    const passed = [...new Set(entry.split('\n').filter((l) => /\bset -- /.test(l)).join(' ').match(/--[a-z][a-z-]+/g) ?? [])];
+    assert.ok(passed.includes('--data') && passed.includes('--port') && passed.includes('--model'));
+    const args = passed.flatMap((f) => [f, f === '--port' ? '8787' : 'x']);
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve-api.ts', ...args, '--help'], { stdio: 'ignore' });
+      child.on('close', resolve);
+    });
+    assert.equal(code, 0, `serve-api accepts ${passed.join(' ')}`);
   });
 });
