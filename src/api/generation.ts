@@ -26,7 +26,7 @@ export interface ChoiceResult {
   forwards: number;
   tokensPerForward: number;
   seed: number;
-  /** Prompt positions served from the prefix cache (known when the loop ran to its end; 0 after a stop string). */
+  /** Prompt positions served from the prefix cache (reported with the first step). */
   cachedPromptTokens: number;
 }
 
@@ -45,6 +45,7 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
   let seed = options.seed ?? 0;
   let cachedPromptTokens = 0;
   for await (const event of model.decode(req.promptIds, options)) {
+    if (event.type === 'step' && event.cachedPromptTokens !== undefined) cachedPromptTokens = event.cachedPromptTokens;
     if (event.type === 'step' && req.onDenoise) await req.onDenoise(denoiseFrame(model, event));
     if (event.type === 'block') {
       // eos_early_stop may run past max_tokens inside the last block (HF quirk): the API clips it.
@@ -61,7 +62,7 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
       forwards = event.result.stats.forwards;
       tpf = event.result.stats.tokensPerForward;
       seed = event.result.seed;
-      cachedPromptTokens = event.result.stats.cachedPromptTokens ?? 0;
+      cachedPromptTokens = event.result.stats.cachedPromptTokens ?? cachedPromptTokens;
     }
   }
   const tail = text.finish();

@@ -80,6 +80,7 @@ async function* run(runner: BlockRunner, plan: DecodePlan): AsyncGenerator<Decod
           const rows = await forwarder.step(block);
           if (step === 0) stats.blocks++;
           const { event, eosCommitted } = stepper.run(canvas, block, step, rows);
+          if (stats.forwards === stats.prefillForwards + 1) event.cachedPromptTokens = stats.cachedPromptTokens;
           stats.committedTokens += event.committed.length;
           yield* emit(event);
           const end = plan.eosEarlyStop && eosCommitted ? earlyStopEnd(canvas, layout, start + B, eosId, maskId) : null;

@@ -48,6 +48,8 @@ export interface StepEvent {
   committed: { index: number; token: number; confidence: number }[];
   /** Indices still masked in the active block after this step. */
   masked: number[];
+  /** On the generation's first step only: prompt positions whose K/V came from the prefix cache. */
+  cachedPromptTokens?: number;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The prompt-prefix cache: same tokens as without it, fewer prefill positions, exact matching, LRU budget. */
 import { assert, test } from './testing/harness.ts';
-import { generate } from './decode.ts';
+import { decode, generate } from './decode.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import { Xoshiro128 } from './prng.ts';
 import type { BlockRunner } from './runner.ts';
@@ -113,4 +113,22 @@ test('a byte budget counts the bytes states report', async () => {
   const tooBig = new PrefixCache({ maxBytes: 100 * B });
   await generate(runner, a, { maxTokens: 4, blockLength: B, prefixCache: tooBig });
   assert.equal(tooBig.size, 0, 'a state over the whole budget is not kept');
+});
+
+test('the first step event reports the cached prompt positions (a consumer that stops early still knows them)', async () => {
+  const B = 4;
+  const toy = new ToyRunner({ seed: 6, blockLength: B });
+  const runner = shareable(toy);
+  const ids = prompt(new Xoshiro128(12), 2 * B + 1, toy.info.vocabSize);
+  const cache = new PrefixCache();
+  const steps = async () => {
+    const seen: (number | undefined)[] = [];
+    for await (const ev of decode(runner, ids, { maxTokens: 8, blockLength: B, prefixCache: cache })) if (ev.type === 'step') seen.push(ev.cachedPromptTokens);
+    return seen;
+  };
+  const cold = await steps();
+  const warm = await steps();
+  assert.equal(cold[0], 0);
+  assert.equal(warm[0], 2 * B);
+  assert.ok(warm.length > 1 && warm.slice(1).every((x) => x === undefined));
 });
