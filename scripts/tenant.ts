@@ -1,7 +1,7 @@
 /**
  * CLI (contract): tenant administration through the admin API at UNMASK_URL (default http://127.0.0.1:8787),
  * authenticated with ADMIN_TOKEN from the environment. Prints the JSON result; one-line error, exit 1, on failure.
- *   npm run tenant -- create --name X [--rpm N] [--tpm N] [--models a,b] [--max-concurrent N] [--max-tokens N]
+ *   npm run tenant -- create --name X [--with-key] [--rpm N] [--tpm N] [--models a,b] [--max-concurrent N] [--max-tokens N]
  *                           [--budget-tokens N] [--budget-period day|month] [--degrade-to-edge]
  *   npm run tenant -- update --tenant ID [same flags as create; --models all clears the allow-list]
  *   npm run tenant -- get --tenant ID | list | keys --tenant ID
@@ -20,6 +20,7 @@ const FLAGS = {
   'max-concurrent': { type: 'string' }, 'max-tokens': { type: 'string' }, 'budget-tokens': { type: 'string' },
   'budget-period': { type: 'string' }, 'degrade-to-edge': { type: 'boolean' }, tenant: { type: 'string' },
   key: { type: 'string' }, 'expires-at': { type: 'string' }, 'revoke-old-at': { type: 'string' }, since: { type: 'string' },
+  'with-key': { type: 'boolean' },
 } as const;
 
 type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
@@ -105,6 +106,9 @@ async function send(call: Call): Promise<unknown> {
 runMain('tenant', async () => {
   const [command, ...rest] = process.argv.slice(2);
   const { values } = parseFlags(rest, FLAGS, false);
-  const result = await send(toCall(command, values));
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (values['with-key'] && command !== 'create') throw new UsageError('--with-key applies to create only');
+  const result = await send(toCall(command, values)) as Record<string, unknown>;
+  // create --with-key: the new tenant plus its first key (shown once), in one step.
+  const output = values['with-key'] ? { ...result, key: await send({ method: 'POST', path: `/admin/tenants/${encodeURIComponent(String(result.id))}/keys`, body: {} }) } : result;
+  process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
 });

@@ -167,5 +167,15 @@ describe('admin API (workerd)', () => {
     }
     assert.match(missing.stderr, /^tenant: POST \/admin\/tenants\/ten_nope\/keys → 404: No tenant with id 'ten_nope'/);
     assert.match(noToken.stderr, /ADMIN_TOKEN/);
+
+    const oneStep = await cli(['create', '--name', 'with-key', '--with-key'], env);
+    assert.equal(oneStep.code, 0, oneStep.stderr);
+    const both = JSON.parse(oneStep.stdout) as Json & { key: Json };
+    assert.equal(both.name, 'with-key');
+    assert.equal(both.key.tenant_id, both.id);
+    assert.match(String(both.key.key), /^sk-unmask-/);
+    const wrongPlace = await cli(['list', '--with-key'], env);
+    assert.equal(wrongPlace.code, 1);
+    assert.match(wrongPlace.stderr, /--with-key applies to create only/);
   });
 });
