@@ -1,6 +1,6 @@
 /**
  * `npm run serve:gpu -- --model <dir|s3://…> [--port N] [--host H] [--providers cuda,webgpu,cpu] [--max-batch N]
- * [--max-queue N] [--pad-seq-ratio R] [--device N] [--threads N] [--model-id ID] [--drain-timeout S]`: the GPU container server
+ * [--max-queue N] [--pad-seq-ratio R] [--prefix-cache-mb 1024] [--device N] [--threads N] [--model-id ID] [--drain-timeout S]`: the GPU container server
  * (backends/gpu/server.ts). GPU_POOL_SECRET is required. Prints `listening on <url>` at once and `ready: …` once the
  * model is warmed (both on stderr). SIGTERM/SIGINT drain: new requests get 503, admitted ones finish, then exit 0.
  */
@@ -28,6 +28,7 @@ runMain('serve-gpu', async () => {
     'max-batch': { type: 'string' },
     'max-queue': { type: 'string' },
     'pad-seq-ratio': { type: 'string' },
+    'prefix-cache-mb': { type: 'string' },
     'model-id': { type: 'string' },
     'drain-timeout': { type: 'string' },
   }, false);
@@ -47,6 +48,7 @@ runMain('serve-gpu', async () => {
     maxBatch: intFlag(values['max-batch'], 'max-batch', 1),
     maxQueue: intFlag(values['max-queue'], 'max-queue', 0),
     padSeqRatio: floatFlag(values['pad-seq-ratio'], 'pad-seq-ratio'),
+    prefixCacheMb: floatFlag(values['prefix-cache-mb'], 'prefix-cache-mb'),
     modelId: values['model-id'],
     drainTimeoutMs: (intFlag(values['drain-timeout'], 'drain-timeout', 0) ?? 600) * 1000,
     log,

@@ -32,6 +32,8 @@ export interface GpuServerOptions {
   maxQueue?: number;
   /** Mix seq lengths within this ratio in one forward (BatchSchedulerOptions.padSeqRatio; default 1 on CPU, 2 on GPU). */
   padSeqRatio?: number;
+  /** MiB of prompt K/V kept for prefix reuse across requests, in host memory (default 1024; 0 = off). */
+  prefixCacheMb?: number;
   /** The model id clients send (default: the package's manifest name). */
   modelId?: string;
   /** drain() gives up waiting after this long and cuts the remaining streams (default 10 min). */
@@ -68,10 +70,11 @@ class ServerState implements PoolState {
  */
 export async function startGpuServer({
   model, secret, port = 8000, host = '0.0.0.0', providers = ['cuda', 'cpu'], deviceId = 0, threads,
-  maxBatch = 32, maxQueue = 256, padSeqRatio, modelId, drainTimeoutMs = 600_000, log = () => {}, onFatal = () => {},
+  maxBatch = 32, maxQueue = 256, padSeqRatio, prefixCacheMb = 1024, modelId, drainTimeoutMs = 600_000, log = () => {}, onFatal = () => {},
 }: GpuServerOptions): Promise<GpuServer> {
   if (!secret) throw new Error('a pool secret is required');
   if (padSeqRatio !== undefined && !(padSeqRatio >= 1)) throw new Error(`padSeqRatio must be >= 1, got ${padSeqRatio}`);
+  if (!(prefixCacheMb >= 0)) throw new Error(`prefixCacheMb must be >= 0, got ${prefixCacheMb}`);
   const state = new ServerState(new Admission({ maxRunning: maxBatch, maxWaiting: maxQueue }), new PoolMetrics());
   const app = createPoolApp({ secret, state });
   const { server, port: bound } = await listen(app.fetch, port, host);
@@ -82,7 +85,7 @@ export async function startGpuServer({
     const t0 = performance.now();
     try {
       const engine = await InferenceEngine.start(
-        { location: model, providers, deviceId, threads, maxBatch, padSeqRatio },
+        { location: model, providers, deviceId, threads, maxBatch, padSeqRatio, prefixCacheMb },
         {
           log,
           onForward: (s) => state.metrics.onForward(s),

@@ -107,6 +107,19 @@ describe('GPU server (CPU provider, tiny model)', () => {
     assert.ok(sequences / forwards > 2, `sequences per forward ${sequences}/${forwards}`);
   });
 
+  test('a repeated prompt prefix is served from the prefix cache: same tokens, no prefill', async () => {
+    const system = randomIds(40, vocab - 8, 4242);
+    const options = { max_tokens: 24, block_length: 8, threshold: 0.8 };
+    const first = done(await collect(server.url, { model: MODEL, prompt_ids: [...system, 1, 2, 3], options }));
+    const ids = [...system, 7, 7, 7];
+    const want = await generate(runner, ids, decodeOptions(options));
+    const second = done(await collect(server.url, { model: MODEL, prompt_ids: ids, options }));
+    assert.equal(first.stats.cachedPromptTokens, 0);
+    assert.deepEqual(second.tokens, want.tokens);
+    assert.equal(second.stats.cachedPromptTokens, 40);
+    assert.equal(second.stats.prefillForwards, 0);
+  });
+
   test('the model description carries the tokenizer and runner info', async () => {
     const res = await fetch(`${server.url}${MODEL_PATH}`, { headers: { authorization: `Bearer ${SECRET}` } });
     assert.equal(res.status, 200);

@@ -41,7 +41,7 @@ export function wireOptions(o: DecodeOptions): GenerateRequest['options'] {
 /** PoolEvent → DecodeEvent, or a thrown BackendError for an `error` event. */
 export function toDecodeEvent(e: PoolEvent): DecodeEvent {
   switch (e.type) {
-    case 'step': return { type: 'step', block: e.block, step: e.step, committed: e.committed, masked: e.masked };
+    case 'step': return { type: 'step', block: e.block, step: e.step, committed: e.committed, masked: e.masked, ...(e.cachedPromptTokens !== undefined ? { cachedPromptTokens: e.cachedPromptTokens } : {}) };
     case 'block': return { type: 'block', block: e.block, offset: e.offset, tokens: e.tokens };
     case 'done': return { type: 'done', result: e.result };
     case 'error': throw fromPoolError(e.error);

@@ -3,7 +3,7 @@
  * and runs every admitted sequence's decode() through one BatchScheduler so concurrent sequences share forwards.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { decode } from '../../../src/decode/index.ts';
+import { PrefixCache, decode } from '../../../src/decode/index.ts';
 import type { BlockRunner } from '../../../src/decode/runner.ts';
 import { BatchScheduler } from '../batch/scheduler.ts';
 import { loadModel } from '../load-model.ts';
@@ -34,11 +34,11 @@ function wireError(e: unknown): WireError {
   return { message: e instanceof Error ? e.message : String(e), type: 'server_error', code: 'inference_failed' };
 }
 
-async function runSequence(scheduler: BatchScheduler, id: number, promptIds: number[], options: WireDecodeOptions): Promise<void> {
+async function runSequence(scheduler: BatchScheduler, prefixCache: PrefixCache | undefined, id: number, promptIds: number[], options: WireDecodeOptions): Promise<void> {
   const ac = new AbortController();
   sequences.set(id, ac);
   try {
-    for await (const event of decode(scheduler.runnerFor(ac.signal), promptIds, { ...options, signal: ac.signal })) {
+    for await (const event of decode(scheduler.runnerFor(ac.signal), promptIds, { ...options, signal: ac.signal, ...(prefixCache ? { prefixCache } : {}) })) {
       post({ type: 'event', id, event });
     }
     post({ type: 'end', id });
@@ -62,8 +62,10 @@ async function main(config: WorkerConfig): Promise<void> {
     padSeqRatio: config.padSeqRatio ?? (model.provider === 'cpu' ? 1 : 2),
     onForward: (stats) => post({ type: 'forward', stats }),
   });
+  // Sequences sharing a prompt prefix (a system prompt) skip its prefill; exact, see src/decode/prefix-cache.ts.
+  const prefixCache = config.prefixCacheMb > 0 ? new PrefixCache({ maxBytes: Math.floor(config.prefixCacheMb * 2 ** 20) }) : undefined;
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'start') void runSequence(scheduler, m.id, m.promptIds, m.options);
+    if (m.type === 'start') void runSequence(scheduler, prefixCache, m.id, m.promptIds, m.options);
     else sequences.get(m.id)?.abort();
   });
   const text = (path: string) => new TextDecoder().decode(model.files.get(path)!);

@@ -13,6 +13,8 @@ export interface WorkerConfig {
   maxBatch: number;
   /** BatchSchedulerOptions.padSeqRatio; undefined: 1 on the CPU provider, 2 on a GPU one. */
   padSeqRatio?: number;
+  /** MiB of prompt K/V the prefix cache keeps across sequences (0: off). */
+  prefixCacheMb: number;
 }
 
 /** DecodeOptions without the signal (the worker owns one per sequence). */
