@@ -34,6 +34,7 @@ runMain('serve-api', async () => {
     threads: intFlag(v.threads, 'threads', 1),
     prefixCacheMb: floatFlag(v['prefix-cache-mb'] ?? process.env.PREFIX_CACHE_MB, 'prefix-cache-mb'),
     poolConfig: process.env.POOL_CONFIG || undefined,
+    corsOrigins: process.env.CORS_ORIGINS,
     logRequests: process.env.LOG_REQUESTS === '1',
     log,
   });

@@ -13,6 +13,7 @@ import { poolRegistry } from '../backends/gpu/client/pool-registry.ts';
 import type { ExecutionContext, D1Database, DurableObjectNamespace } from '@cloudflare/workers-types';
 import { ApiError, errorResponse } from './api/errors.ts';
 import { createApiApp } from './api/app.ts';
+import { parseCorsOrigins } from './api/cors.ts';
 import { runnerEngine } from './api/runner-engine.ts';
 import { loadPackage } from './model/loader.ts';
 import { createAdminApp, createD1TenantStore, createDurableObjectLimiter } from './tenants/index.ts';
@@ -35,6 +36,8 @@ export interface Env extends WorkerEnv {
   POOL_CONFIG?: string | object;
   /** Secret: the bearer token of the GPU pools' internal API (a pool may name another secret). */
   GPU_POOL_SECRET?: string;
+  /** Origins browsers may call /v1/* from: unset or "*" any, "none" off, else comma-separated. */
+  CORS_ORIGINS?: string;
   /** MiB of prompt K/V kept in the isolate's prefix cache (default 32; "0" turns it off). */
   PREFIX_CACHE_MB?: string;
 }
@@ -59,6 +62,7 @@ function buildApp(env: Env) {
     engines,
     tenants,
     limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
+    corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
     // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
     log: (line) => { if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering')) console.log(line); },
     health: () => {

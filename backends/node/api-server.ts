@@ -7,6 +7,7 @@
  * accepting and lets open responses end.
  */
 import { createApiApp } from '../../src/api/app.ts';
+import { parseCorsOrigins } from '../../src/api/cors.ts';
 import { runnerEngine } from '../../src/api/runner-engine.ts';
 import { packageCodec } from '../../src/model/package-codec.ts';
 import { createAdminApp, createMemoryLimiter } from '../../src/tenants/index.ts';
@@ -33,6 +34,8 @@ export interface NodeApiOptions {
   threads?: number;
   /** MiB of prompt K/V kept in the prefix cache (default 32; 0 turns it off). */
   prefixCacheMb?: number;
+  /** CORS_ORIGINS: unset or "*" any origin, "none" off, else comma-separated origins. */
+  corsOrigins?: string;
   /** POOL_CONFIG (JSON); unset = the edge model only. */
   poolConfig?: string;
   /** Where pool secrets are looked up by name (default process.env). */
@@ -68,6 +71,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     engines,
     tenants: store,
     limiter: createMemoryLimiter({ budgetUsed: tenants.usedTokens }),
+    corsOrigins: parseCorsOrigins(o.corsOrigins),
     log: (line) => { if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line); },
     health: () => ({ loaded: true, model: modelId, provider: loaded.provider, ...('pools' in engines ? { pools: engines.pools() } : {}) }),
   });

@@ -3,6 +3,7 @@
  * ORT-node: chat and completions, streamed and not, usage, stop, seeds, n > 1, errors, disconnect abort.
  */
 import { PrefixCache } from '../decode/index.ts';
+import { parseCorsOrigins } from './cors.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -210,5 +211,27 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     const B = 32;
     assert.equal(cached(first.usage), 0);
     assert.equal(cached(second.usage), Math.floor(70 / B) * B);
+  });
+
+  test('CORS: preflights pass before auth, responses expose the request id and rate headers; a list or none restricts it', async () => {
+    const preflight = (target: ReturnType<typeof createApiApp>, origin: string) => target.fetch(new Request('http://unmask.test/v1/chat/completions', {
+      method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    }));
+    const open = await preflight(app, 'https://any.example');
+    assert.equal(open.status, 204);
+    assert.equal(open.headers.get('access-control-allow-origin'), '*');
+    assert.match(open.headers.get('access-control-allow-headers') ?? '', /authorization/);
+    const models = await app.fetch(new Request('http://unmask.test/v1/models', { headers: { origin: 'https://any.example', authorization: `Bearer ${KEY}` } }));
+    assert.equal(models.headers.get('access-control-allow-origin'), '*');
+    assert.match(models.headers.get('access-control-expose-headers') ?? '', /x-request-id/);
+
+    const engines = staticRegistry([runnerEngine({ id: 'tiny', backend: 'node', load: async () => { throw new Error('CORS checks never load the model'); } })]);
+    const listed = createApiApp({ engines, tenants: store, limiter: unlimited, corsOrigins: parseCorsOrigins('https://app.example, https://admin.example') });
+    assert.equal((await preflight(listed, 'https://app.example')).headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.equal((await preflight(listed, 'https://evil.example')).headers.get('access-control-allow-origin'), null);
+    const none = createApiApp({ engines, tenants: store, limiter: unlimited, corsOrigins: parseCorsOrigins('none') });
+    const refused = await preflight(none, 'https://any.example');
+    assert.equal(refused.headers.get('access-control-allow-origin'), null);
+    assert.notEqual(refused.status, 204);
   });
 });

@@ -12,6 +12,7 @@ import type { Limiter, TenantStore } from './tenancy.ts';
 import { ApiError, badRequest, errorResponse, toApiError } from './errors.ts';
 import { tenantAuth } from './auth.ts';
 import { requestIds } from './request-id.ts';
+import { apiCors, type CorsOrigins } from './cors.ts';
 import {
   ChatCompletionRequestSchema, CompletionRequestSchema, ErrorSchema, ModelCardSchema,
   messageText, rejectUnsupported, type ChatCompletionRequest, type CompletionRequest,
@@ -32,6 +33,8 @@ export interface ApiOptions {
   log?: (line: string) => void;
   /** Extra fields for GET /health (e.g. the edge engine's load state). */
   health?: () => Record<string, unknown>;
+  /** Origins browsers may call /v1/* from (default '*'; null: no CORS headers). */
+  corsOrigins?: CorsOrigins;
 }
 
 const errorResponses = {
@@ -42,7 +45,7 @@ const errorResponses = {
 
 
 export function createApiApp(opts: ApiOptions): OpenAPIHono {
-  const { engines, tenants, limiter, keepAliveMs = 15_000, maxBodyBytes = 1 << 20, log, health } = opts;
+  const { engines, tenants, limiter, keepAliveMs = 15_000, maxBodyBytes = 1 << 20, log, health, corsOrigins = '*' } = opts;
   const app = new OpenAPIHono({
     defaultHook: (result) => {
       if (!result.success) {
@@ -63,6 +66,8 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   app.notFound((c) => errorResponse(new ApiError(404, 'not_found_error', `No route for ${c.req.method} ${c.req.path}`, { code: 'route_not_found' })));
 
   app.use('*', requestIds());
+  const corsMiddleware = apiCors(corsOrigins);
+  if (corsMiddleware) app.use('/v1/*', corsMiddleware);
   app.get('/health', (c) => c.json({ status: 'ok', models: engines.list().map((e) => ({ id: e.id, backend: e.backend })), ...health?.() }));
   app.use('/v1/*', bodyLimit({ maxSize: maxBodyBytes, onError: () => { throw new ApiError(413, 'invalid_request_error', `request body exceeds ${maxBodyBytes} bytes`, { code: 'request_too_large' }); } }));
   app.use('/v1/*', tenantAuth(tenants));

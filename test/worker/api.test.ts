@@ -143,4 +143,12 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     const after = await cc.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 });
     assert.equal(after.choices.length, 1);
   });
+
+  test('CORS preflight from a browser origin is answered in workerd before authentication', async () => {
+    const res = await worker.fetch('/v1/chat/completions', {
+      method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+  });
 });
