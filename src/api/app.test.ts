@@ -142,6 +142,15 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.ok(!body.includes(KEY));
   });
 
+  test('models.retrieve: the card of a model the key may use; 404 model_not_found otherwise', async () => {
+    const card = await client.models.retrieve('tiny');
+    assert.deepEqual({ id: card.id, object: card.object, owned_by: card.owned_by }, { id: 'tiny', object: 'model', owned_by: 'unmask' });
+    await assert.rejects(client.models.retrieve('nope'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 404 && e.code === 'model_not_found');
+    const other = new OpenAI({ apiKey: OTHER, baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
+    await assert.rejects(other.models.retrieve('tiny'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 404);
+    await assert.rejects(new OpenAI({ apiKey: 'sk-unmask-wrong', baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess }).models.retrieve('tiny'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 401);
+  });
+
   test('models list respects the tenant; usage shows only the caller', async () => {
     const models = await client.models.list();
     assert.deepEqual(models.data.map((m) => m.id), ['tiny']);

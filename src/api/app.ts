@@ -44,6 +44,8 @@ const errorResponses = {
 };
 
 
+const modelCard = (e: { id: string; ownedBy: string; backend: string }) => ({ id: e.id, object: 'model' as const, created: 0, owned_by: e.ownedBy, backend: e.backend });
+
 export function createApiApp(opts: ApiOptions): OpenAPIHono {
   const { engines, tenants, limiter, keepAliveMs = 15_000, maxBodyBytes = 1 << 20, log, health, corsOrigins = '*' } = opts;
   const app = new OpenAPIHono({
@@ -77,9 +79,18 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     responses: { 200: { description: 'Model list', content: { 'application/json': { schema: z.object({ object: z.literal('list'), data: z.array(ModelCardSchema) }) } } }, ...errorResponses },
   }), (c) => {
     const tenant = c.get('tenant');
-    const data = engines.list().filter((e) => !tenant.models || tenant.models.includes(e.id))
-      .map((e) => ({ id: e.id, object: 'model' as const, created: 0, owned_by: e.ownedBy, backend: e.backend }));
+    const data = engines.list().filter((e) => !tenant.models || tenant.models.includes(e.id)).map(modelCard);
     return c.json({ object: 'list' as const, data }, 200);
+  });
+
+  // One model (client.models.retrieve); ids may contain "/" (HF-style names). A model the key may not use is
+  // reported as not found, as in the list.
+  app.get('/v1/models/:model{.+}', (c) => {
+    const tenant = c.get('tenant');
+    const id = decodeURIComponent(c.req.param('model'));
+    const engine = engines.list().find((e) => e.id === id && (!tenant.models || tenant.models.includes(e.id)));
+    if (!engine) throw new ApiError(404, 'invalid_request_error', `The model '${id}' does not exist or this key may not use it`, { code: 'model_not_found', param: 'model' });
+    return c.json(modelCard(engine));
   });
 
   /** Shared by both generation routes once the prompts are tokenized. */
