@@ -15,6 +15,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 export function routeLabel(path: string): string {
   if (ROUTES.includes(path)) return path;
+  if (path.startsWith('/v1/models/')) return '/v1/models/{id}';
   return path.startsWith('/admin/') ? '/admin' : 'other';
 }
 
