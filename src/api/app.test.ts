@@ -189,7 +189,7 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.ok(afterAbort - before < 150, `aborted early: ${afterAbort - before} forwards`);
   });
 
-  test('every response carries x-request-id, errors and streams included; a sane incoming id is kept and metered', async () => {
+  test('every response carries a server x-request-id (errors and streams included), the metering key; a caller\'s id is echoed, never metered', async () => {
     const post = (headers: Record<string, string>, body: unknown) => app.fetch(new Request('http://unmask.test/v1/completions', {
       method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
     }));
@@ -202,12 +202,18 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     const notFound = await app.fetch(new Request('http://unmask.test/v2/nothing'));
     assert.match(notFound.headers.get('x-request-id') ?? '', /^req_/);
     const stream = await post({ authorization: `Bearer ${KEY}`, 'x-request-id': 'gw-trace.42' }, { model: 'tiny', prompt: 'hi', max_tokens: 4, stream: true });
-    assert.equal(stream.headers.get('x-request-id'), 'gw-trace.42');
+    const serverId = stream.headers.get('x-request-id') ?? '';
+    assert.match(serverId, /^req_[0-9a-f]{32}$/);
+    assert.equal(stream.headers.get('x-client-request-id'), 'gw-trace.42', 'the caller\'s id is echoed beside ours');
     await stream.text();
+    // The same client id again must not merge two requests' usage (usage is deduplicated by request id).
+    const repeat = await post({ authorization: `Bearer ${KEY}`, 'x-request-id': 'gw-trace.42' }, { model: 'tiny', prompt: 'hi', max_tokens: 2 });
+    await repeat.text();
     await new Promise((r) => setTimeout(r, 20));
-    assert.ok(store.records.some((r) => r.requestId === 'gw-trace.42'), 'the usage record has the request id');
+    assert.ok(store.records.some((r) => r.requestId === serverId), 'the usage record has the server request id');
+    assert.ok(!store.records.some((r) => r.requestId === 'gw-trace.42'), 'a client id is never the metering key');
     const spoofed = await post({ authorization: `Bearer ${KEY}`, 'x-request-id': 'bad id with spaces' }, { model: 'tiny', prompt: 'hi', max_tokens: 2 });
-    assert.match(spoofed.headers.get('x-request-id') ?? '', /^req_/);
+    assert.equal(spoofed.headers.get('x-client-request-id'), null);
     await spoofed.text();
   });
 

@@ -87,7 +87,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   // reported as not found, as in the list.
   app.get('/v1/models/:model{.+}', (c) => {
     const tenant = c.get('tenant');
-    const id = decodeURIComponent(c.req.param('model'));
+    const id = c.req.param('model'); // already decoded by the router
     const engine = engines.list().find((e) => e.id === id && (!tenant.models || tenant.models.includes(e.id)));
     if (!engine) throw new ApiError(404, 'invalid_request_error', `The model '${id}' does not exist or this key may not use it`, { code: 'model_not_found', param: 'model' });
     return c.json(modelCard(engine));
@@ -125,7 +125,8 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
         }),
       ]).catch((e: unknown) => log?.(`metering failed: ${(e as Error).name}`));
       try { c.executionCtx.waitUntil(work); } catch { /* Node: no execution context; the promise runs anyway */ }
-      log?.(`${c.req.path} request=${requestId} tenant=${tenant.id} model=${engine.id} status=${o.status} prompt=${o.promptTokens} completion=${o.completionTokens}`);
+      const client = c.get('clientRequestId');
+      log?.(`${c.req.path} request=${requestId}${client ? ` client_request=${client}` : ''} tenant=${tenant.id} model=${engine.id} status=${o.status} prompt=${o.promptTokens} completion=${o.completionTokens}`);
     };
     return respond(c, {
       flavor, prepared, modelId: engine.id, stream: body.stream === true, keepAliveMs, headers, onDone,
