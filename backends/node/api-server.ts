@@ -53,14 +53,17 @@ export interface NodeApiServer {
   close(): Promise<void>;
 }
 
-/** @example const api = await startNodeApi({ model: 'assets/demo-model', dataDir: '.data' }); await api.ready; */
+/** @example const api = await startNodeApi({ model: 'assets/demo-model', dataDir: '.data' }); console.log(api.url); */
 export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   const log = o.log ?? (() => {});
+  // Settings first: a bad value fails before the model is read.
+  const prefixCache = prefixCacheFromEnv(o.prefixCacheMb);
+  const corsOrigins = parseCorsOrigins(o.corsOrigins);
   const tenants = await openFileTenantStore({ dir: o.dataDir, log });
   const loaded: LoadedModel = await loadModel({ location: o.model, providers: o.providers ?? ['cpu'], threads: o.threads, log });
   const modelId = o.modelId ?? loaded.manifest.name;
   const codec = packageCodec(loaded.manifest, loaded.files);
-  const edge = runnerEngine({ id: modelId, backend: 'edge-node', load: async () => ({ runner: loaded.runner, codec }), prefixCache: prefixCacheFromEnv(o.prefixCacheMb) });
+  const edge = runnerEngine({ id: modelId, backend: 'edge-node', load: async () => ({ runner: loaded.runner, codec }), prefixCache });
   const metrics = new ApiMetrics({ model: modelId, provider: loaded.provider });
   const store = metrics.metered(tenants);
   const engines = poolRegistry({
@@ -71,13 +74,14 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     engines,
     tenants: store,
     limiter: createMemoryLimiter({ budgetUsed: tenants.usedTokens }),
-    corsOrigins: parseCorsOrigins(o.corsOrigins),
+    corsOrigins,
     log: (line) => { if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line); },
     health: () => ({ loaded: true, model: modelId, provider: loaded.provider, ...('pools' in engines ? { pools: engines.pools() } : {}) }),
   });
   app.route('/', createAdminApp({ store, adminToken: o.adminToken }));
 
-  const { server, port } = await listen(metrics.wrap(async (request) => app.fetch(request), o.adminToken), o.port ?? 8787, o.host ?? '127.0.0.1');
+  const { server, port } = await listen(metrics.wrap(async (request) => app.fetch(request), o.adminToken), o.port ?? 8787, o.host ?? '127.0.0.1')
+    .catch(async (e: unknown) => { await loaded.session.release(); throw e; });
   const url = `http://${o.host ?? '127.0.0.1'}:${port}`;
   log(`ready: ${modelId} on ${loaded.provider} (${loaded.fetchMs.toFixed(0)} ms read, ${loaded.sessionMs.toFixed(0)} ms session) at ${url}`);
 
@@ -90,7 +94,8 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
       const cut = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;
       clearTimeout(cut);
-      await loaded.session.release();
+      // The session is not released: a generation whose connection was just cut may still be inside a forward.
+      // The process exits next.
     },
   };
 }

@@ -4,7 +4,9 @@
  * read back at start, so keys, limits, usage summaries and budgets survive a restart. One server process per
  * directory: several replicas need a shared store (deploy on Workers, where D1 and Durable Objects are that store).
  */
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { appendFile, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { UsageRecord } from '../../src/api/tenancy.ts';
@@ -64,13 +66,18 @@ async function readSnapshot(path: string): Promise<TenantSnapshot | undefined> {
   return { tenants: parsed.data.tenants, keys: parsed.data.keys };
 }
 
-/** Usage records, one per line; a line that does not parse (a write cut short by a crash) is skipped with a warning. */
+/**
+ * Usage records, one per line, streamed (the log may outgrow one string). A line that does not parse (a write cut
+ * short by a crash) is skipped with a warning, and a missing final newline is added so the next record starts a
+ * line of its own.
+ */
 async function readUsage(path: string, log: (line: string) => void): Promise<UsageRecord[]> {
-  const text = await readIfExists(path);
-  if (text === null) return [];
+  const size = (await stat(path).catch(() => null))?.size;
+  if (size === undefined) return [];
   const records: UsageRecord[] = [];
   let skipped = 0;
-  for (const line of text.split('\n')) {
+  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  for await (const line of lines) {
     if (!line.trim()) continue;
     try {
       records.push(UsageSchema.parse(JSON.parse(line)));
@@ -79,6 +86,13 @@ async function readUsage(path: string, log: (line: string) => void): Promise<Usa
     }
   }
   if (skipped) log(`${path}: skipped ${skipped} unreadable line(s)`);
+  if (size > 0) {
+    const handle = await open(path, 'r');
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    await handle.close();
+    if (last[0] !== 0x0a) await appendFile(path, '\n');
+  }
   return records;
 }
 
@@ -96,7 +110,13 @@ export async function openFileTenantStore({ dir, now, log = () => {} }: FileTena
     // Write a temp file, then rename over the old one: a crash leaves the old file or the new one, never half.
     persist: async (snapshot) => {
       const tmp = `${tenantsPath}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify({ format: FORMAT, version: 1, ...snapshot }, null, 2)}\n`, { mode: 0o600 });
+      const handle = await open(tmp, 'w', 0o600);
+      try {
+        await handle.writeFile(`${JSON.stringify({ format: FORMAT, version: 1, ...snapshot }, null, 2)}\n`);
+        await handle.sync(); // on disk before the rename makes it the file: a power cut leaves old or new, not empty
+      } finally {
+        await handle.close();
+      }
       await rename(tmp, tenantsPath);
     },
     // Appends in order, one line per record.

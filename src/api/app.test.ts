@@ -146,6 +146,8 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     const card = await client.models.retrieve('tiny');
     assert.deepEqual({ id: card.id, object: card.object, owned_by: card.owned_by }, { id: 'tiny', object: 'model', owned_by: 'unmask' });
     await assert.rejects(client.models.retrieve('nope'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 404 && e.code === 'model_not_found');
+    const odd = await app.fetch(new Request('http://unmask.test/v1/models/100%25', { headers: { authorization: `Bearer ${KEY}` } }));
+    assert.equal(odd.status, 404, 'an id with % is looked up, not a 500');
     const other = new OpenAI({ apiKey: OTHER, baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
     await assert.rejects(other.models.retrieve('tiny'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 404);
     await assert.rejects(new OpenAI({ apiKey: 'sk-unmask-wrong', baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess }).models.retrieve('tiny'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 401);

@@ -23,7 +23,7 @@ export function apiCors(origins: CorsOrigins): MiddlewareHandler | null {
     origin: origins,
     allowMethods: ['GET', 'POST', 'OPTIONS'],
     allowHeaders: ['authorization', 'content-type', 'x-api-key', 'x-request-id', 'openai-organization', 'openai-project'],
-    exposeHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+    exposeHeaders: ['x-request-id', 'x-client-request-id', 'retry-after', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
     maxAge: 86400,
   });
 }

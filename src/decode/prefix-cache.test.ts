@@ -132,3 +132,27 @@ test('the first step event reports the cached prompt positions (a consumer that 
   assert.equal(warm[0], 2 * B);
   assert.ok(warm.length > 1 && warm.slice(1).every((x) => x === undefined));
 });
+
+test('a conversation growing turn by turn keeps one entry: a longer prompt takes over its prefixes, the old entry goes', async () => {
+  const B = 4;
+  const toy = new ToyRunner({ seed: 9, blockLength: B });
+  const runner = shareable(toy);
+  const rng = new Xoshiro128(21);
+  const cache = new PrefixCache({ maxPositions: 64 * B });
+  let conversation = prompt(rng, 2 * B, toy.info.vocabSize);
+  let lastCached = 0;
+  for (let turn = 0; turn < 12; turn++) {
+    const r = await generate(runner, conversation, { maxTokens: 4, blockLength: B, prefixCache: cache });
+    if (turn > 0) assert.equal(r.stats.cachedPromptTokens, lastCached, `turn ${turn} reuses the previous turn's prompt`);
+    assert.equal(cache.entryCount, 1, `turn ${turn}: one live entry`);
+    assert.equal(cache.size, Math.floor(conversation.length / B) * B, 'accounting follows the live entry only');
+    lastCached = Math.floor(conversation.length / B) * B;
+    conversation = [...conversation, ...prompt(rng, 2 * B, toy.info.vocabSize)];
+  }
+  // Two unrelated prompts: two entries; evicting one leaves the other's accounting exact.
+  const small = new PrefixCache({ maxPositions: 3 * B });
+  await generate(runner, prompt(rng, 2 * B, toy.info.vocabSize), { maxTokens: 4, blockLength: B, prefixCache: small });
+  await generate(runner, prompt(rng, 2 * B, toy.info.vocabSize), { maxTokens: 4, blockLength: B, prefixCache: small });
+  assert.equal(small.entryCount, 1);
+  assert.equal(small.size, 2 * B);
+});

@@ -21,6 +21,8 @@ interface Entry {
   ids: Int32Array;
   state: KvState;
   blockLength: number;
+  /** Prefix keys that point at it; at 0 it is unreachable and dropped. */
+  keys: number;
 }
 
 export interface PrefixCacheOptions {
@@ -97,15 +99,19 @@ export class PrefixCache {
       this.touch(existing, keys, keys.length);
       return;
     }
-    const entry: Entry = { ids: ids.slice(0, length), state, blockLength };
+    const entry: Entry = { ids: ids.slice(0, length), state, blockLength, keys: 0 };
     this.entries.add(entry);
     this.positions += length;
     this.heldBytes += state.bytes ?? 0;
-    for (const key of keys) {
-      this.byPrefix.delete(key);
-      this.byPrefix.set(key, entry);
-    }
+    // The new entry takes over the shorter prefixes too (a conversation growing turn by turn): an older entry
+    // that loses its last key is unreachable and goes at once.
+    for (const key of keys) this.point(key, entry);
     this.evict();
+  }
+
+  /** Entries held (for tests and stats). */
+  get entryCount(): number {
+    return this.entries.size;
   }
 
   clear(): void {
@@ -125,6 +131,21 @@ export class PrefixCache {
     return keys;
   }
 
+  private point(key: string, entry: Entry): void {
+    const old = this.byPrefix.get(key);
+    this.byPrefix.delete(key);
+    this.byPrefix.set(key, entry);
+    entry.keys++;
+    if (old && old !== entry) this.unref(old);
+    else if (old === entry) entry.keys--;
+  }
+
+  private unref(entry: Entry): void {
+    if (--entry.keys > 0 || !this.entries.delete(entry)) return;
+    this.positions -= entry.ids.length;
+    this.heldBytes -= entry.state.bytes ?? 0;
+  }
+
   /** Marks the first `k` prefixes as most recently used. */
   private touch(entry: Entry, keys: string[], k: number): void {
     for (let i = 0; i < k; i++) {
@@ -138,10 +159,10 @@ export class PrefixCache {
   private evict(): void {
     while ((this.positions > this.maxPositions || this.heldBytes > this.maxBytes) && this.byPrefix.size > 0) {
       const entry = this.byPrefix.values().next().value as Entry;
-      for (const [key, e] of [...this.byPrefix]) if (e === entry) this.byPrefix.delete(key);
-      if (this.entries.delete(entry)) {
-        this.positions -= entry.ids.length;
-        this.heldBytes -= entry.state.bytes ?? 0;
+      for (const [key, e] of [...this.byPrefix]) {
+        if (e !== entry) continue;
+        this.byPrefix.delete(key);
+        this.unref(entry);
       }
     }
   }

@@ -43,17 +43,26 @@ test('options are validated at construction', () => {
   assert.throws(() => createMemoryLimiter({ leaseTtlMs: 0 }), RangeError);
 });
 
-test('budgetUsed seeds the current period once, so a restarted process still enforces the budget', async () => {
+test('budgetUsed seeds each budget period this process starts counting, so restarts and new budgets are enforced', async () => {
   let now = Date.UTC(2026, 0, 31, 12);
   const asked: [string, number, number][] = [];
-  const limiter = createMemoryLimiter({ now: () => now, budgetUsed: (id, start, end) => { asked.push([id, start, end]); return 990; } });
+  const january = Date.UTC(2026, 0, 1);
+  const limiter = createMemoryLimiter({ now: () => now, budgetUsed: (id, start, end) => { asked.push([id, start, end]); return start === january ? 990 : 0; } });
   const t = tenant('d', { budgetTokens: 1000, budgetPeriod: 'month' });
   const refused = await limiter.admit(t, 20);
   assert.ok(!refused.ok && refused.refusal.code === 'insufficient_quota');
-  assert.deepEqual(asked, [['d', Date.UTC(2026, 0, 1), Date.UTC(2026, 1, 1)]]);
+  assert.deepEqual(asked, [['d', january, Date.UTC(2026, 1, 1)]]);
   assert.equal((await limiter.admit(t, 10)).ok, true, 'what is left of the budget can still be used');
-  now = Date.UTC(2026, 1, 1, 0, 0, 1); // a new month: a fresh budget, not asked again
+  assert.equal(asked.length, 1, 'asked once per period');
+  now = Date.UTC(2026, 1, 1, 0, 0, 1); // a new month: what the store has for it (nothing yet)
   assert.equal((await limiter.admit(t, 900)).ok, true);
-  assert.equal(asked.length, 1);
-  assert.equal((await createMemoryLimiter({ budgetUsed: () => { throw new Error('not for tenants without a budget'); } }).admit(tenant('e'), 5)).ok, true);
+  assert.equal(asked.length, 2);
+
+  // A tenant first seen without a budget, then given one: the store's usage counts against it at once.
+  const later = createMemoryLimiter({ now: () => now, budgetUsed: () => 950 });
+  assert.equal((await later.admit(tenant('e'), 500)).ok, true);
+  const withBudget = tenant('e', { budgetTokens: 1000, budgetPeriod: 'month' });
+  const over = await later.admit(withBudget, 100);
+  assert.ok(!over.ok && over.refusal.code === 'insufficient_quota');
+  assert.equal((await createMemoryLimiter({ budgetUsed: () => { throw new Error('not for tenants without a budget'); } }).admit(tenant('f'), 5)).ok, true);
 });

@@ -29,13 +29,13 @@ export function createMemoryLimiter(options: MemoryLimiterOptions = {}): Limiter
   const states = new Map<string, LimiterState>();
   const stateOf = (tenant: Tenant): LimiterState => {
     let state = states.get(tenant.id);
-    if (!state) {
-      states.set(tenant.id, (state = emptyLimiterState()));
-      const { budgetTokens, budgetPeriod } = limitsOf(tenant);
-      if (budgetUsed && budgetTokens !== null && budgetPeriod !== null) {
-        const { start, end } = periodWindow(budgetPeriod, now());
-        state.budget = { periodStart: start, used: budgetUsed(tenant.id, start, end) };
-      }
+    if (!state) states.set(tenant.id, (state = emptyLimiterState()));
+    // A budget period this process has not counted yet (first sight, a new period, a budget just added or its
+    // period changed) starts from what the store says was used in it, not from 0.
+    const { budgetTokens, budgetPeriod } = limitsOf(tenant);
+    if (budgetUsed && budgetTokens !== null && budgetPeriod !== null) {
+      const { start, end } = periodWindow(budgetPeriod, now());
+      if (state.budget?.periodStart !== start) state.budget = { periodStart: start, used: budgetUsed(tenant.id, start, end) };
     }
     return state;
   };

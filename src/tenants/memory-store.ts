@@ -28,7 +28,7 @@ export interface MemoryTenantStoreOptions {
   initial?: TenantSnapshot;
   /** Usage recorded before (e.g. read back from a log), replayed into the summaries. */
   usage?: Iterable<UsageRecord>;
-  /** Called after each admin change, in order; the change is visible only once it resolves. */
+  /** Called after each admin change, in order, before the change's call returns; if it fails the change is undone. */
   persist?: (snapshot: TenantSnapshot) => Promise<void>;
   /** Called once per new (tenant, request id). */
   appendUsage?: (record: UsageRecord) => Promise<void>;
@@ -148,7 +148,15 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
     },
 
     async recordUsage(record: UsageRecord): Promise<void> {
-      if (remember(record)) await appendUsage(record);
+      if (!remember(record)) return;
+      try {
+        await appendUsage(record);
+      } catch (e: unknown) {
+        // Not durable: forget it, so a retry of the same record is not taken for a duplicate.
+        seen.delete(`${record.tenantId}\u0000${record.requestId}`);
+        usage.splice(usage.lastIndexOf(record), 1);
+        throw e;
+      }
     },
 
     async usage(tenantId: string, since?: number): Promise<UsageSummary> {

@@ -55,6 +55,9 @@ test('a usage line cut short by a crash is skipped with a warning; a damaged ten
   const reopened = await openFileTenantStore({ dir, log: (l) => warnings.push(l) });
   assert.equal((await reopened.usage(tenant.id)).requests, 1);
   assert.match(warnings.join('\n'), /skipped 1 unreadable line/);
+  // The torn line got its newline: a record written after it is a line of its own and survives.
+  await reopened.recordUsage({ tenantId: tenant.id, keyId: 'k', requestId: 'r2', model: 'm', backend: 'b', promptTokens: 1, completionTokens: 1, status: 200, durationMs: 1, at: Date.now() });
+  assert.equal((await (await openFileTenantStore({ dir })).usage(tenant.id)).requests, 2);
 
   await writeFile(join(dir, TENANTS_FILE), '{"format":"unmask-tenants","version":1,"tenants":[{"id":1}],"keys":[]}');
   await assert.rejects(openFileTenantStore({ dir }), (e: unknown) => e instanceof TenantFileError && /tenants\.json is not an Unmask tenants file: tenants\.0\.id/.test(e.message));

@@ -52,3 +52,17 @@ test('a restart from a snapshot and the usage log keeps keys, limits and budget 
   const now = Date.now();
   assert.equal(second.usedTokens(tenant.id, now - 60_000, now + 60_000), 100);
 });
+
+test('a usage record whose append fails is forgotten, so a retry of it is written', async () => {
+  let fail = true;
+  const written: unknown[] = [];
+  const store = createMemoryTenantStore({ appendUsage: async (r) => { if (fail) throw new Error('disk full'); written.push(r); } });
+  const tenant = await store.createTenant({ name: 'a' });
+  const record = { tenantId: tenant.id, keyId: 'k', requestId: 'r1', model: 'm', backend: 'b', promptTokens: 1, completionTokens: 2, status: 200, durationMs: 1, at: Date.now() };
+  await assert.rejects(store.recordUsage(record), /disk full/);
+  assert.equal((await store.usage(tenant.id)).requests, 0);
+  fail = false;
+  await store.recordUsage(record);
+  assert.equal(written.length, 1);
+  assert.equal((await store.usage(tenant.id)).requests, 1);
+});

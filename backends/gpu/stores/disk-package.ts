@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, symlink, utimes } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Manifest, PackageFile } from '../../../src/model/manifest.ts';
 import { ModelLoadError, type BlobStore } from '../../../src/model/store.ts';
 import { chunkRanges, describeFile, missingFileError, sizeError, type StorageCall } from '../../../src/model/loader/fetch-file.ts';
@@ -141,16 +141,19 @@ async function download(store: BlobStore, file: PackageFile, target: string, { a
     // Settled, not raced: the file is closed and removed only after every chunk write has ended.
     const chunks = await Promise.allSettled(chunkRanges(file.bytes, rangeChunkBytes).map(async (range) => {
       try {
-        const part = await call(async () => {
+        // The chunk is written inside its storage slot: a network faster than the disk cannot pile up buffers
+        // beyond chunk size × concurrency.
+        const written = await call(async () => {
           if (failed || abort.failed) throw new AbandonedError(`${file.path}: download abandoned`);
-          return store.get(file.path, file.bytes <= rangeChunkBytes ? undefined : range);
+          const part = await store.get(file.path, file.bytes <= rangeChunkBytes ? undefined : range);
+          if (!part) throw missingFileError(store, file.path);
+          if (part.length !== range.length) {
+            throw new ModelLoadError('truncated', `${describeFile(store, file.path)}: bytes ${range.offset}+${range.length} returned ${part.length} bytes (object truncated or replaced during the download)`);
+          }
+          await handle.write(part, 0, part.length, range.offset);
+          return part.length;
         });
-        if (!part) throw missingFileError(store, file.path);
-        if (part.length !== range.length) {
-          throw new ModelLoadError('truncated', `${describeFile(store, file.path)}: bytes ${range.offset}+${range.length} returned ${part.length} bytes (object truncated or replaced during the download)`);
-        }
-        await handle.write(part, 0, part.length, range.offset);
-        onBytes(part.length);
+        onBytes(written);
       } catch (e: unknown) {
         failed = true;
         throw e;
@@ -170,8 +173,8 @@ async function download(store: BlobStore, file: PackageFile, target: string, { a
 }
 
 /**
- * `<cache>/packages/<manifest hash>/<package path>` → the cached files, as symlinks (no second copy). Built
- * under a temp name and renamed, so a directory that exists is complete.
+ * `<cache>/packages/<manifest hash>/<package path>` → the cached files, as relative symlinks (no second copy).
+ * Built under a temp name and renamed, so a directory that exists is complete.
  */
 async function linkPackage(cacheDir: string, manifest: Manifest): Promise<string> {
   const id = createHash('sha256').update(JSON.stringify(manifest.files.map((f) => [f.path, f.sha256]))).digest('hex').slice(0, 32);
@@ -182,7 +185,8 @@ async function linkPackage(cacheDir: string, manifest: Manifest): Promise<string
     for (const file of manifest.files) {
       const link = join(temp, file.path);
       await mkdir(dirname(link), { recursive: true });
-      await symlink(join(cacheDir, file.sha256), link);
+      // Relative, so the cache still works mounted at another path.
+      await symlink(relative(dirname(link), join(cacheDir, file.sha256)), link);
     }
     await rename(temp, dir).catch(async (e: unknown) => {
       // Another process linked the same package first: theirs is as good.
