@@ -19,7 +19,7 @@ import { loadPackage } from './model/loader.ts';
 import { createAdminApp, createD1TenantStore, createDurableObjectLimiter } from './tenants/index.ts';
 import { ModelSourceError, storeFromEnv, type WorkerEnv } from './worker/index.ts';
 import { generateHandler } from './worker/generate.ts';
-import { PrefixCacheConfigError, prefixCacheFromEnv } from './worker/prefix-cache-env.ts';
+import { PrefixCacheConfigError, WORKER_PREFIX_CACHE_MB, prefixCacheFromEnv } from './worker/prefix-cache-env.ts';
 import { adminOnly } from './worker/admin-only.ts';
 import { DispatchConfigError } from './dispatch/index.ts';
 
@@ -38,7 +38,7 @@ export interface Env extends WorkerEnv {
   GPU_POOL_SECRET?: string;
   /** Origins browsers may call /v1/* from: unset or "*" any, "none" off, else comma-separated. */
   CORS_ORIGINS?: string;
-  /** MiB of prompt K/V kept in the isolate's prefix cache (default 32; "0" turns it off). */
+  /** MiB of prompt K/V kept in the isolate's prefix cache (default 8; "0" turns it off). */
   PREFIX_CACHE_MB?: string;
 }
 
@@ -53,7 +53,7 @@ function buildApp(env: Env) {
     ort: workerdOrt,
   });
   const tenants = createD1TenantStore({ db: env.DB as never });
-  const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model(), prefixCache: prefixCacheFromEnv(env.PREFIX_CACHE_MB) });
+  const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model(), prefixCache: prefixCacheFromEnv(env.PREFIX_CACHE_MB, WORKER_PREFIX_CACHE_MB) });
   const engines = poolRegistry({
     poolConfig: env.POOL_CONFIG, secrets: env as unknown as Record<string, unknown>, edge,
     onDegrade: (model) => console.log(`degraded ${model} to the edge: pool down`),

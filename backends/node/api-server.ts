@@ -15,7 +15,7 @@ import { poolRegistry } from '../gpu/client/pool-registry.ts';
 import { listen } from '../gpu/http/listen.ts';
 import { loadModel, type LoadedModel, type Provider } from '../gpu/load-model.ts';
 import { openFileTenantStore } from './file-tenant-store.ts';
-import { prefixCacheFromEnv } from '../../src/worker/prefix-cache-env.ts';
+import { NODE_PREFIX_CACHE_MB, prefixCacheFromEnv } from '../../src/worker/prefix-cache-env.ts';
 import { ApiMetrics } from './api-metrics.ts';
 
 export interface NodeApiOptions {
@@ -32,7 +32,7 @@ export interface NodeApiOptions {
   /** onnxruntime-node execution providers, in order (default ['cpu']). */
   providers?: Provider[];
   threads?: number;
-  /** MiB of prompt K/V kept in the prefix cache (default 32; 0 turns it off). */
+  /** MiB of prompt K/V kept in the prefix cache (default NODE_PREFIX_CACHE_MB, 32; 0 turns it off). */
   prefixCacheMb?: number;
   /** CORS_ORIGINS: unset or "*" any origin, "none" off, else comma-separated origins. */
   corsOrigins?: string;
@@ -57,7 +57,7 @@ export interface NodeApiServer {
 export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   const log = o.log ?? (() => {});
   // Settings first: a bad value fails before the model is read.
-  const prefixCache = prefixCacheFromEnv(o.prefixCacheMb);
+  const prefixCache = prefixCacheFromEnv(o.prefixCacheMb, NODE_PREFIX_CACHE_MB);
   const corsOrigins = parseCorsOrigins(o.corsOrigins);
   const tenants = await openFileTenantStore({ dir: o.dataDir, log });
   const loaded: LoadedModel = await loadModel({ location: o.model, providers: o.providers ?? ['cpu'], threads: o.threads, log });
