@@ -6,7 +6,8 @@ import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.ts';
 import type { PoolMetrics } from '../metrics/pool-metrics.ts';
 import { GENERATE_PATH, MODEL_PATH, type ModelDescription } from '../protocol.ts';
 import { poolAuth } from './auth.ts';
-import { PoolHttpError, unavailable } from './errors.ts';
+import { ApiError, errorResponse } from '../../../src/api/errors.ts';
+import { unavailable } from './errors.ts';
 import { generationStream } from './generation.ts';
 import { parseGenerate } from './request.ts';
 
@@ -36,11 +37,11 @@ export function createPoolApp({ secret, state, retryAfterFullS = 1, retryAfterUn
   const app = new Hono();
 
   app.onError((e, c) => {
-    if (e instanceof PoolHttpError) return e.toResponse();
+    if (e instanceof ApiError) return errorResponse(e);
     console.error(`gpu-server: ${c.req.method} ${c.req.path}:`, e);
-    return new PoolHttpError(500, 'server_error', 'internal error', { code: 'internal_error' }).toResponse();
+    return errorResponse(new ApiError(500, 'server_error', 'internal error', { code: 'internal_error' }));
   });
-  app.notFound((c) => new PoolHttpError(404, 'not_found_error', `no route ${c.req.method} ${c.req.path}`).toResponse());
+  app.notFound((c) => errorResponse(new ApiError(404, 'not_found_error', `no route ${c.req.method} ${c.req.path}`)));
 
   app.get('/health', (c) => c.json({ status: state.status }, state.status === 'ready' ? 200 : 503));
   app.get('/metrics', () => new Response(state.metrics.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } }));
@@ -65,7 +66,7 @@ export function createPoolApp({ secret, state, retryAfterFullS = 1, retryAfterUn
     try {
       body = await c.req.json();
     } catch {
-      throw new PoolHttpError(400, 'invalid_request_error', 'the body is not valid JSON', { code: 'invalid_json' });
+      throw new ApiError(400, 'invalid_request_error', 'the body is not valid JSON', { code: 'invalid_json' });
     }
     const request = parseGenerate(body, model.id, model.info);
     const ticket = state.admission.tryAdmit();

@@ -1,7 +1,7 @@
 /** Shared-secret bearer auth for the internal API, compared in constant time. */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { PoolHttpError } from './errors.ts';
+import { ApiError } from '../../../src/api/errors.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -19,7 +19,7 @@ export function poolAuth({ secret }: { secret: string }): MiddlewareHandler {
   if (!secret) throw new Error('poolAuth: the secret must not be empty');
   return async function poolAuth(c, next) {
     if (!bearerMatches(c.req.header('authorization'), secret)) {
-      throw new PoolHttpError(401, 'authentication_error', 'invalid or missing pool secret', { code: 'invalid_api_key' });
+      throw new ApiError(401, 'authentication_error', 'invalid or missing pool secret', { code: 'invalid_api_key' });
     }
     await next();
   };

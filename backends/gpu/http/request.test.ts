@@ -2,16 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunnerInfo } from '../../../src/decode/runner.ts';
 import { bearerMatches } from './auth.ts';
-import { PoolHttpError } from './errors.ts';
+import { ApiError } from '../../../src/api/errors.ts';
 import { parseGenerate } from './request.ts';
 
 const info: RunnerInfo = { vocabSize: 512, topK: 8, maskId: 508, eosId: 507, maxPositions: 1024, blockLength: 32 };
 
-function error(body: unknown): PoolHttpError {
+function error(body: unknown): ApiError {
   try {
     parseGenerate(body, 'm', info);
   } catch (e: unknown) {
-    if (e instanceof PoolHttpError) return e;
+    if (e instanceof ApiError) return e;
     throw e;
   }
   throw new Error('no error');

@@ -4,7 +4,7 @@ import { DecodeOptionsError, planDecode } from '../../../src/decode/index.ts';
 import type { RunnerInfo } from '../../../src/decode/runner.ts';
 import type { GenerateRequest } from '../protocol.ts';
 import type { WireDecodeOptions } from '../worker/messages.ts';
-import { PoolHttpError } from './errors.ts';
+import { badRequest } from '../../../src/api/errors.ts';
 
 const GenerateRequestSchema = z.object({
   model: z.string(),
@@ -36,10 +36,7 @@ export interface ParsedGenerate {
   denoise: boolean;
 }
 
-const badRequest = (message: string, param: string | null, code: string | null = null) =>
-  new PoolHttpError(400, 'invalid_request_error', message, { param, code });
-
-/** Validates `body` for the model `modelId`; throws PoolHttpError 400 naming the offending field. */
+/** Validates `body` for the model `modelId`; throws an ApiError 400 naming the offending field. */
 export function parseGenerate(body: unknown, modelId: string, info: RunnerInfo): ParsedGenerate {
   const parsed = GenerateRequestSchema.safeParse(body);
   if (!parsed.success) {
