@@ -12,13 +12,9 @@ import type { DecodeEvent, DecodeOptions, RunnerInfo } from '../../../src/decode
 import type { OpenModel } from '../../../src/api/engine.ts';
 import { BackendError } from '../../../src/api/backend-error.ts';
 import type { TextCodec } from '../../../src/model/text-codec.ts';
-import { errorFromResponse, fromPoolError, poolDisconnected } from './errors.ts';
-import { AbortedError, classifyStatus, withRetries, type Attempt } from './retry.ts';
-import {
-  DEFAULT_IDLE_TIMEOUT_MS, abortedResult, describeError, nextJson, openStream, streamHeaders,
-  type PoolEngine, type PoolEngineOptions,
-} from './shared.ts';
-import type { SseFrame } from './sse.ts';
+import { fromPoolError, poolDisconnected } from './errors.ts';
+import { poolStream } from './pool-stream.ts';
+import { DEFAULT_IDLE_TIMEOUT_MS, abortedResult, nextJson, type PoolEngine, type PoolEngineOptions } from './shared.ts';
 
 export const COMPLETIONS_PATH = '/v1/completions';
 
@@ -56,73 +52,41 @@ export function openAiPoolEngine(opts: OpenAiPoolOptions): PoolEngine {
   const upstreamModel = opts.upstreamModel ?? id;
   const fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
 
+  // A generator, so a refused option surfaces on the first next(), like every other failure.
   async function* decode(codec: TextCodec, promptIds: number[], options: DecodeOptions): AsyncGenerator<DecodeEvent> {
-    const { signal } = options;
-    const payload = JSON.stringify(completionsBody(upstreamModel, promptIds, options));
-    const output: number[] = [];
-    let attempt: Attempt<{ first: Chunk | null; it: AsyncGenerator<SseFrame> }>;
-    try {
-      attempt = await withRetries(members, signal, retry, async (member, init) => {
-        const res = await fetchFn(`${member.url}${COMPLETIONS_PATH}`, { method: 'POST', headers: streamHeaders(secret), body: payload, signal: init.signal });
-        init.connected();
-        const retryable = classifyStatus(res, members.now());
-        if (retryable) { await res.body?.cancel().catch(() => {}); throw retryable; }
-        if (!res.ok) throw await errorFromResponse(res);
-        return openStream(res, idleTimeoutMs, (json) => json as Chunk | null);
-      });
-    } catch (e: unknown) {
-      if (e instanceof AbortedError || signal?.aborted) {
-        yield { type: 'done', result: abortedResult(output, options.seed) };
-        return;
-      }
-      throw e;
-    }
-
-    let broken = false;
-    let finish: string | null = null;
-    let block = 0;
-    const { it } = attempt.value;
-    try {
-      // null: the [DONE] frame.
-      let chunk: Chunk | null = attempt.value.first;
-      for (;;) {
-        if (chunk === null) break;
-        if (chunk.error) throw fromPoolError(chunk.error);
-        const choice = chunk.choices?.[0];
-        if (choice?.text) {
-          const tokens = codec.encode(choice.text);
-          if (tokens.length > 0) {
-            yield { type: 'block', block: block++, offset: output.length, tokens };
-            output.push(...tokens);
+    yield* poolStream({
+      members, retry, fetch: fetchFn, idleTimeoutMs, secret, path: COMPLETIONS_PATH,
+      payload: JSON.stringify(completionsBody(upstreamModel, promptIds, options)),
+      signal: options.signal, seed: options.seed,
+      first: (json) => json as Chunk | null,
+      async *relay(first, it, output, broke) {
+        let finish: string | null = null;
+        let block = 0;
+        // null: the [DONE] frame.
+        let chunk: Chunk | null = first;
+        for (;;) {
+          if (chunk === null) break;
+          if (chunk.error) throw fromPoolError(chunk.error);
+          const choice = chunk.choices?.[0];
+          if (choice?.text) {
+            const tokens = codec.encode(choice.text);
+            if (tokens.length > 0) {
+              yield { type: 'block', block: block++, offset: output.length, tokens };
+              output.push(...tokens);
+            }
           }
+          if (choice?.finish_reason) finish = choice.finish_reason;
+          const next = await nextJson(it);
+          if (!next) {
+            if (finish) break; // some servers end without [DONE]
+            broke();
+            throw poolDisconnected('it closed before a finish reason');
+          }
+          chunk = next.json as Chunk | null;
         }
-        if (choice?.finish_reason) finish = choice.finish_reason;
-        const next = await nextJson(it);
-        if (!next) {
-          if (finish) break; // some servers end without [DONE]
-          broken = true;
-          throw poolDisconnected('it closed before a finish reason');
-        }
-        chunk = next.json as Chunk | null;
-      }
-      yield {
-        type: 'done',
-        result: { ...abortedResult(output, options.seed), finishReason: finish === 'stop' ? 'stop' : 'length' },
-      };
-    } catch (e: unknown) {
-      if (signal?.aborted) {
-        broken = false;
-        yield { type: 'done', result: abortedResult(output, options.seed) };
-        return;
-      }
-      if (e instanceof BackendError) throw e;
-      broken = true;
-      throw poolDisconnected(describeError(e), e);
-    } finally {
-      attempt.settle(!broken);
-      await it.return(undefined).catch(() => {});
-      attempt.controller.abort();
-    }
+        yield { type: 'done', result: { ...abortedResult(output, options.seed), finishReason: finish === 'stop' ? 'stop' : 'length' } };
+      },
+    });
   }
 
   let opened: OpenModel | undefined;

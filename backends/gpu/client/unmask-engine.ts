@@ -7,15 +7,11 @@
 import { GENERATE_PATH, MODEL_PATH, type GenerateRequest, type ModelDescription, type PoolEvent } from '../protocol.ts';
 import type { DecodeEvent, DecodeOptions } from '../../../src/decode/index.ts';
 import type { OpenModel } from '../../../src/api/engine.ts';
-import { BackendError } from '../../../src/api/backend-error.ts';
 import { TextCodec } from '../../../src/model/text-codec.ts';
 import { errorFromResponse, fromPoolError, poolDisconnected, poolMisconfigured } from './errors.ts';
-import { AbortedError, RetryableError, classifyStatus, withRetries, type Attempt } from './retry.ts';
-import {
-  DEFAULT_DESCRIBE_BUDGET_MS, DEFAULT_IDLE_TIMEOUT_MS, ProtocolError, abortedResult, describeError, nextJson, openStream, streamHeaders,
-  type PoolEngine, type PoolEngineOptions,
-} from './shared.ts';
-import type { SseFrame } from './sse.ts';
+import { poolStream } from './pool-stream.ts';
+import { RetryableError, classifyStatus, withRetries } from './retry.ts';
+import { DEFAULT_DESCRIBE_BUDGET_MS, DEFAULT_IDLE_TIMEOUT_MS, ProtocolError, nextJson, type PoolEngine, type PoolEngineOptions } from './shared.ts';
 
 export interface UnmaskPoolOptions extends PoolEngineOptions {
   /** Ask the pool for per-step denoising snapshots (stream_options.include_denoising needs them). Default false. */
@@ -83,65 +79,34 @@ export function unmaskPoolEngine(opts: UnmaskPoolOptions): PoolEngine {
     return d;
   }
 
+  // A generator, so a refused option surfaces on the first next(), like every other failure.
   async function* decode(promptIds: number[], options: DecodeOptions): AsyncGenerator<DecodeEvent> {
-    const { signal } = options;
     const body: GenerateRequest = { model: upstreamModel, prompt_ids: promptIds, options: wireOptions(options), ...(denoise ? { denoise } : {}) };
-    const payload = JSON.stringify(body);
-    const output: number[] = [];
-    let attempt: Attempt<{ first: PoolEvent; it: AsyncGenerator<SseFrame> }>;
-    try {
-      attempt = await withRetries(members, signal, retry, async (member, init) => {
-        const res = await fetchFn(`${member.url}${GENERATE_PATH}`, { method: 'POST', headers: streamHeaders(secret), body: payload, signal: init.signal });
-        init.connected();
-        const retryable = classifyStatus(res, members.now());
-        if (retryable) { await res.body?.cancel().catch(() => {}); throw retryable; }
-        if (!res.ok) throw await errorFromResponse(res);
-        return openStream(res, idleTimeoutMs, (json) => {
-          if (json === null) throw new RetryableError('the stream ended before its first event', 'failure');
-          const first = asPoolEvent(json);
-          // Nothing has reached the caller yet, so a pool that turned busy (draining, queue full) can still be retried.
-          if (first.type === 'error' && first.error.type === 'service_unavailable_error') throw new RetryableError(first.error.message, 'busy');
-          return first;
-        });
-      });
-    } catch (e: unknown) {
-      if (e instanceof AbortedError || signal?.aborted) {
-        yield { type: 'done', result: abortedResult(output, options.seed) };
-        return;
-      }
-      throw e;
-    }
-
-    // Only a broken stream counts against the member: not an error event, an abort, or the caller stopping early.
-    let broken = false;
-    const { it } = attempt.value;
-    try {
-      let event: PoolEvent | null = attempt.value.first;
-      while (event) {
-        if (event.type === 'error') throw fromPoolError(event.error);
-        const out = toDecodeEvent(event);
-        if (out.type === 'block') output.push(...out.tokens);
-        yield out;
-        if (out.type === 'done') return;
-        const next = await nextJson(it);
-        event = next && next.json !== null ? asPoolEvent(next.json) : null;
-      }
-      broken = true;
-      throw poolDisconnected('it closed without a done event');
-    } catch (e: unknown) {
-      if (signal?.aborted) {
-        broken = false;
-        yield { type: 'done', result: abortedResult(output, options.seed) };
-        return;
-      }
-      if (e instanceof BackendError) throw e;
-      broken = true;
-      throw poolDisconnected(describeError(e), e);
-    } finally {
-      attempt.settle(!broken);
-      await it.return(undefined).catch(() => {});
-      attempt.controller.abort();
-    }
+    yield* poolStream({
+      members, retry, fetch: fetchFn, idleTimeoutMs, secret, path: GENERATE_PATH, payload: JSON.stringify(body),
+      signal: options.signal, seed: options.seed,
+      first: (json) => {
+        if (json === null) throw new RetryableError('the stream ended before its first event', 'failure');
+        const first = asPoolEvent(json);
+        // Nothing has reached the caller yet, so a pool that turned busy (draining, queue full) can still be retried.
+        if (first.type === 'error' && first.error.type === 'service_unavailable_error') throw new RetryableError(first.error.message, 'busy');
+        return first;
+      },
+      async *relay(first, it, output, broke) {
+        let event: PoolEvent | null = first;
+        while (event) {
+          if (event.type === 'error') throw fromPoolError(event.error);
+          const out = toDecodeEvent(event);
+          if (out.type === 'block') output.push(...out.tokens);
+          yield out;
+          if (out.type === 'done') return;
+          const next = await nextJson(it);
+          event = next && next.json !== null ? asPoolEvent(next.json) : null;
+        }
+        broke();
+        throw poolDisconnected('it closed without a done event');
+      },
+    });
   }
 
   return {
