@@ -13,9 +13,10 @@ import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { GENERATE_PATH, MODEL_PATH, type GenerateRequest, type ModelDescription, type PoolEvent } from '../backends/gpu/protocol.ts';
+import { GENERATE_PATH, MODEL_PATH, type GenerateRequest, type ModelDescription } from '../backends/gpu/protocol.ts';
 import { ensureBenchPackage, type BenchModelSpec } from './bench/models.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
+import { poolEvents, scrape } from './lib/pool-http.ts';
 
 /** The bench model: big enough that a forward is real work, small enough to build in seconds. */
 const BENCH_GPU: BenchModelSpec = {
@@ -93,42 +94,21 @@ async function startServer(args: string[], secret: string): Promise<{ url: strin
   return { url, proc, log: () => stderr };
 }
 
-async function scrape(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return out;
-}
-
 /** One request, timed the vLLM way from the client side. */
 async function timedRequest(url: string, secret: string, body: GenerateRequest): Promise<Timing> {
   const sent = performance.now();
   const res = await fetch(`${url}${GENERATE_PATH}`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (res.status !== 200) throw new Error(`generate: ${res.status} ${await res.text()}`);
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = '';
   let last: number | null = null;
   const timing: Timing = { tokens: 0, ttftMs: NaN, itlMs: [] };
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const ev = JSON.parse(buf.slice(6, i)) as PoolEvent;
-      buf = buf.slice(i + 2);
-      const now = performance.now();
-      if (ev.type === 'block' && ev.tokens.length > 0) {
-        if (last === null) timing.ttftMs = now - sent;
-        else timing.itlMs.push(now - last);
-        last = now;
-      } else if (ev.type === 'done') timing.tokens = ev.result.tokens.length;
-      else if (ev.type === 'error') throw new Error(`generate: ${ev.error.message}`);
-    }
+  for await (const ev of poolEvents(res)) {
+    const now = performance.now();
+    if (ev.type === 'block' && ev.tokens.length > 0) {
+      if (last === null) timing.ttftMs = now - sent;
+      else timing.itlMs.push(now - last);
+      last = now;
+    } else if (ev.type === 'done') timing.tokens = ev.result.tokens.length;
+    else if (ev.type === 'error') throw new Error(`generate: ${ev.error.message}`);
   }
   return timing;
 }

@@ -2,6 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { GENERATE_PATH, type GenerateRequest, type PoolEvent } from '../../backends/gpu/protocol.ts';
+import { poolEvents, scrape } from '../../scripts/lib/pool-http.ts';
+
+export { poolEvents, scrape };
 
 export const SECRET = 'test-pool-secret';
 
@@ -71,41 +74,12 @@ export function generateRequest(url: string, body: GenerateRequest | unknown, in
   return fetch(`${url}${GENERATE_PATH}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body), signal: init.signal });
 }
 
-/** PoolEvents of an SSE body, as they arrive. */
-export async function* poolEvents(res: Response): AsyncGenerator<PoolEvent> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += value;
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const frame = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      if (frame.startsWith('data: ')) yield JSON.parse(frame.slice(6)) as PoolEvent;
-    }
-  }
-}
-
 /** Every event of one generate call (throws on a non-200). */
 export async function collect(url: string, body: GenerateRequest): Promise<PoolEvent[]> {
   const res = await generateRequest(url, body);
   if (res.status !== 200) throw new Error(`generate: ${res.status} ${await res.text()}`);
   const out: PoolEvent[] = [];
   for await (const ev of poolEvents(res)) out.push(ev);
-  return out;
-}
-
-/** Sample values of /metrics by series text (name plus labels, e.g. `vllm:num_requests_running{model_name="m"}`). */
-export async function scrape(url: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    out.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
   return out;
 }
 
