@@ -82,12 +82,20 @@ export async function loadPackage(store: BlobStore, options: LoadPackageOptions 
   return loaded;
 }
 
-async function loadUncached(store: BlobStore, options: LoadPackageOptions): Promise<LoadedPackage> {
-  const { cache, memoryBudgetBytes, concurrency = DEFAULT_CONCURRENCY, rangeChunkBytes = DEFAULT_RANGE_CHUNK_BYTES, retries, retry, onProgress } = options;
+/** How storage is read: what every package loader (in memory, or onto disk on Node) takes from the options. */
+export type StorageOptions = Pick<LoadPackageOptions, 'concurrency' | 'rangeChunkBytes' | 'retries' | 'retry' | 'onProgress'>;
+
+/** The request discipline: at most `concurrency` storage requests at once, transient errors retried. */
+export function storageAccess({ concurrency = DEFAULT_CONCURRENCY, rangeChunkBytes = DEFAULT_RANGE_CHUNK_BYTES, retries, retry }: StorageOptions): { call: StorageCall; rangeChunkBytes: number } {
   if (!Number.isInteger(rangeChunkBytes) || rangeChunkBytes < 1) throw new RangeError(`rangeChunkBytes must be a positive integer, got ${rangeChunkBytes}`);
   const limit = createLimiter(concurrency);
   // Retry outside the limit, so a backoff sleep does not hold a request slot.
-  const call: StorageCall = (request) => withRetry(() => limit(request), { ...retry, retries });
+  return { call: (request) => withRetry(() => limit(request), { ...retry, retries }), rangeChunkBytes };
+}
+
+async function loadUncached(store: BlobStore, options: LoadPackageOptions): Promise<LoadedPackage> {
+  const { cache, memoryBudgetBytes, onProgress } = options;
+  const { call, rangeChunkBytes } = storageAccess(options);
   const manifest = await readManifest(store, call);
   checkBudget(store, manifest, memoryBudgetBytes);
   const total = packageBytes(manifest);

@@ -12,24 +12,15 @@ import { mkdir, open, readFile, rename, rm, stat, symlink, utimes } from 'node:f
 import { dirname, join, relative } from 'node:path';
 import type { Manifest, PackageFile } from '../../../src/model/manifest.ts';
 import { ModelLoadError, type BlobStore } from '../../../src/model/store.ts';
-import { chunkRanges, describeFile, missingFileError, sizeError, type StorageCall } from '../../../src/model/loader/fetch-file.ts';
-import { createLimiter } from '../../../src/model/loader/limiter.ts';
+import { AbandonedError, describeFile, fetchTo, missingFileError, sizeError, type FetchToOptions } from '../../../src/model/loader/fetch-file.ts';
 import { readManifest } from '../../../src/model/loader/read-manifest.ts';
-import { withRetry, type RetryOptions } from '../../../src/model/loader/retry.ts';
-import { DEFAULT_CONCURRENCY, DEFAULT_RANGE_CHUNK_BYTES, packageBytes } from '../../../src/model/loader.ts';
+import { packageBytes, storageAccess, type StorageOptions } from '../../../src/model/loader.ts';
 import { DiskCache } from './disk-cache.ts';
 import { FsStore } from './fs-store.ts';
 
-export interface DiskPackageOptions {
+export interface DiskPackageOptions extends StorageOptions {
   /** Where remote files are kept (default: a DiskCache from the environment). Unused for a local directory. */
   cache?: DiskCache;
-  /** Storage requests in flight at once (default 8). */
-  concurrency?: number;
-  /** Files are fetched as ranged GETs of this size (default 8 MiB). */
-  rangeChunkBytes?: number;
-  retries?: number;
-  retry?: Omit<RetryOptions, 'retries'>;
-  onProgress?: (doneBytes: number, totalBytes: number, file: string) => void;
 }
 
 export interface DiskPackage {
@@ -52,10 +43,8 @@ export async function sha256File(path: string): Promise<string> {
  *          await ort.InferenceSession.create(join(dir, manifest.graph.file), options);
  */
 export async function diskPackage(store: BlobStore, options: DiskPackageOptions = {}): Promise<DiskPackage> {
-  const { concurrency = DEFAULT_CONCURRENCY, rangeChunkBytes = DEFAULT_RANGE_CHUNK_BYTES, retries, retry, onProgress } = options;
-  if (!Number.isInteger(rangeChunkBytes) || rangeChunkBytes < 1) throw new RangeError(`rangeChunkBytes must be a positive integer, got ${rangeChunkBytes}`);
-  const limit = createLimiter(concurrency);
-  const call: StorageCall = (request) => withRetry(() => limit(request), { ...retry, retries });
+  const { onProgress } = options;
+  const { call, rangeChunkBytes } = storageAccess(options);
   const manifest = await readManifest(store, call);
   const total = packageBytes(manifest);
   let done = 0;
@@ -78,7 +67,7 @@ export async function diskPackage(store: BlobStore, options: DiskPackageOptions 
   await mkdir(cache.dir, { recursive: true });
   let downloadedBytes = 0;
   // One failed file stops the others (no new chunks) and the load reports it once every download has cleaned up.
-  const abort = { failed: false };
+  let failed = false;
   const results = await Promise.allSettled(manifest.files.map(async (file) => {
     const cached = join(cache.dir, file.sha256);
     if (await isCached(cached, file)) {
@@ -88,9 +77,9 @@ export async function diskPackage(store: BlobStore, options: DiskPackageOptions 
       return;
     }
     try {
-      await download(store, file, cached, { call, rangeChunkBytes, abort, onBytes: (n) => advance(n, file.path) });
+      await download(store, file, cached, { call, rangeChunkBytes, stop: () => failed, onBytes: (n) => advance(n, file.path) });
     } catch (e: unknown) {
-      abort.failed = true;
+      failed = true;
       throw e;
     }
     downloadedBytes += file.bytes;
@@ -118,49 +107,12 @@ async function verify(store: BlobStore, file: PackageFile, path: string): Promis
   if (actual !== file.sha256) throw new ModelLoadError('checksum', `${describeFile(store, file.path)} is corrupt: sha256 ${actual}, the manifest says ${file.sha256}`);
 }
 
-/** A download stopped because another file of the package failed. */
-class AbandonedError extends Error {}
-
-interface DownloadOptions {
-  /** Set once any file of the package failed. */
-  abort: { failed: boolean };
-  call: StorageCall;
-  rangeChunkBytes: number;
-  onBytes: (n: number) => void;
-}
-
 /** Ranged GETs written at their offsets into a temp file; verified, then renamed to `target`. */
-async function download(store: BlobStore, file: PackageFile, target: string, { abort, call, rangeChunkBytes, onBytes }: DownloadOptions): Promise<void> {
-  const info = await call(() => store.head(file.path));
-  if (!info) throw missingFileError(store, file.path);
-  if (info.size !== file.bytes) throw sizeError(store, file, info.size);
+async function download(store: BlobStore, file: PackageFile, target: string, options: FetchToOptions): Promise<void> {
   const temp = `${dirname(target)}/.tmp-${file.sha256}-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const handle = await open(temp, 'wx');
-  let failed = false;
   try {
-    // Settled, not raced: the file is closed and removed only after every chunk write has ended.
-    const chunks = await Promise.allSettled(chunkRanges(file.bytes, rangeChunkBytes).map(async (range) => {
-      try {
-        // The chunk is written inside its storage slot: a network faster than the disk cannot pile up buffers
-        // beyond chunk size × concurrency.
-        const written = await call(async () => {
-          if (failed || abort.failed) throw new AbandonedError(`${file.path}: download abandoned`);
-          const part = await store.get(file.path, file.bytes <= rangeChunkBytes ? undefined : range);
-          if (!part) throw missingFileError(store, file.path);
-          if (part.length !== range.length) {
-            throw new ModelLoadError('truncated', `${describeFile(store, file.path)}: bytes ${range.offset}+${range.length} returned ${part.length} bytes (object truncated or replaced during the download)`);
-          }
-          await handle.write(part, 0, part.length, range.offset);
-          return part.length;
-        });
-        onBytes(written);
-      } catch (e: unknown) {
-        failed = true;
-        throw e;
-      }
-    }));
-    const errors = chunks.filter((c): c is PromiseRejectedResult => c.status === 'rejected').map((c) => c.reason as unknown);
-    if (errors.length) throw errors.find((e) => !(e instanceof AbandonedError)) ?? errors[0];
+    await fetchTo(store, file, options, async (part, offset) => { await handle.write(part, 0, part.length, offset); });
     await handle.sync();
     await handle.close();
     await verify(store, file, temp);

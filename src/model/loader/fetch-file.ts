@@ -32,39 +32,71 @@ export function chunkRanges(size: number, chunk: number): ByteRange[] {
   return ranges;
 }
 
-/** The file's bytes, with its size checked against the manifest (the caller checks the sha256). */
-export async function fetchFile(store: BlobStore, file: PackageFile, options: FetchFileOptions): Promise<Uint8Array> {
-  const { rangeChunkBytes, call, onBytes } = options;
+/** A chunk not fetched because the download already failed (another chunk, or `stop()`): never the first error. */
+export class AbandonedError extends Error {
+  override name = 'AbandonedError';
+}
+
+export interface FetchToOptions extends FetchFileOptions {
+  /** Checked before each chunk: true abandons the download (e.g. another file of the package failed). */
+  stop?: () => boolean;
+}
+
+/**
+ * Hands the file's bytes to `write` as they arrive: the whole object for small files, else parallel ranged GETs,
+ * each written inside its storage slot (memory stays at chunk size × concurrency). Sizes are checked against the
+ * manifest; the caller checks the sha256. Resolves or rejects only once every chunk has settled, with the first
+ * real error.
+ */
+export async function fetchTo(store: BlobStore, file: PackageFile, options: FetchToOptions, write: (part: Uint8Array, offset: number) => void | Promise<void>): Promise<void> {
+  const { rangeChunkBytes, call, onBytes, stop } = options;
   if (file.bytes <= rangeChunkBytes) {
-    const bytes = await call(() => store.get(file.path));
-    if (!bytes) throw missingFileError(store, file.path);
-    if (bytes.length !== file.bytes) throw sizeError(store, file, bytes.length);
-    onBytes?.(bytes.length);
-    return bytes;
+    const n = await call(async () => {
+      if (stop?.()) throw new AbandonedError(`${file.path}: download abandoned`);
+      const bytes = await store.get(file.path);
+      if (!bytes) throw missingFileError(store, file.path);
+      if (bytes.length !== file.bytes) throw sizeError(store, file, bytes.length);
+      await write(bytes, 0);
+      return bytes.length;
+    });
+    onBytes?.(n);
+    return;
   }
   const info = await call(() => store.head(file.path));
   if (!info) throw missingFileError(store, file.path);
   if (info.size !== file.bytes) throw sizeError(store, file, info.size);
-  const out = new Uint8Array(file.bytes);
   let failed = false;
-  await Promise.all(chunkRanges(file.bytes, rangeChunkBytes).map(async (range) => {
+  const chunks = await Promise.allSettled(chunkRanges(file.bytes, rangeChunkBytes).map(async (range) => {
     try {
-      const part = await call(async () => {
-        // After one chunk fails the file is lost: don't start the queued ones (not retryable; Promise.all
-        // has already rejected with the first error).
-        if (failed) throw new Error(`${file.path}: download abandoned`);
-        return store.get(file.path, range);
+      const n = await call(async () => {
+        // After one chunk fails the file is lost: don't start the queued ones (not retryable).
+        if (failed || stop?.()) throw new AbandonedError(`${file.path}: download abandoned`);
+        const part = await store.get(file.path, range);
+        if (!part) throw missingFileError(store, file.path);
+        if (part.length !== range.length) {
+          throw new ModelLoadError('truncated', `${describeFile(store, file.path)}: bytes ${range.offset}+${range.length} returned ${part.length} bytes (object truncated or replaced during the download)`);
+        }
+        await write(part, range.offset);
+        return part.length;
       });
-      if (!part) throw missingFileError(store, file.path);
-      if (part.length !== range.length) {
-        throw new ModelLoadError('truncated', `${describeFile(store, file.path)}: bytes ${range.offset}+${range.length} returned ${part.length} bytes (object truncated or replaced during the download)`);
-      }
-      out.set(part, range.offset);
-      onBytes?.(part.length);
+      onBytes?.(n);
     } catch (e: unknown) {
       failed = true;
       throw e;
     }
   }));
-  return out;
+  const errors = chunks.filter((c): c is PromiseRejectedResult => c.status === 'rejected').map((c) => c.reason as unknown);
+  if (errors.length) throw errors.find((e) => !(e instanceof AbandonedError)) ?? errors[0];
+}
+
+/** The file's bytes, with its size checked against the manifest (the caller checks the sha256). */
+export async function fetchFile(store: BlobStore, file: PackageFile, options: FetchFileOptions): Promise<Uint8Array> {
+  // A small file is the object itself; a large one is assembled from its ranges.
+  let whole: Uint8Array | undefined;
+  const out = file.bytes > options.rangeChunkBytes ? new Uint8Array(file.bytes) : null;
+  await fetchTo(store, file, options, (part, offset) => {
+    if (out) out.set(part, offset);
+    else whole = part;
+  });
+  return out ?? whole!;
 }
