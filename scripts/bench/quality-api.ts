@@ -5,7 +5,7 @@
  * and forwards come from the response's `diffusion` block. This measures the whole served stack (template,
  * tokenizer, decode loop, runtime, HTTP), not just the model: what `npm start` users get.
  */
-import type { EvalResult } from '../train/evaluate.ts';
+import { tally, type EvalResult } from '../train/evaluate.ts';
 import type { TaskExample } from '../train/tasks.ts';
 
 export interface ApiTarget {
@@ -55,25 +55,9 @@ export async function chatAnswer(target: ApiTarget, prompt: string, o: ApiEvalOp
  * by itself. TPF here is completion tokens ÷ forwards, so tokensPerForward and outputTokensPerForward agree;
  * ms per answer is the HTTP round trip.
  */
-export async function evaluateViaApi(target: ApiTarget, examples: TaskExample[], o: ApiEvalOptions): Promise<EvalResult> {
-  let correct = 0;
-  let forwards = 0;
-  let tokens = 0;
-  let ms = 0;
-  const failures: EvalResult['failures'] = [];
-  for (const ex of examples) {
-    const started = performance.now();
+export function evaluateViaApi(target: ApiTarget, examples: TaskExample[], o: ApiEvalOptions): Promise<EvalResult> {
+  return tally(examples, async (ex) => {
     const r = await chatAnswer(target, ex.prompt, o);
-    ms += performance.now() - started;
-    forwards += r.forwards;
-    tokens += r.completionTokens;
-    if (r.text === ex.answer && r.finishReason === 'stop') correct++;
-    else if (failures.length < 5) failures.push({ prompt: ex.prompt, expected: ex.answer, got: r.text });
-  }
-  const n = examples.length;
-  const tpf = forwards ? tokens / forwards : 0;
-  return {
-    examples: n, correct, accuracy: n ? correct / n : 0, tokensPerForward: tpf, outputTokensPerForward: tpf,
-    forwardsPerAnswer: n ? forwards / n : 0, msPerAnswer: n ? ms / n : 0, failures,
-  };
+    return { correct: r.text === ex.answer && r.finishReason === 'stop', got: () => r.text, forwards: r.forwards, committedTokens: r.completionTokens, outputTokens: r.completionTokens };
+  });
 }

@@ -24,13 +24,18 @@ export interface EvalResult {
   failures: { prompt: string; expected: string; got: string }[];
 }
 
-/** Greedy by default; `options` are the decode options to use (threshold, algorithm, block length, mode, ...). */
-export async function evaluateExamples(
-  runner: BlockRunner,
-  codec: TextCodec,
-  examples: TaskExample[],
-  options: DecodeOptions,
-): Promise<EvalResult> {
+/** What one example's decode reports, for `tally`. */
+export interface ExampleOutcome {
+  correct: boolean;
+  /** The decoded answer text, asked for only to log a failure. */
+  got: () => string;
+  forwards: number;
+  committedTokens: number;
+  outputTokens: number;
+}
+
+/** Runs `one` over the examples in order, timing each, and sums the outcomes into an EvalResult. */
+export async function tally(examples: TaskExample[], one: (ex: TaskExample) => Promise<ExampleOutcome>): Promise<EvalResult> {
   let correct = 0;
   let forwards = 0;
   let committed = 0;
@@ -38,16 +43,14 @@ export async function evaluateExamples(
   let ms = 0;
   const failures: EvalResult['failures'] = [];
   for (const ex of examples) {
-    const enc = encodeExample(codec, ex);
     const started = performance.now();
-    const result = await generate(runner, enc.prompt, { temperature: 0, ...options });
+    const r = await one(ex);
     ms += performance.now() - started;
-    forwards += result.stats.forwards;
-    committed += result.stats.committedTokens;
-    output += result.tokens.length;
-    const ok = result.tokens.length === enc.target.length && result.tokens.every((t, i) => t === enc.target[i]);
-    if (ok) correct++;
-    else if (failures.length < 5) failures.push({ prompt: ex.prompt, expected: ex.answer, got: codec.decode(result.tokens) });
+    forwards += r.forwards;
+    committed += r.committedTokens;
+    output += r.outputTokens;
+    if (r.correct) correct++;
+    else if (failures.length < 5) failures.push({ prompt: ex.prompt, expected: ex.answer, got: r.got() });
   }
   const n = examples.length;
   return {
@@ -60,4 +63,24 @@ export async function evaluateExamples(
     msPerAnswer: n ? ms / n : 0,
     failures,
   };
+}
+
+/** Greedy by default; `options` are the decode options to use (threshold, algorithm, block length, mode, ...). */
+export function evaluateExamples(
+  runner: BlockRunner,
+  codec: TextCodec,
+  examples: TaskExample[],
+  options: DecodeOptions,
+): Promise<EvalResult> {
+  return tally(examples, async (ex) => {
+    const enc = encodeExample(codec, ex);
+    const result = await generate(runner, enc.prompt, { temperature: 0, ...options });
+    return {
+      correct: result.tokens.length === enc.target.length && result.tokens.every((t, i) => t === enc.target[i]),
+      got: () => codec.decode(result.tokens),
+      forwards: result.stats.forwards,
+      committedTokens: result.stats.committedTokens,
+      outputTokens: result.tokens.length,
+    };
+  });
 }
