@@ -1,6 +1,6 @@
 /** CLI: npm run export-onnx -- <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout matmulnbits|dq] ... */
-import { exportPackage } from './export/export-package.ts';
-import { intFlag, parseFlags, progress, runMain, UsageError } from './lib/cli.ts';
+import { exportPackage } from '../backends/node/export/export-package.ts';
+import { intFlag, parseFlags, progress, runMain, UsageError } from '../backends/node/cli.ts';
 
 const USAGE = 'usage: export-onnx <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout matmulnbits|dq] [--block-size 32] [--topk 64] [--moe auto|dense|ort-moe] [--external-data auto|always|never] [--block-length 32] [--name NAME] [--force]';
 

@@ -2,8 +2,8 @@
  * CLI (contract): npm run forward -- --model <package-dir|s3://bucket/prefix> --ids 3,17,42 [--block-length 32] [--runtime node|wasm] --json
  * One forward over the ids with block-causal visibility and positions 0..L-1; prints {"shape":[L,V],"logits":[[...]]}.
  */
-import { intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
-import { openModel, RUNTIMES, type Runtime } from './lib/local-package.ts';
+import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
+import { openModel, RUNTIMES, type Runtime } from '../backends/node/local-package.ts';
 import { blockCausalVisibility } from '../src/decode/visibility.ts';
 
 const USAGE = 'usage: forward --model <package-dir|s3://bucket/prefix> --ids 3,17,42 [--block-length 32] [--runtime node|wasm] [--json]';

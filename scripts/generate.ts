@@ -6,9 +6,9 @@
  * the text as blocks commit and prints stats on stderr.
  */
 import { decode, type DecodeOptions, type DecodeResult } from '../src/decode/index.ts';
-import { floatFlag, intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
-import { openModel, openModelCodec, RUNTIMES, type Runtime } from './lib/local-package.ts';
-import { ensureTinyPackage } from './tiny-package.ts';
+import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
+import { openModel, openModelCodec, RUNTIMES, type Runtime } from '../backends/node/local-package.ts';
+import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
 
 const USAGE = 'usage: generate [--model <package-dir|s3://bucket/prefix>] (--prompt-ids 3,17,42 | --prompt "text" [--chat]) [--gen-length N] [--block-length B] [--steps S] [--threshold T] [--temperature T] [--top-k K] [--top-p P] [--seed N] [--eos-early-stop] [--strategy NAME] [--no-cache] [--runtime node|wasm] [--json]';
 

@@ -34,5 +34,5 @@ if [ "$provider" = cuda ]; then
 fi
 
 out="${GPU_CHECK_OUT:-models/gpu-check-result.json}"
-timeout 290 node --import tsx scripts/bench-gpu.ts --providers "$provider" --strict-provider --json-file "$out" "$@"
+timeout 290 node --import tsx benchmarks/gpu.ts --providers "$provider" --strict-provider --json-file "$out" "$@"
 echo "gpu-check: wrote $out"

@@ -3,8 +3,8 @@
 //   [--head-dim D] [--experts E] [--experts-per-tok K] [--groups G] [--topk-group G] [--shared-experts N]
 //   [--dense-layers N] [--intermediate N] [--moe-intermediate N] [--vocab V] [--rotary-factor F] [--rope-theta T]
 //   [--max-positions N] [--dtype f32|bf16|f16] [--shards N] [--tie-embeddings] [--no-qk-norm]
-import { makeTinyModel } from './tiny/make-tiny-model.ts';
-import { TinyOptionsError, parseTinyArgs } from './tiny/options.ts';
+import { makeTinyModel } from '../backends/node/export/make-tiny-model.ts';
+import { TinyOptionsError, parseTinyArgs } from '../src/export/tiny/options.ts';
 
 try {
   const options = parseTinyArgs(process.argv.slice(2));

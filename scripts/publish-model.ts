@@ -5,12 +5,12 @@
  * that already match and uploads manifest.json last. Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
  * (+ AWS_SESSION_TOKEN) or an AWS profile; endpoint and region also from S3_ENDPOINT / AWS_REGION.
  */
-import { intFlag, parseFlags, progress, runMain, UsageError } from './lib/cli.ts';
-import { createS3Client } from '../backends/gpu/stores/s3-client.ts';
-import { mergeS3Config, s3ConfigFromEnv } from '../backends/gpu/stores/open-store.ts';
+import { intFlag, parseFlags, progress, runMain, UsageError } from '../backends/node/cli.ts';
+import { createS3Client } from '../backends/node/stores/s3-client.ts';
+import { mergeS3Config, s3ConfigFromEnv } from '../backends/node/stores/open-store.ts';
 import { isS3Location, parseS3Location } from '../src/model/stores/parse-location.ts';
-import { parseByteSize } from './publish/byte-size.ts';
-import { DEFAULT_PART_SIZE, publishPackage } from './publish/publish-package.ts';
+import { parseByteSize } from '../backends/node/publish/byte-size.ts';
+import { DEFAULT_PART_SIZE, publishPackage } from '../backends/node/publish/publish-package.ts';
 
 const USAGE = 'usage: publish-model <package-dir> s3://bucket/prefix [--endpoint URL] [--region R] [--concurrency N] [--part-size 8MiB] [--retries N]';
 

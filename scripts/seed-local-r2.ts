@@ -8,10 +8,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Miniflare } from 'miniflare';
-import { parseFlags, runMain } from './lib/cli.ts';
-import { readLocalManifest } from './lib/local-package.ts';
-import { R2_BINDING, R2_BUCKET } from './lib/worker-harness.ts';
-import { ensureTinyPackage } from './tiny-package.ts';
+import { parseFlags, runMain } from '../backends/node/cli.ts';
+import { readLocalManifest } from '../backends/node/local-package.ts';
+import { R2_BINDING, R2_BUCKET } from '../backends/node/worker-harness.ts';
+import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
 
 /** Where wrangler dev keeps local R2 data (its default persist root is .wrangler/state, then v3/<plugin>). */
 const LOCAL_R2 = resolve('.wrangler/state/v3/r2');

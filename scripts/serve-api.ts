@@ -1,15 +1,15 @@
 /**
  * `npm run serve:api -- [--model <dir|s3://…>] [--data DIR] [--port 8787] [--host 127.0.0.1] [--providers cpu]
- * [--threads N] [--model-id ID] [--prefix-cache-mb MiB (32; 0 = off)]` (contract): the OpenAI-compatible API on Node (backends/node/api-server.ts), the
+ * [--threads N] [--model-id ID] [--prefix-cache-mb MiB (32; 0 = off)]` (contract): the OpenAI-compatible API on Node (backends/node/api/server.ts), the
  * same app as the Worker. Environment: ADMIN_TOKEN (the admin API; unset disables it), POOL_CONFIG (GPU-pool routes)
  * and the pools' secrets, LOG_REQUESTS=1, and for s3:// packages the AWS_* / S3_ENDPOINT variables. Prints
  * `serve-api: ready: <model> on <provider> (…) at <url>` on stderr once it listens; SIGTERM/SIGINT close it (exit 0).
  */
 import { resolve } from 'node:path';
-import { startNodeApi } from '../backends/node/api-server.ts';
-import { PROVIDERS, type Provider } from '../backends/gpu/load-model.ts';
-import { floatFlag, intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
-import { defaultPackage } from './lib/default-package.ts';
+import { startNodeApi } from '../backends/node/api/server.ts';
+import { PROVIDERS, type Provider } from '../backends/node/load-model.ts';
+import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
+import { defaultPackage } from '../backends/node/default-package.ts';
 
 const USAGE = 'usage: serve-api [--model <dir|s3://bucket/prefix>] [--data DIR] [--port 8787] [--host 127.0.0.1] [--providers cpu] [--threads N] [--model-id ID] [--prefix-cache-mb 32]';
 

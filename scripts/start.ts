@@ -7,10 +7,10 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { defaultPackage } from './lib/default-package.ts';
-import { readLocalManifest } from './lib/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type RunningWorker } from './lib/worker-harness.ts';
-import { intFlag, runMain } from './lib/cli.ts';
+import { defaultPackage } from '../backends/node/default-package.ts';
+import { readLocalManifest } from '../backends/node/local-package.ts';
+import { buildWorker, seedPackage, startWorker, type RunningWorker } from '../backends/node/worker-harness.ts';
+import { intFlag, runMain } from '../backends/node/cli.ts';
 
 
 const DEV_KEY_FILE = 'dev-key.json';

@@ -10,7 +10,7 @@
  *   npm run tenant -- revoke --key ID
  *   npm run tenant -- usage --tenant ID [--since ISO]
  */
-import { intFlag, parseFlags, runMain, UsageError } from './lib/cli.ts';
+import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
 
 const USAGE = 'usage: tenant create|update|get|list|keys|key|rotate|revoke|usage [flags] (see scripts/tenant.ts)';
 const DEFAULT_URL = 'http://127.0.0.1:8787';

@@ -1,10 +1,10 @@
 /**
- * Trains the tiny LLaDA2-family demo model on synthetic tasks, on the CPU (tfjs + wasm). See scripts/train/.
+ * Trains the tiny LLaDA2-family demo model on synthetic tasks, on the CPU (tfjs + wasm). See training/.
  * Usage: npm run train-tiny -- --task all --minutes 35 --seed 0 --out .cache/train-tiny/all [--package DIR]
  */
-import { runMain } from './lib/cli.ts';
-import { USAGE, parseTrainArgs } from './train/options.ts';
-import { readStateHeader } from './train/state.ts';
+import { runMain } from '../backends/node/cli.ts';
+import { USAGE, parseTrainArgs } from '../training/options.ts';
+import { readStateHeader } from '../training/state.ts';
 
 runMain('train-tiny', async () => {
   const opts = parseTrainArgs(process.argv.slice(2));
@@ -14,7 +14,7 @@ runMain('train-tiny', async () => {
   }
   if (opts.session.resume) await readStateHeader(opts.session.resume);
   // tfjs takes seconds to load: only after the options are known to be good.
-  const { trainRun } = await import('./train/train.ts');
+  const { trainRun } = await import('../training/train.ts');
   let stop = false;
   const onSignal = () => {
     if (stop) process.exit(130);

@@ -2,14 +2,12 @@
  * The Cloudflare Workers entry: the OpenAI-compatible API over the in-process WASM engine (onnxruntime-web,
  * model read from R2 or S3), tenants and keys in D1, exact limits in one Durable Object per tenant, and the
  * admin API. Models routed to GPU pools (POOL_CONFIG, src/dispatch) are served through the fetch-only pool
- * client (backends/gpu/client.ts). Nothing runs at global scope: the app is built on the first request (env
+ * client (src/dispatch/pool/index.ts). Nothing runs at global scope: the app is built on the first request (env
  * exists only then) and the model loads lazily inside a handler.
  */
-/* eslint-disable no-restricted-imports -- the Workers entry is the one src/ file that wires a concrete backend (style.md, "Dependency direction") */
 import { workerdOrt } from '../backends/wasm/ort-workerd.ts';
 import { WasmEngine } from '../backends/wasm/wasm-engine.ts';
-import { poolRegistry } from '../backends/gpu/client/pool-registry.ts';
-/* eslint-enable no-restricted-imports */
+import { poolRegistry } from './dispatch/pool-registry.ts';
 import type { ExecutionContext, D1Database, DurableObjectNamespace } from '@cloudflare/workers-types';
 import { ApiError, errorResponse } from './api/errors.ts';
 import { createApiApp } from './api/app.ts';

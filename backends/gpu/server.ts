@@ -3,13 +3,13 @@
  * worker thread, then serves the internal pool API with continuous batching and admission control. drain()
  * refuses new work, lets every admitted request finish, and closes.
  */
-import { listen } from './http/listen.ts';
+import { listen } from '../node/listen.ts';
 import { Admission } from './admission.ts';
 import { InferenceEngine } from './engine.ts';
 import { createPoolApp, type PoolState, type PoolStatus } from './http/app.ts';
-import type { Provider } from './load-model.ts';
+import type { Provider } from '../node/load-model.ts';
 import { PoolMetrics } from './metrics/pool-metrics.ts';
-import type { ModelDescription } from './protocol.ts';
+import type { ModelDescription } from '../../src/dispatch/pool/protocol.ts';
 
 export interface GpuServerOptions {
   /** Package directory or s3://bucket/prefix. */

@@ -22,7 +22,7 @@ export { PackageFilesError };
 const file = (pkg: PackageBytes, path: string): Uint8Array => packageFile(pkg.manifest, pkg.files, path);
 
 /**
- * Session options for the wasm EP, the same as scripts/lib/local-package.ts uses for Node: the manifest's
+ * Session options for the wasm EP, the same as backends/node/local-package.ts uses for Node: the manifest's
  * session_config with the `session.` prefix stripped goes to `extra.session` (e.g. `disable_quant_qdq: '1'`, which
  * makes ORT fold the int4 DequantizeLinear layout into fp32 weights at load).
  */

@@ -12,8 +12,8 @@ import * as ortWeb from 'onnxruntime-web/wasm';
 import { generate } from '../../src/decode/index.ts';
 import { loadPackage } from '../../src/model/loader.ts';
 import type { BlobStore, ByteRange } from '../../src/model/store.ts';
-import { openLocalModel } from '../../scripts/lib/local-package.ts';
-import { randomIds, tinyFixture, type Fixture } from '../../test/export/fixtures.ts';
+import { openLocalModel } from '../node/local-package.ts';
+import { randomIds, tinyFixture, type Fixture } from '../../test/fixtures/export.ts';
 import { configureOrtWasm, type OrtWasm } from './ort-wasm.ts';
 import { WasmEngine } from './wasm-engine.ts';
 

@@ -11,8 +11,8 @@ import { createApiApp } from './app.ts';
 import { staticRegistry } from './engine.ts';
 import { runnerEngine } from './runner-engine.ts';
 import { StaticTenantStore, openTenant, unlimited } from './single-tenant.ts';
-import { openLocalCodec, openLocalModel } from '../../scripts/lib/local-package.ts';
-import { tinyFixture, type Fixture } from '../../test/export/fixtures.ts';
+import { openLocalCodec, openLocalModel } from '../../backends/node/local-package.ts';
+import { tinyFixture, type Fixture } from '../../test/fixtures/export.ts';
 import type { BlockRunner, ForwardInput } from '../decode/runner.ts';
 
 const KEY = 'sk-unmask-test-key';

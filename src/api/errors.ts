@@ -2,7 +2,6 @@
 import { DecodeOptionsError } from '../decode/errors.ts';
 import { TemplateError } from '../model/text-codec.ts';
 import { ModelLoadError } from '../model/store.ts';
-import { BackendError } from './backend-error.ts';
 
 export type ErrorType =
   | 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error'
@@ -12,6 +11,9 @@ export interface ApiErrorOptions {
   param?: string | null;
   code?: string | null;
   headers?: Record<string, string>;
+  /** Sent as `retry-after` (whole seconds, at least 1) when the error is answered before a stream starts. */
+  retryAfterSeconds?: number;
+  cause?: unknown;
 }
 
 export class ApiError extends Error {
@@ -19,12 +21,14 @@ export class ApiError extends Error {
   readonly param: string | null;
   readonly code: string | null;
   readonly headers: Record<string, string>;
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(readonly status: number, readonly type: ErrorType, message: string, { param = null, code = null, headers = {} }: ApiErrorOptions = {}) {
-    super(message);
+  constructor(readonly status: number, readonly type: ErrorType, message: string, { param = null, code = null, headers = {}, retryAfterSeconds, cause }: ApiErrorOptions = {}) {
+    super(message, cause === undefined ? undefined : { cause });
     this.param = param;
     this.code = code;
-    this.headers = headers;
+    this.retryAfterSeconds = retryAfterSeconds;
+    this.headers = retryAfterSeconds === undefined ? headers : { ...headers, 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) };
   }
 
   toJSON() {
@@ -51,10 +55,6 @@ export function toApiError(e: unknown): ApiError {
     return badRequest(e.message.replace(/^[\w.]+: /, `${param}: `), param, code);
   }
   if (e instanceof TemplateError) return badRequest(e.message, 'messages');
-  if (e instanceof BackendError) {
-    const headers: Record<string, string> = e.retryAfterSeconds === undefined ? {} : { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterSeconds))) };
-    return new ApiError(e.status, e.type, e.message, { code: e.code, param: e.param, headers });
-  }
   if (e instanceof ModelLoadError) return new ApiError(503, 'service_unavailable_error', `model unavailable: ${e.message}`, { code: 'model_unavailable', headers: { 'retry-after': '5' } });
   return new ApiError(500, 'server_error', 'internal error', { code: 'internal_error' });
 }

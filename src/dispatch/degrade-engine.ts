@@ -4,7 +4,7 @@
  * codec. Decided once per request, before tokenization; a pool that fails after that point fails the request.
  */
 import type { ModelEngine, OpenModel } from '../api/engine.ts';
-import { BackendError } from '../api/backend-error.ts';
+import { ApiError } from '../api/errors.ts';
 import type { PoolEngine } from './types.ts';
 
 export interface DegradeEngineOptions {
@@ -30,7 +30,7 @@ export function degradingEngine({ pool, edge, onDegrade }: DegradeEngineOptions)
       try {
         return await pool.open();
       } catch (e: unknown) {
-        if (e instanceof BackendError && e.status === 503) return degrade();
+        if (e instanceof ApiError && e.status === 503) return degrade();
         throw e;
       }
     },

@@ -1,4 +1,4 @@
-/** What dispatch needs from a GPU-pool engine; backends/gpu/client.ts implements it and src/index.ts wires it in. */
+/** What dispatch needs from a GPU-pool engine; src/dispatch/pool/index.ts implements it and src/index.ts wires it in. */
 import type { ModelEngine } from '../api/engine.ts';
 import type { PoolConfig } from './config.ts';
 

@@ -1,7 +1,7 @@
 /**
  * Where model packages live: S3, R2 or a local directory. Keys are paths relative to the package root
  * ("manifest.json", "model.onnx"). Implementations: src/model/stores/ (Web-standard: S3 over fetch, R2
- * binding) and backends/gpu/stores/ (Node: filesystem, @aws-sdk/client-s3).
+ * binding) and backends/node/stores/ (Node: filesystem, @aws-sdk/client-s3).
  */
 
 export interface ByteRange {

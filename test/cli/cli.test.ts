@@ -8,9 +8,9 @@ import { execFile } from 'node:child_process';
 import { cp, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeSafetensors, readSafetensors, tensorBytes, decodeToFloat32, type EncodeTensor } from '../../src/model/safetensors.ts';
-import { openLocalModel } from '../../scripts/lib/local-package.ts';
+import { openLocalModel } from '../../backends/node/local-package.ts';
 import { blockCausalVisibility } from '../../src/decode/visibility.ts';
-import { tinyFixture, type Fixture } from '../export/fixtures.ts';
+import { tinyFixture, type Fixture } from '../fixtures/export.ts';
 
 interface Run { code: number; stdout: string; stderr: string }
 

@@ -6,9 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PrefixCache, generate, type DecodeOptions } from '../../src/decode/index.ts';
-import { openLocalModel } from '../../scripts/lib/local-package.ts';
+import { openLocalModel } from '../../backends/node/local-package.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
-import { randomIds, tinyFixture, type Fixture } from '../export/fixtures.ts';
+import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 
 const CASES: { prompt: number; opts: DecodeOptions }[] = [
   { prompt: 5, opts: { maxTokens: 40, blockLength: 8, threshold: 0.9 } },

@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generate } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../scripts/lib/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../scripts/lib/worker-harness.ts';
-import { randomIds, tinyFixture, type Fixture } from '../export/fixtures.ts';
+import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
+import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../backends/node/worker-harness.ts';
+import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 
 const SECRET = 'e2e-pool-secret';

@@ -1,5 +1,5 @@
 /**
- * The GPU-pool client against a real local HTTP server speaking backends/gpu/protocol.ts (running the real decode
+ * The GPU-pool client against a real local HTTP server speaking src/dispatch/pool/protocol.ts (running the real decode
  * loop on the tiny model): same tokens as the loop in-process; retries before the first event (503, refused
  * connections, 5xx, dead or silent streams); mid-stream failures as a clean SSE error + [DONE] through the API;
  * aborts reaching the upstream; keep-alives while a cold pool answers 503; degrade and size routing.
@@ -8,17 +8,17 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { generate, type DecodeEvent, type DecodeOptions } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../scripts/lib/local-package.ts';
-import { tinyFixture, randomIds, type Fixture } from '../export/fixtures.ts';
+import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
+import { tinyFixture, randomIds, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
-import { PoolMembers, createPoolEngine, type PoolEngine } from '../../backends/gpu/client.ts';
-import { BackendError } from '../../src/api/backend-error.ts';
+import { PoolMembers, createPoolEngine, type PoolEngine } from '../../src/dispatch/pool/index.ts';
+import { ApiError } from '../../src/api/errors.ts';
 import { createApiApp } from '../../src/api/app.ts';
 import { runnerEngine } from '../../src/api/runner-engine.ts';
 import { StaticTenantStore, openTenant, unlimited } from '../../src/api/single-tenant.ts';
 import type { OpenModel } from '../../src/api/engine.ts';
 import { dispatchRegistry, parseDispatchConfig, type PoolEngineFactory } from '../../src/dispatch/index.ts';
-import { SECRET, startFakePool, type FakePool, type Script } from './fake-pool.ts';
+import { SECRET, startFakePool, type FakePool, type Script } from '../fixtures/fake-pool.ts';
 
 const POOL_MODEL = 'big';
 const FAST = { budgetMs: 1500, backoffBaseMs: 10, backoffMaxMs: 40, connectTimeoutMs: 500 };
@@ -105,9 +105,9 @@ describe('GPU pool client against a protocol server', () => {
   test('a pool serving another model is a misconfiguration (502)', async () => {
     const members = new PoolMembers({ urls: [pool.url] });
     const engine = createPoolEngine({ kind: 'unmask', id: 'x', upstreamModel: 'other', members, secret: SECRET, retry: FAST });
-    await assert.rejects(engine.open(), (e: unknown) => e instanceof BackendError && e.status === 502 && e.code === 'backend_misconfigured');
+    await assert.rejects(engine.open(), (e: unknown) => e instanceof ApiError && e.status === 502 && e.code === 'backend_misconfigured');
     const wrongSecret = createPoolEngine({ kind: 'unmask', id: POOL_MODEL, members, secret: 'nope', retry: FAST });
-    await assert.rejects(wrongSecret.open(), (e: unknown) => e instanceof BackendError && e.status === 502);
+    await assert.rejects(wrongSecret.open(), (e: unknown) => e instanceof ApiError && e.status === 502);
   });
 
   test('503 + Retry-After before the stream: retried on the same member, same tokens', async () => {
@@ -143,7 +143,7 @@ describe('GPU pool client against a protocol server', () => {
   test('every member down: 503 backend_unavailable as soon as the breakers are open; a pool that stays busy: at the budget', async () => {
     const { engine, members } = engineFor([await deadUrl(), await deadUrl()], { failureThreshold: 2 });
     // open() needs a live member too.
-    await assert.rejects(engine.open(), (e: unknown) => e instanceof BackendError && e.status === 503 && e.code === 'backend_unavailable' && e.retryAfterSeconds === 5);
+    await assert.rejects(engine.open(), (e: unknown) => e instanceof ApiError && e.status === 503 && e.code === 'backend_unavailable' && e.retryAfterSeconds === 5);
     assert.deepEqual(members.status().map((s) => s.breaker), ['open', 'open']);
     assert.equal(await engine.available(), false);
     const t0 = Date.now();
@@ -162,7 +162,7 @@ describe('GPU pool client against a protocol server', () => {
   test('an error event before any token is the caller\'s error (no retry)', async () => {
     const p = await startPool(() => ({ events: [{ type: 'error', error: { message: 'steps: must be positive', type: 'invalid_request_error', code: null, param: 'steps' } }] }));
     const { engine } = engineFor([p.url]);
-    await assert.rejects(collect((await engine.open()).decode(prompt(), OPTIONS)), (e: unknown) => e instanceof BackendError && e.status === 400 && e.param === 'steps');
+    await assert.rejects(collect((await engine.open()).decode(prompt(), OPTIONS)), (e: unknown) => e instanceof ApiError && e.status === 400 && e.param === 'steps');
     assert.equal(p.generates().length, 1);
   });
 
@@ -330,6 +330,6 @@ describe('GPU pool client against a protocol server', () => {
     assert.ok(done.type === 'done' && ['stop', 'length'].includes(done.result.finishReason));
     const req = pool.received.filter((r) => r.path === '/v1/completions').at(-1)!;
     assert.deepEqual(req.body, { model: 'llada', prompt: prompt(), stream: true, max_tokens: 24, temperature: 0 });
-    await assert.rejects(collect(model.decode(prompt(), { ...plain, steps: 4 })), (e: unknown) => e instanceof BackendError && e.status === 400);
+    await assert.rejects(collect(model.decode(prompt(), { ...plain, steps: 4 })), (e: unknown) => e instanceof ApiError && e.status === 400);
   });
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { DispatchConfigError, dispatchRegistry, fitsEdge, parseDispatchConfig, splitEngine, degradingEngine, type PoolEngine } from '../../src/dispatch/index.ts';
 import type { ModelEngine, OpenModel } from '../../src/api/engine.ts';
-import { BackendError } from '../../src/api/backend-error.ts';
+import { ApiError } from '../../src/api/errors.ts';
 import { openTenant } from '../../src/api/single-tenant.ts';
 import type { DecodeEvent, RunnerInfo } from '../../src/decode/index.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
@@ -119,9 +119,9 @@ describe('degrading engine', () => {
     const down = degradingEngine({ pool: poolEngine('big', { up: false }), edge, onDegrade: () => degraded++ });
     assert.equal((await down.open()).backend, 'edge-wasm');
     assert.equal(degraded, 1);
-    const busy = new BackendError(503, 'service_unavailable_error', 'x', { code: 'backend_unavailable' });
+    const busy = new ApiError(503, 'service_unavailable_error', 'x', { code: 'backend_unavailable' });
     assert.equal((await degradingEngine({ pool: poolEngine('big', { openError: busy }), edge }).open()).backend, 'edge-wasm');
-    const broken = new BackendError(502, 'server_error', 'x');
+    const broken = new ApiError(502, 'server_error', 'x');
     await assert.rejects(degradingEngine({ pool: poolEngine('big', { openError: broken }), edge }).open(), (e: unknown) => e === broken);
   });
 });
@@ -158,10 +158,10 @@ describe('split engine (edge first, pool for what the edge cannot do)', () => {
     now = 1000;
     await split.open();
     assert.equal(hanging.opens, 2);
-    const down = poolEngine('tiny', { openError: new BackendError(503, 'service_unavailable_error', 'down') });
+    const down = poolEngine('tiny', { openError: new ApiError(503, 'service_unavailable_error', 'down') });
     const m2 = await splitEngine({ edge: edgeEngine(), pool: down, edgeMaxTokens: 8 }).open();
     assert.deepEqual(await tokensOf(m2, [1], 4), EDGE);
-    await assert.rejects(tokensOf(m2, [1], 40), (e: unknown) => e instanceof BackendError && e.status === 503);
+    await assert.rejects(tokensOf(m2, [1], 40), (e: unknown) => e instanceof ApiError && e.status === 503);
   });
 
   test('a pool serving a different model is refused', async () => {

@@ -1,8 +1,8 @@
 /** Unit tests of the pool client's parts: SSE framing, the circuit breaker (fake clock), member picking and health. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CircuitBreaker, IdleTimeoutError, PoolMembers, SseParser, readSse, wireOptions, toDecodeEvent, completionsBody } from '../../backends/gpu/client.ts';
-import { BackendError } from '../../src/api/backend-error.ts';
+import { CircuitBreaker, IdleTimeoutError, PoolMembers, SseParser, readSse, wireOptions, toDecodeEvent, completionsBody } from '../../src/dispatch/pool/index.ts';
+import { ApiError } from '../../src/api/errors.ts';
 
 function streamOf(chunks: (string | Uint8Array)[], { hang = false } = {}): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
@@ -158,8 +158,8 @@ describe('wire mapping', () => {
     assert.deepEqual(wireOptions({ maxTokens: 4 }), { max_tokens: 4 });
   });
 
-  test('error events become BackendErrors with the status of their type; auth errors are the Worker\'s (502)', () => {
-    const err = (type: string) => { try { toDecodeEvent({ type: 'error', error: { message: 'm', type, code: 'c', param: 'p' } }); } catch (e: unknown) { return e as BackendError; } throw new Error('no throw'); };
+  test('error events become ApiErrors with the status of their type; auth errors are the Worker\'s (502)', () => {
+    const err = (type: string) => { try { toDecodeEvent({ type: 'error', error: { message: 'm', type, code: 'c', param: 'p' } }); } catch (e: unknown) { return e as ApiError; } throw new Error('no throw'); };
     assert.equal(err('invalid_request_error').status, 400);
     assert.equal(err('invalid_request_error').param, 'p');
     assert.equal(err('service_unavailable_error').status, 503);
@@ -171,6 +171,6 @@ describe('wire mapping', () => {
   test('openai kind: main knobs only; diffusion knobs are refused', () => {
     assert.deepEqual(completionsBody('m', [1, 2], { maxTokens: 8, temperature: 0.7, seed: 1, topP: 0.9 }),
       { model: 'm', prompt: [1, 2], stream: true, max_tokens: 8, temperature: 0.7, top_p: 0.9, seed: 1 });
-    assert.throws(() => completionsBody('m', [1], { maxTokens: 8, steps: 4 }), (e: unknown) => e instanceof BackendError && e.status === 400 && e.param === 'steps');
+    assert.throws(() => completionsBody('m', [1], { maxTokens: 8, steps: 4 }), (e: unknown) => e instanceof ApiError && e.status === 400 && e.param === 'steps');
   });
 });

@@ -4,13 +4,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openCheckpoint } from '../../scripts/lib/checkpoint.ts';
-import { openLocalModel, type Runtime } from '../../scripts/lib/local-package.ts';
+import { openCheckpoint } from '../../backends/node/export/checkpoint.ts';
+import { openLocalModel, type Runtime } from '../../backends/node/local-package.ts';
 import { blockCausalVisibility } from '../../src/decode/visibility.ts';
 import { loadReferenceModel, referenceForward } from '../oracle/reference-forward.ts';
-import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from './fixtures.ts';
+import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import type { BlockRunner, KvState } from '../../src/decode/runner.ts';
-import type { MoeImplementation } from '../../scripts/export/moe.ts';
+import type { MoeImplementation } from '../../src/export/moe.ts';
 
 const TOL = 1e-4;
 const CONFIGS: { name: string; model: Record<string, unknown> }[] = [

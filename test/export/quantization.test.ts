@@ -1,16 +1,16 @@
 /** Every dtype/layout exports, loads in both runtimes, agrees across runtimes and stays near fp32. */
 // Tolerances are loose for int4: random tiny weights with peaked logits amplify quantization noise;
-// the per-layer encodings are checked tightly against their error bound in scripts/export/quantize.test.ts.
+// the per-layer encodings are checked tightly against their error bound in src/export/quantize.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { openLocalModel, readLocalManifest } from '../../scripts/lib/local-package.ts';
+import { openLocalModel, readLocalManifest } from '../../backends/node/local-package.ts';
 import { blockCausalVisibility } from '../../src/decode/visibility.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
-import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from './fixtures.ts';
-import type { ExportOptions } from '../../scripts/export/export-package.ts';
+import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
+import type { ExportOptions } from '../../backends/node/export/export-package.ts';
 
 const VARIANTS: { name: string; opts: Partial<ExportOptions>; tol: number }[] = [
   { name: 'fp16', opts: { dtype: 'fp16' }, tol: 0.05 },

@@ -4,9 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GenerateRequest, PoolEvent } from '../../backends/gpu/protocol.ts';
-import { randomIds, tinyFixture, type Fixture } from '../export/fixtures.ts';
-import { generateRequest, metric, poolEvents, scrape, spawnServer, until } from './harness.ts';
+import type { GenerateRequest, PoolEvent } from '../../src/dispatch/pool/protocol.ts';
+import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
+import { generateRequest, metric, poolEvents, scrape, spawnServer, until } from '../fixtures/gpu-server.ts';
 
 const MODEL = 'tiny-gpu';
 

@@ -7,10 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate, type DecodeOptions, type DecodeResult } from '../../src/decode/index.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
-import { openLocalModel } from '../../scripts/lib/local-package.ts';
-import { MODEL_PATH, type GenerateRequest, type ModelDescription, type PoolEvent } from '../../backends/gpu/protocol.ts';
-import { randomIds, tinyFixture, type Fixture } from '../export/fixtures.ts';
-import { collect, generateRequest, metric, poolEvents, scrape, SECRET, spawnServer, until, type ServerProcess } from './harness.ts';
+import { openLocalModel } from '../../backends/node/local-package.ts';
+import { MODEL_PATH, type GenerateRequest, type ModelDescription, type PoolEvent } from '../../src/dispatch/pool/protocol.ts';
+import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
+import { collect, generateRequest, metric, poolEvents, scrape, SECRET, spawnServer, until, type ServerProcess } from '../fixtures/gpu-server.ts';
 
 const MODEL = 'tiny-gpu';
 

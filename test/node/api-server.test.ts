@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { generate } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../scripts/lib/local-package.ts';
-import { randomIds, tinyFixture, type Fixture } from '../export/fixtures.ts';
+import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
+import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 
 const ADMIN = 'adm-node-test';

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { modelDims } from '../../src/model/config.ts';
 import { encodeSafetensors } from '../../src/model/safetensors.ts';
-import { openCheckpoint } from '../../scripts/lib/checkpoint.ts';
-import { makeTinyModel } from '../../scripts/tiny/make-tiny-model.ts';
-import type { MakeTinyModelOptions } from '../../scripts/tiny/make-tiny-model.ts';
+import { openCheckpoint } from '../../backends/node/export/checkpoint.ts';
+import { makeTinyModel } from '../../backends/node/export/make-tiny-model.ts';
+import type { MakeTinyModelOptions } from '../../backends/node/export/make-tiny-model.ts';
 import {
   applyRope, blockCausal, loadReferenceModel, referenceForward, rmsNorm, routeToken, softmax, topKIndices,
 } from './reference-forward.ts';

@@ -12,8 +12,8 @@
  */
 import { modelDims } from '../../src/model/config.ts';
 import type { Llada2Config, ModelDims } from '../../src/model/config.ts';
-import { expectShape } from '../../scripts/lib/checkpoint.ts';
-import type { Checkpoint } from '../../scripts/lib/checkpoint.ts';
+import { expectShape } from '../../backends/node/export/checkpoint.ts';
+import type { Checkpoint } from '../../backends/node/export/checkpoint.ts';
 import { applyRope, linear, rmsNorm, routeToken, silu } from './reference-ops.ts';
 import type { Route } from './reference-ops.ts';
 

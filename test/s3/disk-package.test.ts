@@ -1,5 +1,5 @@
 /**
- * Packages on disk for onnxruntime-node (backends/gpu/stores/disk-package.ts) through a real S3 server (s3rver):
+ * Packages on disk for onnxruntime-node (backends/node/stores/disk-package.ts) through a real S3 server (s3rver):
  * ranged downloads written at their offsets, verified by a streamed sha256, linked under their package paths with
  * external data next to the graph; the second load downloads nothing; corrupt or truncated objects never enter the
  * cache; a local directory is verified in place. loadModel over it gives the in-memory loader's tokens.
@@ -13,16 +13,16 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { generate } from '../../src/decode/index.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { ModelLoadError, type BlobStore } from '../../src/model/store.ts';
-import { DiskCache } from '../../backends/gpu/stores/disk-cache.ts';
-import { diskPackage, sha256File } from '../../backends/gpu/stores/disk-package.ts';
-import { FsStore } from '../../backends/gpu/stores/fs-store.ts';
-import { createS3Client } from '../../backends/gpu/stores/s3-client.ts';
-import { S3SdkStore } from '../../backends/gpu/stores/s3-sdk-store.ts';
-import { loadModel } from '../../backends/gpu/load-model.ts';
-import { openLocalModel, readLocalManifest } from '../../scripts/lib/local-package.ts';
-import { publishPackage } from '../../scripts/publish/publish-package.ts';
-import { randomIds, tinyFixture, type Fixture } from '../export/fixtures.ts';
-import { S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from './s3rver.ts';
+import { DiskCache } from '../../backends/node/stores/disk-cache.ts';
+import { diskPackage, sha256File } from '../../backends/node/stores/disk-package.ts';
+import { FsStore } from '../../backends/node/stores/fs-store.ts';
+import { createS3Client } from '../../backends/node/stores/s3-client.ts';
+import { S3SdkStore } from '../../backends/node/stores/s3-sdk-store.ts';
+import { loadModel } from '../../backends/node/load-model.ts';
+import { openLocalModel, readLocalManifest } from '../../backends/node/local-package.ts';
+import { publishPackage } from '../../backends/node/publish/publish-package.ts';
+import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
+import { S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from '../fixtures/s3rver.ts';
 
 const CHUNK = 16 * 1024;
 const FAST = { rangeChunkBytes: CHUNK, retry: { baseDelayMs: 1, maxDelayMs: 5 } } as const;

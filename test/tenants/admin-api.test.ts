@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
-import { ADMIN_TOKEN, startWorker, type WorkerHarness } from './harness.ts';
+import { ADMIN_TOKEN, startWorker, type WorkerHarness } from '../fixtures/tenants/harness.ts';
 
 type Json = Record<string, unknown>;
 interface ErrorBody { error: { message: string; type: string; param: string | null; code: string | null } }

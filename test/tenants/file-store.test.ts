@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openFileTenantStore, TENANTS_FILE, TenantFileError, USAGE_FILE } from '../../backends/node/file-tenant-store.ts';
-import { tenantStoreContract } from './store-contract.ts';
-import { storeAppHarness } from './store-app-harness.ts';
+import { openFileTenantStore, TENANTS_FILE, TenantFileError, USAGE_FILE } from '../../backends/node/api/file-tenant-store.ts';
+import { tenantStoreContract } from '../fixtures/tenants/store-contract.ts';
+import { storeAppHarness } from '../fixtures/tenants/store-app-harness.ts';
 import type { MemoryTenantStore } from '../../src/tenants/index.ts';
 
 const dirs: string[] = [];

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admission } from '../../src/api/tenancy.ts';
-import { startWorker, type WorkerHarness } from './harness.ts';
+import { startWorker, type WorkerHarness } from '../fixtures/tenants/harness.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

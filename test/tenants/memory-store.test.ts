@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMemoryTenantStore, type TenantSnapshot } from '../../src/tenants/index.ts';
-import { tenantStoreContract } from './store-contract.ts';
-import { storeAppHarness } from './store-app-harness.ts';
+import { tenantStoreContract } from '../fixtures/tenants/store-contract.ts';
+import { storeAppHarness } from '../fixtures/tenants/store-app-harness.ts';
 
 tenantStoreContract('memory tenant store', async () => storeAppHarness((now) => createMemoryTenantStore({ now })));
 

@@ -9,11 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { generate } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../scripts/lib/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../scripts/lib/worker-harness.ts';
-import { chatAnswer, evaluateViaApi, type ApiTarget } from '../../scripts/bench/quality-api.ts';
-import { promptIds } from '../../scripts/train/examples.ts';
-import { TASKS, heldOutExamples } from '../../scripts/train/tasks.ts';
+import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
+import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../backends/node/worker-harness.ts';
+import { chatAnswer, evaluateViaApi, type ApiTarget } from '../../benchmarks/quality/api.ts';
+import { promptIds } from '../../training/examples.ts';
+import { TASKS, heldOutExamples } from '../../training/tasks.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 
 const DEMO = resolve('assets/demo-model');

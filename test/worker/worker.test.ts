@@ -10,10 +10,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AwsClient } from 'aws4fetch';
 import { generate, type DecodeOptions } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../scripts/lib/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../scripts/lib/worker-harness.ts';
-import { randomIds, tinyFixture, type Fixture } from '../export/fixtures.ts';
-import { S3RVER_CREDENTIALS, startLocalS3 } from '../s3/s3rver.ts';
+import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
+import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../backends/node/worker-harness.ts';
+import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
+import { S3RVER_CREDENTIALS, startLocalS3 } from '../fixtures/s3rver.ts';
 
 interface GenerateResponse {
   tokens: number[];

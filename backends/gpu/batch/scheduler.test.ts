@@ -2,8 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode, generate, type DecodeOptions, type DecodeResult } from '../../../src/decode/index.ts';
 import type { BlockRunner } from '../../../src/decode/runner.ts';
-import { openLocalModel } from '../../../scripts/lib/local-package.ts';
-import { randomIds, tinyFixture, type Fixture } from '../../../test/export/fixtures.ts';
+import { openLocalModel } from '../../node/local-package.ts';
+import { randomIds, tinyFixture, type Fixture } from '../../../test/fixtures/export.ts';
 import { BatchScheduler, type ForwardStats } from './scheduler.ts';
 
 const CASES: { prompt: number; opts: DecodeOptions }[] = [

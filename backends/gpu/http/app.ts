@@ -2,9 +2,9 @@
 import { Hono } from 'hono';
 import type { Admission } from '../admission.ts';
 import type { InferenceEngine } from '../engine.ts';
-import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../../node/metrics/prometheus.ts';
 import type { PoolMetrics } from '../metrics/pool-metrics.ts';
-import { GENERATE_PATH, MODEL_PATH, type ModelDescription } from '../protocol.ts';
+import { GENERATE_PATH, MODEL_PATH, type ModelDescription } from '../../../src/dispatch/pool/protocol.ts';
 import { poolAuth } from './auth.ts';
 import { ApiError, errorResponse } from '../../../src/api/errors.ts';
 import { unavailable } from './errors.ts';

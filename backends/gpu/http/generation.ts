@@ -6,7 +6,7 @@ import type { DecodeEvent } from '../../../src/decode/index.ts';
 import type { Ticket } from '../admission.ts';
 import { InferenceError, type InferenceEngine } from '../engine.ts';
 import type { PoolMetrics } from '../metrics/pool-metrics.ts';
-import type { PoolEvent } from '../protocol.ts';
+import type { PoolEvent } from '../../../src/dispatch/pool/protocol.ts';
 import type { ParsedGenerate } from './request.ts';
 
 export interface GenerationStreamOptions {

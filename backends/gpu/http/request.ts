@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { DecodeOptionsError, planDecode } from '../../../src/decode/index.ts';
 import type { RunnerInfo } from '../../../src/decode/runner.ts';
-import type { GenerateRequest } from '../protocol.ts';
+import type { GenerateRequest } from '../../../src/dispatch/pool/protocol.ts';
 import type { WireDecodeOptions } from '../worker/messages.ts';
 import { badRequest } from '../../../src/api/errors.ts';
 

@@ -4,7 +4,7 @@
  * sequences each forward carried.
  */
 import type { ForwardStats } from '../batch/scheduler.ts';
-import { Counter, Gauge, Histogram, Registry } from './prometheus.ts';
+import { Counter, Gauge, Histogram, Registry } from '../../node/metrics/prometheus.ts';
 
 // vLLM v1 buckets (vllm/v1/metrics/loggers.py).
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560];

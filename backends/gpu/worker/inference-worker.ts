@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PrefixCache, decode } from '../../../src/decode/index.ts';
 import type { BlockRunner } from '../../../src/decode/runner.ts';
 import { BatchScheduler } from '../batch/scheduler.ts';
-import { loadModel } from '../load-model.ts';
+import { loadModel } from '../../node/load-model.ts';
 import type { FromWorker, ToWorker, WireDecodeOptions, WireError, WorkerConfig } from './messages.ts';
 
 const port = parentPort!;

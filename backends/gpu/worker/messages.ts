@@ -2,7 +2,7 @@
 import type { DecodeEvent, DecodeOptions } from '../../../src/decode/index.ts';
 import type { RunnerInfo } from '../../../src/decode/runner.ts';
 import type { ForwardStats } from '../batch/scheduler.ts';
-import type { Provider } from '../load-model.ts';
+import type { Provider } from '../../node/load-model.ts';
 
 export interface WorkerConfig {
   location: string;

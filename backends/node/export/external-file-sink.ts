@@ -1,0 +1,38 @@
+/** A WeightSink that appends initializers to an external data file (64-byte aligned), for models past protobuf's 2 GiB. */
+import { openSync, writeSync, closeSync } from 'node:fs';
+import type { onnx as OnnxNs } from 'onnx-proto';
+import onnxProto from 'onnx-proto';
+import type { WeightSink } from '../../../src/export/weight-sink.ts';
+
+const { onnx } = onnxProto as unknown as { onnx: typeof OnnxNs };
+const ALIGN = 64;
+
+export class ExternalFileSink implements WeightSink {
+  bytes = 0;
+  private readonly fd: number;
+
+  /** @param path file to write; @param location its name relative to the model file */
+  constructor(path: string, private readonly location: string) {
+    this.fd = openSync(path, 'w');
+  }
+
+  put(name: string, dataType: number, dims: number[], chunks: Iterable<Uint8Array>): OnnxNs.ITensorProto {
+    const pad = (ALIGN - (this.bytes % ALIGN)) % ALIGN;
+    if (pad) { writeSync(this.fd, new Uint8Array(pad)); this.bytes += pad; }
+    const offset = this.bytes;
+    for (const c of chunks) { writeSync(this.fd, c); this.bytes += c.byteLength; }
+    return {
+      name, dataType, dims,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: this.location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(this.bytes - offset) },
+      ],
+    };
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}

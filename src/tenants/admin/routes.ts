@@ -1,0 +1,141 @@
+/**
+ * The admin API: tenants, keys (create, rotate, revoke) and usage, behind `Authorization: Bearer <ADMIN_TOKEN>`.
+ * Routes carry their full `/admin/...` paths, so mount with `app.route('/', createAdminApp(...))`.
+ */
+import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
+import {
+  keyCreateBody, keyJson, keyRotateBody, tenantCreateBody, tenantJson, tenantPatchBody, toEpochMs, toTenantInput,
+  usageJson, usageQuery,
+} from './schemas.ts';
+import { secretsEqual } from '../keys.ts';
+import { TenantStoreError, type TenantAdminStore, type TenantInput } from '../types.ts';
+
+export interface AdminAppOptions {
+  store: TenantAdminStore;
+  /** The admin bearer token; when empty or absent every admin route answers 403 (admin API disabled). */
+  adminToken?: string | null;
+  /** Clock in epoch milliseconds (key status in responses). Default `Date.now`. */
+  now?: () => number;
+}
+
+type ErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' | 'api_error';
+
+/** A failure rendered as the OpenAI error envelope. */
+class AdminError extends Error {
+  constructor(readonly status: ContentfulStatusCode, readonly type: ErrorType, message: string,
+    readonly param: string | null = null, readonly code: string | null = null) {
+    super(message);
+  }
+}
+
+const STORE_ERRORS: Record<TenantStoreError['code'], [ContentfulStatusCode, ErrorType]> = {
+  tenant_not_found: [404, 'not_found_error'],
+  key_not_found: [404, 'not_found_error'],
+  key_revoked: [400, 'invalid_request_error'],
+};
+
+/**
+ * Creates the admin sub-app.
+ * @example
+ * app.route('/', createAdminApp({ store: createD1TenantStore({ db: env.DB }), adminToken: env.ADMIN_TOKEN }));
+ */
+export function createAdminApp(options: AdminAppOptions): Hono {
+  const { store, adminToken, now = Date.now } = options;
+  const app = new Hono();
+
+  app.use('/admin/*', async (c, next) => {
+    if (!adminToken) throw new AdminError(403, 'permission_error', 'The admin API is disabled: set the ADMIN_TOKEN secret to enable it.', null, 'admin_disabled');
+    const match = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
+    if (!match || !(await secretsEqual(match[1].trim(), adminToken))) {
+      throw new AdminError(401, 'authentication_error', 'Invalid or missing admin token (Authorization: Bearer <ADMIN_TOKEN>).', null, 'invalid_admin_token');
+    }
+    c.header('cache-control', 'no-store');
+    await next();
+  });
+
+  app.post('/admin/tenants', async (c) => {
+    const body = await parseBody(c, tenantCreateBody);
+    const tenant = await store.createTenant(toTenantInput(body) as TenantInput);
+    return c.json(tenantJson(tenant), 201);
+  });
+  app.get('/admin/tenants', async (c) => {
+    const tenants = await store.listTenants({ after: c.req.query('after'), limit: Number(c.req.query('limit') ?? 100) || 100 });
+    return c.json({ object: 'list', data: tenants.map(tenantJson) });
+  });
+  app.get('/admin/tenants/:id', async (c) => {
+    const tenant = await store.getTenant(c.req.param('id'));
+    if (!tenant) throw new TenantStoreError('tenant_not_found', `No tenant with id '${c.req.param('id')}'.`);
+    return c.json(tenantJson(tenant));
+  });
+  app.patch('/admin/tenants/:id', async (c) => {
+    const body = await parseBody(c, tenantPatchBody);
+    return c.json(tenantJson(await store.updateTenant(c.req.param('id'), toTenantInput(body))));
+  });
+  app.get('/admin/tenants/:id/keys', async (c) => {
+    const keys = await store.listKeys(c.req.param('id'));
+    return c.json({ object: 'list', data: keys.map((key) => keyJson(key, now())) });
+  });
+  app.post('/admin/tenants/:id/keys', async (c) => {
+    const body = await parseBody(c, keyCreateBody);
+    const expiresAt = body.expires_at == null ? null : toEpochMs(body.expires_at);
+    if (expiresAt !== null && expiresAt <= now()) throw invalid('expires_at must be in the future.', 'expires_at');
+    const created = await store.createKey({ tenantId: c.req.param('id'), expiresAt });
+    return c.json(keyJson(created, now()), 201);
+  });
+  app.post('/admin/keys/:keyId/rotate', async (c) => {
+    const body = await parseBody(c, keyRotateBody);
+    const at = now();
+    const revokeOldAt = body.revoke_old_at === undefined ? at : Math.max(at, toEpochMs(body.revoke_old_at));
+    const expiresAt = body.expires_at == null ? null : toEpochMs(body.expires_at);
+    if (expiresAt !== null && expiresAt <= at) throw invalid('expires_at must be in the future.', 'expires_at');
+    const rotated = await store.rotateKey(c.req.param('keyId'), { revokeOldAt, expiresAt });
+    return c.json({ ...keyJson(rotated, now()), replaced: keyJson(rotated.replaced, now()) }, 201);
+  });
+  app.delete('/admin/keys/:keyId', async (c) => c.json(keyJson(await store.revokeKey(c.req.param('keyId')), now())));
+  app.get('/admin/tenants/:id/usage', async (c) => {
+    const query = validate(usageQuery, c.req.query());
+    const since = query.since === undefined ? undefined : toEpochMs(query.since);
+    return c.json(usageJson(await store.usage(c.req.param('id'), since)));
+  });
+
+  app.onError((error, c) => {
+    const e = toAdminError(error);
+    if (e.status >= 500) console.error(`admin: ${c.req.method} ${c.req.path} failed: ${error.message}`);
+    return c.json({ error: { message: e.message, type: e.type, param: e.param, code: e.code } }, e.status);
+  });
+  return app;
+}
+
+async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+  const text = await c.req.text();
+  let value: unknown = {};
+  if (text.trim() !== '') {
+    try { value = JSON.parse(text); } catch { throw invalid('The request body is not valid JSON.', null); }
+  }
+  return validate(schema, value);
+}
+
+function validate<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const param = issue.code === 'unrecognized_keys' ? issue.keys[0] : issue.path.join('.') || null;
+  const message = issue.code === 'unrecognized_keys' ? `Unrecognized field '${param}'.`
+    : param ? `Invalid '${param}': ${issue.message}.` : `Invalid request body: ${issue.message}.`;
+  throw invalid(message, param);
+}
+
+function invalid(message: string, param: string | null): AdminError {
+  return new AdminError(400, 'invalid_request_error', message, param, 'invalid_value');
+}
+
+function toAdminError(error: unknown): AdminError {
+  if (error instanceof AdminError) return error;
+  if (error instanceof TenantStoreError) {
+    const [status, type] = STORE_ERRORS[error.code];
+    return new AdminError(status, type, error.message, null, error.code);
+  }
+  return new AdminError(500, 'api_error', 'Internal error in the admin API.', null, null);
+}

@@ -1,0 +1,86 @@
+/**
+ * @module
+ * Exact-match accuracy of a model on task examples with the real decode loop (src/decode generate()), plus the
+ * parallelism it reached: tokens per forward (TPF), forwards and wall time per answer. Runtime-agnostic: it
+ * takes any BlockRunner (the tfjs model while training, an ORT session over an exported package in benchmarks).
+ */
+import { generate } from '../src/decode/index.ts';
+import type { BlockRunner, DecodeOptions } from '../src/decode/index.ts';
+import type { TextCodec } from '../src/model/text-codec.ts';
+import { encodeExample } from './examples.ts';
+import type { TaskExample } from './tasks.ts';
+
+export interface EvalResult {
+  examples: number;
+  correct: number;
+  accuracy: number;
+  /** Committed tokens ÷ forwards over all examples (the decode loop's TPF, EOS fill inside decoded blocks included). */
+  tokensPerForward: number;
+  /** Output tokens (answer, `<|role_end|>`, EOS) ÷ forwards. */
+  outputTokensPerForward: number;
+  forwardsPerAnswer: number;
+  msPerAnswer: number;
+  /** Up to five wrong answers, for logs. */
+  failures: { prompt: string; expected: string; got: string }[];
+}
+
+/** What one example's decode reports, for `tally`. */
+export interface ExampleOutcome {
+  correct: boolean;
+  /** The decoded answer text, asked for only to log a failure. */
+  got: () => string;
+  forwards: number;
+  committedTokens: number;
+  outputTokens: number;
+}
+
+/** Runs `one` over the examples in order, timing each, and sums the outcomes into an EvalResult. */
+export async function tally(examples: TaskExample[], one: (ex: TaskExample) => Promise<ExampleOutcome>): Promise<EvalResult> {
+  let correct = 0;
+  let forwards = 0;
+  let committed = 0;
+  let output = 0;
+  let ms = 0;
+  const failures: EvalResult['failures'] = [];
+  for (const ex of examples) {
+    const started = performance.now();
+    const r = await one(ex);
+    ms += performance.now() - started;
+    forwards += r.forwards;
+    committed += r.committedTokens;
+    output += r.outputTokens;
+    if (r.correct) correct++;
+    else if (failures.length < 5) failures.push({ prompt: ex.prompt, expected: ex.answer, got: r.got() });
+  }
+  const n = examples.length;
+  return {
+    examples: n,
+    correct,
+    accuracy: n ? correct / n : 0,
+    tokensPerForward: forwards ? committed / forwards : 0,
+    outputTokensPerForward: forwards ? output / forwards : 0,
+    forwardsPerAnswer: n ? forwards / n : 0,
+    msPerAnswer: n ? ms / n : 0,
+    failures,
+  };
+}
+
+/** Greedy by default; `options` are the decode options to use (threshold, algorithm, block length, mode, ...). */
+export function evaluateExamples(
+  runner: BlockRunner,
+  codec: TextCodec,
+  examples: TaskExample[],
+  options: DecodeOptions,
+): Promise<EvalResult> {
+  return tally(examples, async (ex) => {
+    const enc = encodeExample(codec, ex);
+    const result = await generate(runner, enc.prompt, { temperature: 0, ...options });
+    return {
+      correct: result.tokens.length === enc.target.length && result.tokens.every((t, i) => t === enc.target[i]),
+      got: () => codec.decode(result.tokens),
+      forwards: result.stats.forwards,
+      committedTokens: result.stats.committedTokens,
+      outputTokens: result.tokens.length,
+    };
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * @module
+ * The demo model's tokenizer: a character-level vocabulary written as a byte-level BPE tokenizer.json (the 256
+ * byte characters and no merges, so every text encodes and each task character is one token), plus
+ * non-special added tokens for the chat template's fixed text and the task prefixes, so the fixed part of a
+ * prompt costs three tokens. The five special tokens take the last ids, as in src/export/tiny/tokenizer-files.ts.
+ */
+import { bytesToUnicode } from '../src/export/tiny/bpe-train.ts';
+import { SPECIAL_TOKENS, specialTokenIds } from '../src/export/tiny/options.ts';
+import { llada2TokenizerConfig } from '../src/export/tiny/tokenizer-files.ts';
+import { TASK_PREFIXES } from './tasks.ts';
+
+/**
+ * The fixed text of a single-turn prompt around the user message (spec llada2.md §4), one token each. A long
+ * constant prefix made positional lookups (addition) far slower to learn, so the whole head and tail of the
+ * rendered template are single tokens; added tokens match leftmost-longest, so they win over `<role>` and
+ * `<|role_end|>`.
+ */
+export const PROMPT_HEAD = '<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role>';
+export const PROMPT_TAIL = '<|role_end|><role>ASSISTANT</role>';
+
+/** Template words, for prompts that do not match the head and tail (a system message, several turns). */
+export const TEMPLATE_WORDS = ['SYSTEM', 'HUMAN', 'ASSISTANT', 'detailed thinking off'] as const;
+
+/** Added tokens that are ordinary text (decoded even with skip_special_tokens), in id order after the bytes. */
+export const WORD_TOKENS: readonly string[] = [PROMPT_HEAD, PROMPT_TAIL, ...TEMPLATE_WORDS, ...TASK_PREFIXES];
+
+/** 256 byte characters + word tokens + special tokens. */
+export const VOCAB_SIZE = 256 + WORD_TOKENS.length + SPECIAL_TOKENS.length;
+
+export const TOKEN_IDS = specialTokenIds(VOCAB_SIZE);
+
+function addedToken(id: number, content: string, special: boolean) {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special };
+}
+
+function byteTokens(): string[] {
+  return [...bytesToUnicode()].sort((a, b) => a.charCodeAt(0) - b.charCodeAt(0));
+}
+
+export function demoTokenizerJson(): Record<string, unknown> {
+  const vocab: Record<string, number> = {};
+  byteTokens().forEach((t, i) => { vocab[t] = i; });
+  const added = [
+    ...WORD_TOKENS.map((t, i) => addedToken(256 + i, t, false)),
+    ...SPECIAL_TOKENS.map((t) => addedToken(TOKEN_IDS[t], t, true)),
+  ];
+  for (const t of added) vocab[t.content] = t.id;
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
+      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [],
+    },
+  };
+}
+
+export function demoTokenizerConfigJson(maxPositions: number): Record<string, unknown> {
+  const decoder: Record<string, unknown> = {};
+  for (const [i, t] of WORD_TOKENS.entries()) {
+    const { id: _id, ...rest } = addedToken(256 + i, t, false);
+    decoder[String(256 + i)] = rest;
+  }
+  for (const t of SPECIAL_TOKENS) {
+    const { id: _id, ...rest } = addedToken(TOKEN_IDS[t], t, true);
+    decoder[String(TOKEN_IDS[t])] = rest;
+  }
+  return llada2TokenizerConfig(decoder, maxPositions);
+}
