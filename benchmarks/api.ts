@@ -9,7 +9,12 @@
  */
 import { cpus } from 'node:os';
 import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
-import { buildWorker, seedPackage, startWorker, TEST_ADMIN_TOKEN } from '../backends/node/worker-harness.ts';
+import {
+  buildWorker,
+  seedPackage,
+  startWorker,
+  TEST_ADMIN_TOKEN,
+} from '../backends/node/worker-harness.ts';
 import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
 import { readLocalManifest } from '../backends/node/local-package.ts';
 
@@ -21,9 +26,16 @@ function percentile(sorted: number[], p: number): number {
 }
 
 runMain('bench-api', async () => {
-  const { values } = parseFlags(process.argv.slice(2), {
-    requests: { type: 'string' }, concurrency: { type: 'string' }, seconds: { type: 'string' }, json: { type: 'boolean' },
-  }, false);
+  const { values } = parseFlags(
+    process.argv.slice(2),
+    {
+      requests: { type: 'string' },
+      concurrency: { type: 'string' },
+      seconds: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    false,
+  );
   const n = intFlag(values.requests, 'requests', 10) ?? 200;
   const concurrency = intFlag(values.concurrency, 'concurrency', 1) ?? 8;
   const seconds = intFlag(values.seconds, 'seconds', 1) ?? 5;
@@ -31,16 +43,52 @@ runMain('bench-api', async () => {
   const manifest = await readLocalManifest(dir);
   log('building the Worker…');
   const built = await buildWorker();
-  const worker = await startWorker(built, { edgeModel: 'tiny', listen: { host: '127.0.0.1', port: PORT } });
+  const worker = await startWorker(built, {
+    edgeModel: 'tiny',
+    listen: { host: '127.0.0.1', port: PORT },
+  });
   try {
     await seedPackage(worker, dir);
     const base = `http://127.0.0.1:${PORT}`;
-    const adminHeaders = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
-    const tenant = await (await fetch(`${base}/admin/tenants`, { method: 'POST', headers: adminHeaders, body: JSON.stringify({ name: 'bench', rpm: 1_000_000, tpm: 100_000_000, max_concurrent: 1000 }) })).json() as { id: string };
-    const { key } = await (await fetch(`${base}/admin/tenants/${tenant.id}/keys`, { method: 'POST', headers: adminHeaders, body: '{}' })).json() as { key: string };
-    const ids = Array.from({ length: 8 }, (_, i) => (i * 31 + 7) % (manifest.tokens.vocab_size - 8));
-    const api = () => fetch(`${base}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny', prompt: ids, max_tokens: 1 }) });
-    const bare = () => fetch(`${base}/internal/generate`, { method: 'POST', headers: adminHeaders, body: JSON.stringify({ prompt_ids: ids, max_tokens: 1 }) });
+    const adminHeaders = {
+      authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
+      'content-type': 'application/json',
+    };
+    const tenant = (await (
+      await fetch(`${base}/admin/tenants`, {
+        method: 'POST',
+        headers: adminHeaders,
+        body: JSON.stringify({
+          name: 'bench',
+          rpm: 1_000_000,
+          tpm: 100_000_000,
+          max_concurrent: 1000,
+        }),
+      })
+    ).json()) as { id: string };
+    const { key } = (await (
+      await fetch(`${base}/admin/tenants/${tenant.id}/keys`, {
+        method: 'POST',
+        headers: adminHeaders,
+        body: '{}',
+      })
+    ).json()) as { key: string };
+    const ids = Array.from(
+      { length: 8 },
+      (_, i) => (i * 31 + 7) % (manifest.tokens.vocab_size - 8),
+    );
+    const api = () =>
+      fetch(`${base}/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tiny', prompt: ids, max_tokens: 1 }),
+      });
+    const bare = () =>
+      fetch(`${base}/internal/generate`, {
+        method: 'POST',
+        headers: adminHeaders,
+        body: JSON.stringify({ prompt_ids: ids, max_tokens: 1 }),
+      });
     const timed = async (call: () => Promise<Response>) => {
       const t0 = performance.now();
       const res = await call();
@@ -49,7 +97,10 @@ runMain('bench-api', async () => {
       return performance.now() - t0;
     };
     log('warming up (model load)…');
-    for (let i = 0; i < 10; i++) { await timed(api); await timed(bare); }
+    for (let i = 0; i < 10; i++) {
+      await timed(api);
+      await timed(bare);
+    }
     const apiMs: number[] = [];
     const bareMs: number[] = [];
     const diffs: number[] = [];
@@ -57,8 +108,16 @@ runMain('bench-api', async () => {
       // Alternate the order so drift and caching hit both sides equally.
       let a: number;
       let b: number;
-      if (i % 2) { a = await timed(api); b = await timed(bare); } else { b = await timed(bare); a = await timed(api); }
-      apiMs.push(a); bareMs.push(b); diffs.push(a - b);
+      if (i % 2) {
+        a = await timed(api);
+        b = await timed(bare);
+      } else {
+        b = await timed(bare);
+        a = await timed(api);
+      }
+      apiMs.push(a);
+      bareMs.push(b);
+      diffs.push(a - b);
       if ((i + 1) % 50 === 0) log(`${i + 1}/${n} pairs`);
     }
     const sort = (x: number[]) => [...x].sort((p, q) => p - q);
@@ -66,23 +125,45 @@ runMain('bench-api', async () => {
     log(`throughput: ${concurrency} concurrent clients for ${seconds} s…`);
     let done = 0;
     const until = performance.now() + seconds * 1000;
-    await Promise.all(Array.from({ length: concurrency }, async () => { while (performance.now() < until) { await timed(api); done++; } }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < until) {
+          await timed(api);
+          done++;
+        }
+      }),
+    );
     const rps = done / seconds;
     const result = {
       machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}, workerd via miniflare (loopback HTTP)`,
       requests: n,
-      api_p50_ms: percentile(sa, 50), api_p99_ms: percentile(sa, 99),
-      bare_p50_ms: percentile(sb, 50), bare_p99_ms: percentile(sb, 99),
-      overhead_p50_ms: percentile(sd, 50), overhead_p99_ms: percentile(sd, 99),
-      requests_per_second: rps, concurrency,
+      api_p50_ms: percentile(sa, 50),
+      api_p99_ms: percentile(sa, 99),
+      bare_p50_ms: percentile(sb, 50),
+      bare_p99_ms: percentile(sb, 99),
+      overhead_p50_ms: percentile(sd, 50),
+      overhead_p99_ms: percentile(sd, 99),
+      requests_per_second: rps,
+      concurrency,
     };
-    if (values.json) { process.stdout.write(`${JSON.stringify(result)}\n`); return; }
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
     console.log(`machine: ${result.machine}`);
     console.log('| path | p50 ms | p99 ms |\n|---|---|---|');
-    console.log(`| /v1/completions (auth + limits + validation + metering) | ${result.api_p50_ms.toFixed(2)} | ${result.api_p99_ms.toFixed(2)} |`);
-    console.log(`| /internal/generate (bare backend call) | ${result.bare_p50_ms.toFixed(2)} | ${result.bare_p99_ms.toFixed(2)} |`);
-    console.log(`| overhead (paired difference) | ${result.overhead_p50_ms.toFixed(2)} | ${result.overhead_p99_ms.toFixed(2)} |`);
-    console.log(`requests/s on loopback at concurrency ${concurrency} (max_tokens 1): ${rps.toFixed(1)}`);
+    console.log(
+      `| /v1/completions (auth + limits + validation + metering) | ${result.api_p50_ms.toFixed(2)} | ${result.api_p99_ms.toFixed(2)} |`,
+    );
+    console.log(
+      `| /internal/generate (bare backend call) | ${result.bare_p50_ms.toFixed(2)} | ${result.bare_p99_ms.toFixed(2)} |`,
+    );
+    console.log(
+      `| overhead (paired difference) | ${result.overhead_p50_ms.toFixed(2)} | ${result.overhead_p99_ms.toFixed(2)} |`,
+    );
+    console.log(
+      `requests/s on loopback at concurrency ${concurrency} (max_tokens 1): ${rps.toFixed(1)}`,
+    );
   } finally {
     await worker.dispose();
     await built.cleanup();

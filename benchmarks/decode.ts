@@ -11,8 +11,21 @@
  */
 import { cpus, platform, release, arch } from 'node:os';
 import { createRequire } from 'node:module';
-import { generate, type BlockRunner, type DecodeMode, type DecodeResult, type KvState } from '../src/decode/index.ts';
-import { BENCH, BENCH_MODELS, REAL_VOCAB, TINY, ensureBenchPackage, type BenchModelSpec } from './model/models.ts';
+import {
+  generate,
+  type BlockRunner,
+  type DecodeMode,
+  type DecodeResult,
+  type KvState,
+} from '../src/decode/index.ts';
+import {
+  BENCH,
+  BENCH_MODELS,
+  REAL_VOCAB,
+  TINY,
+  ensureBenchPackage,
+  type BenchModelSpec,
+} from './model/models.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
 import { openLocalModel, type LocalModel } from '../backends/node/local-package.ts';
 
@@ -80,7 +93,10 @@ interface Machine {
 function parseGens(value: string): number[] {
   const gens = value.split(',').map((s) => {
     const n = Number(s.trim());
-    if (s.trim() === '' || !Number.isInteger(n) || n < 1) throw new UsageError(`--gen must be comma-separated positive integers, got ${JSON.stringify(value)}`);
+    if (s.trim() === '' || !Number.isInteger(n) || n < 1)
+      throw new UsageError(
+        `--gen must be comma-separated positive integers, got ${JSON.stringify(value)}`,
+      );
     return n;
   });
   return [...new Set(gens)].sort((a, b) => a - b);
@@ -89,7 +105,10 @@ function parseGens(value: string): number[] {
 function parseModels(value: string): BenchModelSpec[] {
   return [...new Set(value.split(',').map((s) => s.trim()))].map((name) => {
     const spec = BENCH_MODELS.find((m) => m.name === name);
-    if (!spec) throw new UsageError(`--models: unknown model ${JSON.stringify(name)} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
+    if (!spec)
+      throw new UsageError(
+        `--models: unknown model ${JSON.stringify(name)} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`,
+      );
     return spec;
   });
 }
@@ -106,7 +125,9 @@ function benchPrompt(vocab: number, length = PROMPT_LENGTH): number[] {
 
 function machineInfo(threads: number): Machine {
   const cpu = cpus();
-  const ort = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+  const ort = (
+    createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }
+  ).version;
   return {
     cpu: cpu[0]?.model ?? 'unknown',
     cores: cpu.length,
@@ -145,17 +166,33 @@ function countingRunner(runner: BlockRunner): { runner: BlockRunner; tokens: () 
   };
 }
 
-async function timedGenerate(model: LocalModel, prompt: number[], gen: number, mode: DecodeMode, threshold: number, repeat = 1): Promise<Timed> {
+async function timedGenerate(
+  model: LocalModel,
+  prompt: number[],
+  gen: number,
+  mode: DecodeMode,
+  threshold: number,
+  repeat = 1,
+): Promise<Timed> {
   let best: Timed | null = null;
   for (let i = 0; i < repeat; i++) {
     const counted = countingRunner(model.runner);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const result = await generate(counted.runner, prompt, { maxTokens: gen, blockLength: BLOCK, steps: STEPS, threshold, temperature: 0, mode });
+    const result = await generate(counted.runner, prompt, {
+      maxTokens: gen,
+      blockLength: BLOCK,
+      steps: STEPS,
+      threshold,
+      temperature: 0,
+      mode,
+    });
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(c0);
-    if (best && !sameTokens(best.result, result)) throw new Error(`${mode} gen ${gen} is not deterministic: repeat ${i + 1} gave other tokens`);
-    if (!best || wallMs < best.wallMs) best = { result, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, tokens: counted.tokens() };
+    if (best && !sameTokens(best.result, result))
+      throw new Error(`${mode} gen ${gen} is not deterministic: repeat ${i + 1} gave other tokens`);
+    if (!best || wallMs < best.wallMs)
+      best = { result, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, tokens: counted.tokens() };
   }
   return best as Timed;
 }
@@ -182,7 +219,11 @@ function modeRun({ result, wallMs, cpuMs, tokens }: Timed): ModeRun {
 }
 
 function sameTokens(a: DecodeResult, b: DecodeResult): boolean {
-  return a.finishReason === b.finishReason && a.tokens.length === b.tokens.length && a.tokens.every((t, i) => t === b.tokens[i]);
+  return (
+    a.finishReason === b.finishReason &&
+    a.tokens.length === b.tokens.length &&
+    a.tokens.every((t, i) => t === b.tokens[i])
+  );
 }
 
 function firstDifference(a: number[], b: number[]): number {
@@ -199,7 +240,11 @@ interface RunConfig {
   repeat: number;
 }
 
-async function benchModel(spec: BenchModelSpec, { gens, threshold, threads, promptTokens, repeat }: RunConfig, mismatches: string[]): Promise<Row[]> {
+async function benchModel(
+  spec: BenchModelSpec,
+  { gens, threshold, threads, promptTokens, repeat }: RunConfig,
+  mismatches: string[],
+): Promise<Row[]> {
   const built = await ensureBenchPackage(spec, log);
   if (built.builtMs !== null) log(`${spec.name}: built in ${ms(built.builtMs)}`);
   const model = await openLocalModel(built.dir, { runtime: 'node', threads });
@@ -207,7 +252,10 @@ async function benchModel(spec: BenchModelSpec, { gens, threshold, threads, prom
   log(`${spec.name}: ${spec.description}; session ready in ${ms(model.loadMs)}`);
   const prompt = benchPrompt(vocabSize, promptTokens);
   const fits = gens.filter((g) => Math.ceil((prompt.length + g) / BLOCK) * BLOCK <= maxPositions);
-  if (fits.length < gens.length) log(`${spec.name}: skipping gen ${gens.filter((g) => !fits.includes(g)).join(', ')} (over max positions ${maxPositions})`);
+  if (fits.length < gens.length)
+    log(
+      `${spec.name}: skipping gen ${gens.filter((g) => !fits.includes(g)).join(', ')} (over max positions ${maxPositions})`,
+    );
   if (fits.length === 0) return [];
 
   // One warm-up generation per mode (JIT, ORT arenas and kernel selection), at the smallest length (≤ 128).
@@ -220,9 +268,13 @@ async function benchModel(spec: BenchModelSpec, { gens, threshold, threads, prom
   const rows: Row[] = [];
   for (const gen of fits) {
     const ref = await timedGenerate(model, prompt, gen, 'reference', threshold, repeat);
-    log(`${spec.name} gen ${gen}: reference ${ms(ref.wallMs)} (cpu ${ms(ref.cpuMs)}), NFE ${ref.result.stats.forwards}`);
+    log(
+      `${spec.name} gen ${gen}: reference ${ms(ref.wallMs)} (cpu ${ms(ref.cpuMs)}), NFE ${ref.result.stats.forwards}`,
+    );
     const cached = await timedGenerate(model, prompt, gen, 'cached', threshold, repeat);
-    log(`${spec.name} gen ${gen}: cached    ${ms(cached.wallMs)} (cpu ${ms(cached.cpuMs)}), NFE ${cached.result.stats.forwards}`);
+    log(
+      `${spec.name} gen ${gen}: cached    ${ms(cached.wallMs)} (cpu ${ms(cached.cpuMs)}), NFE ${cached.result.stats.forwards}`,
+    );
     const match = sameTokens(ref.result, cached.result);
     if (!match) {
       const at = firstDifference(ref.result.tokens, cached.result.tokens);
@@ -284,21 +336,42 @@ function goalLines(s: Summary): string[] {
   if (s.speedup) {
     const v = s.speedup.row.speedup;
     const exact = s.speedup.row.model === BENCH.name && s.speedup.row.gen === 512;
-    lines.push(`${verdict(v >= GOALS.speedupAt512)} speedup ≥ ${GOALS.speedupAt512}× at gen 512 on the bench model: ${v.toFixed(2)}× wall, ${s.speedup.row.speedup_cpu.toFixed(2)}× cpu, ceiling ${s.speedup.row.token_ratio.toFixed(2)}× (${s.speedup.from}${exact ? '' : '; not the goal configuration'})`);
+    lines.push(
+      `${verdict(v >= GOALS.speedupAt512)} speedup ≥ ${GOALS.speedupAt512}× at gen 512 on the bench model: ${v.toFixed(2)}× wall, ${s.speedup.row.speedup_cpu.toFixed(2)}× cpu, ceiling ${s.speedup.row.token_ratio.toFixed(2)}× (${s.speedup.from}${exact ? '' : '; not the goal configuration'})`,
+    );
   } else lines.push('n/a    speedup goal: no model ran');
   if (s.nfeWorst) {
     const { row, extra } = s.nfeWorst;
-    lines.push(`${verdict(extra <= GOALS.nfeSlack)} NFE(cached) ≤ NFE(reference) + ${GOALS.nfeSlack}: worst cached − reference = ${extra} (${row.model} gen ${row.gen})`);
+    lines.push(
+      `${verdict(extra <= GOALS.nfeSlack)} NFE(cached) ≤ NFE(reference) + ${GOALS.nfeSlack}: worst cached − reference = ${extra} (${row.model} gen ${row.gen})`,
+    );
   }
   if (s.loop) {
     const v = s.loop.row.cached.loop_overhead_pct;
-    lines.push(`${verdict(v <= GOALS.loopOverheadPct)} loop overhead ≤ ${GOALS.loopOverheadPct} % at vocab ${REAL_VOCAB.model.vocab}: ${v.toFixed(2)} % (${s.loop.from})`);
+    lines.push(
+      `${verdict(v <= GOALS.loopOverheadPct)} loop overhead ≤ ${GOALS.loopOverheadPct} % at vocab ${REAL_VOCAB.model.vocab}: ${v.toFixed(2)} % (${s.loop.from})`,
+    );
   } else lines.push(`n/a    loop overhead goal: the ${REAL_VOCAB.name} model did not run`);
   return lines;
 }
 
 function table(rows: Row[]): string {
-  const head = ['model', 'gen', 'out', 'ref ms', 'cached ms', 'speedup', 'cpu speedup', 'tok ratio', 'NFE ref', 'NFE cached', 'TPF', 'loop % ref', 'loop % cached', 'same'];
+  const head = [
+    'model',
+    'gen',
+    'out',
+    'ref ms',
+    'cached ms',
+    'speedup',
+    'cpu speedup',
+    'tok ratio',
+    'NFE ref',
+    'NFE cached',
+    'TPF',
+    'loop % ref',
+    'loop % cached',
+    'same',
+  ];
   const body = rows.map((r) => [
     r.model,
     String(r.gen),
@@ -316,30 +389,42 @@ function table(rows: Row[]): string {
     r.tokens_match ? 'yes' : 'NO',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt)].join('\n');
 }
 
 runMain('bench-decode', async () => {
-  const { values } = parseFlags(process.argv.slice(2), {
-    gen: { type: 'string' },
-    quick: { type: 'boolean' },
-    models: { type: 'string' },
-    threshold: { type: 'string' },
-    threads: { type: 'string' },
-    'prompt-tokens': { type: 'string' },
-    repeat: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean' },
-  }, false);
+  const { values } = parseFlags(
+    process.argv.slice(2),
+    {
+      gen: { type: 'string' },
+      quick: { type: 'boolean' },
+      models: { type: 'string' },
+      threshold: { type: 'string' },
+      threads: { type: 'string' },
+      'prompt-tokens': { type: 'string' },
+      repeat: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    false,
+  );
   if (values.help) {
     console.log(USAGE);
     return;
   }
-  const gens = values.gen !== undefined ? parseGens(values.gen) : values.quick ? QUICK_GENS : DEFAULT_GENS;
-  const specs = values.models !== undefined ? parseModels(values.models) : values.quick ? QUICK_MODELS : BENCH_MODELS;
+  const gens =
+    values.gen !== undefined ? parseGens(values.gen) : values.quick ? QUICK_GENS : DEFAULT_GENS;
+  const specs =
+    values.models !== undefined
+      ? parseModels(values.models)
+      : values.quick
+        ? QUICK_MODELS
+        : BENCH_MODELS;
   const threshold = floatFlag(values.threshold, 'threshold') ?? 0.95;
-  if (!(threshold > 0 && threshold <= 1)) throw new UsageError(`--threshold must be in (0, 1], got ${threshold}`);
+  if (!(threshold > 0 && threshold <= 1))
+    throw new UsageError(`--threshold must be in (0, 1], got ${threshold}`);
   const threads = intFlag(values.threads, 'threads', 1) ?? 1;
   const promptTokens = intFlag(values['prompt-tokens'], 'prompt-tokens', 1) ?? PROMPT_LENGTH;
   const repeat = intFlag(values.repeat, 'repeat', 1) ?? 1;
@@ -357,8 +442,12 @@ runMain('bench-decode', async () => {
 
   const mismatches: string[] = [];
   const rows: Row[] = [];
-  for (const spec of specs) rows.push(...(await benchModel(spec, { gens, threshold, threads, promptTokens, repeat }, mismatches)));
-  if (rows.length === 0) throw new Error(`nothing measured: gen ${gens.join(', ')} does not fit any model's positions`);
+  for (const spec of specs)
+    rows.push(
+      ...(await benchModel(spec, { gens, threshold, threads, promptTokens, repeat }, mismatches)),
+    );
+  if (rows.length === 0)
+    throw new Error(`nothing measured: gen ${gens.join(', ')} does not fit any model's positions`);
   const s = summarize(rows);
   const totalS = (performance.now() - started) / 1000;
 
@@ -370,7 +459,8 @@ runMain('bench-decode', async () => {
       token_ratio_at_512: s.speedup?.row.token_ratio ?? null,
       loop_overhead_pct: s.loop?.row.cached.loop_overhead_pct ?? null,
       loop_overhead_from: s.loop?.from ?? null,
-      loop_overhead_definition: 'loopMs / totalMs × 100: time in the decode loop outside runner.forward, as % of the generation wall time',
+      loop_overhead_definition:
+        'loopMs / totalMs × 100: time in the decode loop outside runner.forward, as % of the generation wall time',
       nfe_cached_minus_reference_max: s.nfeWorst?.extra ?? null,
       goals: {
         speedup_at_512_min: GOALS.speedupAt512,
@@ -379,11 +469,22 @@ runMain('bench-decode', async () => {
         met: {
           speedup: s.speedup ? s.speedup.row.speedup >= GOALS.speedupAt512 : null,
           nfe: s.nfeWorst ? s.nfeWorst.extra <= GOALS.nfeSlack : null,
-          loop_overhead: s.loop ? s.loop.row.cached.loop_overhead_pct <= GOALS.loopOverheadPct : null,
+          loop_overhead: s.loop
+            ? s.loop.row.cached.loop_overhead_pct <= GOALS.loopOverheadPct
+            : null,
         },
       },
       tokens_match: mismatches.length === 0,
-      config: { threshold, block_length: BLOCK, steps: STEPS, prompt_tokens: promptTokens, repeat, gens, models: specs.map((m) => m.name), temperature: 0 },
+      config: {
+        threshold,
+        block_length: BLOCK,
+        steps: STEPS,
+        prompt_tokens: promptTokens,
+        repeat,
+        gens,
+        models: specs.map((m) => m.name),
+        temperature: 0,
+      },
       machine,
       total_s: totalS,
       rows,
@@ -393,14 +494,23 @@ runMain('bench-decode', async () => {
     console.log('');
     console.log(table(rows));
     console.log('');
-    console.log('ms: wall time of one generate() call. speedup: ref ms ÷ cached ms. cpu speedup: the same with process CPU time');
-    console.log('(user + system), which other load on a shared machine inflates far less. tok ratio: positions encoded by reference ÷');
-    console.log('by cached, the speedup\'s ceiling if every position cost the same. TPF: committed tokens per forward (cached).');
-    console.log('loop %: time in the decode loop outside runner.forward, as % of the generation\'s wall time (stats loopMs ÷ totalMs).');
+    console.log(
+      'ms: wall time of one generate() call. speedup: ref ms ÷ cached ms. cpu speedup: the same with process CPU time',
+    );
+    console.log(
+      '(user + system), which other load on a shared machine inflates far less. tok ratio: positions encoded by reference ÷',
+    );
+    console.log(
+      "by cached, the speedup's ceiling if every position cost the same. TPF: committed tokens per forward (cached).",
+    );
+    console.log(
+      "loop %: time in the decode loop outside runner.forward, as % of the generation's wall time (stats loopMs ÷ totalMs).",
+    );
     console.log('');
     console.log('goals (reported, not asserted):');
     for (const line of goalLines(s)) console.log(`  ${line}`);
     console.log(`total ${totalS.toFixed(1)} s`);
   }
-  if (mismatches.length > 0) throw new Error(`TOKEN MISMATCH between reference and cached: ${mismatches.join('; ')}`);
+  if (mismatches.length > 0)
+    throw new Error(`TOKEN MISMATCH between reference and cached: ${mismatches.join('; ')}`);
 });

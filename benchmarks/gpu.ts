@@ -13,7 +13,12 @@ import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { GENERATE_PATH, MODEL_PATH, type GenerateRequest, type ModelDescription } from '../src/dispatch/pool/protocol.ts';
+import {
+  GENERATE_PATH,
+  MODEL_PATH,
+  type GenerateRequest,
+  type ModelDescription,
+} from '../src/dispatch/pool/protocol.ts';
 import { ensureBenchPackage, type BenchModelSpec } from './model/models.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
 import { poolEvents, scrape } from '../test/fixtures/pool-http.ts';
@@ -21,11 +26,25 @@ import { poolEvents, scrape } from '../test/fixtures/pool-http.ts';
 /** The bench model: big enough that a forward is real work, small enough to build in seconds. */
 const BENCH_GPU: BenchModelSpec = {
   name: 'bench-gpu',
-  description: '4 layers (1 dense), hidden 256, 4/2 heads × 64, 8 experts top-2 + 1 shared, vocab 8192',
+  description:
+    '4 layers (1 dense), hidden 256, 4/2 heads × 64, 8 experts top-2 + 1 shared, vocab 8192',
   dir: resolve('models/bench-gpu'),
   model: {
-    layers: 4, denseLayers: 1, hidden: 256, heads: 4, kvHeads: 2, headDim: 64, experts: 8, expertsPerTok: 2,
-    groups: 4, topkGroup: 2, sharedExperts: 1, intermediate: 512, moeIntermediate: 128, vocab: 8192, maxPositions: 2048,
+    layers: 4,
+    denseLayers: 1,
+    hidden: 256,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 64,
+    experts: 8,
+    expertsPerTok: 2,
+    groups: 4,
+    topkGroup: 2,
+    sharedExperts: 1,
+    intermediate: 512,
+    moeIntermediate: 128,
+    vocab: 8192,
+    maxPositions: 2048,
   },
 };
 
@@ -69,11 +88,18 @@ function randomIds(n: number, vocab: number, seed: number): number[] {
   return Array.from({ length: n }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) % vocab);
 }
 
-async function startServer(args: string[], secret: string): Promise<{ url: string; proc: ChildProcess; log: () => string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve-gpu.ts', '--port', '0', '--host', '127.0.0.1', ...args], {
-    env: { ...process.env, GPU_POOL_SECRET: secret },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+async function startServer(
+  args: string[],
+  secret: string,
+): Promise<{ url: string; proc: ChildProcess; log: () => string }> {
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/serve-gpu.ts', '--port', '0', '--host', '127.0.0.1', ...args],
+    {
+      env: { ...process.env, GPU_POOL_SECRET: secret },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   proc.stderr!.setEncoding('utf8');
   const url = await new Promise<string>((res, rej) => {
@@ -97,7 +123,11 @@ async function startServer(args: string[], secret: string): Promise<{ url: strin
 /** One request, timed the vLLM way from the client side. */
 async function timedRequest(url: string, secret: string, body: GenerateRequest): Promise<Timing> {
   const sent = performance.now();
-  const res = await fetch(`${url}${GENERATE_PATH}`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${url}${GENERATE_PATH}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (res.status !== 200) throw new Error(`generate: ${res.status} ${await res.text()}`);
   let last: number | null = null;
   const timing: Timing = { tokens: 0, ttftMs: NaN, itlMs: [] };
@@ -124,18 +154,35 @@ interface LevelOptions {
   seed: number;
 }
 
-async function runLevel({ url, secret, model, streams, requests, promptLength, maxTokens, seed }: LevelOptions): Promise<Level> {
+async function runLevel({
+  url,
+  secret,
+  model,
+  streams,
+  requests,
+  promptLength,
+  maxTokens,
+  seed,
+}: LevelOptions): Promise<Level> {
   const before = await scrape(url);
   const timings: Timing[] = [];
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: streams }, async () => {
-    while (next < requests) {
-      const r = next++;
-      const prompt = randomIds(promptLength, model.info.vocabSize - 8, seed + r);
-      timings.push(await timedRequest(url, secret, { model: model.id, prompt_ids: prompt, options: { max_tokens: maxTokens } }));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: streams }, async () => {
+      while (next < requests) {
+        const r = next++;
+        const prompt = randomIds(promptLength, model.info.vocabSize - 8, seed + r);
+        timings.push(
+          await timedRequest(url, secret, {
+            model: model.id,
+            prompt_ids: prompt,
+            options: { max_tokens: maxTokens },
+          }),
+        );
+      }
+    }),
+  );
   const seconds = (performance.now() - t0) / 1000;
   const after = await scrape(url);
   const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
@@ -150,30 +197,37 @@ async function runLevel({ url, secret, model, streams, requests, promptLength, m
     ttft_ms: summarize(timings.map((t) => t.ttftMs)),
     itl_ms: summarize(timings.flatMap((t) => t.itlMs)),
     tokens_per_chunk: tokens / chunks,
-    sequences_per_forward: delta('unmask_forward_sequences_total') / Math.max(1, delta('unmask_batched_forwards_total')),
+    sequences_per_forward:
+      delta('unmask_forward_sequences_total') / Math.max(1, delta('unmask_batched_forwards_total')),
     forward_busy: delta('unmask_forward_seconds_sum') / seconds,
   };
 }
 
 function gpuName(): string | null {
-  const r = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8' });
+  const r = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], {
+    encoding: 'utf8',
+  });
   return r.status === 0 ? r.stdout.trim().split('\n')[0] : null;
 }
 
 runMain('bench-gpu', async () => {
-  const { values } = parseFlags(process.argv.slice(2), {
-    providers: { type: 'string', default: 'cpu' },
-    streams: { type: 'string', default: '1,4,16' },
-    'max-tokens': { type: 'string' },
-    prompt: { type: 'string' },
-    'requests-per-stream': { type: 'string' },
-    threads: { type: 'string' },
-    'pad-seq-ratio': { type: 'string' },
-    model: { type: 'string' },
-    'strict-provider': { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    'json-file': { type: 'string' },
-  }, false);
+  const { values } = parseFlags(
+    process.argv.slice(2),
+    {
+      providers: { type: 'string', default: 'cpu' },
+      streams: { type: 'string', default: '1,4,16' },
+      'max-tokens': { type: 'string' },
+      prompt: { type: 'string' },
+      'requests-per-stream': { type: 'string' },
+      threads: { type: 'string' },
+      'pad-seq-ratio': { type: 'string' },
+      model: { type: 'string' },
+      'strict-provider': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'json-file': { type: 'string' },
+    },
+    false,
+  );
   const levels = values.streams.split(',').map((s) => intFlag(s, 'streams', 1)!);
   const maxTokens = intFlag(values['max-tokens'], 'max-tokens', 1) ?? 128;
   const promptLength = intFlag(values.prompt, 'prompt', 1) ?? 64;
@@ -185,30 +239,72 @@ runMain('bench-gpu', async () => {
 
   const dir = values.model ? resolve(values.model) : (await ensureBenchPackage(BENCH_GPU, log)).dir;
   const secret = `bench-${Math.random().toString(36).slice(2)}`;
-  const args = ['--model', dir, '--providers', values.providers, '--max-batch', String(Math.max(...levels)), '--max-queue', '0'];
+  const args = [
+    '--model',
+    dir,
+    '--providers',
+    values.providers,
+    '--max-batch',
+    String(Math.max(...levels)),
+    '--max-queue',
+    '0',
+  ];
   if (threads) args.push('--threads', String(threads));
   if (padSeqRatio !== undefined) args.push('--pad-seq-ratio', String(padSeqRatio));
   log(`starting the server: ${args.join(' ')}`);
   const server = await startServer(args, secret);
   try {
-    const provider = [...(await scrape(server.url)).keys()].map((k) => /^unmask_execution_provider_info\{provider="(\w+)"\}/.exec(k)?.[1]).find(Boolean) ?? '?';
+    const provider =
+      [...(await scrape(server.url)).keys()]
+        .map((k) => /^unmask_execution_provider_info\{provider="(\w+)"\}/.exec(k)?.[1])
+        .find(Boolean) ?? '?';
     if (values['strict-provider'] && provider !== wanted) {
-      const why = server.log().split('\n').find((l) => l.includes(`execution provider ${wanted} unavailable`)) ?? server.log();
-      throw new Error(`the server runs on ${provider}, not ${wanted}: ${why.replace(/^serve-gpu: /, '')}`);
+      const why =
+        server
+          .log()
+          .split('\n')
+          .find((l) => l.includes(`execution provider ${wanted} unavailable`)) ?? server.log();
+      throw new Error(
+        `the server runs on ${provider}, not ${wanted}: ${why.replace(/^serve-gpu: /, '')}`,
+      );
     }
-    const model = (await (await fetch(`${server.url}${MODEL_PATH}`, { headers: { authorization: `Bearer ${secret}` } })).json()) as ModelDescription;
+    const model = (await (
+      await fetch(`${server.url}${MODEL_PATH}`, { headers: { authorization: `Bearer ${secret}` } })
+    ).json()) as ModelDescription;
     log(`warming up (${Math.max(...levels)} streams, one block each)`);
-    await runLevel({ url: server.url, secret, model, streams: Math.max(...levels), requests: Math.max(...levels), promptLength, maxTokens: model.info.blockLength, seed: 999_000 });
+    await runLevel({
+      url: server.url,
+      secret,
+      model,
+      streams: Math.max(...levels),
+      requests: Math.max(...levels),
+      promptLength,
+      maxTokens: model.info.blockLength,
+      seed: 999_000,
+    });
 
     const rows: Level[] = [];
     for (const streams of levels) {
       const requests = Math.max(4, streams * perStream);
       log(`${streams} stream(s): ${requests} requests of ${maxTokens} tokens`);
-      rows.push(await runLevel({ url: server.url, secret, model, streams, requests, promptLength, maxTokens, seed: streams * 1000 }));
+      rows.push(
+        await runLevel({
+          url: server.url,
+          secret,
+          model,
+          streams,
+          requests,
+          promptLength,
+          maxTokens,
+          seed: streams * 1000,
+        }),
+      );
     }
     const base = rows.find((r) => r.streams === 1)?.tokens_per_s;
     const at16 = rows.find((r) => r.streams === 16)?.tokens_per_s;
-    const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+    const ortVersion = (
+      createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }
+    ).version;
     const gpu = gpuName();
     const machine = `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores${gpu ? `, GPU ${gpu}` : ''}, Node ${process.version}, onnxruntime-node ${ortVersion}`;
     const result = {
@@ -221,7 +317,8 @@ runMain('bench-gpu', async () => {
       levels: rows,
       speedup_at_16: base && at16 ? at16 / base : null,
     };
-    if (values['json-file']) await writeFile(values['json-file'], `${JSON.stringify(result, null, 2)}\n`);
+    if (values['json-file'])
+      await writeFile(values['json-file'], `${JSON.stringify(result, null, 2)}\n`);
     if (values.json) {
       console.log(JSON.stringify(result));
       return;
@@ -229,15 +326,23 @@ runMain('bench-gpu', async () => {
     const f = (x: number, d = 1) => x.toFixed(d);
     console.log(`bench:gpu — ${model.id} (${result.model.description}), provider ${provider}`);
     console.log(`machine: ${machine}`);
-    console.log(`requests: ${promptLength}-token prompts, max_tokens ${maxTokens}, block ${model.info.blockLength}, greedy, threshold 0.95; closed-loop streams`);
+    console.log(
+      `requests: ${promptLength}-token prompts, max_tokens ${maxTokens}, block ${model.info.blockLength}, greedy, threshold 0.95; closed-loop streams`,
+    );
     console.log('');
-    console.log('| streams | requests | tokens | wall s | tok/s | TTFT p50 ms | TTFT p95 ms | ITL p50 ms | ITL p95 ms | tok/chunk | seq/forward | forward busy | vs 1 stream |');
+    console.log(
+      '| streams | requests | tokens | wall s | tok/s | TTFT p50 ms | TTFT p95 ms | ITL p50 ms | ITL p95 ms | tok/chunk | seq/forward | forward busy | vs 1 stream |',
+    );
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows) {
-      console.log(`| ${r.streams} | ${r.requests} | ${r.tokens} | ${f(r.seconds, 2)} | ${f(r.tokens_per_s)} | ${f(r.ttft_ms.p50, 0)} | ${f(r.ttft_ms.p95, 0)} | ${f(r.itl_ms.p50, 0)} | ${f(r.itl_ms.p95, 0)} | ${f(r.tokens_per_chunk)} | ${f(r.sequences_per_forward, 2)} | ${f(100 * r.forward_busy, 0)}% | ${base ? `${f(r.tokens_per_s / base, 2)}×` : '–'} |`);
+      console.log(
+        `| ${r.streams} | ${r.requests} | ${r.tokens} | ${f(r.seconds, 2)} | ${f(r.tokens_per_s)} | ${f(r.ttft_ms.p50, 0)} | ${f(r.ttft_ms.p95, 0)} | ${f(r.itl_ms.p50, 0)} | ${f(r.itl_ms.p95, 0)} | ${f(r.tokens_per_chunk)} | ${f(r.sequences_per_forward, 2)} | ${f(100 * r.forward_busy, 0)}% | ${base ? `${f(r.tokens_per_s / base, 2)}×` : '–'} |`,
+      );
     }
     console.log('');
-    console.log(`speedup at 16 streams: ${result.speedup_at_16 === null ? 'n/a (needs levels 1 and 16)' : `${f(result.speedup_at_16, 2)}×`}`);
+    console.log(
+      `speedup at 16 streams: ${result.speedup_at_16 === null ? 'n/a (needs levels 1 and 16)' : `${f(result.speedup_at_16, 2)}×`}`,
+    );
   } finally {
     server.proc.kill('SIGTERM');
     await Promise.race([once(server.proc, 'exit'), new Promise((r) => setTimeout(r, 10_000))]);

@@ -17,14 +17,29 @@ import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
 const MiB = 2 ** 20;
 const log = (line: string) => process.stderr.write(`bench-load: ${line}\n`);
 
-interface Run { mode: string; ms: number; peakRssMiB: number; baseRssMiB: number }
+interface Run {
+  mode: string;
+  ms: number;
+  peakRssMiB: number;
+  baseRssMiB: number;
+}
 
 function child(mode: string, dir: string, cacheDir: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'benchmarks/load/child.ts', mode, dir, cacheDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'benchmarks/load/child.ts', mode, dir, cacheDir],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as Run) : reject(new Error(`${mode} load exited ${code}`))));
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.on('close', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as Run)
+        : reject(new Error(`${mode} load exited ${code}`)),
+    );
   });
 }
 
@@ -41,14 +56,25 @@ async function bigPackage(mib: number): Promise<string> {
     if ((i + 1) % 128 === 0) log(`writing padding.bin: ${i + 1}/${mib} MiB`);
   }
   await file.close();
-  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { files: { path: string; role: string; bytes: number; sha256: string }[] };
-  manifest.files.push({ path: 'padding.bin', role: 'weights', bytes: mib * MiB, sha256: hash.digest('hex') });
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as {
+    files: { path: string; role: string; bytes: number; sha256: string }[];
+  };
+  manifest.files.push({
+    path: 'padding.bin',
+    role: 'weights',
+    bytes: mib * MiB,
+    sha256: hash.digest('hex'),
+  });
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   return dir;
 }
 
 runMain('bench-load', async () => {
-  const { values: v } = parseFlags(process.argv.slice(2), { mib: { type: 'string' }, json: { type: 'boolean' } }, false);
+  const { values: v } = parseFlags(
+    process.argv.slice(2),
+    { mib: { type: 'string' }, json: { type: 'boolean' } },
+    false,
+  );
   const mib = intFlag(v.mib, 'mib', 1) ?? 512;
   const dir = await bigPackage(mib);
   const cacheDir = await mkdtemp(join(tmpdir(), 'unmask-bench-cache-'));
@@ -61,17 +87,31 @@ runMain('bench-load', async () => {
     const [memory, disk, warm] = runs;
     const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} CPUs, Node ${process.versions.node}`;
     if (v.json) {
-      process.stdout.write(`${JSON.stringify({ machine, package_mib: mib, memory, disk, disk_cache_warm: warm, peak_rss_ratio: (memory.peakRssMiB - memory.baseRssMiB) / Math.max(1, disk.peakRssMiB - disk.baseRssMiB) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ machine, package_mib: mib, memory, disk, disk_cache_warm: warm, peak_rss_ratio: (memory.peakRssMiB - memory.baseRssMiB) / Math.max(1, disk.peakRssMiB - disk.baseRssMiB) })}\n`,
+      );
       return;
     }
-    const row = (label: string, r: Run) => `| ${label} | ${r.ms.toFixed(0)} | ${r.peakRssMiB.toFixed(0)} | ${(r.peakRssMiB - r.baseRssMiB).toFixed(0)} |`;
-    process.stdout.write([
-      `bench:load — a ${mib} MiB package through a non-local store (${machine})`, '',
-      '| loader | ms | peak RSS MiB | growth MiB |', '|---|---|---|---|',
-      row('in memory (Worker)', memory), row('disk, cold cache (GPU server, Node API)', disk), row('disk, warm cache', warm), '',
-      `RSS growth ratio memory ÷ disk: ${((memory.peakRssMiB - memory.baseRssMiB) / Math.max(1, disk.peakRssMiB - disk.baseRssMiB)).toFixed(1)}×`, '',
-    ].join('\n'));
+    const row = (label: string, r: Run) =>
+      `| ${label} | ${r.ms.toFixed(0)} | ${r.peakRssMiB.toFixed(0)} | ${(r.peakRssMiB - r.baseRssMiB).toFixed(0)} |`;
+    process.stdout.write(
+      [
+        `bench:load — a ${mib} MiB package through a non-local store (${machine})`,
+        '',
+        '| loader | ms | peak RSS MiB | growth MiB |',
+        '|---|---|---|---|',
+        row('in memory (Worker)', memory),
+        row('disk, cold cache (GPU server, Node API)', disk),
+        row('disk, warm cache', warm),
+        '',
+        `RSS growth ratio memory ÷ disk: ${((memory.peakRssMiB - memory.baseRssMiB) / Math.max(1, disk.peakRssMiB - disk.baseRssMiB)).toFixed(1)}×`,
+        '',
+      ].join('\n'),
+    );
   } finally {
-    await Promise.all([rm(dir, { recursive: true, force: true }), rm(cacheDir, { recursive: true, force: true })]);
+    await Promise.all([
+      rm(dir, { recursive: true, force: true }),
+      rm(cacheDir, { recursive: true, force: true }),
+    ]);
   }
 });

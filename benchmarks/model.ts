@@ -15,15 +15,37 @@ import { fileURLToPath } from 'node:url';
 import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
 import { openLocalModel } from '../backends/node/local-package.ts';
 import {
-  BENCH_MODEL, DTYPE_VARIANTS, MOE_VARIANTS, TINY_MODEL, ensurePackage, moeScalingModel, type ModelSpec,
+  BENCH_MODEL,
+  DTYPE_VARIANTS,
+  MOE_VARIANTS,
+  TINY_MODEL,
+  ensurePackage,
+  moeScalingModel,
+  type ModelSpec,
 } from './model/packages.ts';
 import {
-  BLOCK, MiB, argmaxAgreement, benchInput, loadAvg1, machineInfo, machineLine, maxAbsDiff, timeInterleaved,
+  BLOCK,
+  MiB,
+  argmaxAgreement,
+  benchInput,
+  loadAvg1,
+  machineInfo,
+  machineLine,
+  maxAbsDiff,
+  timeInterleaved,
 } from './model/measure.ts';
-import { dtypeTable, moeTable, type BenchReport, type BenchSettings, type DtypeRow, type MoeRow } from './model/report.ts';
+import {
+  dtypeTable,
+  moeTable,
+  type BenchReport,
+  type BenchSettings,
+  type DtypeRow,
+  type MoeRow,
+} from './model/report.ts';
 import type { WasmChildResult } from './model/wasm-child.ts';
 
-const USAGE = 'usage: bench-model [--runs N (10)] [--warmup N (2)] [--threads N (1)] [--quick] [--rebuild] [--json]';
+const USAGE =
+  'usage: bench-model [--runs N (10)] [--warmup N (2)] [--threads N (1)] [--quick] [--rebuild] [--json]';
 const WASM_CHILD = fileURLToPath(new URL('./model/wasm-child.ts', import.meta.url));
 
 const log = (line: string) => process.stderr.write(`bench-model: ${line}\n`);
@@ -32,11 +54,23 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 runMain('bench-model', async () => {
   const started = performance.now();
   const loadAvgStart = loadAvg1();
-  const { values } = parseFlags(process.argv.slice(2), {
-    runs: { type: 'string' }, warmup: { type: 'string' }, threads: { type: 'string' },
-    quick: { type: 'boolean' }, rebuild: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
-  }, false);
-  if (values.help) { console.log(USAGE); return; }
+  const { values } = parseFlags(
+    process.argv.slice(2),
+    {
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      threads: { type: 'string' },
+      quick: { type: 'boolean' },
+      rebuild: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    false,
+  );
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const quick = values.quick ?? false;
   const settings: BenchSettings = {
     quick,
@@ -51,7 +85,9 @@ runMain('bench-model', async () => {
     ? [moeScalingModel(16, 2), moeScalingModel(64, 2)]
     : [2, 8].flatMap((k) => [16, 64, 256].map((e) => moeScalingModel(e, k)));
 
-  const ortNode = ((await import('onnxruntime-node')) as unknown as { env: { versions: Record<string, string> } }).env.versions.node ?? 'unknown';
+  const ortNode =
+    ((await import('onnxruntime-node')) as unknown as { env: { versions: Record<string, string> } })
+      .env.versions.node ?? 'unknown';
   let ortWeb = 'unknown';
 
   const rows: DtypeRow[] = [];
@@ -70,7 +106,11 @@ runMain('bench-model', async () => {
       checks.push(await node.runner.forward(benchInput(node.runner.info.vocabSize, true)));
     }
     log(`${spec.name}: timing ${nodes.length} node sessions, ${settings.runs} interleaved rounds`);
-    const nodeTimes = await timeInterleaved(nodes.map((n) => n.runner), settings.warmup, settings.runs);
+    const nodeTimes = await timeInterleaved(
+      nodes.map((n) => n.runner),
+      settings.warmup,
+      settings.runs,
+    );
     for (const n of nodes) await n.session.release();
     const reference = checks[0].logits!;
 
@@ -82,15 +122,29 @@ runMain('bench-model', async () => {
       const wasm = await runWasmChild(pkg.dir, settings);
       ortWeb = wasm.ortWeb;
       const toMiB = (b: number | null) => (b === null ? null : b / MiB);
-      log(`${spec.name} ${variant.label}: node ${nodeTimes[i].medianMs.toFixed(1)} ms; wasm create ${secs(wasm.createMs)}, forward ${wasm.forward.medianMs.toFixed(1)} ms, heap ${toMiB(wasm.heap.afterCreate)?.toFixed(1) ?? '?'} MiB`);
+      log(
+        `${spec.name} ${variant.label}: node ${nodeTimes[i].medianMs.toFixed(1)} ms; wasm create ${secs(wasm.createMs)}, forward ${wasm.forward.medianMs.toFixed(1)} ms, heap ${toMiB(wasm.heap.afterCreate)?.toFixed(1) ?? '?'} MiB`,
+      );
       rows.push({
-        model: spec.name, variant: variant.label, dtype: variant.dtype, int4Layout: variant.int4Layout ?? null, moe: pkg.manifest.moe.implementation,
-        packageBytes: pkg.bytes, packageMiB: pkg.bytes / MiB,
-        maxAbsDeltaLogits: maxAbsDiff(check.logits!, reference), top1AgreeWithFp32: argmaxAgreement(check.logits!, reference, vocab),
+        model: spec.name,
+        variant: variant.label,
+        dtype: variant.dtype,
+        int4Layout: variant.int4Layout ?? null,
+        moe: pkg.manifest.moe.implementation,
+        packageBytes: pkg.bytes,
+        packageMiB: pkg.bytes / MiB,
+        maxAbsDeltaLogits: maxAbsDiff(check.logits!, reference),
+        top1AgreeWithFp32: argmaxAgreement(check.logits!, reference, vocab),
         node: { createMs: nodes[i].loadMs, forward: nodeTimes[i] },
         wasm: {
-          createMs: wasm.createMs, forward: wasm.forward,
-          heapMiB: { initial: toMiB(wasm.heap.initial), afterInit: toMiB(wasm.heap.afterInit), afterCreate: toMiB(wasm.heap.afterCreate), afterForwards: toMiB(wasm.heap.afterForwards) },
+          createMs: wasm.createMs,
+          forward: wasm.forward,
+          heapMiB: {
+            initial: toMiB(wasm.heap.initial),
+            afterInit: toMiB(wasm.heap.afterInit),
+            afterCreate: toMiB(wasm.heap.afterCreate),
+            afterForwards: toMiB(wasm.heap.afterForwards),
+          },
           maxAbsDeltaTopkVsNode: maxAbsDiff(Float32Array.from(wasm.topk.logits), check.topk.logits),
           top1AgreeWithNode: top1Agreement(wasm.topk.ids, check.topk.ids, wasm.topk.k),
         },
@@ -105,34 +159,67 @@ runMain('bench-model', async () => {
     for (const spec of scaling.filter((s) => s.shape.expertsPerTok === k)) {
       for (const variant of MOE_VARIANTS) {
         const pkg = await ensurePackage(spec, variant, build);
-        if (pkg.builtMs !== null) log(`${spec.name} ${variant.label}: built in ${secs(pkg.builtMs)}`);
+        if (pkg.builtMs !== null)
+          log(`${spec.name} ${variant.label}: built in ${secs(pkg.builtMs)}`);
         const node = await openLocalModel(pkg.dir, { runtime: 'node', threads: settings.threads });
-        log(`${spec.name} ${pkg.manifest.moe.implementation}: node session created in ${secs(node.loadMs)}`);
+        log(
+          `${spec.name} ${pkg.manifest.moe.implementation}: node session created in ${secs(node.loadMs)}`,
+        );
         opened.push({ spec, pkg, node });
       }
     }
     log(`MoE top-${k}: timing ${opened.length} node sessions, ${settings.runs} interleaved rounds`);
-    const times = await timeInterleaved(opened.map((o) => o.node.runner), settings.warmup, settings.runs);
+    const times = await timeInterleaved(
+      opened.map((o) => o.node.runner),
+      settings.warmup,
+      settings.runs,
+    );
     for (const [i, { spec, pkg, node }] of opened.entries()) {
       await node.session.release();
-      log(`${spec.name} ${pkg.manifest.moe.implementation}: forward ${times[i].medianMs.toFixed(1)} ms (min ${times[i].minMs.toFixed(1)})`);
+      log(
+        `${spec.name} ${pkg.manifest.moe.implementation}: forward ${times[i].medianMs.toFixed(1)} ms (min ${times[i].minMs.toFixed(1)})`,
+      );
       moeRows.push({
-        model: spec.name, experts: spec.shape.experts ?? 0, topk: k, implementation: pkg.manifest.moe.implementation,
-        packageMiB: pkg.bytes / MiB, createMs: node.loadMs, forward: times[i],
+        model: spec.name,
+        experts: spec.shape.experts ?? 0,
+        topk: k,
+        implementation: pkg.manifest.moe.implementation,
+        packageMiB: pkg.bytes / MiB,
+        createMs: node.loadMs,
+        forward: times[i],
       });
     }
   }
 
-  const report: BenchReport = { machine: machineInfo(ortNode, ortWeb, loadAvgStart), settings, rows, moeScaling: moeRows, totalMs: performance.now() - started };
-  if (values.json) { process.stdout.write(`${JSON.stringify(report)}\n`); return; }
+  const report: BenchReport = {
+    machine: machineInfo(ortNode, ortWeb, loadAvgStart),
+    settings,
+    rows,
+    moeScaling: moeRows,
+    totalMs: performance.now() - started,
+  };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
   console.log(machineLine(report.machine));
-  console.log(`ORT-node intraOpNumThreads=${settings.threads}, a model's variants timed in interleaved rounds; ORT-web wasm 1 thread, fresh process per package.`);
-  console.log(`Forward = one ${BLOCK}-token block (batch 1, block-causal, no past, top-k + present fetched): ${settings.warmup} warm-up, then median (min) of ${settings.runs}.`);
-  console.log('max|Δlogits| and top1=fp32: ORT-node full logits vs the fp32 package. wasm vs node Δtopk: same package, top-k logits.');
-  console.log('wasm heap: WebAssembly.Memory size after session create / after the timed forwards (fresh process, includes ORT\'s own baseline).\n');
+  console.log(
+    `ORT-node intraOpNumThreads=${settings.threads}, a model's variants timed in interleaved rounds; ORT-web wasm 1 thread, fresh process per package.`,
+  );
+  console.log(
+    `Forward = one ${BLOCK}-token block (batch 1, block-causal, no past, top-k + present fetched): ${settings.warmup} warm-up, then median (min) of ${settings.runs}.`,
+  );
+  console.log(
+    'max|Δlogits| and top1=fp32: ORT-node full logits vs the fp32 package. wasm vs node Δtopk: same package, top-k logits.',
+  );
+  console.log(
+    "wasm heap: WebAssembly.Memory size after session create / after the timed forwards (fresh process, includes ORT's own baseline).\n",
+  );
   for (const spec of models) console.log(`${spec.name}: ${spec.description}`);
   console.log(`\n${dtypeTable(rows)}\n`);
-  console.log(`MoE scaling (ORT-node, fp32, ${describeScaling(scaling[0])}; one ${BLOCK}-token block, sessions of one top-k interleaved):`);
+  console.log(
+    `MoE scaling (ORT-node, fp32, ${describeScaling(scaling[0])}; one ${BLOCK}-token block, sessions of one top-k interleaved):`,
+  );
   console.log(`${moeTable(moeRows)}\n`);
   console.log(`total ${secs(report.totalMs)}`);
 });
@@ -151,7 +238,16 @@ function top1Agreement(a: ArrayLike<number>, b: ArrayLike<number>, k: number): n
 
 /** Runs the WASM side of one package in a fresh process (same tsx loader flags as this one). */
 function runWasmChild(dir: string, s: BenchSettings): Promise<WasmChildResult> {
-  const args = [...process.execArgv, WASM_CHILD, '--dir', dir, '--warmup', String(s.warmup), '--runs', String(s.runs)];
+  const args = [
+    ...process.execArgv,
+    WASM_CHILD,
+    '--dir',
+    dir,
+    '--warmup',
+    String(s.warmup),
+    '--runs',
+    String(s.runs),
+  ];
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 64 * MiB }, (err, stdout, stderr) => {
       if (err) {

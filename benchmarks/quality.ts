@@ -8,21 +8,40 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { UsageError, intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
-import { RUNTIMES, openLocalCodec, openLocalModel, type Runtime } from '../backends/node/local-package.ts';
+import {
+  RUNTIMES,
+  openLocalCodec,
+  openLocalModel,
+  type Runtime,
+} from '../backends/node/local-package.ts';
 import { evaluateExamples } from '../training/evaluate.ts';
 import { evaluateViaApi, type ApiTarget } from './quality/api.ts';
 import { algorithmNames } from '../src/decode/index.ts';
 import { qualityChartSvg, CHART_HEIGHT, CHART_WIDTH } from './quality/chart.ts';
 import { svgToPng } from './quality/png.ts';
 import { qualityJson, qualityTable } from './quality/report.ts';
-import { DEFAULT_ALGORITHMS, DEFAULT_THRESHOLDS, runSweep, type Evaluate } from './quality/sweep.ts';
+import {
+  DEFAULT_ALGORITHMS,
+  DEFAULT_THRESHOLDS,
+  runSweep,
+  type Evaluate,
+} from './quality/sweep.ts';
 import type { QualityMeta } from './quality/report.ts';
 import { resolveTasks } from '../training/tasks.ts';
 
 const FLAGS = {
-  model: { type: 'string' }, limit: { type: 'string' }, task: { type: 'string' }, thresholds: { type: 'string' },
-  algorithms: { type: 'string' }, mode: { type: 'string' }, runtime: { type: 'string' }, json: { type: 'boolean' },
-  chart: { type: 'string' }, api: { type: 'string' }, 'api-model': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  model: { type: 'string' },
+  limit: { type: 'string' },
+  task: { type: 'string' },
+  thresholds: { type: 'string' },
+  algorithms: { type: 'string' },
+  mode: { type: 'string' },
+  runtime: { type: 'string' },
+  json: { type: 'boolean' },
+  chart: { type: 'string' },
+  api: { type: 'string' },
+  'api-model': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 const USAGE = `usage: npm run bench:quality -- [--model DIR] [--limit N] [--task NAME|all] [--thresholds LIST]
@@ -32,35 +51,74 @@ const USAGE = `usage: npm run bench:quality -- [--model DIR] [--limit N] [--task
 
 runMain('bench:quality', async () => {
   const { values: v, positionals } = parseFlags(process.argv.slice(2), FLAGS, false);
-  if (v.help) { process.stdout.write(`${USAGE}\n`); return; }
+  if (v.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   void positionals;
   const model = v.model ?? 'assets/demo-model';
   const limit = intFlag(v.limit, 'limit', 1) ?? 200;
   let tasks: string[];
-  try { tasks = resolveTasks(v.task ?? 'all').map((t) => t.name); } catch (e: unknown) { throw new UsageError((e as Error).message); }
-  const thresholds = v.thresholds === undefined ? [...DEFAULT_THRESHOLDS] : v.thresholds.split(',').map((s) => {
-    const n = Number(s);
-    if (s.trim() === '' || !(n > 0 && n <= 1)) throw new UsageError(`--thresholds: each must be in (0, 1], got ${JSON.stringify(s)}`);
-    return n;
-  });
-  const algorithms = v.algorithms === undefined ? [...DEFAULT_ALGORITHMS] : v.algorithms.split(',').map((s) => s.trim());
-  for (const a of algorithms) if (!algorithmNames().includes(a)) throw new UsageError(`unknown algorithm ${JSON.stringify(a)}; known: ${algorithmNames().join(', ')}`);
-  if (v.chart !== undefined && !v.chart.endsWith('.png')) throw new UsageError(`--chart must name a .png file, got ${JSON.stringify(v.chart)}`);
-  const { evaluate, meta } = v.api !== undefined
-    ? await apiEvaluator(v.api, v['api-model'], v, limit)
-    : await localEvaluator(model, v, limit);
+  try {
+    tasks = resolveTasks(v.task ?? 'all').map((t) => t.name);
+  } catch (e: unknown) {
+    throw new UsageError((e as Error).message);
+  }
+  const thresholds =
+    v.thresholds === undefined
+      ? [...DEFAULT_THRESHOLDS]
+      : v.thresholds.split(',').map((s) => {
+          const n = Number(s);
+          if (s.trim() === '' || !(n > 0 && n <= 1))
+            throw new UsageError(`--thresholds: each must be in (0, 1], got ${JSON.stringify(s)}`);
+          return n;
+        });
+  const algorithms =
+    v.algorithms === undefined
+      ? [...DEFAULT_ALGORITHMS]
+      : v.algorithms.split(',').map((s) => s.trim());
+  for (const a of algorithms)
+    if (!algorithmNames().includes(a))
+      throw new UsageError(
+        `unknown algorithm ${JSON.stringify(a)}; known: ${algorithmNames().join(', ')}`,
+      );
+  if (v.chart !== undefined && !v.chart.endsWith('.png'))
+    throw new UsageError(`--chart must name a .png file, got ${JSON.stringify(v.chart)}`);
+  const { evaluate, meta } =
+    v.api !== undefined
+      ? await apiEvaluator(v.api, v['api-model'], v, limit)
+      : await localEvaluator(model, v, limit);
   const sweeps = await runSweep({
-    evaluate, tasks, limit, thresholds, algorithms,
+    evaluate,
+    tasks,
+    limit,
+    thresholds,
+    algorithms,
     onPoint: (task, p, failures) => {
-      process.stderr.write(`bench:quality ${task} ${p.algorithm}${p.threshold === null ? '' : ` @ ${p.threshold}`}: ${(100 * p.accuracy).toFixed(1)} % TPF ${p.tokensPerForward.toFixed(2)}\n`);
-      for (const f of failures) process.stderr.write(`  wrong: ${JSON.stringify(f.prompt)} → ${JSON.stringify(f.got)} (expected ${JSON.stringify(f.expected)})\n`);
+      process.stderr.write(
+        `bench:quality ${task} ${p.algorithm}${p.threshold === null ? '' : ` @ ${p.threshold}`}: ${(100 * p.accuracy).toFixed(1)} % TPF ${p.tokensPerForward.toFixed(2)}\n`,
+      );
+      for (const f of failures)
+        process.stderr.write(
+          `  wrong: ${JSON.stringify(f.prompt)} → ${JSON.stringify(f.got)} (expected ${JSON.stringify(f.expected)})\n`,
+        );
     },
   });
   const blockText = meta.blockLength === null ? 'server default' : meta.blockLength;
-  process.stdout.write(v.json ? `${JSON.stringify(qualityJson(sweeps, meta), null, 2)}\n` : `${qualityTable(sweeps, meta)}\n`);
+  process.stdout.write(
+    v.json
+      ? `${JSON.stringify(qualityJson(sweeps, meta), null, 2)}\n`
+      : `${qualityTable(sweeps, meta)}\n`,
+  );
   if (v.chart) {
     const svgPath = v.chart.replace(/\.png$/, '.svg');
-    await writeFile(svgPath, qualityChartSvg(sweeps, `Demo model: exact match vs tokens per forward (block ${blockText}, ${limit} prompts/task)`));
+    await writeFile(
+      svgPath,
+      qualityChartSvg(
+        sweeps,
+        `Demo model: exact match vs tokens per forward (block ${blockText}, ${limit} prompts/task)`,
+      ),
+    );
     svgToPng(svgPath, v.chart, CHART_WIDTH, CHART_HEIGHT);
     process.stderr.write(`bench:quality: wrote ${v.chart} and ${svgPath}\n`);
   }
@@ -68,42 +126,81 @@ runMain('bench:quality', async () => {
 
 type Flags = Record<string, string | boolean | undefined>;
 
-async function localEvaluator(model: string, v: Flags, limit: number): Promise<{ evaluate: Evaluate; meta: QualityMeta }> {
+async function localEvaluator(
+  model: string,
+  v: Flags,
+  limit: number,
+): Promise<{ evaluate: Evaluate; meta: QualityMeta }> {
   const mode = (v.mode as string | undefined) ?? 'reference';
-  if (mode !== 'reference' && mode !== 'cached') throw new UsageError(`--mode must be reference or cached, got ${JSON.stringify(mode)}`);
+  if (mode !== 'reference' && mode !== 'cached')
+    throw new UsageError(`--mode must be reference or cached, got ${JSON.stringify(mode)}`);
   const runtime = ((v.runtime as string | undefined) ?? 'node') as Runtime;
-  if (!RUNTIMES.includes(runtime)) throw new UsageError(`--runtime must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(v.runtime)}`);
+  if (!RUNTIMES.includes(runtime))
+    throw new UsageError(
+      `--runtime must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(v.runtime)}`,
+    );
   const local = await openLocalModel(model, { runtime, threads: 1 });
   const codec = await openLocalCodec(model, local.manifest);
   const blockLength = local.manifest.decode.block_length;
   return {
-    evaluate: (examples, s) => evaluateExamples(local.runner, codec, examples, { ...s, mode, blockLength }),
+    evaluate: (examples, s) =>
+      evaluateExamples(local.runner, codec, examples, { ...s, mode, blockLength }),
     meta: { model, runtime, mode, blockLength, limit },
   };
 }
 
-async function apiEvaluator(url: string, apiModel: string | undefined, v: Flags, limit: number): Promise<{ evaluate: Evaluate; meta: QualityMeta }> {
-  for (const local of ['model', 'mode', 'runtime'] as const) if (v[local] !== undefined) throw new UsageError(`--${local} applies to a local package, not to --api`);
+async function apiEvaluator(
+  url: string,
+  apiModel: string | undefined,
+  v: Flags,
+  limit: number,
+): Promise<{ evaluate: Evaluate; meta: QualityMeta }> {
+  for (const local of ['model', 'mode', 'runtime'] as const)
+    if (v[local] !== undefined)
+      throw new UsageError(`--${local} applies to a local package, not to --api`);
   let base: URL;
-  try { base = new URL(url); } catch { throw new UsageError(`--api must be a URL like http://127.0.0.1:8787, got ${JSON.stringify(url)}`); }
+  try {
+    base = new URL(url);
+  } catch {
+    throw new UsageError(
+      `--api must be a URL like http://127.0.0.1:8787, got ${JSON.stringify(url)}`,
+    );
+  }
   const baseUrl = `${base.origin}${base.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1`;
   const apiKey = process.env.UNMASK_API_KEY;
-  if (!apiKey) throw new UsageError('--api needs an API key in UNMASK_API_KEY (create one: npm run tenant -- create --name me)');
-  const model = apiModel ?? await firstModel(baseUrl, apiKey);
+  if (!apiKey)
+    throw new UsageError(
+      '--api needs an API key in UNMASK_API_KEY (create one: npm run tenant -- create --name me)',
+    );
+  const model = apiModel ?? (await firstModel(baseUrl, apiKey));
   const target: ApiTarget = { baseUrl, apiKey, model };
   return {
     evaluate: (examples, s) => evaluateViaApi(target, examples, s),
-    meta: { model: `${model} at ${baseUrl}`, runtime: 'served API', mode: 'server', blockLength: null, limit },
+    meta: {
+      model: `${model} at ${baseUrl}`,
+      runtime: 'served API',
+      mode: 'server',
+      blockLength: null,
+      limit,
+    },
   };
 }
 
 /** The first model the key may use, from GET /v1/models. */
 async function firstModel(baseUrl: string, apiKey: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/models`, { headers: { authorization: `Bearer ${apiKey}` } }).catch((e: unknown) => {
+  const res = await fetch(`${baseUrl}/models`, {
+    headers: { authorization: `Bearer ${apiKey}` },
+  }).catch((e: unknown) => {
     throw new Error(`cannot reach ${baseUrl}/models: ${(e as Error).message}`);
   });
-  const json = await res.json().catch(() => ({})) as { data?: { id: string }[]; error?: { message?: string } };
-  if (!res.ok) throw new Error(`GET ${baseUrl}/models → ${res.status}: ${json.error?.message ?? res.statusText}`);
+  const json = (await res.json().catch(() => ({}))) as {
+    data?: { id: string }[];
+    error?: { message?: string };
+  };
+  if (!res.ok)
+    throw new Error(
+      `GET ${baseUrl}/models → ${res.status}: ${json.error?.message ?? res.statusText}`,
+    );
   const id = json.data?.[0]?.id;
   if (!id) throw new Error(`GET ${baseUrl}/models lists no model for this key; pass --api-model`);
   return id;

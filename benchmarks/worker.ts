@@ -13,7 +13,12 @@ import { median } from './model/measure.ts';
 import { DTYPE_VARIANTS, ensurePackage, moeScalingModel } from './model/packages.ts';
 import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
 import { openLocalModel } from '../backends/node/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type BuiltWorker } from '../backends/node/worker-harness.ts';
+import {
+  buildWorker,
+  seedPackage,
+  startWorker,
+  type BuiltWorker,
+} from '../backends/node/worker-harness.ts';
 import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
 
 const USAGE = 'usage: bench-worker [--model <package-dir>] [--runs N (5)] [--no-layouts] [--json]';
@@ -25,7 +30,11 @@ const perForward = (s: Pick<DecodeStats, 'runnerMs' | 'forwards'>) => s.runnerMs
 /** A fixed prompt (16 ids below the special tokens) and a two-block request. */
 function request(vocab: number) {
   const ids = Array.from({ length: 16 }, (_, i) => (i * 7919 + 13) % (vocab - 8));
-  return { ids, body: { prompt_ids: ids, max_tokens: 64, block_length: 32, threshold: 0.95 }, opts: { maxTokens: 64, blockLength: 32, threshold: 0.95 } };
+  return {
+    ids,
+    body: { prompt_ids: ids, max_tokens: 64, block_length: 32, threshold: 0.95 },
+    opts: { maxTokens: 64, blockLength: 32, threshold: 0.95 },
+  };
 }
 
 interface WorkerRun {
@@ -39,7 +48,12 @@ interface WorkerRun {
   forwards: number;
 }
 
-async function runInWorkerd(built: BuiltWorker, dir: string, vocab: number, runs: number): Promise<WorkerRun> {
+async function runInWorkerd(
+  built: BuiltWorker,
+  dir: string,
+  vocab: number,
+  runs: number,
+): Promise<WorkerRun> {
   const worker = await startWorker(built);
   try {
     await seedPackage(worker, dir);
@@ -47,7 +61,8 @@ async function runInWorkerd(built: BuiltWorker, dir: string, vocab: number, runs
     const t0 = performance.now();
     const first = await worker.post('/internal/generate', body);
     const coldMs = performance.now() - t0;
-    if (first.status !== 200) throw new Error(`workerd: ${first.status} ${JSON.stringify(first.body)}`);
+    if (first.status !== 200)
+      throw new Error(`workerd: ${first.status} ${JSON.stringify(first.body)}`);
     const warm: number[] = [];
     let forwards = 0;
     for (let i = 0; i < runs; i++) {
@@ -58,7 +73,10 @@ async function runInWorkerd(built: BuiltWorker, dir: string, vocab: number, runs
     }
     const health = (await worker.get('/health')).body;
     return {
-      coldMs, forwards, msPerForward: median(warm), coldMsPerForward: perForward(first.body.stats as DecodeStats),
+      coldMs,
+      forwards,
+      msPerForward: median(warm),
+      coldMsPerForward: perForward(first.body.stats as DecodeStats),
       load: health.load as WorkerRun['load'],
       heapAfterLoad: health.heapBytes as number | null,
       heapAfterRuns: health.heapNowBytes as number | null,
@@ -68,13 +86,18 @@ async function runInWorkerd(built: BuiltWorker, dir: string, vocab: number, runs
   }
 }
 
-async function runInNode(dir: string, runtime: 'node' | 'wasm', runs: number): Promise<{ createMs: number; msPerForward: number }> {
+async function runInNode(
+  dir: string,
+  runtime: 'node' | 'wasm',
+  runs: number,
+): Promise<{ createMs: number; msPerForward: number }> {
   const model = await openLocalModel(dir, { runtime, threads: runtime === 'node' ? 1 : undefined });
   try {
     const { ids, opts } = request(model.runner.info.vocabSize);
     await generate(model.runner, ids, opts);
     const samples: number[] = [];
-    for (let i = 0; i < runs; i++) samples.push(perForward((await generate(model.runner, ids, opts)).stats));
+    for (let i = 0; i < runs; i++)
+      samples.push(perForward((await generate(model.runner, ids, opts)).stats));
     return { createMs: model.loadMs, msPerForward: median(samples) };
   } finally {
     await model.session.release();
@@ -84,12 +107,23 @@ async function runInNode(dir: string, runtime: 'node' | 'wasm', runs: number): P
 const mib = (b: number | null) => (b === null ? 'n/a' : `${(b / MiB).toFixed(1)}`);
 
 runMain('bench-worker', async () => {
-  const { values: v } = parseFlags(process.argv.slice(2), {
-    model: { type: 'string' }, runs: { type: 'string' }, 'no-layouts': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean' },
-  }, false);
-  if (v.help) { console.log(USAGE); return; }
+  const { values: v } = parseFlags(
+    process.argv.slice(2),
+    {
+      model: { type: 'string' },
+      runs: { type: 'string' },
+      'no-layouts': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    false,
+  );
+  if (v.help) {
+    console.log(USAGE);
+    return;
+  }
   const runs = intFlag(v.runs, 'runs', 1) ?? 5;
-  const dir = v.model ?? await ensureTinyPackage({ quiet: false });
+  const dir = v.model ?? (await ensureTinyPackage({ quiet: false }));
 
   log('building the Worker (wrangler deploy --dry-run)');
   const built = await buildWorker();
@@ -108,28 +142,70 @@ runMain('bench-worker', async () => {
         const variant = DTYPE_VARIANTS.find((d) => d.label === label)!;
         const pkg = await ensurePackage(spec, variant, { log });
         log(`workerd: ${spec.name} ${label} (${(pkg.bytes / MiB).toFixed(1)} MiB)`);
-        layouts.push({ layout: label, packageMiB: pkg.bytes / MiB, ...(await runInWorkerd(built, pkg.dir, pkg.manifest.tokens.vocab_size, Math.min(runs, 3))) });
+        layouts.push({
+          layout: label,
+          packageMiB: pkg.bytes / MiB,
+          ...(await runInWorkerd(
+            built,
+            pkg.dir,
+            pkg.manifest.tokens.vocab_size,
+            Math.min(runs, 3),
+          )),
+        });
       }
     }
 
-    const report = { bundle: { upload: built.upload, files: built.sizes }, model: dir, workerd, node, nodeWasm, layouts };
-    if (v.json) { console.log(JSON.stringify(report)); return; }
+    const report = {
+      bundle: { upload: built.upload, files: built.sizes },
+      model: dir,
+      workerd,
+      node,
+      nodeWasm,
+      layouts,
+    };
+    if (v.json) {
+      console.log(JSON.stringify(report));
+      return;
+    }
     const kib = (b: number) => (b / 1024).toFixed(0);
-    console.log(`Bundle (wrangler deploy --dry-run): Total Upload ${built.upload?.kib} KiB / gzip ${built.upload?.gzipKiB} KiB`);
-    for (const s of built.sizes) console.log(`  ${s.file.replace(/^[0-9a-f]{40}-/, '')}: ${kib(s.bytes)} KiB raw / ${kib(s.gzipBytes)} KiB gzip -9`);
-    console.log(`\nModel ${dir}; request: 16 prompt ids, max_tokens 64, block_length 32, threshold 0.95; ${runs} warm runs (median)`);
-    console.log('| runtime | cold first request ms | load: fetch / session ms | ms per forward, cold request | ms per forward (warm) |');
+    console.log(
+      `Bundle (wrangler deploy --dry-run): Total Upload ${built.upload?.kib} KiB / gzip ${built.upload?.gzipKiB} KiB`,
+    );
+    for (const s of built.sizes)
+      console.log(
+        `  ${s.file.replace(/^[0-9a-f]{40}-/, '')}: ${kib(s.bytes)} KiB raw / ${kib(s.gzipBytes)} KiB gzip -9`,
+      );
+    console.log(
+      `\nModel ${dir}; request: 16 prompt ids, max_tokens 64, block_length 32, threshold 0.95; ${runs} warm runs (median)`,
+    );
+    console.log(
+      '| runtime | cold first request ms | load: fetch / session ms | ms per forward, cold request | ms per forward (warm) |',
+    );
     console.log('|---|---|---|---|---|');
-    console.log(`| workerd (ORT-web wasm, 1 thread) | ${workerd.coldMs.toFixed(0)} | ${workerd.load.fetchMs.toFixed(0)} / ${workerd.load.sessionMs.toFixed(0)} | ${workerd.coldMsPerForward.toFixed(2)} | ${workerd.msPerForward.toFixed(2)} |`);
-    console.log(`| Node ORT-web wasm (1 thread) | – | – / ${nodeWasm.createMs.toFixed(0)} | – | ${nodeWasm.msPerForward.toFixed(2)} |`);
-    console.log(`| Node ORT-node CPU (1 thread) | – | – / ${node.createMs.toFixed(0)} | – | ${node.msPerForward.toFixed(2)} |`);
-    console.log(`workerd wasm heap: ${mib(workerd.heapAfterLoad)} MiB after session create, ${mib(workerd.heapAfterRuns)} MiB after the runs`);
+    console.log(
+      `| workerd (ORT-web wasm, 1 thread) | ${workerd.coldMs.toFixed(0)} | ${workerd.load.fetchMs.toFixed(0)} / ${workerd.load.sessionMs.toFixed(0)} | ${workerd.coldMsPerForward.toFixed(2)} | ${workerd.msPerForward.toFixed(2)} |`,
+    );
+    console.log(
+      `| Node ORT-web wasm (1 thread) | – | – / ${nodeWasm.createMs.toFixed(0)} | – | ${nodeWasm.msPerForward.toFixed(2)} |`,
+    );
+    console.log(
+      `| Node ORT-node CPU (1 thread) | – | – / ${node.createMs.toFixed(0)} | – | ${node.msPerForward.toFixed(2)} |`,
+    );
+    console.log(
+      `workerd wasm heap: ${mib(workerd.heapAfterLoad)} MiB after session create, ${mib(workerd.heapAfterRuns)} MiB after the runs`,
+    );
     if (layouts.length) {
-      console.log('\nWeight layouts in workerd (fresh isolate each; 2 layers, hidden 512, 16 experts top-2, vocab 4096)');
-      console.log('| layout | package MiB | cold request ms | load: fetch / session ms | heap after create MiB | heap after runs MiB | ms/forward cold request | ms/forward warm |');
+      console.log(
+        '\nWeight layouts in workerd (fresh isolate each; 2 layers, hidden 512, 16 experts top-2, vocab 4096)',
+      );
+      console.log(
+        '| layout | package MiB | cold request ms | load: fetch / session ms | heap after create MiB | heap after runs MiB | ms/forward cold request | ms/forward warm |',
+      );
       console.log('|---|---|---|---|---|---|---|---|');
       for (const l of layouts) {
-        console.log(`| ${l.layout} | ${l.packageMiB.toFixed(1)} | ${l.coldMs.toFixed(0)} | ${l.load.fetchMs.toFixed(0)} / ${l.load.sessionMs.toFixed(0)} | ${mib(l.heapAfterLoad)} | ${mib(l.heapAfterRuns)} | ${l.coldMsPerForward.toFixed(2)} | ${l.msPerForward.toFixed(2)} |`);
+        console.log(
+          `| ${l.layout} | ${l.packageMiB.toFixed(1)} | ${l.coldMs.toFixed(0)} | ${l.load.fetchMs.toFixed(0)} / ${l.load.sessionMs.toFixed(0)} | ${mib(l.heapAfterLoad)} | ${mib(l.heapAfterRuns)} | ${l.coldMsPerForward.toFixed(2)} | ${l.msPerForward.toFixed(2)} |`,
+        );
       }
     }
   } finally {

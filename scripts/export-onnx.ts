@@ -2,18 +2,36 @@
 import { exportPackage } from '../backends/node/export/export-package.ts';
 import { intFlag, parseFlags, progress, runMain, UsageError } from '../backends/node/cli.ts';
 
-const USAGE = 'usage: export-onnx <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout matmulnbits|dq] [--block-size 32] [--topk 64] [--moe auto|dense|ort-moe] [--external-data auto|always|never] [--block-length 32] [--name NAME] [--force]';
+const USAGE =
+  'usage: export-onnx <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout matmulnbits|dq] [--block-size 32] [--topk 64] [--moe auto|dense|ort-moe] [--external-data auto|always|never] [--block-length 32] [--name NAME] [--force]';
 
 runMain('export-onnx', async () => {
   const { values, positionals } = parseFlags(process.argv.slice(2), {
-    dtype: { type: 'string' }, 'int4-layout': { type: 'string' }, 'block-size': { type: 'string' },
-    topk: { type: 'string' }, moe: { type: 'string' }, 'external-data': { type: 'string' },
-    'block-length': { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean' },
+    dtype: { type: 'string' },
+    'int4-layout': { type: 'string' },
+    'block-size': { type: 'string' },
+    topk: { type: 'string' },
+    moe: { type: 'string' },
+    'external-data': { type: 'string' },
+    'block-length': { type: 'string' },
+    name: { type: 'string' },
+    force: { type: 'boolean' },
+    help: { type: 'boolean' },
   });
-  if (values.help) { console.log(USAGE); return; }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   if (positionals.length !== 2) throw new UsageError(USAGE);
-  const oneOf = <T extends string>(v: string | undefined, name: string, allowed: readonly T[]): T | undefined => {
-    if (v !== undefined && !allowed.includes(v as T)) throw new UsageError(`--${name} must be one of ${allowed.join('|')}, got ${JSON.stringify(v)}`);
+  const oneOf = <T extends string>(
+    v: string | undefined,
+    name: string,
+    allowed: readonly T[],
+  ): T | undefined => {
+    if (v !== undefined && !allowed.includes(v as T))
+      throw new UsageError(
+        `--${name} must be one of ${allowed.join('|')}, got ${JSON.stringify(v)}`,
+      );
     return v as T | undefined;
   };
   const started = performance.now();
@@ -25,12 +43,18 @@ runMain('export-onnx', async () => {
     blockSize: intFlag(values['block-size'], 'block-size', 16),
     topk: intFlag(values.topk, 'topk', 1),
     moe: oneOf(values.moe, 'moe', ['auto', 'dense', 'ort-moe'] as const),
-    externalData: oneOf(values['external-data'], 'external-data', ['auto', 'always', 'never'] as const),
+    externalData: oneOf(values['external-data'], 'external-data', [
+      'auto',
+      'always',
+      'never',
+    ] as const),
     blockLength: intFlag(values['block-length'], 'block-length', 1),
     name: values.name,
     force: values.force,
     onProgress: progress('export'),
   });
   const bytes = manifest.files.reduce((s, f) => s + f.bytes, 0);
-  process.stderr.write(`export-onnx: wrote ${positionals[1]} (${manifest.quantization.dtype}, ${(bytes / 1048576).toFixed(2)} MiB, ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+  process.stderr.write(
+    `export-onnx: wrote ${positionals[1]} (${manifest.quantization.dtype}, ${(bytes / 1048576).toFixed(2)} MiB, ${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
+  );
 });

@@ -23,11 +23,18 @@ async function defaultPrefix(): Promise<string> {
 }
 
 runMain('seed-local-r2', async () => {
-  const { values: v } = parseFlags(process.argv.slice(2), { model: { type: 'string' }, prefix: { type: 'string' }, help: { type: 'boolean' } }, false);
-  if (v.help) { console.log(USAGE); return; }
+  const { values: v } = parseFlags(
+    process.argv.slice(2),
+    { model: { type: 'string' }, prefix: { type: 'string' }, help: { type: 'boolean' } },
+    false,
+  );
+  if (v.help) {
+    console.log(USAGE);
+    return;
+  }
   const dir = v.model ? resolve(v.model) : await ensureTinyPackage({ quiet: false });
   const manifest = await readLocalManifest(dir);
-  const prefix = (v.prefix ?? await defaultPrefix()).replace(/^\/+|\/+$/g, '');
+  const prefix = (v.prefix ?? (await defaultPrefix())).replace(/^\/+|\/+$/g, '');
   // A throwaway Miniflare bound to the same bucket and persist path as wrangler dev.
   const mf = new Miniflare({
     modules: true,
@@ -44,7 +51,9 @@ runMain('seed-local-r2', async () => {
       await bucket.put(prefix ? `${prefix}/${name}` : name, data);
       bytes += data.length;
     }
-    console.log(`seeded ${manifest.name} (${(bytes / 2 ** 20).toFixed(2)} MiB) into local R2 ${R2_BUCKET}/${prefix} (${LOCAL_R2})`);
+    console.log(
+      `seeded ${manifest.name} (${(bytes / 2 ** 20).toFixed(2)} MiB) into local R2 ${R2_BUCKET}/${prefix} (${LOCAL_R2})`,
+    );
   } finally {
     await mf.dispose();
   }

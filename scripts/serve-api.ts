@@ -11,20 +11,41 @@ import { PROVIDERS, type Provider } from '../backends/node/load-model.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
 import { defaultPackage } from '../backends/node/default-package.ts';
 
-const USAGE = 'usage: serve-api [--model <dir|s3://bucket/prefix>] [--data DIR] [--port 8787] [--host 127.0.0.1] [--providers cpu] [--threads N] [--model-id ID] [--prefix-cache-mb 32]';
+const USAGE =
+  'usage: serve-api [--model <dir|s3://bucket/prefix>] [--data DIR] [--port 8787] [--host 127.0.0.1] [--providers cpu] [--threads N] [--model-id ID] [--prefix-cache-mb 32]';
 
 runMain('serve-api', async () => {
-  const { values: v } = parseFlags(process.argv.slice(2), {
-    model: { type: 'string' }, data: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
-    providers: { type: 'string' }, threads: { type: 'string' }, 'model-id': { type: 'string' }, 'prefix-cache-mb': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  }, false);
-  if (v.help) { process.stdout.write(`${USAGE}\n`); return; }
-  const providers = v.providers?.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const p of providers ?? []) if (!(PROVIDERS as readonly string[]).includes(p)) throw new UsageError(`--providers: unknown provider "${p}" (known: ${PROVIDERS.join(', ')})`);
+  const { values: v } = parseFlags(
+    process.argv.slice(2),
+    {
+      model: { type: 'string' },
+      data: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      providers: { type: 'string' },
+      threads: { type: 'string' },
+      'model-id': { type: 'string' },
+      'prefix-cache-mb': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (v.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const providers = v.providers
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const p of providers ?? [])
+    if (!(PROVIDERS as readonly string[]).includes(p))
+      throw new UsageError(`--providers: unknown provider "${p}" (known: ${PROVIDERS.join(', ')})`);
   const log = (line: string) => process.stderr.write(`serve-api: ${line}\n`);
-  if (!process.env.ADMIN_TOKEN) log('ADMIN_TOKEN is not set: the admin API (/admin/*, npm run tenant) is disabled');
+  if (!process.env.ADMIN_TOKEN)
+    log('ADMIN_TOKEN is not set: the admin API (/admin/*, npm run tenant) is disabled');
   const server = await startNodeApi({
-    model: v.model ?? await defaultPackage(),
+    model: v.model ?? (await defaultPackage()),
     modelId: v['model-id'],
     dataDir: resolve(v.data ?? process.env.UNMASK_DATA_DIR ?? '.data/unmask'),
     adminToken: process.env.ADMIN_TOKEN || undefined,
@@ -32,7 +53,10 @@ runMain('serve-api', async () => {
     host: v.host ?? process.env.HOST,
     providers: providers as Provider[] | undefined,
     threads: intFlag(v.threads, 'threads', 1),
-    prefixCacheMb: floatFlag(v['prefix-cache-mb'] ?? process.env.PREFIX_CACHE_MB, 'prefix-cache-mb'),
+    prefixCacheMb: floatFlag(
+      v['prefix-cache-mb'] ?? process.env.PREFIX_CACHE_MB,
+      'prefix-cache-mb',
+    ),
     poolConfig: process.env.POOL_CONFIG || undefined,
     corsOrigins: process.env.CORS_ORIGINS,
     logRequests: process.env.LOG_REQUESTS === '1',
@@ -43,7 +67,10 @@ runMain('serve-api', async () => {
     if (closing) return;
     closing = true;
     log(`${signal}: closing`);
-    server.close().then(() => process.exit(0), () => process.exit(1));
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -8,33 +8,44 @@ import { PROVIDERS, type Provider } from '../backends/node/load-model.ts';
 import { startGpuServer } from '../backends/gpu/server.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
 
-const USAGE = 'usage: serve-gpu --model <dir|s3://bucket/prefix> [--port 8000] [--host 0.0.0.0] [--providers cuda,cpu] [--max-batch 32] [--max-queue 256]';
+const USAGE =
+  'usage: serve-gpu --model <dir|s3://bucket/prefix> [--port 8000] [--host 0.0.0.0] [--providers cuda,cpu] [--max-batch 32] [--max-queue 256]';
 
 function parseProviders(value: string): Provider[] {
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const p of list) if (!(PROVIDERS as readonly string[]).includes(p)) throw new UsageError(`--providers: unknown provider "${p}" (known: ${PROVIDERS.join(', ')})`);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const p of list)
+    if (!(PROVIDERS as readonly string[]).includes(p))
+      throw new UsageError(`--providers: unknown provider "${p}" (known: ${PROVIDERS.join(', ')})`);
   if (list.length === 0) throw new UsageError('--providers: empty list');
   return list as Provider[];
 }
 
 runMain('serve-gpu', async () => {
-  const { values } = parseFlags(process.argv.slice(2), {
-    model: { type: 'string' },
-    port: { type: 'string' },
-    host: { type: 'string' },
-    providers: { type: 'string' },
-    device: { type: 'string' },
-    threads: { type: 'string' },
-    'max-batch': { type: 'string' },
-    'max-queue': { type: 'string' },
-    'pad-seq-ratio': { type: 'string' },
-    'prefix-cache-mb': { type: 'string' },
-    'model-id': { type: 'string' },
-    'drain-timeout': { type: 'string' },
-  }, false);
+  const { values } = parseFlags(
+    process.argv.slice(2),
+    {
+      model: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      providers: { type: 'string' },
+      device: { type: 'string' },
+      threads: { type: 'string' },
+      'max-batch': { type: 'string' },
+      'max-queue': { type: 'string' },
+      'pad-seq-ratio': { type: 'string' },
+      'prefix-cache-mb': { type: 'string' },
+      'model-id': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+    },
+    false,
+  );
   if (!values.model) throw new UsageError(`--model is required\n${USAGE}`);
   const secret = process.env.GPU_POOL_SECRET;
-  if (!secret) throw new UsageError('GPU_POOL_SECRET must be set (the shared secret of the internal API)');
+  if (!secret)
+    throw new UsageError('GPU_POOL_SECRET must be set (the shared secret of the internal API)');
   const log = (line: string) => process.stderr.write(`serve-gpu: ${line}\n`);
   let exiting = false;
   const server = await startGpuServer({
@@ -62,7 +73,10 @@ runMain('serve-gpu', async () => {
     if (exiting) return;
     exiting = true;
     log(`${signal}: draining`);
-    server.drain().then(() => process.exit(0), () => process.exit(1));
+    server.drain().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

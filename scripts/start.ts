@@ -9,9 +9,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { defaultPackage } from '../backends/node/default-package.ts';
 import { readLocalManifest } from '../backends/node/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type RunningWorker } from '../backends/node/worker-harness.ts';
+import {
+  buildWorker,
+  seedPackage,
+  startWorker,
+  type RunningWorker,
+} from '../backends/node/worker-harness.ts';
 import { intFlag, runMain } from '../backends/node/cli.ts';
-
 
 const DEV_KEY_FILE = 'dev-key.json';
 
@@ -20,16 +24,26 @@ const DEV_KEY_FILE = 'dev-key.json';
  * (mode 600) next to the local state, reused while it still authenticates.
  */
 async function ensureDevKey(worker: RunningWorker, file: string): Promise<string> {
-  const saved = await readFile(file, 'utf8').then((t) => JSON.parse(t) as { key?: string }, () => null);
+  const saved = await readFile(file, 'utf8').then(
+    (t) => JSON.parse(t) as { key?: string },
+    () => null,
+  );
   if (saved?.key) {
-    const res = await worker.fetch('/v1/models', { headers: { authorization: `Bearer ${saved.key}` } });
+    const res = await worker.fetch('/v1/models', {
+      headers: { authorization: `Bearer ${saved.key}` },
+    });
     if (res.ok) return saved.key;
   }
   const tenant = await worker.post('/admin/tenants', { name: 'dev' });
   const created = await worker.post(`/admin/tenants/${tenant.body.id}/keys`, {});
-  if (created.status !== 201) throw new Error(`could not create the development key: ${JSON.stringify(created.body)}`);
+  if (created.status !== 201)
+    throw new Error(`could not create the development key: ${JSON.stringify(created.body)}`);
   const key = created.body.key as string;
-  await writeFile(file, `${JSON.stringify({ tenant_id: tenant.body.id, key_id: created.body.id, key }, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(
+    file,
+    `${JSON.stringify({ tenant_id: tenant.body.id, key_id: created.body.id, key }, null, 2)}\n`,
+    { mode: 0o600 },
+  );
   return key;
 }
 
@@ -40,7 +54,9 @@ function randomToken(): string {
 runMain('start', async () => {
   const port = intFlag(process.env.PORT, 'PORT', 0) ?? 8787;
   const host = process.env.HOST ?? '127.0.0.1';
-  const dir = process.env.UNMASK_MODEL_DIR ? resolve(process.env.UNMASK_MODEL_DIR) : await defaultPackage();
+  const dir = process.env.UNMASK_MODEL_DIR
+    ? resolve(process.env.UNMASK_MODEL_DIR)
+    : await defaultPackage();
   const manifest = await readLocalManifest(dir);
   const stateDir = resolve(process.env.UNMASK_STATE_DIR ?? '.wrangler/state/unmask');
   const generated = !process.env.ADMIN_TOKEN;
@@ -48,18 +64,30 @@ runMain('start', async () => {
   process.stderr.write(`start: building the Worker (wrangler deploy --dry-run)…\n`);
   const built = await buildWorker();
   const worker = await startWorker(built, {
-    edgeModel: manifest.name, prefix: manifest.name, adminToken,
-    persistDir: stateDir, listen: { host, port },
+    edgeModel: manifest.name,
+    prefix: manifest.name,
+    adminToken,
+    persistDir: stateDir,
+    listen: { host, port },
   });
   await seedPackage(worker, dir, manifest.name);
   const url = `http://${host}:${worker.url.port}`;
   const devKey = await ensureDevKey(worker, join(stateDir, DEV_KEY_FILE));
-  if (generated) process.stderr.write(`start: ADMIN_TOKEN not set; generated one for this run: ${adminToken}\n`);
+  if (generated)
+    process.stderr.write(`start: ADMIN_TOKEN not set; generated one for this run: ${adminToken}\n`);
   process.stdout.write(`Unmask ready at ${url} — model "${manifest.name}" (${dir})\n`);
-  process.stdout.write(`development key (tenant "dev", kept in ${join(stateDir, DEV_KEY_FILE)}): ${devKey}\n`);
+  process.stdout.write(
+    `development key (tenant "dev", kept in ${join(stateDir, DEV_KEY_FILE)}): ${devKey}\n`,
+  );
   const prompt = manifest.name === 'unmask-demo' ? 'sort: dbca' : 'hello';
-  process.stdout.write(`try: curl -s ${url}/v1/chat/completions -H "authorization: Bearer ${devKey}" -H 'content-type: application/json' -d '${JSON.stringify({ model: manifest.name, messages: [{ role: 'user', content: prompt }] })}'\n`);
-  const stop = async () => { await worker.dispose(); await built.cleanup(); process.exit(0); };
+  process.stdout.write(
+    `try: curl -s ${url}/v1/chat/completions -H "authorization: Bearer ${devKey}" -H 'content-type: application/json' -d '${JSON.stringify({ model: manifest.name, messages: [{ role: 'user', content: prompt }] })}'\n`,
+  );
+  const stop = async () => {
+    await worker.dispose();
+    await built.cleanup();
+    process.exit(0);
+  };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
   await new Promise(() => {});

@@ -12,14 +12,25 @@
  */
 import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
 
-const USAGE = 'usage: tenant create|update|get|list|keys|key|rotate|revoke|usage [flags] (see scripts/tenant.ts)';
+const USAGE =
+  'usage: tenant create|update|get|list|keys|key|rotate|revoke|usage [flags] (see scripts/tenant.ts)';
 const DEFAULT_URL = 'http://127.0.0.1:8787';
 
 const FLAGS = {
-  name: { type: 'string' }, rpm: { type: 'string' }, tpm: { type: 'string' }, models: { type: 'string' },
-  'max-concurrent': { type: 'string' }, 'max-tokens': { type: 'string' }, 'budget-tokens': { type: 'string' },
-  'budget-period': { type: 'string' }, 'degrade-to-edge': { type: 'boolean' }, tenant: { type: 'string' },
-  key: { type: 'string' }, 'expires-at': { type: 'string' }, 'revoke-old-at': { type: 'string' }, since: { type: 'string' },
+  name: { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  models: { type: 'string' },
+  'max-concurrent': { type: 'string' },
+  'max-tokens': { type: 'string' },
+  'budget-tokens': { type: 'string' },
+  'budget-period': { type: 'string' },
+  'degrade-to-edge': { type: 'boolean' },
+  tenant: { type: 'string' },
+  key: { type: 'string' },
+  'expires-at': { type: 'string' },
+  'revoke-old-at': { type: 'string' },
+  since: { type: 'string' },
   'with-key': { type: 'boolean' },
 } as const;
 
@@ -47,7 +58,15 @@ function tenantBody(v: Flags): Record<string, unknown> {
     budget_tokens: intFlag(v['budget-tokens'], 'budget-tokens', 1),
     budget_period: v['budget-period'],
     degrade_to_edge: v['degrade-to-edge'],
-    models: v.models === undefined ? undefined : v.models === 'all' ? null : v.models.split(',').map((m) => m.trim()).filter(Boolean),
+    models:
+      v.models === undefined
+        ? undefined
+        : v.models === 'all'
+          ? null
+          : v.models
+              .split(',')
+              .map((m) => m.trim())
+              .filter(Boolean),
   };
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
@@ -57,22 +76,43 @@ function toCall(command: string | undefined, v: Flags): Call {
     case 'create':
       if (!v.name) throw new UsageError('--name is required');
       return { method: 'POST', path: '/admin/tenants', body: tenantBody(v) };
-    case 'update': return { method: 'PATCH', path: `/admin/tenants/${required(v.tenant, 'tenant')}`, body: tenantBody(v) };
-    case 'get': return { method: 'GET', path: `/admin/tenants/${required(v.tenant, 'tenant')}` };
-    case 'list': return { method: 'GET', path: '/admin/tenants' };
-    case 'keys': return { method: 'GET', path: `/admin/tenants/${required(v.tenant, 'tenant')}/keys` };
+    case 'update':
+      return {
+        method: 'PATCH',
+        path: `/admin/tenants/${required(v.tenant, 'tenant')}`,
+        body: tenantBody(v),
+      };
+    case 'get':
+      return { method: 'GET', path: `/admin/tenants/${required(v.tenant, 'tenant')}` };
+    case 'list':
+      return { method: 'GET', path: '/admin/tenants' };
+    case 'keys':
+      return { method: 'GET', path: `/admin/tenants/${required(v.tenant, 'tenant')}/keys` };
     case 'key':
-      return { method: 'POST', path: `/admin/tenants/${required(v.tenant, 'tenant')}/keys`, body: v['expires-at'] ? { expires_at: v['expires-at'] } : {} };
+      return {
+        method: 'POST',
+        path: `/admin/tenants/${required(v.tenant, 'tenant')}/keys`,
+        body: v['expires-at'] ? { expires_at: v['expires-at'] } : {},
+      };
     case 'rotate': {
-      const body = Object.fromEntries(Object.entries({ revoke_old_at: v['revoke-old-at'], expires_at: v['expires-at'] }).filter(([, x]) => x));
+      const body = Object.fromEntries(
+        Object.entries({ revoke_old_at: v['revoke-old-at'], expires_at: v['expires-at'] }).filter(
+          ([, x]) => x,
+        ),
+      );
       return { method: 'POST', path: `/admin/keys/${required(v.key, 'key')}/rotate`, body };
     }
-    case 'revoke': return { method: 'DELETE', path: `/admin/keys/${required(v.key, 'key')}` };
+    case 'revoke':
+      return { method: 'DELETE', path: `/admin/keys/${required(v.key, 'key')}` };
     case 'usage': {
       const query = v.since ? `?since=${encodeURIComponent(v.since)}` : '';
-      return { method: 'GET', path: `/admin/tenants/${required(v.tenant, 'tenant')}/usage${query}` };
+      return {
+        method: 'GET',
+        path: `/admin/tenants/${required(v.tenant, 'tenant')}/usage${query}`,
+      };
     }
-    default: throw new UsageError(USAGE);
+    default:
+      throw new UsageError(USAGE);
   }
 }
 
@@ -84,31 +124,51 @@ async function send(call: Call): Promise<unknown> {
   try {
     response = await fetch(new URL(call.path, base), {
       method: call.method,
-      headers: { authorization: `Bearer ${token}`, ...(call.body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(call.body ? { 'content-type': 'application/json' } : {}),
+      },
       body: call.body ? JSON.stringify(call.body) : undefined,
     });
   } catch (e: unknown) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`cannot reach ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+    throw new Error(
+      `cannot reach ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+    );
   }
   const text = await response.text();
   let body: unknown = null;
-  try { body = JSON.parse(text); } catch { /* not JSON: reported below */ }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON: reported below */
+  }
   if (!response.ok) {
     const error = (body as { error?: { message?: string; param?: string | null } } | null)?.error;
     const detail = error?.message ?? (text.slice(0, 200) || response.statusText);
     throw new Error(`${call.method} ${call.path} → ${response.status}: ${detail}`);
   }
-  if (body === null) throw new Error(`${call.method} ${call.path} → ${response.status}: response is not JSON`);
+  if (body === null)
+    throw new Error(`${call.method} ${call.path} → ${response.status}: response is not JSON`);
   return body;
 }
 
 runMain('tenant', async () => {
   const [command, ...rest] = process.argv.slice(2);
   const { values } = parseFlags(rest, FLAGS, false);
-  if (values['with-key'] && command !== 'create') throw new UsageError('--with-key applies to create only');
-  const result = await send(toCall(command, values)) as Record<string, unknown>;
+  if (values['with-key'] && command !== 'create')
+    throw new UsageError('--with-key applies to create only');
+  const result = (await send(toCall(command, values))) as Record<string, unknown>;
   // create --with-key: the new tenant plus its first key (shown once), in one step.
-  const output = values['with-key'] ? { ...result, key: await send({ method: 'POST', path: `/admin/tenants/${encodeURIComponent(String(result.id))}/keys`, body: {} }) } : result;
+  const output = values['with-key']
+    ? {
+        ...result,
+        key: await send({
+          method: 'POST',
+          path: `/admin/tenants/${encodeURIComponent(String(result.id))}/keys`,
+          body: {},
+        }),
+      }
+    : result;
   process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
 });

@@ -19,9 +19,15 @@ runMain('train-tiny', async () => {
   const onSignal = () => {
     if (stop) process.exit(130);
     stop = true;
-    process.stderr.write('train-tiny: stopping after this step (checkpointing); signal again to quit now\n');
+    process.stderr.write(
+      'train-tiny: stopping after this step (checkpointing); signal again to quit now\n',
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  await trainRun({ ...opts, log: (line) => process.stdout.write(`${line}\n`), shouldStop: () => stop });
+  await trainRun({
+    ...opts,
+    log: (line) => process.stdout.write(`${line}\n`),
+    shouldStop: () => stop,
+  });
 });

@@ -8,16 +8,28 @@
 import { workerdOrt } from '../backends/wasm/ort-workerd.ts';
 import { WasmEngine } from '../backends/wasm/wasm-engine.ts';
 import { poolRegistry } from './dispatch/pool-registry.ts';
-import type { ExecutionContext, D1Database, DurableObjectNamespace } from '@cloudflare/workers-types';
+import type {
+  ExecutionContext,
+  D1Database,
+  DurableObjectNamespace,
+} from '@cloudflare/workers-types';
 import { ApiError, errorResponse } from './api/errors.ts';
 import { createApiApp } from './api/app.ts';
 import { parseCorsOrigins } from './api/cors.ts';
 import { runnerEngine } from './api/runner-engine.ts';
 import { loadPackage } from './model/loader.ts';
-import { createAdminApp, createD1TenantStore, createDurableObjectLimiter } from './tenants/index.ts';
+import {
+  createAdminApp,
+  createD1TenantStore,
+  createDurableObjectLimiter,
+} from './tenants/index.ts';
 import { ModelSourceError, storeFromEnv, type WorkerEnv } from './worker/index.ts';
 import { generateHandler } from './worker/generate.ts';
-import { PrefixCacheConfigError, WORKER_PREFIX_CACHE_MB, prefixCacheFromEnv } from './worker/prefix-cache-env.ts';
+import {
+  PrefixCacheConfigError,
+  WORKER_PREFIX_CACHE_MB,
+  prefixCacheFromEnv,
+} from './worker/prefix-cache-env.ts';
 import { adminOnly } from './worker/admin-only.ts';
 import { DispatchConfigError } from './dispatch/index.ts';
 
@@ -51,9 +63,16 @@ function buildApp(env: Env) {
     ort: workerdOrt,
   });
   const tenants = createD1TenantStore({ db: env.DB as never });
-  const edge = runnerEngine({ id: wasm.name, backend: 'edge-wasm', load: () => wasm.model(), prefixCache: prefixCacheFromEnv(env.PREFIX_CACHE_MB, WORKER_PREFIX_CACHE_MB) });
+  const edge = runnerEngine({
+    id: wasm.name,
+    backend: 'edge-wasm',
+    load: () => wasm.model(),
+    prefixCache: prefixCacheFromEnv(env.PREFIX_CACHE_MB, WORKER_PREFIX_CACHE_MB),
+  });
   const engines = poolRegistry({
-    poolConfig: env.POOL_CONFIG, secrets: env as unknown as Record<string, unknown>, edge,
+    poolConfig: env.POOL_CONFIG,
+    secrets: env as unknown as Record<string, unknown>,
+    edge,
     onDegrade: (model) => console.log(`degraded ${model} to the edge: pool down`),
   });
   const api = createApiApp({
@@ -62,10 +81,17 @@ function buildApp(env: Env) {
     limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
     // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
-    log: (line) => { if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering')) console.log(line); },
+    log: (line) => {
+      if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering'))
+        console.log(line);
+    },
     health: () => {
       const status = wasm.status();
-      return { loaded: status.state === 'ready', ...status, ...('pools' in engines ? { pools: engines.pools() } : {}) };
+      return {
+        loaded: status.state === 'ready',
+        ...status,
+        ...('pools' in engines ? { pools: engines.pools() } : {}),
+      };
     },
   });
   api.route('/', createAdminApp({ store: tenants, adminToken: env.ADMIN_TOKEN }));
@@ -79,8 +105,17 @@ export default {
     try {
       app ??= buildApp(env);
     } catch (e: unknown) {
-      if (!(e instanceof ModelSourceError) && !(e instanceof DispatchConfigError) && !(e instanceof PrefixCacheConfigError)) throw e;
-      return errorResponse(new ApiError(500, 'server_error', `worker misconfigured: ${e.message}`, { code: 'misconfigured' }));
+      if (
+        !(e instanceof ModelSourceError) &&
+        !(e instanceof DispatchConfigError) &&
+        !(e instanceof PrefixCacheConfigError)
+      )
+        throw e;
+      return errorResponse(
+        new ApiError(500, 'server_error', `worker misconfigured: ${e.message}`, {
+          code: 'misconfigured',
+        }),
+      );
     }
     return app.fetch(request, env, ctx);
   },

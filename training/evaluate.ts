@@ -35,7 +35,10 @@ export interface ExampleOutcome {
 }
 
 /** Runs `one` over the examples in order, timing each, and sums the outcomes into an EvalResult. */
-export async function tally(examples: TaskExample[], one: (ex: TaskExample) => Promise<ExampleOutcome>): Promise<EvalResult> {
+export async function tally(
+  examples: TaskExample[],
+  one: (ex: TaskExample) => Promise<ExampleOutcome>,
+): Promise<EvalResult> {
   let correct = 0;
   let forwards = 0;
   let committed = 0;
@@ -50,7 +53,8 @@ export async function tally(examples: TaskExample[], one: (ex: TaskExample) => P
     committed += r.committedTokens;
     output += r.outputTokens;
     if (r.correct) correct++;
-    else if (failures.length < 5) failures.push({ prompt: ex.prompt, expected: ex.answer, got: r.got() });
+    else if (failures.length < 5)
+      failures.push({ prompt: ex.prompt, expected: ex.answer, got: r.got() });
   }
   const n = examples.length;
   return {
@@ -76,7 +80,9 @@ export function evaluateExamples(
     const enc = encodeExample(codec, ex);
     const result = await generate(runner, enc.prompt, { temperature: 0, ...options });
     return {
-      correct: result.tokens.length === enc.target.length && result.tokens.every((t, i) => t === enc.target[i]),
+      correct:
+        result.tokens.length === enc.target.length &&
+        result.tokens.every((t, i) => t === enc.target[i]),
       got: () => codec.decode(result.tokens),
       forwards: result.stats.forwards,
       committedTokens: result.stats.committedTokens,

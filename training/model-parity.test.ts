@@ -9,14 +9,32 @@ import { openCheckpoint } from '../backends/node/export/checkpoint.ts';
 import { openLocalModel } from '../backends/node/local-package.ts';
 import { Rng } from '../src/export/tiny/rng.ts';
 import { demoConfigFromHf, fromHfCheckpoint, writeHfCheckpoint } from './hf-checkpoint.ts';
-import { forwardConsts, forwardLogits, initParamArrays, paramsFromArrays, type DemoModelConfig, type Params } from './model.ts';
+import {
+  forwardConsts,
+  forwardLogits,
+  initParamArrays,
+  paramsFromArrays,
+  type DemoModelConfig,
+  type Params,
+} from './model.ts';
 import { buildBatch } from './objective.ts';
 import { diffusionLoss } from './train-step.ts';
 import { initTf, tf } from './tf.ts';
 import { TOKEN_IDS, VOCAB_SIZE } from './vocab.ts';
 import { loadReferenceModel, referenceForward } from '../test/oracle/reference-forward.ts';
 
-const CONFIG: DemoModelConfig = { layers: 2, hidden: 32, heads: 4, kvHeads: 2, headDim: 8, rotaryDim: 4, ropeTheta: 10000, intermediate: 48, vocab: VOCAB_SIZE, eps: 1e-6 };
+const CONFIG: DemoModelConfig = {
+  layers: 2,
+  hidden: 32,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 8,
+  rotaryDim: 4,
+  ropeTheta: 10000,
+  intermediate: 48,
+  vocab: VOCAB_SIZE,
+  eps: 1e-6,
+};
 const B = 8;
 
 /** Seeded weights large enough for peaked, position-dependent logits (the init's 0.02 gives near-uniform ones). */
@@ -24,13 +42,24 @@ function strongArrays(seed: number): Map<string, Float32Array> {
   const arrays = initParamArrays(CONFIG, seed);
   const rng = new Rng(seed + 1);
   for (const [name, a] of arrays) {
-    for (let i = 0; i < a.length; i++) a[i] = name.endsWith('norm') ? 0.6 + 0.8 * rng.uniform() : a[i] * (name === 'embed' ? 50 : 12);
+    for (let i = 0; i < a.length; i++)
+      a[i] = name.endsWith('norm')
+        ? 0.6 + 0.8 * rng.uniform()
+        : a[i] * (name === 'embed' ? 50 : 12);
   }
   return arrays;
 }
 
-const maxAbs = (a: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i])); return m; };
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return m; };
+const maxAbs = (a: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+};
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
 
 let root: string;
 let arrays: Map<string, Float32Array>;
@@ -42,10 +71,14 @@ before(async () => {
   params = paramsFromArrays(CONFIG, arrays);
   await writeHfCheckpoint(join(root, 'ckpt'), CONFIG, arrays, { maxPositions: 64 });
 });
-after(async () => { await rm(root, { recursive: true, force: true }); });
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 const W = 24;
-const ids = Array.from({ length: W }, (_, i) => (i < 17 ? (i * 37 + 5) % 260 : TOKEN_IDS['<|mask|>']));
+const ids = Array.from({ length: W }, (_, i) =>
+  i < 17 ? (i * 37 + 5) % 260 : TOKEN_IDS['<|mask|>'],
+);
 const positions = Array.from({ length: W }, (_, i) => i);
 const vis = blockCausalVisibility(0, 0, W, B);
 
@@ -58,17 +91,46 @@ describe('export parity', () => {
       const back = await fromHfCheckpoint(ckpt, cfg);
       for (const [n, a] of arrays) assert.deepEqual(back.get(n), a, n);
       const ref = await loadReferenceModel(ckpt);
-      const oracle = referenceForward(ref, { ids, positions, visible: (i, j) => vis[i * W + j] === 1 });
-      const mine = await forwardLogits(CONFIG, params, { batch: 1, seq: W, ids: Int32Array.from(ids), positions: Int32Array.from(positions), visibility: vis });
+      const oracle = referenceForward(ref, {
+        ids,
+        positions,
+        visible: (i, j) => vis[i * W + j] === 1,
+      });
+      const mine = await forwardLogits(CONFIG, params, {
+        batch: 1,
+        seq: W,
+        ids: Int32Array.from(ids),
+        positions: Int32Array.from(positions),
+        visibility: vis,
+      });
       assert.ok(maxAbs(oracle) > 3, `logits too flat to test (${maxAbs(oracle)})`);
-      assert.ok(maxDiff(oracle, mine) <= 1e-4 * Math.max(1, maxAbs(oracle)), `tfjs vs oracle ${maxDiff(oracle, mine)}`);
+      assert.ok(
+        maxDiff(oracle, mine) <= 1e-4 * Math.max(1, maxAbs(oracle)),
+        `tfjs vs oracle ${maxDiff(oracle, mine)}`,
+      );
 
-      await exportPackage({ checkpointDir: join(root, 'ckpt'), outDir: join(root, 'pkg'), blockLength: B });
+      await exportPackage({
+        checkpointDir: join(root, 'ckpt'),
+        outDir: join(root, 'pkg'),
+        blockLength: B,
+      });
       const model = await openLocalModel(join(root, 'pkg'), { runtime: 'node', threads: 1 });
       assert.equal(model.manifest.decode.block_length, B);
       assert.equal(model.manifest.moe.implementation, 'none');
-      const out = await model.runner.forward({ batch: 1, seq: W, ids: Int32Array.from(ids), positions: Int32Array.from(positions), visibility: vis, past: null, wantLogits: true, wantPresent: false });
-      assert.ok(maxDiff(out.logits!, mine) <= 1e-4 * Math.max(1, maxAbs(oracle)), `ORT vs tfjs ${maxDiff(out.logits!, mine)}`);
+      const out = await model.runner.forward({
+        batch: 1,
+        seq: W,
+        ids: Int32Array.from(ids),
+        positions: Int32Array.from(positions),
+        visibility: vis,
+        past: null,
+        wantLogits: true,
+        wantPresent: false,
+      });
+      assert.ok(
+        maxDiff(out.logits!, mine) <= 1e-4 * Math.max(1, maxAbs(oracle)),
+        `ORT vs tfjs ${maxDiff(out.logits!, mine)}`,
+      );
     } finally {
       await ckpt.close();
     }
@@ -77,7 +139,11 @@ describe('export parity', () => {
 
 describe('objective', () => {
   const prompt = Array.from({ length: 17 }, (_, i) => (i * 11 + 3) % 260);
-  const example = { example: { task: 'sort', prompt: '', answer: '' }, prompt, target: [64, 65, 66, 67, TOKEN_IDS['<|role_end|>'], TOKEN_IDS['<|endoftext|>']] };
+  const example = {
+    example: { task: 'sort', prompt: '', answer: '' },
+    prompt,
+    target: [64, 65, 66, 67, TOKEN_IDS['<|role_end|>'], TOKEN_IDS['<|endoftext|>']],
+  };
   const opts = { blockLength: B, maskId: TOKEN_IDS['<|mask|>'], eosId: TOKEN_IDS['<|endoftext|>'] };
 
   test('each noisy block of [x_t ; x_0] sees exactly what a decode step of that block sees', async () => {
@@ -89,38 +155,82 @@ describe('objective', () => {
     const train = await forwardLogits(CONFIG, params, batch);
     // Decode view of block 2: window [0, 24) = clean blocks 0, 1 + the noisy block, block-causal mask.
     for (let n = 0; n < 2; n++) {
-      const canvas = [...Array.from(batch.ids.subarray(n * batch.seq + rows, n * batch.seq + rows + 16)), ...Array.from(batch.ids.subarray(n * batch.seq, n * batch.seq + 8))];
-      const dec = await forwardLogits(CONFIG, params, { batch: 1, seq: 24, ids: Int32Array.from(canvas), positions: Int32Array.from(positions), visibility: vis });
+      const canvas = [
+        ...Array.from(batch.ids.subarray(n * batch.seq + rows, n * batch.seq + rows + 16)),
+        ...Array.from(batch.ids.subarray(n * batch.seq, n * batch.seq + 8)),
+      ];
+      const dec = await forwardLogits(CONFIG, params, {
+        batch: 1,
+        seq: 24,
+        ids: Int32Array.from(canvas),
+        positions: Int32Array.from(positions),
+        visibility: vis,
+      });
       const fromTrain = train.subarray(n * rows * VOCAB_SIZE, (n * rows + 8) * VOCAB_SIZE);
-      assert.ok(maxDiff(fromTrain, dec.subarray(16 * VOCAB_SIZE)) < 1e-4, `sequence ${n}: ${maxDiff(fromTrain, dec.subarray(16 * VOCAB_SIZE))}`);
+      assert.ok(
+        maxDiff(fromTrain, dec.subarray(16 * VOCAB_SIZE)) < 1e-4,
+        `sequence ${n}: ${maxDiff(fromTrain, dec.subarray(16 * VOCAB_SIZE))}`,
+      );
     }
   });
 
   test('gradients match a finite-difference directional derivative of the loss', async () => {
     const batch = buildBatch([example, example, example], opts, new Rng(4));
     const consts = forwardConsts(CONFIG, batch);
-    const targets = tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(batch.targets, 'int32'), VOCAB_SIZE), 'float32'), [batch.batch, batch.noisyRows, VOCAB_SIZE]);
+    const targets = tf.reshape(
+      tf.cast(tf.oneHot(tf.tensor1d(batch.targets, 'int32'), VOCAB_SIZE), 'float32'),
+      [batch.batch, batch.noisyRows, VOCAB_SIZE],
+    );
     const weights = tf.tensor(batch.weights, [batch.batch, batch.noisyRows]);
     const names = Object.keys(params);
-    const lossAt = (p: Params) => tf.tidy(() => diffusionLoss(CONFIG, p, batch, consts, targets, weights).dataSync()[0]);
-    const grads = tf.grads((...ts: tf.Tensor[]) => diffusionLoss(CONFIG, Object.fromEntries(names.map((n, i) => [n, ts[i]])), batch, consts, targets, weights))(names.map((n) => params[n]));
+    const lossAt = (p: Params) =>
+      tf.tidy(() => diffusionLoss(CONFIG, p, batch, consts, targets, weights).dataSync()[0]);
+    const grads = tf.grads((...ts: tf.Tensor[]) =>
+      diffusionLoss(
+        CONFIG,
+        Object.fromEntries(names.map((n, i) => [n, ts[i]])),
+        batch,
+        consts,
+        targets,
+        weights,
+      ),
+    )(names.map((n) => params[n]));
     // Direction: the unit gradient plus a random unit vector, so both the gradient's size and its direction matter.
     const rng = new Rng(77);
-    const noise = names.map((n) => Float32Array.from({ length: params[n].size }, () => rng.normal()));
+    const noise = names.map((n) =>
+      Float32Array.from({ length: params[n].size }, () => rng.normal()),
+    );
     const gData = grads.map((g) => g.dataSync() as Float32Array);
-    const norm = (xs: Float32Array[]) => Math.sqrt(xs.reduce((s, x) => s + x.reduce((a, v) => a + v * v, 0), 0));
+    const norm = (xs: Float32Array[]) =>
+      Math.sqrt(xs.reduce((s, x) => s + x.reduce((a, v) => a + v * v, 0), 0));
     const gNorm = norm(gData);
     const rNorm = norm(noise);
-    const dirs = names.map((n, i) => tf.tensor(gData[i].map((g, j) => g / gNorm + noise[i][j] / rNorm), params[n].shape));
+    const dirs = names.map((n, i) =>
+      tf.tensor(
+        gData[i].map((g, j) => g / gNorm + noise[i][j] / rNorm),
+        params[n].shape,
+      ),
+    );
     const analytic = grads.reduce((s, g, i) => s + tf.sum(tf.mul(g, dirs[i])).dataSync()[0], 0);
     const eps = 1e-2;
-    const shifted = (sign: number) => Object.fromEntries(names.map((n, i) => [n, tf.add(params[n], tf.mul(dirs[i], sign * eps))]));
+    const shifted = (sign: number) =>
+      Object.fromEntries(names.map((n, i) => [n, tf.add(params[n], tf.mul(dirs[i], sign * eps))]));
     const plus = shifted(1);
     const minus = shifted(-1);
     const numeric = (lossAt(plus) - lossAt(minus)) / (2 * eps);
     assert.ok(gNorm > 0.1, `gradient too small to test: ${gNorm}`);
-    assert.ok(Math.abs(numeric - analytic) <= 2e-2 * Math.abs(analytic), `analytic ${analytic} vs numeric ${numeric}`);
-    tf.dispose([...grads, ...dirs, ...Object.values(plus), ...Object.values(minus), targets, weights]);
+    assert.ok(
+      Math.abs(numeric - analytic) <= 2e-2 * Math.abs(analytic),
+      `analytic ${analytic} vs numeric ${numeric}`,
+    );
+    tf.dispose([
+      ...grads,
+      ...dirs,
+      ...Object.values(plus),
+      ...Object.values(minus),
+      targets,
+      weights,
+    ]);
     consts.dispose();
   });
 });

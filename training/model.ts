@@ -31,7 +31,10 @@ export function paramsFromArrays(c: DemoModelConfig, arrays: Map<string, Float32
   return p;
 }
 
-export async function paramsToArrays(c: DemoModelConfig, p: Params): Promise<Map<string, Float32Array>> {
+export async function paramsToArrays(
+  c: DemoModelConfig,
+  p: Params,
+): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();
   for (const [name] of paramShapes(c)) out.set(name, Float32Array.from(await p[name].data()));
   return out;
@@ -45,7 +48,10 @@ const linear2d = tf.customGrad((...args: unknown[]) => {
     value: tf.matMul(x, w),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved as tf.Tensor2D[];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sw)), tf.matMul(tf.transpose(sx), dy as tf.Tensor2D)];
+      return [
+        tf.matMul(dy as tf.Tensor2D, tf.transpose(sw)),
+        tf.matMul(tf.transpose(sx), dy as tf.Tensor2D),
+      ];
     },
   };
 }) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor2D;
@@ -81,7 +87,10 @@ function rotateHalfMatrix(hd: number, rot: number): Float32Array {
 }
 
 /** cos/sin tables [rows, hd] for the given positions; dims ≥ rot pass through (cos 1, sin 0). */
-function ropeTables(c: DemoModelConfig, positions: Int32Array): { cos: Float32Array; sin: Float32Array } {
+function ropeTables(
+  c: DemoModelConfig,
+  positions: Int32Array,
+): { cos: Float32Array; sin: Float32Array } {
   const hd = c.headDim;
   const half = c.rotaryDim / 2;
   const cos = new Float32Array(positions.length * hd).fill(1);
@@ -126,32 +135,42 @@ export function forwardConsts(c: DemoModelConfig, b: ForwardBatch): ForwardConst
   const { batch: N, seq: T } = b;
   const rep = c.heads / c.kvHeads;
   const maskBatch = b.visibility.length / (T * T);
-  if (maskBatch !== 1 && maskBatch !== N) throw new Error(`visibility has ${b.visibility.length} entries, not 1 or ${N} × ${T}²`);
+  if (maskBatch !== 1 && maskBatch !== N)
+    throw new Error(`visibility has ${b.visibility.length} entries, not 1 or ${N} × ${T}²`);
   // Rows of the score matrix are (query head within the group, position): repeat the mask rows per head.
   const mask = new Float32Array(maskBatch * rep * T * T);
   for (let m = 0; m < maskBatch; m++) {
     for (let r = 0; r < rep; r++) {
       for (let i = 0; i < T; i++) {
-        for (let j = 0; j < T; j++) mask[((m * rep + r) * T + i) * T + j] = b.visibility[(m * T + i) * T + j] ? 0 : BLOCKED;
+        for (let j = 0; j < T; j++)
+          mask[((m * rep + r) * T + i) * T + j] = b.visibility[(m * T + i) * T + j] ? 0 : BLOCKED;
       }
     }
   }
   const { cos, sin } = ropeTables(c, b.positions);
   const consts = {
-    oneHot: tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(b.ids, 'int32'), c.vocab), 'float32')) as tf.Tensor2D,
+    oneHot: tf.tidy(() =>
+      tf.cast(tf.oneHot(tf.tensor1d(b.ids, 'int32'), c.vocab), 'float32'),
+    ) as tf.Tensor2D,
     cos: tf.tensor(cos, [N * T, 1, c.headDim]),
     sin: tf.tensor(sin, [N * T, 1, c.headDim]),
     rotate: tf.tensor2d(rotateHalfMatrix(c.headDim, c.rotaryDim), [c.headDim, c.headDim]),
     mask: tf.tensor(mask, [maskBatch, 1, rep * T, T]),
     dispose() {
-      for (const t of [consts.oneHot, consts.cos, consts.sin, consts.rotate, consts.mask]) t.dispose();
+      for (const t of [consts.oneHot, consts.cos, consts.sin, consts.rotate, consts.mask])
+        t.dispose();
     },
   };
   return consts;
 }
 
 /** Logits [batch, rowEnd − rowStart, vocab]. Call inside tf.tidy (or a gradient function). */
-export function forward(c: DemoModelConfig, p: Params, b: ForwardBatch, k: ForwardConsts): tf.Tensor3D {
+export function forward(
+  c: DemoModelConfig,
+  p: Params,
+  b: ForwardBatch,
+  k: ForwardConsts,
+): tf.Tensor3D {
   const { batch: N, seq: T } = b;
   const { heads: nh, kvHeads: nkv, headDim: hd } = c;
   const rep = nh / nkv;
@@ -166,16 +185,33 @@ export function forward(c: DemoModelConfig, p: Params, b: ForwardBatch, k: Forwa
   for (let l = 0; l < c.layers; l++) {
     const w = (n: string) => p[`l${l}.${n}`];
     const xn = rmsNorm(h, w('in_norm'), c.eps);
-    const q = rope(rmsNorm(tf.reshape(linear2d(xn, w('q')), [rows, nh, hd]), w('q_norm'), c.eps), nh);
-    const key = rope(rmsNorm(tf.reshape(linear2d(xn, w('k')), [rows, nkv, hd]), w('k_norm'), c.eps), nkv);
+    const q = rope(
+      rmsNorm(tf.reshape(linear2d(xn, w('q')), [rows, nh, hd]), w('q_norm'), c.eps),
+      nh,
+    );
+    const key = rope(
+      rmsNorm(tf.reshape(linear2d(xn, w('k')), [rows, nkv, hd]), w('k_norm'), c.eps),
+      nkv,
+    );
     const v = tf.reshape(linear2d(xn, w('v')), [N, T, nkv, hd]);
     // GQA without a tile: query head g·rep + r reads kv head g, so [N, nh, T, hd] regroups as [N·nkv, rep·T, hd].
-    const qg = tf.reshape(tf.transpose(tf.reshape(q, [N, T, nh, hd]), [0, 2, 1, 3]), [N * nkv, rep * T, hd]);
-    const kt = tf.reshape(tf.transpose(tf.reshape(key, [N, T, nkv, hd]), [0, 2, 3, 1]), [N * nkv, hd, T]);
+    const qg = tf.reshape(tf.transpose(tf.reshape(q, [N, T, nh, hd]), [0, 2, 1, 3]), [
+      N * nkv,
+      rep * T,
+      hd,
+    ]);
+    const kt = tf.reshape(tf.transpose(tf.reshape(key, [N, T, nkv, hd]), [0, 2, 3, 1]), [
+      N * nkv,
+      hd,
+      T,
+    ]);
     const scores = tf.add(tf.reshape(tf.mul(bmm(qg, kt), scale), [N, nkv, rep * T, T]), k.mask);
     const probs = tf.reshape(tf.softmax(scores), [N * nkv, rep * T, T]);
     const vg = tf.reshape(tf.transpose(v, [0, 2, 1, 3]), [N * nkv, T, hd]);
-    const ctx = tf.reshape(tf.transpose(tf.reshape(bmm(probs, vg), [N, nh, T, hd]), [0, 2, 1, 3]), [rows, nh * hd]);
+    const ctx = tf.reshape(tf.transpose(tf.reshape(bmm(probs, vg), [N, nh, T, hd]), [0, 2, 1, 3]), [
+      rows,
+      nh * hd,
+    ]);
     h = tf.add(h, linear2d(ctx, w('o')));
     const xm = rmsNorm(h, w('post_norm'), c.eps);
     const gate = linear2d(xm, w('gate'));
@@ -185,13 +221,21 @@ export function forward(c: DemoModelConfig, p: Params, b: ForwardBatch, k: Forwa
   const start = b.rowStart ?? 0;
   const end = b.rowEnd ?? T;
   let out = h;
-  if (start !== 0 || end !== T) out = tf.reshape(tf.slice(tf.reshape(h, [N, T, c.hidden]), [0, start, 0], [N, end - start, c.hidden]), [N * (end - start), c.hidden]);
+  if (start !== 0 || end !== T)
+    out = tf.reshape(
+      tf.slice(tf.reshape(h, [N, T, c.hidden]), [0, start, 0], [N, end - start, c.hidden]),
+      [N * (end - start), c.hidden],
+    );
   const logits = linear2d(rmsNorm(out, p.norm, c.eps), p.lm_head);
   return tf.reshape(logits, [N, end - start, c.vocab]);
 }
 
 /** Logits as float32 [batch × rows × vocab] (inference; no gradients kept). */
-export async function forwardLogits(c: DemoModelConfig, p: Params, b: ForwardBatch): Promise<Float32Array> {
+export async function forwardLogits(
+  c: DemoModelConfig,
+  p: Params,
+  b: ForwardBatch,
+): Promise<Float32Array> {
   const k = forwardConsts(c, b);
   try {
     const t = tf.tidy(() => forward(c, p, b, k));

@@ -39,7 +39,11 @@ export interface BatchOptions {
 }
 
 /** Visibility of the `[noisy ; clean]` sequence (1 = query may attend key), shared by every sequence. */
-export function trainingVisibility(noisyStart: number, canvas: number, blockLength: number): Uint8Array {
+export function trainingVisibility(
+  noisyStart: number,
+  canvas: number,
+  blockLength: number,
+): Uint8Array {
   const B = blockLength;
   const tn = canvas - noisyStart;
   const tc = canvas - B;
@@ -50,9 +54,12 @@ export function trainingVisibility(noisyStart: number, canvas: number, blockLeng
     const bi = block(i);
     for (let j = 0; j < T; j++) {
       const bj = block(j);
-      const ok = i < tn
-        ? (j < tn ? bj === bi : bj < bi) // noisy query: its own noisy block, earlier clean blocks
-        : j >= tn && bj <= bi; // clean query: block-causal over the clean half
+      const ok =
+        i < tn
+          ? j < tn
+            ? bj === bi
+            : bj < bi // noisy query: its own noisy block, earlier clean blocks
+          : j >= tn && bj <= bi; // clean query: block-causal over the clean half
       vis[i * T + j] = ok ? 1 : 0;
     }
   }
@@ -99,7 +106,18 @@ export function buildBatch(examples: EncodedExample[], opts: BatchOptions, rng: 
     }
   }
   return {
-    batch: N, seq: T, ids, positions, visibility: trainingVisibility(s, L, B), rowStart: 0, rowEnd: tn,
-    canvas: L, noisyStart: s, noisyRows: tn, targets, weights, maskedCount,
+    batch: N,
+    seq: T,
+    ids,
+    positions,
+    visibility: trainingVisibility(s, L, B),
+    rowStart: 0,
+    rowEnd: tn,
+    canvas: L,
+    noisyStart: s,
+    noisyRows: tn,
+    targets,
+    weights,
+    maskedCount,
   };
 }

@@ -19,7 +19,15 @@ export interface AdamOptions {
   clipNorm: number;
 }
 
-export const DEFAULT_ADAM: Omit<AdamOptions, 'horizon'> = { lr: 1e-3, minLr: 1e-4, warmup: 200, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
+export const DEFAULT_ADAM: Omit<AdamOptions, 'horizon'> = {
+  lr: 1e-3,
+  minLr: 1e-4,
+  warmup: 200,
+  beta1: 0.9,
+  beta2: 0.98,
+  eps: 1e-8,
+  clipNorm: 1,
+};
 
 export function learningRate(step: number, o: AdamOptions): number {
   if (step < o.warmup) return (o.lr * (step + 1)) / o.warmup;
@@ -34,7 +42,8 @@ export interface AdamState {
 }
 
 export function zeroState(p: Params): AdamState {
-  const zeros = () => Object.fromEntries(Object.entries(p).map(([k, t]) => [k, tf.keep(tf.zerosLike(t))]));
+  const zeros = () =>
+    Object.fromEntries(Object.entries(p).map(([k, t]) => [k, tf.keep(tf.zerosLike(t))]));
   return { m: zeros(), v: zeros() };
 }
 
@@ -42,7 +51,13 @@ export function zeroState(p: Params): AdamState {
  * One update at 0-based `step`. Disposes the old parameters and moments, returns the new ones and the gradient
  * norm before clipping.
  */
-export function adamStep(p: Params, grads: Params, s: AdamState, step: number, o: AdamOptions): { params: Params; state: AdamState; gradNorm: tf.Scalar } {
+export function adamStep(
+  p: Params,
+  grads: Params,
+  s: AdamState,
+  step: number,
+  o: AdamOptions,
+): { params: Params; state: AdamState; gradNorm: tf.Scalar } {
   const lr = learningRate(step, o);
   const t = step + 1;
   const result = tf.tidy(() => {
@@ -69,5 +84,9 @@ export function adamStep(p: Params, grads: Params, s: AdamState, step: number, o
     s.m[n].dispose();
     s.v[n].dispose();
   }
-  return { params: result.params, state: { m: result.m, v: result.v }, gradNorm: result.norm as tf.Scalar };
+  return {
+    params: result.params,
+    state: { m: result.m, v: result.v },
+    gradNorm: result.norm as tf.Scalar,
+  };
 }

@@ -57,11 +57,28 @@ export interface TrainCliOptions {
  * of 4/2: the shipped demo model (assets/demo-model/TRAINING.md).
  */
 export const DEFAULT_MODEL: DemoModelConfig = {
-  layers: 3, hidden: 128, heads: 8, kvHeads: 4, headDim: 32, rotaryDim: 16, ropeTheta: 10000, intermediate: 384, vocab: VOCAB_SIZE, eps: 1e-6,
+  layers: 3,
+  hidden: 128,
+  heads: 8,
+  kvHeads: 4,
+  headDim: 32,
+  rotaryDim: 16,
+  ropeTheta: 10000,
+  intermediate: 384,
+  vocab: VOCAB_SIZE,
+  eps: 1e-6,
 };
 
 export const DEFAULT_SETTINGS: Omit<RunSettings, 'tasks'> = {
-  curriculum: null, seed: 0, batch: 64, blockLength: 8, steps: 3000, lr: 1e-3, warmup: 200, model: DEFAULT_MODEL, maxPositions: 256,
+  curriculum: null,
+  seed: 0,
+  batch: 64,
+  blockLength: 8,
+  steps: 3000,
+  lr: 1e-3,
+  warmup: 200,
+  model: DEFAULT_MODEL,
+  maxPositions: 256,
 };
 
 export const USAGE = `usage: npm run train-tiny -- [options]
@@ -85,19 +102,41 @@ export const USAGE = `usage: npm run train-tiny -- [options]
   --backend wasm|cpu  tfjs backend (default wasm)`;
 
 const FLAGS = {
-  task: { type: 'string' }, first: { type: 'string' }, weights: { type: 'string' }, minutes: { type: 'string' }, steps: { type: 'string' }, 'stop-at': { type: 'string' }, seed: { type: 'string' },
-  out: { type: 'string' }, resume: { type: 'string' }, 'eval-every': { type: 'string' }, 'log-every': { type: 'string' },
-  'eval-count': { type: 'string' }, batch: { type: 'string' }, block: { type: 'string' }, lr: { type: 'string' },
-  warmup: { type: 'string' }, layers: { type: 'string' }, hidden: { type: 'string' }, heads: { type: 'string' },
-  'kv-heads': { type: 'string' }, 'head-dim': { type: 'string' }, intermediate: { type: 'string' }, 'rope-theta': { type: 'string' },
-  package: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  task: { type: 'string' },
+  first: { type: 'string' },
+  weights: { type: 'string' },
+  minutes: { type: 'string' },
+  steps: { type: 'string' },
+  'stop-at': { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  'eval-every': { type: 'string' },
+  'log-every': { type: 'string' },
+  'eval-count': { type: 'string' },
+  batch: { type: 'string' },
+  block: { type: 'string' },
+  lr: { type: 'string' },
+  warmup: { type: 'string' },
+  layers: { type: 'string' },
+  hidden: { type: 'string' },
+  heads: { type: 'string' },
+  'kv-heads': { type: 'string' },
+  'head-dim': { type: 'string' },
+  intermediate: { type: 'string' },
+  'rope-theta': { type: 'string' },
+  package: { type: 'string' },
+  backend: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
 export function parseTrainArgs(argv: string[]): TrainCliOptions {
   const { values: v, positionals } = parseFlags(argv, FLAGS, true);
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
   const given: TrainCliOptions['given'] = [];
-  const int = (name: keyof typeof FLAGS, min: number) => intFlag(v[name] as string | undefined, name, min);
+  const int = (name: keyof typeof FLAGS, min: number) =>
+    intFlag(v[name] as string | undefined, name, min);
   const pick = <T>(value: T | undefined, fallback: T, key: TrainCliOptions['given'][number]): T => {
     if (value === undefined) return fallback;
     given.push(key);
@@ -105,11 +144,18 @@ export function parseTrainArgs(argv: string[]): TrainCliOptions {
   };
   const taskSpec = v.task ?? 'all';
   let tasks: string[];
-  try { tasks = resolveTasks(taskSpec).map((t) => t.name); } catch (e: unknown) { throw new UsageError((e as Error).message); }
+  try {
+    tasks = resolveTasks(taskSpec).map((t) => t.name);
+  } catch (e: unknown) {
+    throw new UsageError((e as Error).message);
+  }
   if (v.task !== undefined) given.push('tasks');
   const m = DEFAULT_MODEL;
   const headDim = pick(int('head-dim', 4), m.headDim, 'model.headDim');
-  if (headDim % 4 !== 0) throw new UsageError(`--head-dim must be a multiple of 4 (half of it is rotated by RoPE in pairs), got ${headDim}`);
+  if (headDim % 4 !== 0)
+    throw new UsageError(
+      `--head-dim must be a multiple of 4 (half of it is rotated by RoPE in pairs), got ${headDim}`,
+    );
   const model: DemoModelConfig = {
     ...m,
     layers: pick(int('layers', 1), m.layers, 'model.layers'),
@@ -120,17 +166,25 @@ export function parseTrainArgs(argv: string[]): TrainCliOptions {
     rotaryDim: headDim / 2,
     intermediate: pick(int('intermediate', 1), m.intermediate, 'model.intermediate'),
   };
-  if (model.heads % model.kvHeads !== 0) throw new UsageError(`--heads (${model.heads}) must be a multiple of --kv-heads (${model.kvHeads})`);
+  if (model.heads % model.kvHeads !== 0)
+    throw new UsageError(
+      `--heads (${model.heads}) must be a multiple of --kv-heads (${model.kvHeads})`,
+    );
   const theta = floatFlag(v['rope-theta'], 'rope-theta');
-  if (theta !== undefined && !(theta > 1)) throw new UsageError(`--rope-theta must be > 1, got ${v['rope-theta']}`);
+  if (theta !== undefined && !(theta > 1))
+    throw new UsageError(`--rope-theta must be > 1, got ${v['rope-theta']}`);
   model.ropeTheta = pick(theta, m.ropeTheta, 'model.ropeTheta');
   const lr = floatFlag(v.lr, 'lr');
-  if (lr !== undefined && !(lr > 0 && lr < 1)) throw new UsageError(`--lr must be in (0, 1), got ${v.lr}`);
+  if (lr !== undefined && !(lr > 0 && lr < 1))
+    throw new UsageError(`--lr must be in (0, 1), got ${v.lr}`);
   const d = DEFAULT_SETTINGS;
   let curriculum: RunSettings['curriculum'] = null;
   if (v.first !== undefined) {
     const m = /^([a-z]+):(\d+)$/.exec(v.first);
-    if (!m || !tasks.includes(m[1]) || Number(m[2]) < 1) throw new UsageError(`--first must be TASK:STEPS with one of the trained tasks (${tasks.join(', ')}) and STEPS ≥ 1, got ${JSON.stringify(v.first)}`);
+    if (!m || !tasks.includes(m[1]) || Number(m[2]) < 1)
+      throw new UsageError(
+        `--first must be TASK:STEPS with one of the trained tasks (${tasks.join(', ')}) and STEPS ≥ 1, got ${JSON.stringify(v.first)}`,
+      );
     curriculum = { task: m[1], steps: Number(m[2]) };
     given.push('curriculum');
   }
@@ -139,7 +193,10 @@ export function parseTrainArgs(argv: string[]): TrainCliOptions {
     weights = {};
     for (const part of v.weights.split(',')) {
       const m = /^([a-z]+):(\d+(?:\.\d+)?)$/.exec(part.trim());
-      if (!m || !tasks.includes(m[1]) || !(Number(m[2]) > 0)) throw new UsageError(`--weights must be TASK:W,... over the trained tasks (${tasks.join(', ')}) with W > 0, got ${JSON.stringify(v.weights)}`);
+      if (!m || !tasks.includes(m[1]) || !(Number(m[2]) > 0))
+        throw new UsageError(
+          `--weights must be TASK:W,... over the trained tasks (${tasks.join(', ')}) with W > 0, got ${JSON.stringify(v.weights)}`,
+        );
       weights[m[1]] = Number(m[2]);
     }
     given.push('weights');
@@ -157,13 +214,20 @@ export function parseTrainArgs(argv: string[]): TrainCliOptions {
     model,
     maxPositions: d.maxPositions,
   };
-  if (settings.blockLength > 64) throw new UsageError(`--block must be at most 64, got ${settings.blockLength}`);
+  if (settings.blockLength > 64)
+    throw new UsageError(`--block must be at most 64, got ${settings.blockLength}`);
   const minutes = floatFlag(v.minutes, 'minutes') ?? 35;
   if (!(minutes > 0)) throw new UsageError(`--minutes must be > 0, got ${v.minutes}`);
   const backend = v.backend ?? 'wasm';
-  if (backend !== 'wasm' && backend !== 'cpu') throw new UsageError(`--backend must be wasm or cpu, got ${JSON.stringify(backend)}`);
-  for (const [flag, value] of [['out', v.out], ['resume', v.resume], ['package', v.package]] as const) {
-    if (value !== undefined && value.trim() === '') throw new UsageError(`--${flag} must not be empty`);
+  if (backend !== 'wasm' && backend !== 'cpu')
+    throw new UsageError(`--backend must be wasm or cpu, got ${JSON.stringify(backend)}`);
+  for (const [flag, value] of [
+    ['out', v.out],
+    ['resume', v.resume],
+    ['package', v.package],
+  ] as const) {
+    if (value !== undefined && value.trim() === '')
+      throw new UsageError(`--${flag} must not be empty`);
   }
   const session: SessionOptions = {
     out: v.out ?? v.resume ?? `.cache/train-tiny/${taskSpec.replace(/,/g, '+')}`,

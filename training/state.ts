@@ -6,7 +6,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeSafetensors, decodeToFloat32, readSafetensors, tensorBytes } from '../src/model/safetensors.ts';
+import {
+  encodeSafetensors,
+  decodeToFloat32,
+  readSafetensors,
+  tensorBytes,
+} from '../src/model/safetensors.ts';
 import { atomicWrite, writeHfCheckpoint } from './hf-checkpoint.ts';
 import { paramShapes } from './shapes.ts';
 import type { RunSettings } from './options.ts';
@@ -49,10 +54,22 @@ export async function saveState(dir: string, s: TrainState): Promise<void> {
   ]);
   await writeHfCheckpoint(dir, s.settings.model, s.params, {
     maxPositions: s.settings.maxPositions,
-    metadata: { trained_by: 'unmask train-tiny', step: String(s.step), seed: String(s.settings.seed), block_length: String(s.settings.blockLength) },
+    metadata: {
+      trained_by: 'unmask train-tiny',
+      step: String(s.step),
+      seed: String(s.settings.seed),
+      block_length: String(s.settings.blockLength),
+    },
   });
   await atomicWrite(join(dir, STATE_TENSORS), encodeSafetensors(tensors));
-  const json = { format: FORMAT, version: VERSION, step: s.step, elapsedMs: Math.round(s.elapsedMs), settings: s.settings, history: s.history };
+  const json = {
+    format: FORMAT,
+    version: VERSION,
+    step: s.step,
+    elapsedMs: Math.round(s.elapsedMs),
+    settings: s.settings,
+    history: s.history,
+  };
   await atomicWrite(join(dir, STATE_JSON), `${JSON.stringify(json, null, 2)}\n`);
 }
 
@@ -73,7 +90,8 @@ export async function readStateHeader(dir: string): Promise<StateHeader> {
   } catch {
     throw new Error(`no readable ${STATE_JSON} in ${dir}: not a train-tiny checkpoint`);
   }
-  if (raw.format !== FORMAT || raw.version !== VERSION) throw new Error(`${join(dir, STATE_JSON)} is not a ${FORMAT} v${VERSION} file`);
+  if (raw.format !== FORMAT || raw.version !== VERSION)
+    throw new Error(`${join(dir, STATE_JSON)} is not a ${FORMAT} v${VERSION} file`);
   return raw;
 }
 
@@ -85,11 +103,24 @@ export async function loadState(dir: string): Promise<TrainState> {
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
   for (const [name, shape] of paramShapes(raw.settings.model)) {
-    for (const [prefix, target] of [['param', params], ['adam.m', m], ['adam.v', v]] as const) {
+    for (const [prefix, target] of [
+      ['param', params],
+      ['adam.m', m],
+      ['adam.v', v],
+    ] as const) {
       const info = file.tensors.get(`${prefix}/${name}`);
-      if (!info || info.shape.join(',') !== shape.join(',')) throw new Error(`${STATE_TENSORS} lacks ${prefix}/${name} [${shape}]`);
+      if (!info || info.shape.join(',') !== shape.join(','))
+        throw new Error(`${STATE_TENSORS} lacks ${prefix}/${name} [${shape}]`);
       target.set(name, decodeToFloat32(info.dtype, tensorBytes(bytes, file.dataStart, info)));
     }
   }
-  return { settings: raw.settings, step: raw.step, elapsedMs: raw.elapsedMs, history: raw.history, params, m, v };
+  return {
+    settings: raw.settings,
+    step: raw.step,
+    elapsedMs: raw.elapsedMs,
+    history: raw.history,
+    params,
+    m,
+    v,
+  };
 }

@@ -2,7 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/export/tiny/rng.ts';
 import { demoCodec, encodeExample, promptIds } from './examples.ts';
-import { TASKS, TASK_NAMES, heldOutExamples, isHeldOut, resolveTasks, sampleTraining } from './tasks.ts';
+import {
+  TASKS,
+  TASK_NAMES,
+  heldOutExamples,
+  isHeldOut,
+  resolveTasks,
+  sampleTraining,
+} from './tasks.ts';
 import { TOKEN_IDS, VOCAB_SIZE } from './vocab.ts';
 import { drawBatchExamples } from './train.ts';
 import { DEFAULT_SETTINGS } from './options.ts';
@@ -10,13 +17,28 @@ import { DEFAULT_SETTINGS } from './options.ts';
 describe('task generators', () => {
   test('answers are correct and seeded streams repeat', () => {
     for (const name of TASK_NAMES) {
-      const a = Array.from({ length: 200 }, ((rng) => () => TASKS[name].sample(rng))(new Rng(7)));
-      const b = Array.from({ length: 200 }, ((rng) => () => TASKS[name].sample(rng))(new Rng(7)));
+      const a = Array.from(
+        { length: 200 },
+        (
+          (rng) => () =>
+            TASKS[name].sample(rng)
+        )(new Rng(7)),
+      );
+      const b = Array.from(
+        { length: 200 },
+        (
+          (rng) => () =>
+            TASKS[name].sample(rng)
+        )(new Rng(7)),
+      );
       assert.deepEqual(a, b);
       for (const ex of a) {
         assert.ok(ex.prompt.startsWith(TASKS[name].prefix));
         const input = ex.prompt.slice(TASKS[name].prefix.length);
-        assert.ok(input.length <= TASKS[name].maxInputChars && ex.answer.length <= TASKS[name].maxAnswerChars);
+        assert.ok(
+          input.length <= TASKS[name].maxInputChars &&
+            ex.answer.length <= TASKS[name].maxAnswerChars,
+        );
         if (name === 'sort') assert.equal(ex.answer, [...input].sort().join(''));
         if (name === 'add') {
           assert.match(ex.prompt, /^add: \d{3}\+\d{3}$/);
@@ -31,13 +53,19 @@ describe('task generators', () => {
     const s = { ...DEFAULT_SETTINGS, tasks: ['sort', 'add'], batch: 16 };
     assert.deepEqual(drawBatchExamples(s, 3).examples, drawBatchExamples(s, 3).examples);
     assert.notDeepEqual(drawBatchExamples(s, 3).examples, drawBatchExamples(s, 4).examples);
-    assert.notDeepEqual(drawBatchExamples(s, 3).examples, drawBatchExamples({ ...s, seed: 1 }, 3).examples);
+    assert.notDeepEqual(
+      drawBatchExamples(s, 3).examples,
+      drawBatchExamples({ ...s, seed: 1 }, 3).examples,
+    );
     const tasks = new Set(drawBatchExamples(s, 0).examples.map((e) => e.task));
     assert.deepEqual([...tasks].sort(), ['add', 'sort']);
   });
 
   test('unknown task names fail with the known list', () => {
-    assert.deepEqual(resolveTasks('all').map((t) => t.name), TASK_NAMES);
+    assert.deepEqual(
+      resolveTasks('all').map((t) => t.name),
+      TASK_NAMES,
+    );
     assert.throws(() => resolveTasks('nope'), /unknown task "nope"; known: sort, add, all/);
   });
 });
@@ -73,7 +101,10 @@ describe('tokenizer and chat template', () => {
     // [<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role>] ["sort: "] d b c a [<|role_end|><role>ASSISTANT</role>]
     assert.equal(ids.length, 7);
     assert.equal(promptIds(codec, 'add: 012+345').length, 10);
-    assert.equal(codec.decode(ids, { skipSpecialTokens: false }), codec.applyChatTemplate([{ role: 'user', content: 'sort: dbca' }]));
+    assert.equal(
+      codec.decode(ids, { skipSpecialTokens: false }),
+      codec.applyChatTemplate([{ role: 'user', content: 'sort: dbca' }]),
+    );
     assert.ok(ids.every((id) => id >= 0 && id < VOCAB_SIZE));
   });
 
@@ -82,17 +113,27 @@ describe('tokenizer and chat template', () => {
     assert.equal(enc.target.length, 6);
     assert.deepEqual(enc.target.slice(-2), [TOKEN_IDS['<|role_end|>'], TOKEN_IDS['<|endoftext|>']]);
     assert.equal(codec.decode(enc.target), '0357');
-    assert.deepEqual(Object.values(TOKEN_IDS), [VOCAB_SIZE - 5, VOCAB_SIZE - 4, VOCAB_SIZE - 3, VOCAB_SIZE - 2, VOCAB_SIZE - 1]);
+    assert.deepEqual(Object.values(TOKEN_IDS), [
+      VOCAB_SIZE - 5,
+      VOCAB_SIZE - 4,
+      VOCAB_SIZE - 3,
+      VOCAB_SIZE - 2,
+      VOCAB_SIZE - 1,
+    ]);
   });
 
   test('prompts outside the single-turn shape fall back to the template words', () => {
-    const text = codec.applyChatTemplate([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'add: 1+2' }]);
+    const text = codec.applyChatTemplate([
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'add: 1+2' },
+    ]);
     const ids = codec.encode(text);
     assert.equal(codec.decode(ids, { skipSpecialTokens: false }), text);
     assert.ok(ids.includes(TOKEN_IDS['<role>']) && ids.length < 25, `${ids.length} tokens`);
   });
 
   test('any text still round-trips (byte-level alphabet)', () => {
-    for (const text of ['héllo SYSTEM world 🙂', 'Tabs\tand\nnewlines', 'sort: zyx add: 1+2']) assert.equal(codec.decode(codec.encode(text)), text);
+    for (const text of ['héllo SYSTEM world 🙂', 'Tabs\tand\nnewlines', 'sort: zyx add: 1+2'])
+      assert.equal(codec.decode(codec.encode(text)), text);
   });
 });

@@ -41,8 +41,13 @@ export const sortTask: Task = {
     const n = 3 + Math.floor(rng.uniform() * 6);
     const pool = LETTERS.split('');
     const picked: string[] = [];
-    for (let i = 0; i < n; i++) picked.push(pool.splice(Math.floor(rng.uniform() * pool.length), 1)[0]);
-    return { task: 'sort', prompt: `sort: ${picked.join('')}`, answer: [...picked].sort().join('') };
+    for (let i = 0; i < n; i++)
+      picked.push(pool.splice(Math.floor(rng.uniform() * pool.length), 1)[0]);
+    return {
+      task: 'sort',
+      prompt: `sort: ${picked.join('')}`,
+      answer: [...picked].sort().join(''),
+    };
   },
 };
 
@@ -61,7 +66,10 @@ export const addTask: Task = {
   },
 };
 
-export const TASKS: Readonly<Record<string, Task>> = Object.freeze({ sort: sortTask, add: addTask });
+export const TASKS: Readonly<Record<string, Task>> = Object.freeze({
+  sort: sortTask,
+  add: addTask,
+});
 export const TASK_NAMES = Object.keys(TASKS);
 export const TASK_PREFIXES = Object.values(TASKS).map((t) => t.prefix);
 
@@ -87,7 +95,8 @@ export function heldOutExamples(task: Task, count: number): TaskExample[] {
   const seen = new Set<string>();
   const out: TaskExample[] = [];
   for (let tries = 0; out.length < count; tries++) {
-    if (tries > count * HASH_BUCKETS * 50) throw new Error(`task ${task.name}: fewer than ${count} held-out prompts found`);
+    if (tries > count * HASH_BUCKETS * 50)
+      throw new Error(`task ${task.name}: fewer than ${count} held-out prompts found`);
     const ex = task.sample(rng);
     if (isHeldOut(ex.prompt) && !seen.has(ex.prompt)) {
       seen.add(ex.prompt);
@@ -100,10 +109,14 @@ export function heldOutExamples(task: Task, count: number): TaskExample[] {
 /** Resolves a --task value: one name or "all". Throws with one line listing the known names. */
 export function resolveTasks(spec: string): Task[] {
   if (spec === 'all') return Object.values(TASKS);
-  const names = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new Error(`--task is empty; known: ${TASK_NAMES.join(', ')}, all`);
   return names.map((n) => {
-    if (!Object.hasOwn(TASKS, n)) throw new Error(`unknown task ${JSON.stringify(n)}; known: ${TASK_NAMES.join(', ')}, all`);
+    if (!Object.hasOwn(TASKS, n))
+      throw new Error(`unknown task ${JSON.stringify(n)}; known: ${TASK_NAMES.join(', ')}, all`);
     return TASKS[n];
   });
 }

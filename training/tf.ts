@@ -18,7 +18,8 @@ let chosen: TfBackend | undefined;
 
 /** Selects the backend once per process (the first caller wins); wasm is about 20× faster than cpu. */
 export function initTf(backend: TfBackend = 'wasm'): Promise<void> {
-  if (chosen !== undefined && chosen !== backend) return Promise.reject(new Error(`tfjs backend already set to ${chosen}`));
+  if (chosen !== undefined && chosen !== backend)
+    return Promise.reject(new Error(`tfjs backend already set to ${chosen}`));
   chosen = backend;
   ready ??= (async () => {
     if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} failed to start`);

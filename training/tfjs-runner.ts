@@ -5,7 +5,13 @@
  * window, as HF's loop does. The head matches the exported graph's: top-k of the logits with fp32 softmax
  * probabilities, ties to the lower id.
  */
-import type { BlockRunner, ForwardInput, ForwardOutput, KvState, RunnerInfo } from '../src/decode/runner.ts';
+import type {
+  BlockRunner,
+  ForwardInput,
+  ForwardOutput,
+  KvState,
+  RunnerInfo,
+} from '../src/decode/runner.ts';
 import { headOutput } from '../src/decode/testing/head.ts';
 import { forwardLogits, type DemoModelConfig, type Params } from './model.ts';
 
@@ -29,15 +35,33 @@ export class TfjsRunner implements BlockRunner {
   constructor({ config, params, maskId, eosId, blockLength, maxPositions }: TfjsRunnerOptions) {
     this.config = config;
     this.params = params;
-    this.info = { vocabSize: config.vocab, topK: Math.min(GRAPH_TOPK, config.vocab), maskId, eosId, maxPositions, blockLength };
+    this.info = {
+      vocabSize: config.vocab,
+      topK: Math.min(GRAPH_TOPK, config.vocab),
+      maskId,
+      eosId,
+      maxPositions,
+      blockLength,
+    };
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
-    if (input.past !== null || input.wantPresent) throw new Error('TfjsRunner has no K/V cache: decode with mode "reference"');
+    if (input.past !== null || input.wantPresent)
+      throw new Error('TfjsRunner has no K/V cache: decode with mode "reference"');
     const logits = await forwardLogits(this.config, this.params, {
-      batch: input.batch, seq: input.seq, ids: input.ids, positions: input.positions, visibility: input.visibility,
+      batch: input.batch,
+      seq: input.seq,
+      ids: input.ids,
+      positions: input.positions,
+      visibility: input.visibility,
     });
-    return headOutput(Float64Array.from(logits), input.batch * input.seq, this.config.vocab, this.info.topK, input.wantLogits);
+    return headOutput(
+      Float64Array.from(logits),
+      input.batch * input.seq,
+      this.config.vocab,
+      this.info.topK,
+      input.wantLogits,
+    );
   }
 
   truncate(_state: KvState, _length: number): KvState {

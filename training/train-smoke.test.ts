@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from '../src/decode/index.ts';
 import { openLocalCodec, openLocalModel } from '../backends/node/local-package.ts';
-import { DEFAULT_MODEL, DEFAULT_SETTINGS, type RunSettings, type SessionOptions } from './options.ts';
+import {
+  DEFAULT_MODEL,
+  DEFAULT_SETTINGS,
+  type RunSettings,
+  type SessionOptions,
+} from './options.ts';
 import { trainRun } from './train.ts';
 import { promptIds } from './examples.ts';
 
@@ -17,22 +22,46 @@ const SETTINGS: RunSettings = {
   steps: 30,
   lr: 3e-3,
   warmup: 5,
-  model: { ...DEFAULT_MODEL, layers: 1, hidden: 32, heads: 2, kvHeads: 1, headDim: 16, rotaryDim: 8, intermediate: 64 },
+  model: {
+    ...DEFAULT_MODEL,
+    layers: 1,
+    hidden: 32,
+    heads: 2,
+    kvHeads: 1,
+    headDim: 16,
+    rotaryDim: 8,
+    intermediate: 64,
+  },
   maxPositions: 64,
 };
 
 let root: string;
-before(async () => { root = await mkdtemp(join(tmpdir(), 'unmask-train-smoke-')); });
-after(async () => { await rm(root, { recursive: true, force: true }); });
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'unmask-train-smoke-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 const session = (out: string, extra: Partial<SessionOptions> = {}): SessionOptions => ({
-  out, minutes: 5, evalEvery: 15, logEvery: 5, evalCount: 2, backend: 'wasm', ...extra,
+  out,
+  minutes: 5,
+  evalEvery: 15,
+  logEvery: 5,
+  evalCount: 2,
+  backend: 'wasm',
+  ...extra,
 });
 
 describe('train-tiny smoke', () => {
   test('loss falls, the checkpoint exports to a package that decodes, and a resumed run is bit-identical', async () => {
     const lines: string[] = [];
-    const full = await trainRun({ settings: SETTINGS, session: session(join(root, 'full'), { packageDir: join(root, 'pkg') }), given: [], log: (l) => lines.push(l) });
+    const full = await trainRun({
+      settings: SETTINGS,
+      session: session(join(root, 'full'), { packageDir: join(root, 'pkg') }),
+      given: [],
+      log: (l) => lines.push(l),
+    });
     assert.equal(full.step, 30);
     assert.equal(full.stoppedBy, 'steps');
     assert.ok(full.lastLoss < full.firstLoss, `loss ${full.firstLoss} → ${full.lastLoss}`);
@@ -42,23 +71,42 @@ describe('train-tiny smoke', () => {
     const model = await openLocalModel(join(root, 'pkg'), { runtime: 'node', threads: 1 });
     assert.equal(model.manifest.decode.block_length, SETTINGS.blockLength);
     const codec = await openLocalCodec(join(root, 'pkg'), model.manifest);
-    const out = await generate(model.runner, promptIds(codec, 'sort: dbca'), { maxTokens: 16, threshold: 0.9 });
+    const out = await generate(model.runner, promptIds(codec, 'sort: dbca'), {
+      maxTokens: 16,
+      threshold: 0.9,
+    });
     assert.ok(out.tokens.length > 0 && out.stats.forwards > 0);
 
     // Stop after 12 steps (as a signal would), then resume to 30: same bytes as the uninterrupted run.
     let calls = 0;
-    const part = await trainRun({ settings: SETTINGS, session: session(join(root, 'split')), given: [], shouldStop: () => ++calls > 12 });
+    const part = await trainRun({
+      settings: SETTINGS,
+      session: session(join(root, 'split')),
+      given: [],
+      shouldStop: () => ++calls > 12,
+    });
     assert.equal(part.step, 12);
     assert.equal(part.stoppedBy, 'signal');
-    const resumed = await trainRun({ settings: SETTINGS, session: session(join(root, 'split'), { resume: join(root, 'split') }), given: [] });
+    const resumed = await trainRun({
+      settings: SETTINGS,
+      session: session(join(root, 'split'), { resume: join(root, 'split') }),
+      given: [],
+    });
     assert.equal(resumed.step, 30);
-    const [a, b] = await Promise.all([readFile(join(root, 'full', 'model.safetensors')), readFile(join(root, 'split', 'model.safetensors'))]);
+    const [a, b] = await Promise.all([
+      readFile(join(root, 'full', 'model.safetensors')),
+      readFile(join(root, 'split', 'model.safetensors')),
+    ]);
     assert.ok(a.equals(b), 'resumed weights differ from the uninterrupted run');
   });
 
   test('--resume refuses settings that contradict the checkpoint', async () => {
     await assert.rejects(
-      trainRun({ settings: { ...SETTINGS, seed: 12 }, session: session(join(root, 'x'), { resume: join(root, 'full') }), given: ['seed'] }),
+      trainRun({
+        settings: { ...SETTINGS, seed: 12 },
+        session: session(join(root, 'x'), { resume: join(root, 'full') }),
+        given: ['seed'],
+      }),
       /--resume: seed is 11 in the checkpoint, not 12/,
     );
   });

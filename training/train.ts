@@ -46,7 +46,10 @@ export interface TrainRunOptions extends Pick<TrainCliOptions, 'settings' | 'ses
   shouldStop?: () => boolean;
 }
 
-export function drawBatchExamples(settings: RunSettings, step: number): { examples: TaskExample[]; rng: Rng } {
+export function drawBatchExamples(
+  settings: RunSettings,
+  step: number,
+): { examples: TaskExample[]; rng: Rng } {
   const rng = new Rng(streamSeed(settings.seed, `batch/${step}`));
   const c = settings.curriculum;
   const names = c && step < c.steps ? [c.task] : settings.tasks;
@@ -57,7 +60,9 @@ export function drawBatchExamples(settings: RunSettings, step: number): { exampl
     for (const [i, n] of names.entries()) if (u * total < (acc += w[i])) return TASKS[n];
     return TASKS[names[names.length - 1]];
   };
-  const examples = Array.from({ length: settings.batch }, () => sampleTraining(pick(rng.uniform()), rng));
+  const examples = Array.from({ length: settings.batch }, () =>
+    sampleTraining(pick(rng.uniform()), rng),
+  );
   return { examples, rng };
 }
 
@@ -76,24 +81,42 @@ async function restore(opts: TrainRunOptions): Promise<TrainState> {
     const saved = path.length === 1 ? state.settings[path[0]] : state.settings.model[path[1]];
     const asked = path.length === 1 ? settings[path[0]] : settings.model[path[1]];
     if (JSON.stringify(saved) !== JSON.stringify(asked)) {
-      throw new Error(`--resume: ${key} is ${JSON.stringify(saved)} in the checkpoint, not ${JSON.stringify(asked)}`);
+      throw new Error(
+        `--resume: ${key} is ${JSON.stringify(saved)} in the checkpoint, not ${JSON.stringify(asked)}`,
+      );
     }
   }
   const changes: string[] = [];
-  if (given.includes('steps') && settings.steps !== state.settings.steps) changes.push(`horizon ${state.settings.steps} → ${settings.steps}`);
-  if (given.includes('weights')) changes.push(`weights ${JSON.stringify(state.settings.weights ?? null)} → ${JSON.stringify(settings.weights)}`);
+  if (given.includes('steps') && settings.steps !== state.settings.steps)
+    changes.push(`horizon ${state.settings.steps} → ${settings.steps}`);
+  if (given.includes('weights'))
+    changes.push(
+      `weights ${JSON.stringify(state.settings.weights ?? null)} → ${JSON.stringify(settings.weights)}`,
+    );
   if (given.includes('steps')) state.settings = { ...state.settings, steps: settings.steps };
   if (given.includes('weights')) state.settings = { ...state.settings, weights: settings.weights };
-  if (changes.length > 0) state.history.push({ step: state.step, elapsedMs: Math.round(state.elapsedMs), note: `resumed: ${changes.join(', ')}` });
+  if (changes.length > 0)
+    state.history.push({
+      step: state.step,
+      elapsedMs: Math.round(state.elapsedMs),
+      note: `resumed: ${changes.join(', ')}`,
+    });
   return state;
 }
 
-export async function evaluateHeldOut(runner: TfjsRunner, settings: RunSettings, count: number): Promise<Record<string, EvalResult>> {
+export async function evaluateHeldOut(
+  runner: TfjsRunner,
+  settings: RunSettings,
+  count: number,
+): Promise<Record<string, EvalResult>> {
   const codec = demoCodec(settings.maxPositions);
   const out: Record<string, EvalResult> = {};
   for (const name of settings.tasks) {
     out[name] = await evaluateExamples(runner, codec, heldOutExamples(TASKS[name], count), {
-      threshold: EVAL_THRESHOLD, maxTokens: EVAL_MAX_TOKENS, blockLength: settings.blockLength, mode: 'reference',
+      threshold: EVAL_THRESHOLD,
+      maxTokens: EVAL_MAX_TOKENS,
+      blockLength: settings.blockLength,
+      mode: 'reference',
     });
   }
   return out;
@@ -110,8 +133,19 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const lastStep = Math.min(s.steps, session.stopAt ?? Infinity);
   const codec = demoCodec(s.maxPositions);
   let params: Params = paramsFromArrays(s.model, state.params);
-  let moments: AdamState = { m: paramsFromArrays(s.model, state.m), v: paramsFromArrays(s.model, state.v) };
-  const runner = () => new TfjsRunner({ config: s.model, params, maskId: TOKEN_IDS['<|mask|>'], eosId: TOKEN_IDS['<|endoftext|>'], blockLength: s.blockLength, maxPositions: s.maxPositions });
+  let moments: AdamState = {
+    m: paramsFromArrays(s.model, state.m),
+    v: paramsFromArrays(s.model, state.v),
+  };
+  const runner = () =>
+    new TfjsRunner({
+      config: s.model,
+      params,
+      maskId: TOKEN_IDS['<|mask|>'],
+      eosId: TOKEN_IDS['<|endoftext|>'],
+      blockLength: s.blockLength,
+      maxPositions: s.maxPositions,
+    });
   const logFile = join(dir, 'log.jsonl');
   const record = async (e: HistoryEntry) => {
     state.history.push(e);
@@ -126,16 +160,34 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const evaluate = async () => {
     const started = performance.now();
     const res = await evaluateHeldOut(runner(), s, session.evalCount);
-    const parts = Object.entries(res).map(([t, r]) => `${t} ${(100 * r.accuracy).toFixed(1)}% (TPF ${r.tokensPerForward.toFixed(2)}, NFE ${r.forwardsPerAnswer.toFixed(2)})`);
-    log(`eval step ${state.step}: ${parts.join(' · ')} [${((performance.now() - started) / 1000).toFixed(1)} s, threshold ${EVAL_THRESHOLD}]`);
-    for (const [t, r] of Object.entries(res)) for (const f of r.failures.slice(0, 2)) log(`  ${t} miss: ${JSON.stringify(f.prompt)} → ${JSON.stringify(f.got)} (want ${JSON.stringify(f.expected)})`);
+    const parts = Object.entries(res).map(
+      ([t, r]) =>
+        `${t} ${(100 * r.accuracy).toFixed(1)}% (TPF ${r.tokensPerForward.toFixed(2)}, NFE ${r.forwardsPerAnswer.toFixed(2)})`,
+    );
+    log(
+      `eval step ${state.step}: ${parts.join(' · ')} [${((performance.now() - started) / 1000).toFixed(1)} s, threshold ${EVAL_THRESHOLD}]`,
+    );
+    for (const [t, r] of Object.entries(res))
+      for (const f of r.failures.slice(0, 2))
+        log(
+          `  ${t} miss: ${JSON.stringify(f.prompt)} → ${JSON.stringify(f.got)} (want ${JSON.stringify(f.expected)})`,
+        );
     return res;
   };
 
-  const params0 = (s.model.vocab * s.model.hidden * 2) + s.model.layers * (s.model.hidden * (s.model.heads + 2 * s.model.kvHeads) * s.model.headDim
-    + s.model.heads * s.model.headDim * s.model.hidden + 3 * s.model.hidden * s.model.intermediate + 2 * s.model.hidden + 2 * s.model.headDim) + s.model.hidden;
-  log(`train-tiny: tasks ${s.tasks.join('+')}${s.weights ? ` weighted ${JSON.stringify(s.weights)}` : ''}${s.curriculum ? ` (${s.curriculum.task} only for ${s.curriculum.steps} steps)` : ''}, seed ${s.seed}, batch ${s.batch}, block ${s.blockLength}, ${params0.toLocaleString('en-US')} params, ` +
-    `steps ${state.step}→${lastStep}${lastStep < s.steps ? ` (horizon ${s.steps})` : ''}, budget ${session.minutes} min, backend ${tf.getBackend()}, out ${dir}`);
+  const params0 =
+    s.model.vocab * s.model.hidden * 2 +
+    s.model.layers *
+      (s.model.hidden * (s.model.heads + 2 * s.model.kvHeads) * s.model.headDim +
+        s.model.heads * s.model.headDim * s.model.hidden +
+        3 * s.model.hidden * s.model.intermediate +
+        2 * s.model.hidden +
+        2 * s.model.headDim) +
+    s.model.hidden;
+  log(
+    `train-tiny: tasks ${s.tasks.join('+')}${s.weights ? ` weighted ${JSON.stringify(s.weights)}` : ''}${s.curriculum ? ` (${s.curriculum.task} only for ${s.curriculum.steps} steps)` : ''}, seed ${s.seed}, batch ${s.batch}, block ${s.blockLength}, ${params0.toLocaleString('en-US')} params, ` +
+      `steps ${state.step}→${lastStep}${lastStep < s.steps ? ` (horizon ${s.steps})` : ''}, budget ${session.minutes} min, backend ${tf.getBackend()}, out ${dir}`,
+  );
 
   const started = performance.now();
   const elapsedBefore = state.elapsedMs;
@@ -149,10 +201,24 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   while (state.step < lastStep) {
     // A step awaits only settled promises; yield to the event loop so signal handlers run between steps.
     await new Promise((r) => setImmediate(r));
-    if (shouldStop()) { stoppedBy = 'signal'; break; }
-    if (performance.now() - started >= budgetMs) { stoppedBy = 'minutes'; break; }
+    if (shouldStop()) {
+      stoppedBy = 'signal';
+      break;
+    }
+    if (performance.now() - started >= budgetMs) {
+      stoppedBy = 'minutes';
+      break;
+    }
     const { examples, rng } = drawBatchExamples(s, state.step);
-    const batch = buildBatch(examples.map((e) => encodeExample(codec, e)), { blockLength: s.blockLength, maskId: TOKEN_IDS['<|mask|>'], eosId: TOKEN_IDS['<|endoftext|>'] }, rng);
+    const batch = buildBatch(
+      examples.map((e) => encodeExample(codec, e)),
+      {
+        blockLength: s.blockLength,
+        maskId: TOKEN_IDS['<|mask|>'],
+        eosId: TOKEN_IDS['<|endoftext|>'],
+      },
+      rng,
+    );
     const r = await trainStep(s.model, params, moments, batch, state.step, adam);
     params = r.params;
     moments = r.state;
@@ -166,13 +232,21 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       const mean = windowLoss / windowSteps;
       if (Number.isNaN(firstLoss)) firstLoss = mean;
       lastLoss = mean;
-      log(`step ${state.step}/${s.steps} loss ${mean.toFixed(4)} lr ${learningRate(state.step - 1, adam).toExponential(2)} |g| ${r.gradNorm.toFixed(2)} ` +
-        `${(windowSteps / secs).toFixed(2)} steps/s ${Math.round((windowSteps * batch.batch * batch.seq) / secs)} tok/s elapsed ${fmtTime(state.elapsedMs)}`);
-      const entry: HistoryEntry = { step: state.step, loss: mean, elapsedMs: Math.round(state.elapsedMs) };
+      log(
+        `step ${state.step}/${s.steps} loss ${mean.toFixed(4)} lr ${learningRate(state.step - 1, adam).toExponential(2)} |g| ${r.gradNorm.toFixed(2)} ` +
+          `${(windowSteps / secs).toFixed(2)} steps/s ${Math.round((windowSteps * batch.batch * batch.seq) / secs)} tok/s elapsed ${fmtTime(state.elapsedMs)}`,
+      );
+      const entry: HistoryEntry = {
+        step: state.step,
+        loss: mean,
+        elapsedMs: Math.round(state.elapsedMs),
+      };
       if (state.step % session.evalEvery === 0 && session.evalCount > 0 && state.step < lastStep) {
         const res = await evaluate();
         entry.accuracy = Object.fromEntries(Object.entries(res).map(([t, x]) => [t, x.accuracy]));
-        entry.tokensPerForward = Object.fromEntries(Object.entries(res).map(([t, x]) => [t, x.tokensPerForward]));
+        entry.tokensPerForward = Object.fromEntries(
+          Object.entries(res).map(([t, x]) => [t, x.tokensPerForward]),
+        );
       }
       await record(entry);
       windowLoss = 0;
@@ -185,23 +259,49 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     lastLoss = windowLoss / windowSteps;
     if (Number.isNaN(firstLoss)) firstLoss = lastLoss;
   }
-  log(`train-tiny: stopped by ${stoppedBy} at step ${state.step} after ${fmtTime(state.elapsedMs)} of training`);
+  log(
+    `train-tiny: stopped by ${stoppedBy} at step ${state.step} after ${fmtTime(state.elapsedMs)} of training`,
+  );
   const finalEval = session.evalCount > 0 ? await evaluate() : {};
   if (session.evalCount > 0) {
     await record({
-      step: state.step, loss: lastLoss, elapsedMs: Math.round(state.elapsedMs),
+      step: state.step,
+      loss: lastLoss,
+      elapsedMs: Math.round(state.elapsedMs),
       accuracy: Object.fromEntries(Object.entries(finalEval).map(([t, x]) => [t, x.accuracy])),
-      tokensPerForward: Object.fromEntries(Object.entries(finalEval).map(([t, x]) => [t, x.tokensPerForward])),
+      tokensPerForward: Object.fromEntries(
+        Object.entries(finalEval).map(([t, x]) => [t, x.tokensPerForward]),
+      ),
     });
   }
   await checkpoint();
   log(`train-tiny: checkpoint ${dir} (step ${state.step})`);
   if (session.packageDir) {
-    await exportPackage({ checkpointDir: dir, outDir: session.packageDir, force: true, dtype: 'fp32', blockLength: s.blockLength, name: 'unmask-demo' });
+    await exportPackage({
+      checkpointDir: dir,
+      outDir: session.packageDir,
+      force: true,
+      dtype: 'fp32',
+      blockLength: s.blockLength,
+      name: 'unmask-demo',
+    });
     log(`train-tiny: package ${session.packageDir}`);
   }
-  for (const t of [...Object.values(params), ...Object.values(moments.m), ...Object.values(moments.v)]) t.dispose();
-  return { dir, step: state.step, elapsedMs: state.elapsedMs, firstLoss, lastLoss, finalEval, stoppedBy };
+  for (const t of [
+    ...Object.values(params),
+    ...Object.values(moments.m),
+    ...Object.values(moments.v),
+  ])
+    t.dispose();
+  return {
+    dir,
+    step: state.step,
+    elapsedMs: state.elapsedMs,
+    firstLoss,
+    lastLoss,
+    finalEval,
+    stoppedBy,
+  };
 }
 
 function fmtTime(ms: number): string {

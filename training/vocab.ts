@@ -23,7 +23,12 @@ export const PROMPT_TAIL = '<|role_end|><role>ASSISTANT</role>';
 export const TEMPLATE_WORDS = ['SYSTEM', 'HUMAN', 'ASSISTANT', 'detailed thinking off'] as const;
 
 /** Added tokens that are ordinary text (decoded even with skip_special_tokens), in id order after the bytes. */
-export const WORD_TOKENS: readonly string[] = [PROMPT_HEAD, PROMPT_TAIL, ...TEMPLATE_WORDS, ...TASK_PREFIXES];
+export const WORD_TOKENS: readonly string[] = [
+  PROMPT_HEAD,
+  PROMPT_TAIL,
+  ...TEMPLATE_WORDS,
+  ...TASK_PREFIXES,
+];
 
 /** 256 byte characters + word tokens + special tokens. */
 export const VOCAB_SIZE = 256 + WORD_TOKENS.length + SPECIAL_TOKENS.length;
@@ -31,7 +36,15 @@ export const VOCAB_SIZE = 256 + WORD_TOKENS.length + SPECIAL_TOKENS.length;
 export const TOKEN_IDS = specialTokenIds(VOCAB_SIZE);
 
 function addedToken(id: number, content: string, special: boolean) {
-  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special };
+  return {
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special,
+  };
 }
 
 function byteTokens(): string[] {
@@ -40,7 +53,9 @@ function byteTokens(): string[] {
 
 export function demoTokenizerJson(): Record<string, unknown> {
   const vocab: Record<string, number> = {};
-  byteTokens().forEach((t, i) => { vocab[t] = i; });
+  byteTokens().forEach((t, i) => {
+    vocab[t] = i;
+  });
   const added = [
     ...WORD_TOKENS.map((t, i) => addedToken(256 + i, t, false)),
     ...SPECIAL_TOKENS.map((t) => addedToken(TOKEN_IDS[t], t, true)),
@@ -52,12 +67,30 @@ export function demoTokenizerJson(): Record<string, unknown> {
     padding: null,
     added_tokens: added,
     normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    pre_tokenizer: {
+      type: 'ByteLevel',
+      add_prefix_space: false,
+      trim_offsets: true,
+      use_regex: true,
+    },
+    post_processor: {
+      type: 'ByteLevel',
+      add_prefix_space: true,
+      trim_offsets: false,
+      use_regex: true,
+    },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [],
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: [],
     },
   };
 }

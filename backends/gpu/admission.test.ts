@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Admission } from './admission.ts';
 
-const settled = async (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10))]);
+const settled = async (p: Promise<void>) =>
+  Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10))]);
 
 test('admits up to maxRunning, queues up to maxWaiting FIFO, refuses the rest', async () => {
   const a = new Admission({ maxRunning: 2, maxWaiting: 2 });

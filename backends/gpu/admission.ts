@@ -24,8 +24,10 @@ export class Admission {
   private readonly maxWaiting: number;
 
   constructor({ maxRunning, maxWaiting }: AdmissionOptions) {
-    if (!(Number.isInteger(maxRunning) && maxRunning >= 1)) throw new Error(`maxRunning must be an integer >= 1, got ${maxRunning}`);
-    if (!(Number.isInteger(maxWaiting) && maxWaiting >= 0)) throw new Error(`maxWaiting must be an integer >= 0, got ${maxWaiting}`);
+    if (!(Number.isInteger(maxRunning) && maxRunning >= 1))
+      throw new Error(`maxRunning must be an integer >= 1, got ${maxRunning}`);
+    if (!(Number.isInteger(maxWaiting) && maxWaiting >= 0))
+      throw new Error(`maxWaiting must be an integer >= 0, got ${maxWaiting}`);
     this.maxRunning = maxRunning;
     this.maxWaiting = maxWaiting;
   }
@@ -67,7 +69,8 @@ export class Admission {
 
   private free(): void {
     const next = this.waiters.shift();
-    if (next) next(); // the slot passes straight to the next waiter
+    if (next)
+      next(); // the slot passes straight to the next waiter
     else this.running--;
   }
 }

@@ -5,7 +5,14 @@
 import { Worker } from 'node:worker_threads';
 import type { DecodeEvent } from '../../src/decode/index.ts';
 import type { ForwardStats } from './batch/scheduler.ts';
-import type { FromWorker, ReadyMessage, ToWorker, WireDecodeOptions, WireError, WorkerConfig } from './worker/messages.ts';
+import type {
+  FromWorker,
+  ReadyMessage,
+  ToWorker,
+  WireDecodeOptions,
+  WireError,
+  WorkerConfig,
+} from './worker/messages.ts';
 
 /** A sequence failed inside the worker, or the worker died under it. */
 export class InferenceError extends Error {
@@ -80,7 +87,10 @@ export class InferenceEngine {
   ) {}
 
   /** Starts the worker; resolves once the model is loaded and warmed, rejects if loading fails. */
-  static start(config: WorkerConfig, { log = () => {}, onForward = () => {}, onExit = () => {} }: EngineOptions = {}): Promise<InferenceEngine> {
+  static start(
+    config: WorkerConfig,
+    { log = () => {}, onForward = () => {}, onExit = () => {} }: EngineOptions = {},
+  ): Promise<InferenceEngine> {
     const worker = spawnWorker(new URL('./worker/inference-worker.ts', import.meta.url), config);
     return new Promise((resolve, reject) => {
       let engine: InferenceEngine | null = null;
@@ -131,11 +141,19 @@ export class InferenceEngine {
    * Runs one sequence in the worker's batch. Options must already be validated (planDecode). When `signal` fires,
    * the sequence leaves the batch before its next forward and the stream ends (usually with an 'aborted' done).
    */
-  generate(promptIds: number[], options: WireDecodeOptions, signal?: AbortSignal): AsyncIterable<DecodeEvent> {
+  generate(
+    promptIds: number[],
+    options: WireDecodeOptions,
+    signal?: AbortSignal,
+  ): AsyncIterable<DecodeEvent> {
     const id = this.nextId++;
     const channel = new EventChannel();
     if (!this.alive) {
-      channel.end({ message: 'the inference worker is not running', type: 'server_error', code: 'worker_down' });
+      channel.end({
+        message: 'the inference worker is not running',
+        type: 'server_error',
+        code: 'worker_down',
+      });
       return channel;
     }
     this.channels.set(id, channel);
@@ -155,7 +173,11 @@ export class InferenceEngine {
   async terminate(graceMs = 10_000): Promise<void> {
     if (!this.alive) return;
     this.alive = false;
-    this.stopping = { message: 'the server is shutting down', type: 'server_error', code: 'shutting_down' };
+    this.stopping = {
+      message: 'the server is shutting down',
+      type: 'server_error',
+      code: 'shutting_down',
+    };
     if (this.channels.size > 0) {
       const idle = new Promise<void>((resolve) => (this.idle = resolve));
       for (const id of this.channels.keys()) this.send({ type: 'cancel', id });
@@ -171,7 +193,8 @@ export class InferenceEngine {
 
   private failAll(message: string): void {
     this.alive = false;
-    for (const c of this.channels.values()) c.end({ message, type: 'server_error', code: 'worker_down' });
+    for (const c of this.channels.values())
+      c.end({ message, type: 'server_error', code: 'worker_down' });
     this.channels.clear();
   }
 }

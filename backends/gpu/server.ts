@@ -69,13 +69,30 @@ class ServerState implements PoolState {
  * await server.ready;
  */
 export async function startGpuServer({
-  model, secret, port = 8000, host = '0.0.0.0', providers = ['cuda', 'cpu'], deviceId = 0, threads,
-  maxBatch = 32, maxQueue = 256, padSeqRatio, prefixCacheMb = 1024, modelId, drainTimeoutMs = 600_000, log = () => {}, onFatal = () => {},
+  model,
+  secret,
+  port = 8000,
+  host = '0.0.0.0',
+  providers = ['cuda', 'cpu'],
+  deviceId = 0,
+  threads,
+  maxBatch = 32,
+  maxQueue = 256,
+  padSeqRatio,
+  prefixCacheMb = 1024,
+  modelId,
+  drainTimeoutMs = 600_000,
+  log = () => {},
+  onFatal = () => {},
 }: GpuServerOptions): Promise<GpuServer> {
   if (!secret) throw new Error('a pool secret is required');
-  if (padSeqRatio !== undefined && !(padSeqRatio >= 1)) throw new Error(`padSeqRatio must be >= 1, got ${padSeqRatio}`);
+  if (padSeqRatio !== undefined && !(padSeqRatio >= 1))
+    throw new Error(`padSeqRatio must be >= 1, got ${padSeqRatio}`);
   if (!(prefixCacheMb >= 0)) throw new Error(`prefixCacheMb must be >= 0, got ${prefixCacheMb}`);
-  const state = new ServerState(new Admission({ maxRunning: maxBatch, maxWaiting: maxQueue }), new PoolMetrics());
+  const state = new ServerState(
+    new Admission({ maxRunning: maxBatch, maxWaiting: maxQueue }),
+    new PoolMetrics(),
+  );
   const app = createPoolApp({ secret, state });
   const { server, port: bound } = await listen(app.fetch, port, host);
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${bound}`;
@@ -98,11 +115,23 @@ export async function startGpuServer({
       );
       const m = engine.model;
       const id = modelId ?? m.modelName;
-      state.model = { id, info: m.info, tokenizer: JSON.parse(m.tokenizer), tokenizer_config: JSON.parse(m.tokenizerConfig) };
-      state.metrics.setModel(id, m.provider, () => state.admission.numRunning, () => state.admission.numWaiting);
+      state.model = {
+        id,
+        info: m.info,
+        tokenizer: JSON.parse(m.tokenizer),
+        tokenizer_config: JSON.parse(m.tokenizerConfig),
+      };
+      state.metrics.setModel(
+        id,
+        m.provider,
+        () => state.admission.numRunning,
+        () => state.admission.numWaiting,
+      );
       state.engine = engine;
       if (state.status === 'loading') state.status = 'ready';
-      log(`ready: model "${id}" on ${m.provider} (fetch ${m.fetchMs.toFixed(0)} ms, session ${m.sessionMs.toFixed(0)} ms, warm-up ${m.warmMs.toFixed(0)} ms, total ${(performance.now() - t0).toFixed(0)} ms)`);
+      log(
+        `ready: model "${id}" on ${m.provider} (fetch ${m.fetchMs.toFixed(0)} ms, session ${m.sessionMs.toFixed(0)} ms, warm-up ${m.warmMs.toFixed(0)} ms, total ${(performance.now() - t0).toFixed(0)} ms)`,
+      );
     } catch (e: unknown) {
       state.status = 'failed';
       throw e;
@@ -125,8 +154,12 @@ export async function startGpuServer({
     const { admission } = state;
     const deadline = performance.now() + drainTimeoutMs;
     log(`draining: ${admission.numRunning} running, ${admission.numWaiting} waiting`);
-    while (admission.numRunning + admission.numWaiting > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (admission.numRunning + admission.numWaiting > 0) log(`drain timed out after ${drainTimeoutMs} ms; cutting ${admission.numRunning + admission.numWaiting} requests`);
+    while (admission.numRunning + admission.numWaiting > 0 && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    if (admission.numRunning + admission.numWaiting > 0)
+      log(
+        `drain timed out after ${drainTimeoutMs} ms; cutting ${admission.numRunning + admission.numWaiting} requests`,
+      );
     await shutdown();
     log('drained');
   }

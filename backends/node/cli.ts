@@ -5,7 +5,11 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export function parseFlags<T extends ParseArgsConfig['options']>(argv: string[], options: T, allowPositionals = true) {
+export function parseFlags<T extends ParseArgsConfig['options']>(
+  argv: string[],
+  options: T,
+  allowPositionals = true,
+) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e: unknown) {
@@ -13,17 +17,25 @@ export function parseFlags<T extends ParseArgsConfig['options']>(argv: string[],
   }
 }
 
-export function intFlag(value: string | undefined, name: string, min = Number.MIN_SAFE_INTEGER): number | undefined {
+export function intFlag(
+  value: string | undefined,
+  name: string,
+  min = Number.MIN_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer${min > Number.MIN_SAFE_INTEGER ? ` ≥ ${min}` : ''}, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(
+      `--${name} must be an integer${min > Number.MIN_SAFE_INTEGER ? ` ≥ ${min}` : ''}, got ${JSON.stringify(value)}`,
+    );
   return n;
 }
 
 export function floatFlag(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(n))
+    throw new UsageError(`--${name} must be a number, got ${JSON.stringify(value)}`);
   return n;
 }
 

@@ -6,5 +6,10 @@ import { ensureTinyPackage } from './tiny-package.ts';
 export const DEMO_PACKAGE = resolve('assets/demo-model');
 
 export async function defaultPackage(): Promise<string> {
-  try { await access(join(DEMO_PACKAGE, 'manifest.json')); return DEMO_PACKAGE; } catch { return ensureTinyPackage({ quiet: false }); }
+  try {
+    await access(join(DEMO_PACKAGE, 'manifest.json'));
+    return DEMO_PACKAGE;
+  } catch {
+    return ensureTinyPackage({ quiet: false });
+  }
 }

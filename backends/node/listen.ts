@@ -7,10 +7,15 @@ export class ListenError extends Error {
   override name = 'ListenError';
 }
 
-export async function listen(fetch: (request: Request) => Response | Promise<Response>, port: number, host: string): Promise<{ server: Server; port: number }> {
+export async function listen(
+  fetch: (request: Request) => Response | Promise<Response>,
+  port: number,
+  host: string,
+): Promise<{ server: Server; port: number }> {
   const server = createAdaptorServer({ fetch }) as Server;
   await new Promise<void>((resolve, reject) => {
-    const fail = (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`));
+    const fail = (e: NodeJS.ErrnoException) =>
+      reject(new ListenError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`));
     server.once('error', fail);
     server.listen(port, host, () => {
       server.off('error', fail);

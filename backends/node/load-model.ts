@@ -48,12 +48,19 @@ function providerConfig(p: Provider, deviceId: number): InferenceSession.Executi
 }
 
 /** @example const m = await loadModel({ location: 's3://models/llada2-mini', providers: ['cuda'] }) */
-export async function loadModel({ location, providers = ['cuda', 'cpu'], deviceId = 0, threads, log = () => {} }: LoadModelOptions): Promise<LoadedModel> {
+export async function loadModel({
+  location,
+  providers = ['cuda', 'cpu'],
+  deviceId = 0,
+  threads,
+  log = () => {},
+}: LoadModelOptions): Promise<LoadedModel> {
   const t0 = performance.now();
   const pkg = await diskPackage(openStore(location));
   const { manifest, dir } = pkg;
   const files = new Map<string, Uint8Array>();
-  for (const path of [manifest.tokenizer.file, manifest.tokenizer.config_file]) files.set(path, await readPackageFile(pkg, path));
+  for (const path of [manifest.tokenizer.file, manifest.tokenizer.config_file])
+    files.set(path, await readPackageFile(pkg, path));
   const fetchMs = performance.now() - t0;
   const ort = (await import('onnxruntime-node')) as unknown as OrtNode;
   // By path: onnxruntime reads the graph and maps its external data files (next to it) itself.
@@ -66,15 +73,33 @@ export async function loadModel({ location, providers = ['cuda', 'cpu'], deviceI
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
       ...(threads ? { intraOpNumThreads: threads } : {}),
-      extra: { session: Object.fromEntries(Object.entries(manifest.graph.session_config).map(([k, v]) => [k.replace(/^session\./, ''), v])) },
+      extra: {
+        session: Object.fromEntries(
+          Object.entries(manifest.graph.session_config).map(([k, v]) => [
+            k.replace(/^session\./, ''),
+            v,
+          ]),
+        ),
+      },
     };
     try {
       const session = await ort.InferenceSession.create(graph, options);
       log(`execution provider: ${provider}${provider === 'cuda' ? ` (device ${deviceId})` : ''}`);
-      return { manifest, runner: new SessionRunner({ ort, session, manifest }), session, provider, files, dir, fetchMs, sessionMs: performance.now() - t1 };
+      return {
+        manifest,
+        runner: new SessionRunner({ ort, session, manifest }),
+        session,
+        provider,
+        files,
+        dir,
+        fetchMs,
+        sessionMs: performance.now() - t1,
+      };
     } catch (e: unknown) {
       const next = order[order.indexOf(provider) + 1];
-      log(`execution provider ${provider} unavailable (${(e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 200)})${next ? `; trying ${next}` : ''}`);
+      log(
+        `execution provider ${provider} unavailable (${(e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 200)})${next ? `; trying ${next}` : ''}`,
+      );
       if (provider === 'cpu') throw e;
     }
   }

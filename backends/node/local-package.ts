@@ -11,14 +11,23 @@ import type { InferenceSession } from 'onnxruntime-common';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../../src/model/manifest.ts';
 import { SessionRunner, type OrtModule } from '../../src/ort/session-runner.ts';
 import { TextCodec } from '../../src/model/text-codec.ts';
-import { loadPackage, type LoadedPackage, type LoadPackageOptions } from '../../src/model/loader.ts';
+import {
+  loadPackage,
+  type LoadedPackage,
+  type LoadPackageOptions,
+} from '../../src/model/loader.ts';
 import { DiskCache } from './stores/disk-cache.ts';
 import { isRemoteLocation, openStore } from './stores/open-store.ts';
 
 export type Runtime = 'node' | 'wasm';
 export const RUNTIMES: readonly Runtime[] = ['node', 'wasm'];
 
-type OrtPackage = OrtModule & { InferenceSession: typeof InferenceSession; env: { wasm?: { numThreads?: number; wasmBinary?: ArrayBufferLike | Uint8Array; proxy?: boolean } } };
+type OrtPackage = OrtModule & {
+  InferenceSession: typeof InferenceSession;
+  env: {
+    wasm?: { numThreads?: number; wasmBinary?: ArrayBufferLike | Uint8Array; proxy?: boolean };
+  };
+};
 
 let webOrt: Promise<OrtPackage> | undefined;
 
@@ -27,7 +36,9 @@ async function loadOrt(runtime: Runtime): Promise<OrtPackage> {
   webOrt ??= (async () => {
     const ort = (await import('onnxruntime-web/wasm')) as unknown as OrtPackage;
     // Hand ORT the wasm bytes directly: one thread, no proxy worker, no fetch of the .wasm URL.
-    const wasmPath = createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm');
+    const wasmPath = createRequire(import.meta.url).resolve(
+      'onnxruntime-web/ort-wasm-simd-threaded.wasm',
+    );
     ort.env.wasm!.numThreads = 1;
     ort.env.wasm!.proxy = false;
     ort.env.wasm!.wasmBinary = await readFile(wasmPath);
@@ -38,7 +49,11 @@ async function loadOrt(runtime: Runtime): Promise<OrtPackage> {
 
 export async function readLocalManifest(dir: string): Promise<Manifest> {
   let text: string;
-  try { text = await readFile(join(dir, MANIFEST_FILE), 'utf8'); } catch { throw new Error(`no ${MANIFEST_FILE} in ${dir}: not a model package`); }
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+  } catch {
+    throw new Error(`no ${MANIFEST_FILE} in ${dir}: not a model package`);
+  }
   return parseManifest(JSON.parse(text));
 }
 
@@ -57,12 +72,20 @@ export interface LocalModel {
   loadMs: number;
 }
 
-export async function openLocalModel(dir: string, opts: LocalSessionOptions = {}): Promise<LocalModel> {
+export async function openLocalModel(
+  dir: string,
+  opts: LocalSessionOptions = {},
+): Promise<LocalModel> {
   const manifest = await readLocalManifest(dir);
   await loadOrt(opts.runtime ?? 'node'); // loadMs covers reading and session creation, not the runtime import
   const started = performance.now();
   const graph = new Uint8Array(await readFile(join(dir, manifest.graph.file)));
-  const externalData = await Promise.all(manifest.graph.external_data.map(async (path) => ({ path, data: new Uint8Array(await readFile(join(dir, path))) })));
+  const externalData = await Promise.all(
+    manifest.graph.external_data.map(async (path) => ({
+      path,
+      data: new Uint8Array(await readFile(join(dir, path))),
+    })),
+  );
   return createModel(manifest, graph, externalData, opts, started);
 }
 
@@ -86,19 +109,34 @@ export interface OpenedModel extends LocalModel {
  * verified; remote files through the disk cache) → an ORT session from the in-memory bytes.
  * @example const model = await openModel('s3://models/tiny', { runtime: 'wasm' })
  */
-export async function openModel(location: string, opts: OpenModelOptions = {}): Promise<OpenedModel> {
+export async function openModel(
+  location: string,
+  opts: OpenModelOptions = {},
+): Promise<OpenedModel> {
   const remote = isRemoteLocation(location);
-  const cache = opts.cache === false || !remote ? undefined : opts.cache ?? new DiskCache({ env: opts.env });
+  const cache =
+    opts.cache === false || !remote ? undefined : (opts.cache ?? new DiskCache({ env: opts.env }));
   const store = openStore(location, { env: opts.env });
-  const pkg = await loadPackage(store, { cache, memo: false, memoryBudgetBytes: opts.memoryBudgetBytes, onProgress: opts.onProgress });
+  const pkg = await loadPackage(store, {
+    cache,
+    memo: false,
+    memoryBudgetBytes: opts.memoryBudgetBytes,
+    onProgress: opts.onProgress,
+  });
   return { ...(await modelFromPackage(pkg, opts)), files: pkg.files, location: store.location };
 }
 
 /** An ORT session over a package already in memory (from loadPackage, through any store). */
-export async function modelFromPackage({ manifest, files }: LoadedPackage, opts: LocalSessionOptions = {}): Promise<LocalModel> {
+export async function modelFromPackage(
+  { manifest, files }: LoadedPackage,
+  opts: LocalSessionOptions = {},
+): Promise<LocalModel> {
   await loadOrt(opts.runtime ?? 'node');
   const started = performance.now();
-  const externalData = manifest.graph.external_data.map((path) => ({ path, data: files.get(path)! }));
+  const externalData = manifest.graph.external_data.map((path) => ({
+    path,
+    data: files.get(path)!,
+  }));
   return createModel(manifest, files.get(manifest.graph.file)!, externalData, opts, started);
 }
 
@@ -107,7 +145,13 @@ export function openModelCodec(model: Pick<OpenedModel, 'files' | 'manifest'>): 
   return packageCodec(model.manifest, model.files);
 }
 
-async function createModel(manifest: Manifest, graph: Uint8Array, externalData: { path: string; data: Uint8Array }[], opts: LocalSessionOptions, started: number): Promise<LocalModel> {
+async function createModel(
+  manifest: Manifest,
+  graph: Uint8Array,
+  externalData: { path: string; data: Uint8Array }[],
+  opts: LocalSessionOptions,
+  started: number,
+): Promise<LocalModel> {
   const runtime = opts.runtime ?? 'node';
   const ort = await loadOrt(runtime);
   const options: InferenceSession.SessionOptions = {
@@ -116,10 +160,23 @@ async function createModel(manifest: Manifest, graph: Uint8Array, externalData: 
     logSeverityLevel: 3,
     ...(externalData.length ? { externalData } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
-    extra: { session: Object.fromEntries(Object.entries(manifest.graph.session_config).map(([k, v]) => [k.replace(/^session\./, ''), v])) },
+    extra: {
+      session: Object.fromEntries(
+        Object.entries(manifest.graph.session_config).map(([k, v]) => [
+          k.replace(/^session\./, ''),
+          v,
+        ]),
+      ),
+    },
   };
   const session = await ort.InferenceSession.create(graph, options);
-  return { manifest, runner: new SessionRunner({ ort, session, manifest }), session, runtime, loadMs: performance.now() - started };
+  return {
+    manifest,
+    runner: new SessionRunner({ ort, session, manifest }),
+    session,
+    runtime,
+    loadMs: performance.now() - started,
+  };
 }
 
 /** The package's tokenizer and chat template. */

@@ -22,12 +22,28 @@ export interface TinyPackageOptions {
 /** Returns the package dir, building it first when missing. */
 export async function ensureTinyPackage(opts: TinyPackageOptions = {}): Promise<string> {
   const outDir = resolve(opts.outDir ?? DEFAULT_TINY_PACKAGE);
-  try { await access(join(outDir, 'manifest.json')); return outDir; } catch { /* build it */ }
+  try {
+    await access(join(outDir, 'manifest.json'));
+    return outDir;
+  } catch {
+    /* build it */
+  }
   const work = await mkdtemp(join(tmpdir(), 'unmask-tiny-'));
   try {
     const ckpt = join(work, 'checkpoint');
-    await makeTinyModel({ out: ckpt, seed: opts.seed ?? 0, quiet: opts.quiet ?? true, ...opts.model } as Parameters<typeof makeTinyModel>[0]);
-    await exportPackage({ checkpointDir: ckpt, outDir, force: true, blockLength: 32, ...opts.export });
+    await makeTinyModel({
+      out: ckpt,
+      seed: opts.seed ?? 0,
+      quiet: opts.quiet ?? true,
+      ...opts.model,
+    } as Parameters<typeof makeTinyModel>[0]);
+    await exportPackage({
+      checkpointDir: ckpt,
+      outDir,
+      force: true,
+      blockLength: 32,
+      ...opts.export,
+    });
     if (!opts.quiet) process.stderr.write(`built tiny model package at ${outDir}\n`);
     return outDir;
   } finally {

@@ -39,28 +39,54 @@ export async function buildWorker(): Promise<BuiltWorker> {
   const outDir = await mkdtemp(join(tmpdir(), 'unmask-worker-'));
   const started = performance.now();
   const output = await new Promise<string>((ok, fail) => {
-    const child = spawn(process.execPath, [WRANGLER, 'deploy', '--dry-run', '--outdir', outDir, '--env', ''], {
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', NO_COLOR: '1', CI: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [WRANGLER, 'deploy', '--dry-run', '--outdir', outDir, '--env', ''],
+      {
+        env: {
+          ...process.env,
+          WRANGLER_SEND_METRICS: 'false',
+          WRANGLER_HIDE_BANNER: 'true',
+          NO_COLOR: '1',
+          CI: '1',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let text = '';
-    child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
     child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? ok(text) : fail(new Error(`wrangler deploy --dry-run exited ${code}:\n${text}`))));
+    child.on('close', (code) =>
+      code === 0 ? ok(text) : fail(new Error(`wrangler deploy --dry-run exited ${code}:\n${text}`)),
+    );
   });
   const buildMs = performance.now() - started;
   const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(output);
   const files = (await readdir(outDir)).filter((f) => !f.endsWith('.map') && f !== 'README.md');
-  const modules: WorkerModule[] = files.map((f) => ({ path: join(outDir, f), type: moduleType(f) }));
-  // The entry must come first.
-  modules.sort((a, b) => Number(b.path.endsWith('/index.js')) - Number(a.path.endsWith('/index.js')));
-  const sizes = await Promise.all(files.map(async (file) => {
-    const bytes = await readFile(join(outDir, file));
-    return { file, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
+  const modules: WorkerModule[] = files.map((f) => ({
+    path: join(outDir, f),
+    type: moduleType(f),
   }));
+  // The entry must come first.
+  modules.sort(
+    (a, b) => Number(b.path.endsWith('/index.js')) - Number(a.path.endsWith('/index.js')),
+  );
+  const sizes = await Promise.all(
+    files.map(async (file) => {
+      const bytes = await readFile(join(outDir, file));
+      return { file, bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
+    }),
+  );
   return {
-    outDir, modules, sizes, buildMs,
+    outDir,
+    modules,
+    sizes,
+    buildMs,
     upload: m ? { kib: Number(m[1]), gzipKiB: Number(m[2]) } : null,
     cleanup: () => rm(outDir, { recursive: true, force: true }),
   };
@@ -110,7 +136,10 @@ export interface RunningWorker {
 }
 
 /** A fresh workerd (fresh isolate, fresh wasm heap) running the built Worker with an empty in-memory R2 bucket. */
-export async function startWorker(built: BuiltWorker, opts: StartOptions = {}): Promise<RunningWorker> {
+export async function startWorker(
+  built: BuiltWorker,
+  opts: StartOptions = {},
+): Promise<RunningWorker> {
   const prefix = opts.prefix ?? 'pkg';
   const persist = opts.persistDir;
   const mf = new Miniflare({
@@ -120,35 +149,67 @@ export async function startWorker(built: BuiltWorker, opts: StartOptions = {}): 
     r2Buckets: { [R2_BINDING]: R2_BUCKET },
     d1Databases: { DB: 'unmask' },
     durableObjects: { TENANT_LIMITER: { className: 'TenantLimiter', useSQLite: true } },
-    ...(persist ? { r2Persist: join(persist, 'r2'), d1Persist: join(persist, 'd1'), durableObjectsPersist: join(persist, 'do') } : {}),
+    ...(persist
+      ? {
+          r2Persist: join(persist, 'r2'),
+          d1Persist: join(persist, 'd1'),
+          durableObjectsPersist: join(persist, 'do'),
+        }
+      : {}),
     ...(opts.listen ? { host: opts.listen.host, port: opts.listen.port } : {}),
-    bindings: { EDGE_MODEL: opts.edgeModel ?? 'tiny-random', MODEL_SOURCE: 'r2', MODEL_PREFIX: prefix, ADMIN_TOKEN: opts.adminToken ?? TEST_ADMIN_TOKEN, ...opts.bindings },
+    bindings: {
+      EDGE_MODEL: opts.edgeModel ?? 'tiny-random',
+      MODEL_SOURCE: 'r2',
+      MODEL_PREFIX: prefix,
+      ADMIN_TOKEN: opts.adminToken ?? TEST_ADMIN_TOKEN,
+      ...opts.bindings,
+    },
   });
   const url = await mf.ready;
   const db = await mf.getD1Database('DB');
-  const existing = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").first();
+  const existing = await db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tenants'")
+    .first();
   if (!existing) await applyMigrations(db as never);
   const admin = opts.adminToken ?? TEST_ADMIN_TOKEN;
   // Operator routes (/internal, /admin) get the admin token unless the caller sets its own Authorization.
   const fetchFn = async (path: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
-    if (/^\/(internal|admin)\//.test(path) && !headers.has('authorization')) headers.set('authorization', `Bearer ${admin}`);
-    return (await mf.dispatchFetch(`http://worker${path}`, { ...init, headers } as never)) as unknown as Response;
+    if (/^\/(internal|admin)\//.test(path) && !headers.has('authorization'))
+      headers.set('authorization', `Bearer ${admin}`);
+    return (await mf.dispatchFetch(`http://worker${path}`, {
+      ...init,
+      headers,
+    } as never)) as unknown as Response;
   };
-  const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> });
+  const json = async (res: Response) => ({
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown>,
+  });
   return {
     mf,
     prefix,
     url,
     fetch: fetchFn,
-    post: async (path, body) => json(await fetchFn(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })),
+    post: async (path, body) =>
+      json(
+        await fetchFn(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
+      ),
     get: async (path) => json(await fetchFn(path)),
     dispose: () => mf.dispose(),
   };
 }
 
 /** Puts every file of a local package dir under `prefix/` in the worker's R2 bucket. */
-export async function seedPackage(worker: RunningWorker, dir: string, prefix = worker.prefix): Promise<number> {
+export async function seedPackage(
+  worker: RunningWorker,
+  dir: string,
+  prefix = worker.prefix,
+): Promise<number> {
   const bucket = await worker.mf.getR2Bucket(R2_BINDING);
   let total = 0;
   for (const name of await readdir(dir)) {

@@ -14,20 +14,28 @@ export interface PackageBytes {
 
 /** The part of an ORT package that creates sessions. */
 export interface SessionFactory {
-  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  InferenceSession: {
+    create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession>;
+  };
 }
 
 export { PackageFilesError };
 
-const file = (pkg: PackageBytes, path: string): Uint8Array => packageFile(pkg.manifest, pkg.files, path);
+const file = (pkg: PackageBytes, path: string): Uint8Array =>
+  packageFile(pkg.manifest, pkg.files, path);
 
 /**
  * Session options for the wasm EP, the same as backends/node/local-package.ts uses for Node: the manifest's
  * session_config with the `session.` prefix stripped goes to `extra.session` (e.g. `disable_quant_qdq: '1'`, which
  * makes ORT fold the int4 DequantizeLinear layout into fp32 weights at load).
  */
-export function wasmSessionOptions(manifest: Manifest, externalData: { path: string; data: Uint8Array }[] = []): InferenceSession.SessionOptions {
-  const session = Object.fromEntries(Object.entries(manifest.graph.session_config).map(([k, v]) => [k.replace(/^session\./, ''), v]));
+export function wasmSessionOptions(
+  manifest: Manifest,
+  externalData: { path: string; data: Uint8Array }[] = [],
+): InferenceSession.SessionOptions {
+  const session = Object.fromEntries(
+    Object.entries(manifest.graph.session_config).map(([k, v]) => [k.replace(/^session\./, ''), v]),
+  );
   return {
     executionProviders: ['wasm'],
     graphOptimizationLevel: 'all',
@@ -38,9 +46,15 @@ export function wasmSessionOptions(manifest: Manifest, externalData: { path: str
 }
 
 /** Creates the package's session. ORT copies the bytes into its heap, so callers may drop `pkg` afterwards. */
-export async function createSession(ort: SessionFactory, pkg: PackageBytes): Promise<InferenceSession> {
+export async function createSession(
+  ort: SessionFactory,
+  pkg: PackageBytes,
+): Promise<InferenceSession> {
   const { manifest } = pkg;
   const graph = file(pkg, manifest.graph.file);
-  const externalData = manifest.graph.external_data.map((path) => ({ path, data: file(pkg, path) }));
+  const externalData = manifest.graph.external_data.map((path) => ({
+    path,
+    data: file(pkg, path),
+  }));
   return ort.InferenceSession.create(graph, wasmSessionOptions(manifest, externalData));
 }

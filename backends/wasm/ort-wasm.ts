@@ -29,14 +29,16 @@ function isPlaceholder(source: unknown): boolean {
 function findMemory(namespaces: object | undefined): WebAssembly.Memory | undefined {
   for (const ns of Object.values(namespaces ?? {})) {
     if (ns instanceof WebAssembly.Memory) return ns;
-    if (ns && typeof ns === 'object') for (const v of Object.values(ns)) if (v instanceof WebAssembly.Memory) return v;
+    if (ns && typeof ns === 'object')
+      for (const v of Object.values(ns)) if (v instanceof WebAssembly.Memory) return v;
   }
   return undefined;
 }
 
 function installRedirect(wasmModule: WebAssembly.Module): void {
   if (redirectTo) {
-    if (redirectTo !== wasmModule) throw new Error('ort-wasm: already configured with another WebAssembly.Module');
+    if (redirectTo !== wasmModule)
+      throw new Error('ort-wasm: already configured with another WebAssembly.Module');
     return;
   }
   redirectTo = wasmModule;

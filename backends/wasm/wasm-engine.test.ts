@@ -21,7 +21,10 @@ import { WasmEngine } from './wasm-engine.ts';
 class DirStore implements BlobStore {
   failures = 0;
   readonly location: string;
-  constructor(private readonly files: Map<string, Uint8Array>, name: string) {
+  constructor(
+    private readonly files: Map<string, Uint8Array>,
+    name: string,
+  ) {
     this.location = `mem://${name}`;
   }
   static async open(dir: string, name: string): Promise<DirStore> {
@@ -48,14 +51,22 @@ describe('WasmEngine (ORT-web in Node, precompiled module redirect)', () => {
   let fx: Fixture;
   let ort: OrtWasm;
   const dirs: Record<string, string> = {};
-  const engine = (store: BlobStore) => new WasmEngine({ name: 'edge', store, load: (s) => loadPackage(s, { memo: false, retries: 0 }), ort: () => ort });
+  const engine = (store: BlobStore) =>
+    new WasmEngine({
+      name: 'edge',
+      store,
+      load: (s) => loadPackage(s, { memo: false, retries: 0 }),
+      ort: () => ort,
+    });
 
   before(async () => {
     fx = await tinyFixture({ seed: 4 });
     dirs.fp32 = await fx.pkg('fp32');
     dirs.dq = await fx.pkg('int4-dq', { dtype: 'int4', int4Layout: 'dq' });
     dirs.mnb = await fx.pkg('int4-mnb', { dtype: 'int4', int4Layout: 'matmulnbits' });
-    const wasmPath = createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm');
+    const wasmPath = createRequire(import.meta.url).resolve(
+      'onnxruntime-web/ort-wasm-simd-threaded.wasm',
+    );
     ort = configureOrtWasm(ortWeb, await WebAssembly.compile(await readFile(wasmPath)));
   });
   after(() => fx.cleanup());
@@ -74,7 +85,10 @@ describe('WasmEngine (ORT-web in Node, precompiled module redirect)', () => {
     const node = await openLocalModel(dirs.fp32, { runtime: 'node' });
     const ids = randomIds(7, model.runner.info.vocabSize - 8, 3);
     const opts = { maxTokens: 24, blockLength: 8, threshold: 0.9 };
-    assert.deepEqual((await generate(model.runner, ids, opts)).tokens, (await generate(node.runner, ids, opts)).tokens);
+    assert.deepEqual(
+      (await generate(model.runner, ids, opts)).tokens,
+      (await generate(node.runner, ids, opts)).tokens,
+    );
   });
 
   test('a failed load is reported and retried by the next call', async () => {
@@ -93,8 +107,12 @@ describe('WasmEngine (ORT-web in Node, precompiled module redirect)', () => {
       const e = engine(await DirStore.open(dirs[layout], layout));
       const model = await e.model();
       assert.equal(model.manifest.quantization.int4_layout, layout === 'dq' ? 'dq' : 'matmulnbits');
-      if (layout === 'dq') assert.equal(model.manifest.graph.session_config['session.disable_quant_qdq'], '1');
-      const r = await generate(model.runner, randomIds(5, model.runner.info.vocabSize - 8, 1), { maxTokens: 16, blockLength: 8 });
+      if (layout === 'dq')
+        assert.equal(model.manifest.graph.session_config['session.disable_quant_qdq'], '1');
+      const r = await generate(model.runner, randomIds(5, model.runner.info.vocabSize - 8, 1), {
+        maxTokens: 16,
+        blockLength: 8,
+      });
       assert.equal(r.tokens.length, 16);
     });
   }

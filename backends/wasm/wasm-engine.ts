@@ -32,7 +32,6 @@ export interface WasmModel extends EdgeModel {
   heapNow(): number | null;
 }
 
-
 /**
  * @example
  * const engine = new WasmEngine({ name: 'llada2-mini', store, load: (s) => loadPackage(s), ort: workerdOrt });
@@ -58,10 +57,19 @@ export class WasmEngine implements ModelEngine {
     const base = { model: this.name, source: this.store.location };
     if (this.loaded) {
       const { manifest, load, heapBytes, heapNow } = this.loaded;
-      return { ...base, state: 'ready', package: manifest.name, load, heapBytes, heapNowBytes: heapNow() };
+      return {
+        ...base,
+        state: 'ready',
+        package: manifest.name,
+        load,
+        heapBytes,
+        heapNowBytes: heapNow(),
+      };
     }
     if (this.pending) return { ...base, state: 'loading' };
-    return this.lastError === undefined ? { ...base, state: 'idle' } : { ...base, state: 'failed', error: this.lastError };
+    return this.lastError === undefined
+      ? { ...base, state: 'idle' }
+      : { ...base, state: 'failed', error: this.lastError };
   }
 
   model(): Promise<WasmModel> {
@@ -69,7 +77,10 @@ export class WasmEngine implements ModelEngine {
       const p = this.load();
       this.pending = p;
       p.then(
-        (m) => { this.loaded = m; this.lastError = undefined; },
+        (m) => {
+          this.loaded = m;
+          this.lastError = undefined;
+        },
         (e: unknown) => {
           if (this.pending === p) this.pending = undefined;
           this.lastError = e instanceof Error ? e.message : String(e);

@@ -11,12 +11,18 @@ import { FsStore } from '../../backends/node/stores/fs-store.ts';
 
 const [mode, dir, cacheDir] = process.argv.slice(2);
 const fs = new FsStore(dir);
-const remote: BlobStore = { location: `bench://${dir}`, get: (k, r) => fs.get(k, r), head: (k) => fs.head(k) };
+const remote: BlobStore = {
+  location: `bench://${dir}`,
+  get: (k, r) => fs.get(k, r),
+  head: (k) => fs.head(k),
+};
 const MiB = 2 ** 20;
 const rss = () => process.memoryUsage().rss / MiB;
 const base = rss();
 let peak = base;
-const sampler = setInterval(() => { peak = Math.max(peak, rss()); }, 5);
+const sampler = setInterval(() => {
+  peak = Math.max(peak, rss());
+}, 5);
 const t0 = performance.now();
 if (mode === 'memory') {
   const { files } = await loadPackage(remote, { memo: false });

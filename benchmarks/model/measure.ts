@@ -38,7 +38,11 @@ export function median(xs: number[]): number {
 }
 
 /** `warmup` untimed forwards, then the median of `runs` timed ones (prefill, top-k + present only). */
-export async function timeForwards(runner: BlockRunner, warmup: number, runs: number): Promise<Timing> {
+export async function timeForwards(
+  runner: BlockRunner,
+  warmup: number,
+  runs: number,
+): Promise<Timing> {
   const input = benchInput(runner.info.vocabSize, false);
   for (let i = 0; i < warmup; i++) await runner.forward(input);
   const samplesMs: number[] = [];
@@ -47,16 +51,26 @@ export async function timeForwards(runner: BlockRunner, warmup: number, runs: nu
     await runner.forward(input);
     samplesMs.push(performance.now() - t);
   }
-  return { medianMs: median(samplesMs), minMs: Math.min(...samplesMs), maxMs: Math.max(...samplesMs), samplesMs };
+  return {
+    medianMs: median(samplesMs),
+    minMs: Math.min(...samplesMs),
+    maxMs: Math.max(...samplesMs),
+    samplesMs,
+  };
 }
 
 /**
  * Times several runners against each other under the same machine load: `warmup` untimed forwards each, then
  * `runs` rounds of one timed forward per runner, the order rotated every round. Returns one Timing per runner.
  */
-export async function timeInterleaved(runners: BlockRunner[], warmup: number, runs: number): Promise<Timing[]> {
+export async function timeInterleaved(
+  runners: BlockRunner[],
+  warmup: number,
+  runs: number,
+): Promise<Timing[]> {
   const inputs = runners.map((r) => benchInput(r.info.vocabSize, false));
-  for (const [i, r] of runners.entries()) for (let w = 0; w < warmup; w++) await r.forward(inputs[i]);
+  for (const [i, r] of runners.entries())
+    for (let w = 0; w < warmup; w++) await r.forward(inputs[i]);
   const samples: number[][] = runners.map(() => []);
   for (let round = 0; round < runs; round++) {
     for (let j = 0; j < runners.length; j++) {
@@ -66,7 +80,12 @@ export async function timeInterleaved(runners: BlockRunner[], warmup: number, ru
       samples[i].push(performance.now() - t);
     }
   }
-  return samples.map((xs) => ({ medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs), samplesMs: xs }));
+  return samples.map((xs) => ({
+    medianMs: median(xs),
+    minMs: Math.min(...xs),
+    maxMs: Math.max(...xs),
+    samplesMs: xs,
+  }));
 }
 
 /** Largest |a_i − b_i|. */
@@ -81,7 +100,8 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 export function argmaxAgreement(a: Float32Array, b: Float32Array, width: number): number {
   const rows = a.length / width;
   let same = 0;
-  for (let r = 0; r < rows; r++) if (argmax(a, r * width, width) === argmax(b, r * width, width)) same++;
+  for (let r = 0; r < rows; r++)
+    if (argmax(a, r * width, width) === argmax(b, r * width, width)) same++;
   return same / rows;
 }
 
@@ -97,18 +117,32 @@ function argmax(x: Float32Array, off: number, n: number): number {
  * `bytes()` is the memory's current size (null when none was seen); the heap only grows, so that is the high-water
  * mark of everything the module ever allocated. `initialBytes` is its size when the module was instantiated.
  */
-export function captureWasmMemory(): { bytes: () => number | null; initialBytes: () => number | null } {
+export function captureWasmMemory(): {
+  bytes: () => number | null;
+  initialBytes: () => number | null;
+} {
   let memory: WebAssembly.Memory | undefined;
   let initial: number | null = null;
-  const original = WebAssembly.instantiate.bind(WebAssembly) as (...args: unknown[]) => Promise<unknown>;
+  const original = WebAssembly.instantiate.bind(WebAssembly) as (
+    ...args: unknown[]
+  ) => Promise<unknown>;
   const find = (o: unknown) => {
-    if (!memory && o && typeof o === 'object') for (const v of Object.values(o)) if (v instanceof WebAssembly.Memory) { memory = v; initial = v.buffer.byteLength; break; }
+    if (!memory && o && typeof o === 'object')
+      for (const v of Object.values(o))
+        if (v instanceof WebAssembly.Memory) {
+          memory = v;
+          initial = v.buffer.byteLength;
+          break;
+        }
   };
-  (WebAssembly as unknown as { instantiate: (...args: unknown[]) => Promise<unknown> }).instantiate = async (...args: unknown[]) => {
+  (
+    WebAssembly as unknown as { instantiate: (...args: unknown[]) => Promise<unknown> }
+  ).instantiate = async (...args: unknown[]) => {
     const imports = args[1] as Record<string, unknown> | undefined;
     for (const ns of Object.values(imports ?? {})) find(ns);
     const result = await original(...args);
-    const instance = (result as { instance?: WebAssembly.Instance }).instance ?? (result as WebAssembly.Instance);
+    const instance =
+      (result as { instance?: WebAssembly.Instance }).instance ?? (result as WebAssembly.Instance);
     find(instance?.exports);
     return result;
   };

@@ -5,7 +5,11 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DEFAULT_TINY_PACKAGE, ensureTinyPackage } from '../../backends/node/tiny-package.ts';
-import { resolveTinyOptions, tinyConfigJson, type TinyModelOptions } from '../../src/export/tiny/options.ts';
+import {
+  resolveTinyOptions,
+  tinyConfigJson,
+  type TinyModelOptions,
+} from '../../src/export/tiny/options.ts';
 
 /** LLaDA2.0's real vocabulary size (mini and flash). */
 export const LLADA2_VOCAB = 157184;
@@ -32,12 +36,25 @@ export const TINY: BenchModelSpec = {
 /** Bench-size MoE: big enough that forwards dominate and the KV cache matters. */
 export const BENCH: BenchModelSpec = {
   name: 'bench',
-  description: 'bench: 8 layers (1 dense), hidden 512, 8/2 heads × 64, 16 experts top-2 (4 groups, top 2) + 1 shared, vocab 32768',
+  description:
+    'bench: 8 layers (1 dense), hidden 512, 8/2 heads × 64, 16 experts top-2 (4 groups, top 2) + 1 shared, vocab 32768',
   dir: resolve('models/bench-moe-512'),
   model: {
-    layers: 8, denseLayers: 1, hidden: 512, heads: 8, kvHeads: 2, headDim: 64,
-    experts: 16, expertsPerTok: 2, groups: 4, topkGroup: 2, sharedExperts: 1,
-    intermediate: 1024, moeIntermediate: 256, vocab: 32768, maxPositions: 1024,
+    layers: 8,
+    denseLayers: 1,
+    hidden: 512,
+    heads: 8,
+    kvHeads: 2,
+    headDim: 64,
+    experts: 16,
+    expertsPerTok: 2,
+    groups: 4,
+    topkGroup: 2,
+    sharedExperts: 1,
+    intermediate: 1024,
+    moeIntermediate: 256,
+    vocab: 32768,
+    maxPositions: 1024,
   },
 };
 
@@ -47,9 +64,21 @@ export const REAL_VOCAB: BenchModelSpec = {
   description: `real vocab: 2 layers (1 dense), hidden 128, 4/2 heads × 32, 8 experts, vocab ${LLADA2_VOCAB}`,
   dir: resolve('models/bench-vocab-157184'),
   model: {
-    layers: 2, denseLayers: 1, hidden: 128, heads: 4, kvHeads: 2, headDim: 32,
-    experts: 8, expertsPerTok: 2, groups: 4, topkGroup: 2, sharedExperts: 1,
-    intermediate: 256, moeIntermediate: 64, vocab: LLADA2_VOCAB, maxPositions: 1024,
+    layers: 2,
+    denseLayers: 1,
+    hidden: 128,
+    heads: 4,
+    kvHeads: 2,
+    headDim: 32,
+    experts: 8,
+    expertsPerTok: 2,
+    groups: 4,
+    topkGroup: 2,
+    sharedExperts: 1,
+    intermediate: 256,
+    moeIntermediate: 64,
+    vocab: LLADA2_VOCAB,
+    maxPositions: 1024,
   },
 };
 
@@ -59,7 +88,9 @@ export const BENCH_MODELS: readonly BenchModelSpec[] = [TINY, BENCH, REAL_VOCAB]
 async function isStale(spec: BenchModelSpec): Promise<boolean> {
   let manifest: { config?: Record<string, unknown>; quantization?: { dtype?: string } };
   try {
-    manifest = JSON.parse(await readFile(join(spec.dir, 'manifest.json'), 'utf8')) as typeof manifest;
+    manifest = JSON.parse(
+      await readFile(join(spec.dir, 'manifest.json'), 'utf8'),
+    ) as typeof manifest;
   } catch {
     return false; // absent (ensureTinyPackage builds it) or unreadable (it will fail loudly on open)
   }
@@ -73,7 +104,10 @@ async function isStale(spec: BenchModelSpec): Promise<boolean> {
  * Returns the spec's package dir, building it when absent (or rebuilding it when its config no longer matches).
  * `log` gets one line before a build, which can take a while for the bigger ones.
  */
-export async function ensureBenchPackage(spec: BenchModelSpec, log: (line: string) => void = () => {}): Promise<{ dir: string; builtMs: number | null }> {
+export async function ensureBenchPackage(
+  spec: BenchModelSpec,
+  log: (line: string) => void = () => {},
+): Promise<{ dir: string; builtMs: number | null }> {
   // The default tiny package is shared with `npm start`: never delete it here.
   if (spec !== TINY && (await isStale(spec))) {
     log(`${spec.name}: package at ${spec.dir} has another config; rebuilding it`);
@@ -87,8 +121,15 @@ export async function ensureBenchPackage(spec: BenchModelSpec, log: (line: strin
     building = true;
     log(`${spec.name}: building ${spec.dir} (${spec.description})`);
   }
-  const dir = spec === TINY
-    ? await ensureTinyPackage({ quiet: true })
-    : await ensureTinyPackage({ outDir: spec.dir, seed: 0, model: spec.model, export: { dtype: 'fp32' }, quiet: true });
+  const dir =
+    spec === TINY
+      ? await ensureTinyPackage({ quiet: true })
+      : await ensureTinyPackage({
+          outDir: spec.dir,
+          seed: 0,
+          model: spec.model,
+          export: { dtype: 'fp32' },
+          quiet: true,
+        });
   return { dir, builtMs: building ? performance.now() - t0 : null };
 }

@@ -10,7 +10,11 @@ import { exportPackage } from '../../backends/node/export/export-package.ts';
 import type { MoeImplementation } from '../../src/export/moe.ts';
 import type { Int4Layout, WeightDtype } from '../../src/export/quantize.ts';
 import { makeTinyModel } from '../../backends/node/export/make-tiny-model.ts';
-import { resolveTinyOptions, tinyConfigJson, type TinyModelOptions } from '../../src/export/tiny/options.ts';
+import {
+  resolveTinyOptions,
+  tinyConfigJson,
+  type TinyModelOptions,
+} from '../../src/export/tiny/options.ts';
 import { parseManifest, type Manifest } from '../../src/model/manifest.ts';
 
 export const BENCH_MODEL_ROOT = resolve('models/bench-model');
@@ -36,17 +40,31 @@ export interface Variant {
 
 export const TINY_MODEL: ModelSpec = {
   name: 'tiny',
-  description: 'make-tiny-model defaults: 2 layers (1 dense), hidden 64, 4/2 heads × 16, 8 experts top-2, vocab 512',
+  description:
+    'make-tiny-model defaults: 2 layers (1 dense), hidden 64, 4/2 heads × 16, 8 experts top-2, vocab 512',
   shape: {},
 };
 
 export const BENCH_MODEL: ModelSpec = {
   name: 'bench',
-  description: '8 layers (1 dense), hidden 512, 8/2 heads × 64, 16 experts top-2 (4 groups, top 2) + 1 shared, vocab 32768',
+  description:
+    '8 layers (1 dense), hidden 512, 8/2 heads × 64, 16 experts top-2 (4 groups, top 2) + 1 shared, vocab 32768',
   shape: {
-    layers: 8, denseLayers: 1, hidden: 512, heads: 8, kvHeads: 2, headDim: 64,
-    experts: 16, expertsPerTok: 2, groups: 4, topkGroup: 2, sharedExperts: 1,
-    intermediate: 1024, moeIntermediate: 256, vocab: 32768, maxPositions: 1024,
+    layers: 8,
+    denseLayers: 1,
+    hidden: 512,
+    heads: 8,
+    kvHeads: 2,
+    headDim: 64,
+    experts: 16,
+    expertsPerTok: 2,
+    groups: 4,
+    topkGroup: 2,
+    sharedExperts: 1,
+    intermediate: 1024,
+    moeIntermediate: 256,
+    vocab: 32768,
+    maxPositions: 1024,
   },
 };
 
@@ -73,9 +91,21 @@ export function moeScalingModel(experts: number, topk: number): ModelSpec {
     name: `moe-e${experts}-k${topk}`,
     description: `2 layers (1 dense), hidden 512, ${experts} experts top-${topk} (8 groups, top 4) + 1 shared, vocab 4096`,
     shape: {
-      layers: 2, denseLayers: 1, hidden: 512, heads: 8, kvHeads: 2, headDim: 64,
-      experts, expertsPerTok: topk, groups: 8, topkGroup: 4, sharedExperts: 1,
-      intermediate: 1024, moeIntermediate: 256, vocab: 4096, maxPositions: 1024,
+      layers: 2,
+      denseLayers: 1,
+      hidden: 512,
+      heads: 8,
+      kvHeads: 2,
+      headDim: 64,
+      experts,
+      expertsPerTok: topk,
+      groups: 8,
+      topkGroup: 4,
+      sharedExperts: 1,
+      intermediate: 1024,
+      moeIntermediate: 256,
+      vocab: 4096,
+      maxPositions: 1024,
     },
   };
 }
@@ -96,7 +126,8 @@ export interface BuiltPackage {
 }
 
 const modelDir = (spec: ModelSpec) => join(BENCH_MODEL_ROOT, spec.name);
-const wantConfig = (spec: ModelSpec) => tinyConfigJson(resolveTinyOptions({ out: modelDir(spec), seed: 0, ...spec.shape }));
+const wantConfig = (spec: ModelSpec) =>
+  tinyConfigJson(resolveTinyOptions({ out: modelDir(spec), seed: 0, ...spec.shape }));
 
 function sameJson(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
@@ -105,11 +136,20 @@ function sameJson(a: Record<string, unknown>, b: Record<string, unknown>): boole
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {
-  try { return JSON.parse(await readFile(path, 'utf8')) as T; } catch { return undefined; }
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
-  try { await access(path); return true; } catch { return false; }
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Drops models/bench-model/<model> (checkpoint and every package) once per process when rebuilding. */
@@ -125,39 +165,62 @@ export async function ensureCheckpoint(spec: ModelSpec, opts: BuildOptions = {})
   await clearOnRebuild(spec, opts);
   const dir = join(modelDir(spec), 'checkpoint');
   const config = await readJson<Record<string, unknown>>(join(dir, 'config.json'));
-  if (config && sameJson(config, wantConfig(spec)) && (await exists(join(dir, 'model.safetensors'))) && (await exists(join(dir, 'tokenizer.json')))) return dir;
+  if (
+    config &&
+    sameJson(config, wantConfig(spec)) &&
+    (await exists(join(dir, 'model.safetensors'))) &&
+    (await exists(join(dir, 'tokenizer.json')))
+  )
+    return dir;
   opts.log?.(`${spec.name}: writing random checkpoint (${spec.description})`);
   await makeTinyModel({ out: dir, seed: 0, ...spec.shape });
   return dir;
 }
 
 /** The exported package for (model, variant), built from the checkpoint unless a matching one is there. */
-export async function ensurePackage(spec: ModelSpec, variant: Variant, opts: BuildOptions = {}): Promise<BuiltPackage> {
+export async function ensurePackage(
+  spec: ModelSpec,
+  variant: Variant,
+  opts: BuildOptions = {},
+): Promise<BuiltPackage> {
   await clearOnRebuild(spec, opts);
   const dir = join(modelDir(spec), variant.label);
   const have = parsedManifest(await readJson<unknown>(join(dir, 'manifest.json')));
-  if (have && matches(have, spec, variant)) return { dir, manifest: have, bytes: totalBytes(have), builtMs: null };
+  if (have && matches(have, spec, variant))
+    return { dir, manifest: have, bytes: totalBytes(have), builtMs: null };
   const started = performance.now();
   const checkpointDir = await ensureCheckpoint(spec, opts);
   opts.log?.(`${spec.name}: exporting ${variant.label} (moe ${variant.moe})`);
   const manifest = await exportPackage({
-    checkpointDir, outDir: dir, force: true, dtype: variant.dtype, int4Layout: variant.int4Layout ?? 'dq',
-    moe: variant.moe, externalData: 'auto', name: `bench-${spec.name}-${variant.label}`,
+    checkpointDir,
+    outDir: dir,
+    force: true,
+    dtype: variant.dtype,
+    int4Layout: variant.int4Layout ?? 'dq',
+    moe: variant.moe,
+    externalData: 'auto',
+    name: `bench-${spec.name}-${variant.label}`,
   });
   return { dir, manifest, bytes: totalBytes(manifest), builtMs: performance.now() - started };
 }
 
 function parsedManifest(raw: unknown): Manifest | undefined {
-  try { return raw === undefined ? undefined : parseManifest(raw); } catch { return undefined; }
+  try {
+    return raw === undefined ? undefined : parseManifest(raw);
+  } catch {
+    return undefined;
+  }
 }
 
 function matches(m: Manifest, spec: ModelSpec, v: Variant): boolean {
   const cfg = wantConfig(spec);
   const hasMoe = (cfg.first_k_dense_replace as number) < (cfg.num_hidden_layers as number);
-  return sameJson(m.config as Record<string, unknown>, cfg)
-    && m.quantization.dtype === v.dtype
-    && (v.dtype !== 'int4' || m.quantization.int4_layout === (v.int4Layout ?? 'dq'))
-    && m.moe.implementation === (hasMoe ? v.moe : 'none');
+  return (
+    sameJson(m.config as Record<string, unknown>, cfg) &&
+    m.quantization.dtype === v.dtype &&
+    (v.dtype !== 'int4' || m.quantization.int4_layout === (v.int4Layout ?? 'dq')) &&
+    m.moe.implementation === (hasMoe ? v.moe : 'none')
+  );
 }
 
 export function totalBytes(m: Manifest): number {

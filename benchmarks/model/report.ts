@@ -26,7 +26,12 @@ export interface DtypeRow {
     createMs: number;
     forward: Timing;
     /** WebAssembly.Memory size in MiB: at instantiation, after ORT init, after session create, after the forwards. */
-    heapMiB: { initial: number | null; afterInit: number | null; afterCreate: number | null; afterForwards: number | null };
+    heapMiB: {
+      initial: number | null;
+      afterInit: number | null;
+      afterCreate: number | null;
+      afterForwards: number | null;
+    };
     /** Same package, ORT-web vs ORT-node: largest difference of the (descending) top-k logits, and top-1 agreement. */
     maxAbsDeltaTopkVsNode: number;
     top1AgreeWithNode: number;
@@ -54,7 +59,11 @@ export interface BenchReport {
 /** Columns padded to width; `right[i]` right-aligns column i. */
 export function formatTable(headers: string[], rows: string[][], right: boolean[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -66,16 +75,37 @@ const pct = (x: number) => `${Math.round(x * 100)}%`;
 const fwd = (t: Timing) => `${ms(t.medianMs)} (${ms(t.minMs)})`;
 
 export function dtypeTable(rows: DtypeRow[]): string {
-  const headers = ['model', 'weights', 'size MiB', 'max|Δlogits|', 'top1=fp32', 'node create ms', 'node fwd ms (min)',
-    'wasm create ms', 'wasm fwd ms (min)', 'wasm heap MiB create/fwd', 'wasm vs node Δtopk'];
+  const headers = [
+    'model',
+    'weights',
+    'size MiB',
+    'max|Δlogits|',
+    'top1=fp32',
+    'node create ms',
+    'node fwd ms (min)',
+    'wasm create ms',
+    'wasm fwd ms (min)',
+    'wasm heap MiB create/fwd',
+    'wasm vs node Δtopk',
+  ];
   const body = rows.map((r) => [
-    r.model, r.variant, r.packageMiB.toFixed(1), delta(r.maxAbsDeltaLogits), pct(r.top1AgreeWithFp32),
-    ms(r.node.createMs), fwd(r.node.forward),
-    ms(r.wasm.createMs), fwd(r.wasm.forward),
+    r.model,
+    r.variant,
+    r.packageMiB.toFixed(1),
+    delta(r.maxAbsDeltaLogits),
+    pct(r.top1AgreeWithFp32),
+    ms(r.node.createMs),
+    fwd(r.node.forward),
+    ms(r.wasm.createMs),
+    fwd(r.wasm.forward),
     `${mib(r.wasm.heapMiB.afterCreate)} / ${mib(r.wasm.heapMiB.afterForwards)}`,
     delta(r.wasm.maxAbsDeltaTopkVsNode),
   ]);
-  return formatTable(headers, body, headers.map((_, i) => i >= 2));
+  return formatTable(
+    headers,
+    body,
+    headers.map((_, i) => i >= 2),
+  );
 }
 
 /** experts × (top-k, implementation) → median (min) forward ms, plus the dense/sparse ratio of the medians per top-k. */
@@ -84,19 +114,27 @@ export function moeTable(rows: MoeRow[]): string {
   const ks = [...new Set(rows.map((r) => r.topk))].sort((a, b) => a - b);
   const impls = ['ort-moe', 'dense'];
   const headers = ['experts'];
-  for (const k of ks) headers.push(...impls.map((i) => `top-${k} ${i} ms (min)`), `top-${k} dense/sparse`);
+  for (const k of ks)
+    headers.push(...impls.map((i) => `top-${k} ${i} ms (min)`), `top-${k} dense/sparse`);
   headers.push('size MiB (ort-moe / dense)');
-  const find = (e: number, k: number, impl: string) => rows.find((r) => r.experts === e && r.topk === k && r.implementation === impl);
+  const find = (e: number, k: number, impl: string) =>
+    rows.find((r) => r.experts === e && r.topk === k && r.implementation === impl);
   const body = experts.map((e) => {
     const cells = [String(e)];
     for (const k of ks) {
       const [sparse, dense] = impls.map((i) => find(e, k, i));
       cells.push(sparse ? fwd(sparse.forward) : '-', dense ? fwd(dense.forward) : '-');
-      cells.push(sparse && dense ? `${(dense.forward.medianMs / sparse.forward.medianMs).toFixed(1)}×` : '-');
+      cells.push(
+        sparse && dense ? `${(dense.forward.medianMs / sparse.forward.medianMs).toFixed(1)}×` : '-',
+      );
     }
     const [s, d] = impls.map((i) => find(e, ks[0], i));
     cells.push(`${s ? s.packageMiB.toFixed(0) : '-'} / ${d ? d.packageMiB.toFixed(0) : '-'}`);
     return cells;
   });
-  return formatTable(headers, body, headers.map((_, i) => i >= 1));
+  return formatTable(
+    headers,
+    body,
+    headers.map((_, i) => i >= 1),
+  );
 }

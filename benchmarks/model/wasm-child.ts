@@ -19,18 +19,32 @@ export interface WasmChildResult {
   createMs: number;
   forward: Timing;
   /** WebAssembly.Memory sizes in bytes (null when the memory could not be captured). */
-  heap: { initial: number | null; afterInit: number | null; afterCreate: number | null; afterForwards: number | null };
+  heap: {
+    initial: number | null;
+    afterInit: number | null;
+    afterCreate: number | null;
+    afterForwards: number | null;
+  };
   /** Top-k logits [seq × k] of one 32-token forward, to compare with ORT-node. */
   topk: { k: number; logits: number[]; ids: number[] };
 }
 
 type WebOrt = {
-  env: { versions: Record<string, string>; wasm: { numThreads?: number; proxy?: boolean; wasmBinary?: ArrayBufferLike | Uint8Array } };
-  InferenceSession: { create(model: Uint8Array, options?: object): Promise<{ release(): Promise<void> }> };
+  env: {
+    versions: Record<string, string>;
+    wasm: { numThreads?: number; proxy?: boolean; wasmBinary?: ArrayBufferLike | Uint8Array };
+  };
+  InferenceSession: {
+    create(model: Uint8Array, options?: object): Promise<{ release(): Promise<void> }>;
+  };
 };
 
 runMain('bench-model wasm child', async () => {
-  const { values } = parseFlags(process.argv.slice(2), { dir: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' } }, false);
+  const { values } = parseFlags(
+    process.argv.slice(2),
+    { dir: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' } },
+    false,
+  );
   if (!values.dir) throw new UsageError('--dir is required');
   const warmup = intFlag(values.warmup, 'warmup', 0) ?? 2;
   const runs = intFlag(values.runs, 'runs', 1) ?? 10;
@@ -41,7 +55,9 @@ runMain('bench-model wasm child', async () => {
   const ort = (await import('onnxruntime-web/wasm')) as unknown as WebOrt;
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.proxy = false;
-  ort.env.wasm.wasmBinary = await readFile(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+  ort.env.wasm.wasmBinary = await readFile(
+    createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'),
+  );
   const b = new GraphBuilder(new InlineSink());
   const y = b.op1('Identity', [b.input({ name: 'x', dtype: DT.FLOAT, shape: [1] })]);
   b.output({ name: y, dtype: DT.FLOAT, shape: [1] });
@@ -57,7 +73,11 @@ runMain('bench-model wasm child', async () => {
     createMs: model.loadMs,
     forward,
     heap: { initial: memory.initialBytes(), afterInit, afterCreate, afterForwards: memory.bytes() },
-    topk: { k: check.topk.k, logits: Array.from(check.topk.logits), ids: Array.from(check.topk.ids) },
+    topk: {
+      k: check.topk.k,
+      logits: Array.from(check.topk.logits),
+      ids: Array.from(check.topk.ids),
+    },
   };
   await model.session.release();
   process.stdout.write(`${JSON.stringify(result)}\n`);

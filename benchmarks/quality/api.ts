@@ -34,20 +34,41 @@ interface ChatResponse {
   error?: { message?: string };
 }
 
-export async function chatAnswer(target: ApiTarget, prompt: string, o: ApiEvalOptions): Promise<{ text: string; finishReason: string; completionTokens: number; forwards: number }> {
+export async function chatAnswer(
+  target: ApiTarget,
+  prompt: string,
+  o: ApiEvalOptions,
+): Promise<{ text: string; finishReason: string; completionTokens: number; forwards: number }> {
   const f = target.fetch ?? fetch;
   const body = {
-    model: target.model, messages: [{ role: 'user', content: prompt }], temperature: 0, max_tokens: o.maxTokens,
-    strategy: o.algorithm, ...(o.threshold === undefined ? {} : { threshold: o.threshold }),
+    model: target.model,
+    messages: [{ role: 'user', content: prompt }],
+    temperature: 0,
+    max_tokens: o.maxTokens,
+    strategy: o.algorithm,
+    ...(o.threshold === undefined ? {} : { threshold: o.threshold }),
   };
   const res = await f(`${target.baseUrl.replace(/\/$/, '')}/chat/completions`, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}` }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}` },
+    body: JSON.stringify(body),
   });
-  const json = await res.json().catch(() => ({})) as ChatResponse;
-  if (!res.ok) throw new ApiEvalError(`POST /chat/completions → ${res.status}: ${json.error?.message ?? res.statusText}`);
+  const json = (await res.json().catch(() => ({}))) as ChatResponse;
+  if (!res.ok)
+    throw new ApiEvalError(
+      `POST /chat/completions → ${res.status}: ${json.error?.message ?? res.statusText}`,
+    );
   const choice = json.choices?.[0];
-  if (!choice?.message || typeof json.diffusion?.forwards !== 'number') throw new ApiEvalError('the response has no choices[0].message or no diffusion.forwards: not an Unmask server?');
-  return { text: choice.message.content ?? '', finishReason: choice.finish_reason ?? '', completionTokens: json.usage?.completion_tokens ?? 0, forwards: json.diffusion.forwards };
+  if (!choice?.message || typeof json.diffusion?.forwards !== 'number')
+    throw new ApiEvalError(
+      'the response has no choices[0].message or no diffusion.forwards: not an Unmask server?',
+    );
+  return {
+    text: choice.message.content ?? '',
+    finishReason: choice.finish_reason ?? '',
+    completionTokens: json.usage?.completion_tokens ?? 0,
+    forwards: json.diffusion.forwards,
+  };
 }
 
 /**
@@ -55,9 +76,19 @@ export async function chatAnswer(target: ApiTarget, prompt: string, o: ApiEvalOp
  * by itself. TPF here is completion tokens ÷ forwards, so tokensPerForward and outputTokensPerForward agree;
  * ms per answer is the HTTP round trip.
  */
-export function evaluateViaApi(target: ApiTarget, examples: TaskExample[], o: ApiEvalOptions): Promise<EvalResult> {
+export function evaluateViaApi(
+  target: ApiTarget,
+  examples: TaskExample[],
+  o: ApiEvalOptions,
+): Promise<EvalResult> {
   return tally(examples, async (ex) => {
     const r = await chatAnswer(target, ex.prompt, o);
-    return { correct: r.text === ex.answer && r.finishReason === 'stop', got: () => r.text, forwards: r.forwards, committedTokens: r.completionTokens, outputTokens: r.completionTokens };
+    return {
+      correct: r.text === ex.answer && r.finishReason === 'stop',
+      got: () => r.text,
+      forwards: r.forwards,
+      committedTokens: r.completionTokens,
+      outputTokens: r.completionTokens,
+    };
   });
 }

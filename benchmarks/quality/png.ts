@@ -15,10 +15,26 @@ export function findChromium(): string | null {
 
 export function svgToPng(svgPath: string, pngPath: string, width: number, height: number): void {
   const chromium = findChromium();
-  if (!chromium) throw new Error(`no Chromium found (${CANDIDATES.join(', ')}): install it (apt-get install -y chromium) or open the SVG`);
-  const r = spawnSync(chromium, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--force-device-scale-factor=1',
-    `--window-size=${width},${height}`, `--screenshot=${resolve(pngPath)}`, pathToFileURL(resolve(svgPath)).href,
-  ], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0 || !existsSync(pngPath)) throw new Error(`chromium failed (${r.status}): ${(r.stderr || '').split('\n').find((l) => l.trim()) ?? 'no output'}`);
+  if (!chromium)
+    throw new Error(
+      `no Chromium found (${CANDIDATES.join(', ')}): install it (apt-get install -y chromium) or open the SVG`,
+    );
+  const r = spawnSync(
+    chromium,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--hide-scrollbars',
+      '--force-device-scale-factor=1',
+      `--window-size=${width},${height}`,
+      `--screenshot=${resolve(pngPath)}`,
+      pathToFileURL(resolve(svgPath)).href,
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  if (r.status !== 0 || !existsSync(pngPath))
+    throw new Error(
+      `chromium failed (${r.status}): ${(r.stderr || '').split('\n').find((l) => l.trim()) ?? 'no output'}`,
+    );
 }

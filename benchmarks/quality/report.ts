@@ -27,15 +27,26 @@ export function qualityTable(sweeps: TaskSweep[], meta: QualityMeta): string {
   ];
   for (const s of sweeps) {
     lines.push(`### ${s.task} (${s.examples} prompts)`, '');
-    lines.push('| algorithm | threshold | exact match | TPF | answer TPF | forwards/answer | ms/answer |', '|---|---|---|---|---|---|---|');
+    lines.push(
+      '| algorithm | threshold | exact match | TPF | answer TPF | forwards/answer | ms/answer |',
+      '|---|---|---|---|---|---|---|',
+    );
     lines.push(row(s.baseline, '1 token/forward (baseline)'));
     for (const p of s.points) lines.push(row(p));
-    lines.push('', `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · baseline ${pct(s.baseline.accuracy)}`);
-    lines.push(`speedup at equal accuracy: ${speedupText(s.speedup)} · within 1 point: ${speedupText(s.speedupWithin1pt)}`, '');
+    lines.push(
+      '',
+      `accuracy at 0.9 (low_confidence): ${s.accuracyAt09 === null ? 'n/a' : pct(s.accuracyAt09)} · baseline ${pct(s.baseline.accuracy)}`,
+    );
+    lines.push(
+      `speedup at equal accuracy: ${speedupText(s.speedup)} · within 1 point: ${speedupText(s.speedupWithin1pt)}`,
+      '',
+    );
   }
-  lines.push(meta.blockLength === null
-    ? 'Through the API: TPF = completion tokens ÷ forwards (the response\'s diffusion block, prefill forwards included); ms/answer is the HTTP round trip.'
-    : 'TPF: committed tokens ÷ forwards (EOS fill of decoded blocks included); answer TPF: (answer + <|role_end|> + EOS) ÷ forwards.');
+  lines.push(
+    meta.blockLength === null
+      ? "Through the API: TPF = completion tokens ÷ forwards (the response's diffusion block, prefill forwards included); ms/answer is the HTTP round trip."
+      : 'TPF: committed tokens ÷ forwards (EOS fill of decoded blocks included); answer TPF: (answer + <|role_end|> + EOS) ÷ forwards.',
+  );
   return lines.join('\n');
 }
 
@@ -46,27 +57,47 @@ function speedupText(sp: Speedup): string {
 }
 
 function speedupJson(sp: Speedup, baselineAccuracy: number) {
-  return { forwards: sp.forwards, wall: sp.wall, setting: sp.setting, baseline_accuracy: baselineAccuracy };
+  return {
+    forwards: sp.forwards,
+    wall: sp.wall,
+    setting: sp.setting,
+    baseline_accuracy: baselineAccuracy,
+  };
 }
 
 function pointJson(p: SweepPoint) {
   return {
-    algorithm: p.algorithm, threshold: p.threshold, accuracy: p.accuracy, correct: p.correct, examples: p.examples,
-    tokens_per_forward: p.tokensPerForward, answer_tokens_per_forward: p.outputTokensPerForward,
-    forwards_per_answer: p.forwardsPerAnswer, ms_per_answer: p.msPerAnswer,
+    algorithm: p.algorithm,
+    threshold: p.threshold,
+    accuracy: p.accuracy,
+    correct: p.correct,
+    examples: p.examples,
+    tokens_per_forward: p.tokensPerForward,
+    answer_tokens_per_forward: p.outputTokensPerForward,
+    forwards_per_answer: p.forwardsPerAnswer,
+    ms_per_answer: p.msPerAnswer,
   };
 }
 
 export function qualityJson(sweeps: TaskSweep[], meta: QualityMeta): Record<string, unknown> {
   return {
-    model: meta.model, runtime: meta.runtime, mode: meta.mode, block_length: meta.blockLength, limit: meta.limit,
-    tasks: Object.fromEntries(sweeps.map((s) => [s.task, {
-      examples: s.examples,
-      accuracy_at_0_9: s.accuracyAt09,
-      speedup_at_equal_accuracy: speedupJson(s.speedup, s.baseline.accuracy),
-      speedup_within_1pt: speedupJson(s.speedupWithin1pt, s.baseline.accuracy),
-      baseline: pointJson(s.baseline),
-      points: s.points.map(pointJson),
-    }])),
+    model: meta.model,
+    runtime: meta.runtime,
+    mode: meta.mode,
+    block_length: meta.blockLength,
+    limit: meta.limit,
+    tasks: Object.fromEntries(
+      sweeps.map((s) => [
+        s.task,
+        {
+          examples: s.examples,
+          accuracy_at_0_9: s.accuracyAt09,
+          speedup_at_equal_accuracy: speedupJson(s.speedup, s.baseline.accuracy),
+          speedup_within_1pt: speedupJson(s.speedupWithin1pt, s.baseline.accuracy),
+          baseline: pointJson(s.baseline),
+          points: s.points.map(pointJson),
+        },
+      ]),
+    ),
   };
 }

@@ -9,7 +9,12 @@ import type { EvalResult } from '../../training/evaluate.ts';
 import { TASKS, heldOutExamples, type TaskExample } from '../../training/tasks.ts';
 
 export const DEFAULT_THRESHOLDS = [0.5, 0.7, 0.9, 0.95] as const;
-export const DEFAULT_ALGORITHMS = ['low_confidence', 'hierarchy', 'factor', 'entropy_threshold'] as const;
+export const DEFAULT_ALGORITHMS = [
+  'low_confidence',
+  'hierarchy',
+  'factor',
+  'entropy_threshold',
+] as const;
 /** The AR-style baseline: nothing clears a threshold of 1, so each forward commits its single most confident token. */
 export const BASELINE = { algorithm: 'low_confidence', threshold: 1 } as const;
 export const MAX_TOKENS = 16;
@@ -71,13 +76,20 @@ export async function runSweep(o: SweepOptions): Promise<TaskSweep[]> {
   for (const task of o.tasks) {
     const examples = heldOutExamples(TASKS[task], o.limit);
     const run = async (algorithm: string, threshold: number | null): Promise<SweepPoint> => {
-      const { failures, ...r } = await o.evaluate(examples, { algorithm, maxTokens: MAX_TOKENS, ...(threshold === null ? {} : { threshold }) });
+      const { failures, ...r } = await o.evaluate(examples, {
+        algorithm,
+        maxTokens: MAX_TOKENS,
+        ...(threshold === null ? {} : { threshold }),
+      });
       const p = { algorithm, threshold, ...r };
       o.onPoint?.(task, p, failures);
       return p;
     };
     // Warm the runtime (first-call allocations) so the first measured setting is not charged for it.
-    await o.evaluate(examples.slice(0, 3), { algorithm: BASELINE.algorithm, maxTokens: MAX_TOKENS });
+    await o.evaluate(examples.slice(0, 3), {
+      algorithm: BASELINE.algorithm,
+      maxTokens: MAX_TOKENS,
+    });
     const baseline = await run(BASELINE.algorithm, BASELINE.threshold);
     const points: SweepPoint[] = [];
     for (const algorithm of o.algorithms) {
@@ -85,13 +97,25 @@ export async function runSweep(o: SweepOptions): Promise<TaskSweep[]> {
       else for (const threshold of o.thresholds) points.push(await run(algorithm, threshold));
     }
     const at09 = points.find((p) => p.algorithm === 'low_confidence' && p.threshold === 0.9);
-    out.push({ task, examples: examples.length, baseline, points, accuracyAt09: at09 ? at09.accuracy : null, speedup: speedupAtEqualAccuracy(baseline, points), speedupWithin1pt: speedupAtEqualAccuracy(baseline, points, 0.01) });
+    out.push({
+      task,
+      examples: examples.length,
+      baseline,
+      points,
+      accuracyAt09: at09 ? at09.accuracy : null,
+      speedup: speedupAtEqualAccuracy(baseline, points),
+      speedupWithin1pt: speedupAtEqualAccuracy(baseline, points, 0.01),
+    });
   }
   return out;
 }
 
 /** Baseline cost ÷ the cheapest setting whose accuracy is at least the baseline's minus `tolerance`. */
-export function speedupAtEqualAccuracy(baseline: SweepPoint, points: SweepPoint[], tolerance = 0): Speedup {
+export function speedupAtEqualAccuracy(
+  baseline: SweepPoint,
+  points: SweepPoint[],
+  tolerance = 0,
+): Speedup {
   const ok = points.filter((p) => p.accuracy >= baseline.accuracy - tolerance - 1e-12);
   if (ok.length === 0) return { forwards: null, wall: null, setting: null };
   const byForwards = ok.reduce((a, b) => (b.forwardsPerAnswer < a.forwardsPerAnswer ? b : a));

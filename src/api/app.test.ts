@@ -25,7 +25,8 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
   let store: StaticTenantStore;
   let forwards = 0;
   let slowMs = 0;
-  const inProcess = async (url: string | URL | Request, init?: RequestInit) => app.fetch(new Request(url as string, init));
+  const inProcess = async (url: string | URL | Request, init?: RequestInit) =>
+    app.fetch(new Request(url as string, init));
 
   before(async () => {
     fx = await tinyFixture({ seed: 41 });
@@ -42,39 +43,81 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
         return runner.forward(input);
       },
     };
-    store = new StaticTenantStore({ [KEY]: openTenant('t1', { maxTokens: 200 }), [OTHER]: openTenant('t2', { models: ['other-model'] }) });
-    app = createApiApp({
-      engines: staticRegistry([runnerEngine({ id: 'tiny', backend: 'node', load: async () => ({ runner: counting, codec }), prefixCache: new PrefixCache() })]),
-      tenants: store, limiter: unlimited, keepAliveMs: 20,
+    store = new StaticTenantStore({
+      [KEY]: openTenant('t1', { maxTokens: 200 }),
+      [OTHER]: openTenant('t2', { models: ['other-model'] }),
     });
-    client = new OpenAI({ apiKey: KEY, baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
+    app = createApiApp({
+      engines: staticRegistry([
+        runnerEngine({
+          id: 'tiny',
+          backend: 'node',
+          load: async () => ({ runner: counting, codec }),
+          prefixCache: new PrefixCache(),
+        }),
+      ]),
+      tenants: store,
+      limiter: unlimited,
+      keepAliveMs: 20,
+    });
+    client = new OpenAI({
+      apiKey: KEY,
+      baseURL: 'http://unmask.test/v1',
+      maxRetries: 0,
+      fetch: inProcess,
+    });
   });
   after(() => fx.cleanup());
 
   test('chat completion: text, usage, finish reason, same seed → same text', async () => {
-    const req = { model: 'tiny', messages: [{ role: 'user' as const, content: 'hello there' }], max_tokens: 20, temperature: 0.8, seed: 5 };
+    const req = {
+      model: 'tiny',
+      messages: [{ role: 'user' as const, content: 'hello there' }],
+      max_tokens: 20,
+      temperature: 0.8,
+      seed: 5,
+    };
     const a = await client.chat.completions.create(req);
     const b = await client.chat.completions.create(req);
     assert.equal(a.object, 'chat.completion');
     assert.equal(a.choices[0].message.role, 'assistant');
     assert.equal(typeof a.choices[0].message.content, 'string');
     assert.ok(['stop', 'length'].includes(a.choices[0].finish_reason));
-    assert.ok(a.usage!.prompt_tokens > 5 && a.usage!.completion_tokens > 0 && a.usage!.completion_tokens <= 20);
+    assert.ok(
+      a.usage!.prompt_tokens > 5 &&
+        a.usage!.completion_tokens > 0 &&
+        a.usage!.completion_tokens <= 20,
+    );
     assert.equal(a.usage!.total_tokens, a.usage!.prompt_tokens + a.usage!.completion_tokens);
     assert.equal(a.choices[0].message.content, b.choices[0].message.content);
   });
 
   test('streamed chat: role first, deltas, finish, usage chunk, same text as non-streamed', async () => {
-    const body = { model: 'tiny', messages: [{ role: 'user' as const, content: 'stream me' }], max_tokens: 40 };
+    const body = {
+      model: 'tiny',
+      messages: [{ role: 'user' as const, content: 'stream me' }],
+      max_tokens: 40,
+    };
     const whole = await client.chat.completions.create(body);
-    const stream = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      ...body,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let first = true;
     let finish: string | null = null;
     let usage: OpenAI.CompletionUsage | undefined;
     for await (const chunk of stream) {
-      if (chunk.usage) { usage = chunk.usage; assert.equal(chunk.choices.length, 0); continue; }
-      if (first) { assert.equal(chunk.choices[0].delta.role, 'assistant'); first = false; }
+      if (chunk.usage) {
+        usage = chunk.usage;
+        assert.equal(chunk.choices.length, 0);
+        continue;
+      }
+      if (first) {
+        assert.equal(chunk.choices[0].delta.role, 'assistant');
+        first = false;
+      }
       text += chunk.choices[0].delta.content ?? '';
       finish = chunk.choices[0].finish_reason ?? finish;
     }
@@ -89,16 +132,42 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
   });
 
   test('completions: string prompt, token prompt, n > 1, stop truncates inside a block', async () => {
-    const r = await client.completions.create({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 30, n: 2, temperature: 1, seed: 1 });
+    const r = await client.completions.create({
+      model: 'tiny',
+      prompt: 'Once upon a time',
+      max_tokens: 30,
+      n: 2,
+      temperature: 1,
+      seed: 1,
+    });
     assert.equal(r.choices.length, 2);
-    assert.deepEqual(r.choices.map((c) => c.index), [0, 1]);
-    const ids = await client.completions.create({ model: 'tiny', prompt: [3, 17, 42, 9], max_tokens: 12 });
+    assert.deepEqual(
+      r.choices.map((c) => c.index),
+      [0, 1],
+    );
+    const ids = await client.completions.create({
+      model: 'tiny',
+      prompt: [3, 17, 42, 9],
+      max_tokens: 12,
+    });
     assert.equal(ids.usage!.prompt_tokens, 4);
-    const full = await client.completions.create({ model: 'tiny', prompt: 'Stop test', max_tokens: 40 });
+    const full = await client.completions.create({
+      model: 'tiny',
+      prompt: 'Stop test',
+      max_tokens: 40,
+    });
     const text = full.choices[0].text;
     const stop = text.slice(5, 7);
-    assert.ok(stop.length === 2, `need generated text to pick a stop from: ${JSON.stringify(text)}`);
-    const cut = await client.completions.create({ model: 'tiny', prompt: 'Stop test', max_tokens: 40, stop: [stop] });
+    assert.ok(
+      stop.length === 2,
+      `need generated text to pick a stop from: ${JSON.stringify(text)}`,
+    );
+    const cut = await client.completions.create({
+      model: 'tiny',
+      prompt: 'Stop test',
+      max_tokens: 40,
+      stop: [stop],
+    });
     assert.equal(cut.choices[0].text, text.slice(0, text.indexOf(stop)));
     assert.equal(cut.choices[0].finish_reason, 'stop');
     assert.ok(cut.usage!.completion_tokens < full.usage!.completion_tokens);
@@ -113,28 +182,130 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
         return true;
       });
     };
-    await expect(client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), 404, 'model');
+    await expect(
+      client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),
+      404,
+      'model',
+    );
     await expect(client.chat.completions.create({ model: 'tiny', messages: [] }), 400, 'messages');
-    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], temperature: -1 }), 400, 'temperature');
-    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f' } }] }), 400, 'tools');
-    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], logprobs: true }), 400, 'logprobs');
-    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], presence_penalty: 0.5 }), 400, 'presence_penalty');
-    await expect(client.completions.create({ model: 'tiny', prompt: 'x', frequency_penalty: -1 }), 400, 'frequency_penalty');
-    await expect(client.completions.create({ model: 'tiny', prompt: 'x', best_of: 3 }), 400, 'best_of');
-    const zeroPenalties = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], max_tokens: 2, presence_penalty: 0, frequency_penalty: 0 });
+    await expect(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        temperature: -1,
+      }),
+      400,
+      'temperature',
+    );
+    await expect(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        tools: [{ type: 'function', function: { name: 'f' } }],
+      }),
+      400,
+      'tools',
+    );
+    await expect(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        logprobs: true,
+      }),
+      400,
+      'logprobs',
+    );
+    await expect(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        presence_penalty: 0.5,
+      }),
+      400,
+      'presence_penalty',
+    );
+    await expect(
+      client.completions.create({ model: 'tiny', prompt: 'x', frequency_penalty: -1 }),
+      400,
+      'frequency_penalty',
+    );
+    await expect(
+      client.completions.create({ model: 'tiny', prompt: 'x', best_of: 3 }),
+      400,
+      'best_of',
+    );
+    const zeroPenalties = await client.chat.completions.create({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 2,
+      presence_penalty: 0,
+      frequency_penalty: 0,
+    });
     assert.equal(zeroPenalties.choices.length, 1, 'penalties of 0 (client defaults) are accepted');
-    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], max_tokens: 500 }), 400, 'max_tokens');
-    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], threshold: 1.5 } as never), 400, 'threshold');
-    await expect(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }], strategy: 'bogus' } as never), 400, 'strategy');
-    await expect(client.completions.create({ model: 'tiny', prompt: [3, 9_999_999], max_tokens: 4 }), 400);
-    const other = new OpenAI({ apiKey: OTHER, baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
-    await expect(other.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }] }), 403, 'model');
-    const bad = new OpenAI({ apiKey: 'sk-unmask-wrong', baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
+    await expect(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        max_tokens: 500,
+      }),
+      400,
+      'max_tokens',
+    );
+    await expect(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        threshold: 1.5,
+      } as never),
+      400,
+      'threshold',
+    );
+    await expect(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        strategy: 'bogus',
+      } as never),
+      400,
+      'strategy',
+    );
+    await expect(
+      client.completions.create({ model: 'tiny', prompt: [3, 9_999_999], max_tokens: 4 }),
+      400,
+    );
+    const other = new OpenAI({
+      apiKey: OTHER,
+      baseURL: 'http://unmask.test/v1',
+      maxRetries: 0,
+      fetch: inProcess,
+    });
+    await expect(
+      other.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }] }),
+      403,
+      'model',
+    );
+    const bad = new OpenAI({
+      apiKey: 'sk-unmask-wrong',
+      baseURL: 'http://unmask.test/v1',
+      maxRetries: 0,
+      fetch: inProcess,
+    });
     await expect(bad.models.list(), 401);
-    const raw = await app.request('/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: '{not json' });
+    const raw = await app.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: '{not json',
+    });
     assert.equal(raw.status, 400);
     assert.equal((await raw.json()).error.type, 'invalid_request_error');
-    const big = await app.request('/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'x'.repeat(2 << 20) }] }) });
+    const big = await app.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x'.repeat(2 << 20) }],
+      }),
+    });
     assert.equal(big.status, 413);
     const nf = await app.request('/nowhere');
     assert.equal(nf.status, 404);
@@ -144,20 +315,50 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
 
   test('models.retrieve: the card of a model the key may use; 404 model_not_found otherwise', async () => {
     const card = await client.models.retrieve('tiny');
-    assert.deepEqual({ id: card.id, object: card.object, owned_by: card.owned_by }, { id: 'tiny', object: 'model', owned_by: 'unmask' });
-    await assert.rejects(client.models.retrieve('nope'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 404 && e.code === 'model_not_found');
-    const odd = await app.fetch(new Request('http://unmask.test/v1/models/100%25', { headers: { authorization: `Bearer ${KEY}` } }));
+    assert.deepEqual(
+      { id: card.id, object: card.object, owned_by: card.owned_by },
+      { id: 'tiny', object: 'model', owned_by: 'unmask' },
+    );
+    await assert.rejects(
+      client.models.retrieve('nope'),
+      (e: unknown) =>
+        e instanceof OpenAI.APIError && e.status === 404 && e.code === 'model_not_found',
+    );
+    const odd = await app.fetch(
+      new Request('http://unmask.test/v1/models/100%25', {
+        headers: { authorization: `Bearer ${KEY}` },
+      }),
+    );
     assert.equal(odd.status, 404, 'an id with % is looked up, not a 500');
-    const other = new OpenAI({ apiKey: OTHER, baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess });
-    await assert.rejects(other.models.retrieve('tiny'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 404);
-    await assert.rejects(new OpenAI({ apiKey: 'sk-unmask-wrong', baseURL: 'http://unmask.test/v1', maxRetries: 0, fetch: inProcess }).models.retrieve('tiny'), (e: unknown) => e instanceof OpenAI.APIError && e.status === 401);
+    const other = new OpenAI({
+      apiKey: OTHER,
+      baseURL: 'http://unmask.test/v1',
+      maxRetries: 0,
+      fetch: inProcess,
+    });
+    await assert.rejects(
+      other.models.retrieve('tiny'),
+      (e: unknown) => e instanceof OpenAI.APIError && e.status === 404,
+    );
+    await assert.rejects(
+      new OpenAI({
+        apiKey: 'sk-unmask-wrong',
+        baseURL: 'http://unmask.test/v1',
+        maxRetries: 0,
+        fetch: inProcess,
+      }).models.retrieve('tiny'),
+      (e: unknown) => e instanceof OpenAI.APIError && e.status === 401,
+    );
   });
 
   test('models list respects the tenant; usage shows only the caller', async () => {
     const models = await client.models.list();
-    assert.deepEqual(models.data.map((m) => m.id), ['tiny']);
+    assert.deepEqual(
+      models.data.map((m) => m.id),
+      ['tiny'],
+    );
     const res = await app.request('/v1/usage', { headers: { authorization: `Bearer ${KEY}` } });
-    const usage = await res.json() as { tenantId: string; requests: number };
+    const usage = (await res.json()) as { tenantId: string; requests: number };
     assert.equal(usage.tenantId, 't1');
     assert.ok(usage.requests > 0);
     assert.ok(store.records.every((r) => r.tenantId === 't1'));
@@ -165,8 +366,15 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
 
   test('denoising frames are opt-in named events; a client abort mid-stream stops the forwards', async () => {
     const res = await app.request('/v1/chat/completions', {
-      method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'frames' }], max_tokens: 16, stream: true, stream_options: { include_denoising: true } }),
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'frames' }],
+        max_tokens: 16,
+        stream: true,
+        stream_options: { include_denoising: true },
+      }),
     });
     const text = await res.text();
     assert.match(text, /event: denoise\ndata: \{"id":"chatcmpl-/);
@@ -175,14 +383,26 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     slowMs = 15;
     const controller = new AbortController();
     const before = forwards;
-    const stream = await client.chat.completions.create(
-      { model: 'tiny', messages: [{ role: 'user', content: 'long one' }], max_tokens: 190, stream: true, threshold: 1 } as never,
+    const stream = (await client.chat.completions.create(
+      {
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'long one' }],
+        max_tokens: 190,
+        stream: true,
+        threshold: 1,
+      } as never,
       { signal: controller.signal },
-    ) as unknown as AsyncIterable<unknown>;
+    )) as unknown as AsyncIterable<unknown>;
     let chunks = 0;
     try {
-      for await (const _ of stream) if (++chunks === 2) { controller.abort(); break; }
-    } catch { /* the client may surface the abort as an error */ }
+      for await (const _ of stream)
+        if (++chunks === 2) {
+          controller.abort();
+          break;
+        }
+    } catch {
+      /* the client may surface the abort as an error */
+    }
     await new Promise((r) => setTimeout(r, 100));
     const afterAbort = forwards;
     await new Promise((r) => setTimeout(r, 200));
@@ -191,11 +411,19 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.ok(afterAbort - before < 150, `aborted early: ${afterAbort - before} forwards`);
   });
 
-  test('every response carries a server x-request-id (errors and streams included), the metering key; a caller\'s id is echoed, never metered', async () => {
-    const post = (headers: Record<string, string>, body: unknown) => app.fetch(new Request('http://unmask.test/v1/completions', {
-      method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
-    }));
-    const ok = await post({ authorization: `Bearer ${KEY}` }, { model: 'tiny', prompt: 'hi', max_tokens: 4 });
+  test("every response carries a server x-request-id (errors and streams included), the metering key; a caller's id is echoed, never metered", async () => {
+    const post = (headers: Record<string, string>, body: unknown) =>
+      app.fetch(
+        new Request('http://unmask.test/v1/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(body),
+        }),
+      );
+    const ok = await post(
+      { authorization: `Bearer ${KEY}` },
+      { model: 'tiny', prompt: 'hi', max_tokens: 4 },
+    );
     assert.match(ok.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/);
     await ok.text();
     const unauthorized = await post({}, { model: 'tiny', prompt: 'hi' });
@@ -203,50 +431,117 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.match(unauthorized.headers.get('x-request-id') ?? '', /^req_/);
     const notFound = await app.fetch(new Request('http://unmask.test/v2/nothing'));
     assert.match(notFound.headers.get('x-request-id') ?? '', /^req_/);
-    const stream = await post({ authorization: `Bearer ${KEY}`, 'x-request-id': 'gw-trace.42' }, { model: 'tiny', prompt: 'hi', max_tokens: 4, stream: true });
+    const stream = await post(
+      { authorization: `Bearer ${KEY}`, 'x-request-id': 'gw-trace.42' },
+      { model: 'tiny', prompt: 'hi', max_tokens: 4, stream: true },
+    );
     const serverId = stream.headers.get('x-request-id') ?? '';
     assert.match(serverId, /^req_[0-9a-f]{32}$/);
-    assert.equal(stream.headers.get('x-client-request-id'), 'gw-trace.42', 'the caller\'s id is echoed beside ours');
+    assert.equal(
+      stream.headers.get('x-client-request-id'),
+      'gw-trace.42',
+      "the caller's id is echoed beside ours",
+    );
     await stream.text();
     // The same client id again must not merge two requests' usage (usage is deduplicated by request id).
-    const repeat = await post({ authorization: `Bearer ${KEY}`, 'x-request-id': 'gw-trace.42' }, { model: 'tiny', prompt: 'hi', max_tokens: 2 });
+    const repeat = await post(
+      { authorization: `Bearer ${KEY}`, 'x-request-id': 'gw-trace.42' },
+      { model: 'tiny', prompt: 'hi', max_tokens: 2 },
+    );
     await repeat.text();
     await new Promise((r) => setTimeout(r, 20));
-    assert.ok(store.records.some((r) => r.requestId === serverId), 'the usage record has the server request id');
-    assert.ok(!store.records.some((r) => r.requestId === 'gw-trace.42'), 'a client id is never the metering key');
-    const spoofed = await post({ authorization: `Bearer ${KEY}`, 'x-request-id': 'bad id with spaces' }, { model: 'tiny', prompt: 'hi', max_tokens: 2 });
+    assert.ok(
+      store.records.some((r) => r.requestId === serverId),
+      'the usage record has the server request id',
+    );
+    assert.ok(
+      !store.records.some((r) => r.requestId === 'gw-trace.42'),
+      'a client id is never the metering key',
+    );
+    const spoofed = await post(
+      { authorization: `Bearer ${KEY}`, 'x-request-id': 'bad id with spaces' },
+      { model: 'tiny', prompt: 'hi', max_tokens: 2 },
+    );
     assert.equal(spoofed.headers.get('x-client-request-id'), null);
     await spoofed.text();
   });
 
   test('a repeated long prompt is served from the prefix cache: same text, usage reports the cached prompt tokens', async () => {
     const prompt = Array.from({ length: 70 }, (_, i) => (i * 37 + 11) % 200);
-    const first = await client.completions.create({ model: 'tiny', prompt, max_tokens: 12, threshold: 0.9 } as never);
-    const second = await client.completions.create({ model: 'tiny', prompt, max_tokens: 12, threshold: 0.9 } as never);
+    const first = await client.completions.create({
+      model: 'tiny',
+      prompt,
+      max_tokens: 12,
+      threshold: 0.9,
+    } as never);
+    const second = await client.completions.create({
+      model: 'tiny',
+      prompt,
+      max_tokens: 12,
+      threshold: 0.9,
+    } as never);
     assert.equal(second.choices[0].text, first.choices[0].text);
-    const cached = (u: unknown) => (u as { prompt_tokens_details: { cached_tokens: number } }).prompt_tokens_details.cached_tokens;
+    const cached = (u: unknown) =>
+      (u as { prompt_tokens_details: { cached_tokens: number } }).prompt_tokens_details
+        .cached_tokens;
     const B = 32;
     assert.equal(cached(first.usage), 0);
     assert.equal(cached(second.usage), Math.floor(70 / B) * B);
   });
 
   test('CORS: preflights pass before auth, responses expose the request id and rate headers; a list or none restricts it', async () => {
-    const preflight = (target: ReturnType<typeof createApiApp>, origin: string) => target.fetch(new Request('http://unmask.test/v1/chat/completions', {
-      method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
-    }));
+    const preflight = (target: ReturnType<typeof createApiApp>, origin: string) =>
+      target.fetch(
+        new Request('http://unmask.test/v1/chat/completions', {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'authorization,content-type',
+          },
+        }),
+      );
     const open = await preflight(app, 'https://any.example');
     assert.equal(open.status, 204);
     assert.equal(open.headers.get('access-control-allow-origin'), '*');
     assert.match(open.headers.get('access-control-allow-headers') ?? '', /authorization/);
-    const models = await app.fetch(new Request('http://unmask.test/v1/models', { headers: { origin: 'https://any.example', authorization: `Bearer ${KEY}` } }));
+    const models = await app.fetch(
+      new Request('http://unmask.test/v1/models', {
+        headers: { origin: 'https://any.example', authorization: `Bearer ${KEY}` },
+      }),
+    );
     assert.equal(models.headers.get('access-control-allow-origin'), '*');
     assert.match(models.headers.get('access-control-expose-headers') ?? '', /x-request-id/);
 
-    const engines = staticRegistry([runnerEngine({ id: 'tiny', backend: 'node', load: async () => { throw new Error('CORS checks never load the model'); } })]);
-    const listed = createApiApp({ engines, tenants: store, limiter: unlimited, corsOrigins: parseCorsOrigins('https://app.example, https://admin.example') });
-    assert.equal((await preflight(listed, 'https://app.example')).headers.get('access-control-allow-origin'), 'https://app.example');
-    assert.equal((await preflight(listed, 'https://evil.example')).headers.get('access-control-allow-origin'), null);
-    const none = createApiApp({ engines, tenants: store, limiter: unlimited, corsOrigins: parseCorsOrigins('none') });
+    const engines = staticRegistry([
+      runnerEngine({
+        id: 'tiny',
+        backend: 'node',
+        load: async () => {
+          throw new Error('CORS checks never load the model');
+        },
+      }),
+    ]);
+    const listed = createApiApp({
+      engines,
+      tenants: store,
+      limiter: unlimited,
+      corsOrigins: parseCorsOrigins('https://app.example, https://admin.example'),
+    });
+    assert.equal(
+      (await preflight(listed, 'https://app.example')).headers.get('access-control-allow-origin'),
+      'https://app.example',
+    );
+    assert.equal(
+      (await preflight(listed, 'https://evil.example')).headers.get('access-control-allow-origin'),
+      null,
+    );
+    const none = createApiApp({
+      engines,
+      tenants: store,
+      limiter: unlimited,
+      corsOrigins: parseCorsOrigins('none'),
+    });
     const refused = await preflight(none, 'https://any.example');
     assert.equal(refused.headers.get('access-control-allow-origin'), null);
     assert.notEqual(refused.status, 204);

@@ -17,17 +17,25 @@ const MESSAGES = {
   expired: ['expired_api_key', 'This API key has expired'],
 } as const;
 
-export function bearerKey(header: string | undefined, apiKeyHeader: string | undefined): string | null {
+export function bearerKey(
+  header: string | undefined,
+  apiKeyHeader: string | undefined,
+): string | null {
   const m = header ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
   return m ? m[1].trim() : apiKeyHeader?.trim() || null;
 }
 
 export function tenantAuth(store: TenantStore) {
   return createMiddleware(async function tenantAuth(c, next) {
-    const outcome = await store.authenticate(bearerKey(c.req.header('authorization'), c.req.header('x-api-key')));
+    const outcome = await store.authenticate(
+      bearerKey(c.req.header('authorization'), c.req.header('x-api-key')),
+    );
     if (!outcome.ok) {
       const [code, message] = MESSAGES[outcome.reason];
-      throw new ApiError(401, 'authentication_error', message, { code, headers: { 'www-authenticate': 'Bearer' } });
+      throw new ApiError(401, 'authentication_error', message, {
+        code,
+        headers: { 'www-authenticate': 'Bearer' },
+      });
     }
     c.set('tenant', outcome.tenant);
     c.set('keyId', outcome.keyId);

@@ -14,7 +14,10 @@ export function parseCorsOrigins(value: string | undefined): CorsOrigins {
   const v = value?.trim();
   if (!v || v === '*') return '*';
   if (v === 'none') return null;
-  return v.split(',').map((o) => o.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
 }
 
 export function apiCors(origins: CorsOrigins): MiddlewareHandler | null {
@@ -22,8 +25,25 @@ export function apiCors(origins: CorsOrigins): MiddlewareHandler | null {
   return cors({
     origin: origins,
     allowMethods: ['GET', 'POST', 'OPTIONS'],
-    allowHeaders: ['authorization', 'content-type', 'x-api-key', 'x-request-id', 'openai-organization', 'openai-project'],
-    exposeHeaders: ['x-request-id', 'x-client-request-id', 'retry-after', 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+    allowHeaders: [
+      'authorization',
+      'content-type',
+      'x-api-key',
+      'x-request-id',
+      'openai-organization',
+      'openai-project',
+    ],
+    exposeHeaders: [
+      'x-request-id',
+      'x-client-request-id',
+      'retry-after',
+      'x-ratelimit-limit-requests',
+      'x-ratelimit-remaining-requests',
+      'x-ratelimit-reset-requests',
+      'x-ratelimit-limit-tokens',
+      'x-ratelimit-remaining-tokens',
+      'x-ratelimit-reset-tokens',
+    ],
     maxAge: 86400,
   });
 }

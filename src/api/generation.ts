@@ -45,7 +45,8 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
   let seed = options.seed ?? 0;
   let cachedPromptTokens = 0;
   for await (const event of model.decode(req.promptIds, options)) {
-    if (event.type === 'step' && event.cachedPromptTokens !== undefined) cachedPromptTokens = event.cachedPromptTokens;
+    if (event.type === 'step' && event.cachedPromptTokens !== undefined)
+      cachedPromptTokens = event.cachedPromptTokens;
     if (event.type === 'step' && req.onDenoise) await req.onDenoise(denoiseFrame(model, event));
     if (event.type === 'block') {
       // eos_early_stop may run past max_tokens inside the last block (HF quirk): the API clips it.
@@ -54,7 +55,10 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
       const { delta, stopped } = text.push(tokens);
       if (delta && req.onDelta) await req.onDelta(delta);
       // Leaving the loop ends the generator: no further forward runs.
-      if (stopped) { finish = 'stop'; break; }
+      if (stopped) {
+        finish = 'stop';
+        break;
+      }
     }
     if (event.type === 'done') {
       if (event.result.finishReason === 'aborted') throw new ClientGoneError('generation aborted');
@@ -67,14 +71,26 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
   }
   const tail = text.finish();
   if (tail && req.onDelta) await req.onDelta(tail);
-  return { text: text.text, completionTokens: text.completionTokens(), finishReason: finish, forwards, tokensPerForward: tpf, seed, cachedPromptTokens };
+  return {
+    text: text.text,
+    completionTokens: text.completionTokens(),
+    finishReason: finish,
+    forwards,
+    tokensPerForward: tpf,
+    seed,
+    cachedPromptTokens,
+  };
 }
 
 function denoiseFrame(model: OpenModel, e: StepEvent): DenoiseFrame {
   return {
     block: e.block,
     step: e.step,
-    committed: e.committed.map((c) => ({ index: c.index, token: c.token, text: model.codec.decode([c.token], { skipSpecialTokens: false }) })),
+    committed: e.committed.map((c) => ({
+      index: c.index,
+      token: c.token,
+      text: model.codec.decode([c.token], { skipSpecialTokens: false }),
+    })),
     masked: e.masked,
   };
 }

@@ -23,9 +23,16 @@ export interface Prepared {
 
 export function findEngine(engines: EngineRegistry, tenant: Tenant, model: string): ModelEngine {
   const engine = engines.get(model, { tenant });
-  if (!engine) throw new ApiError(404, 'not_found_error', `The model '${model}' does not exist`, { param: 'model', code: 'model_not_found' });
+  if (!engine)
+    throw new ApiError(404, 'not_found_error', `The model '${model}' does not exist`, {
+      param: 'model',
+      code: 'model_not_found',
+    });
   if (tenant.models && !tenant.models.includes(model)) {
-    throw new ApiError(403, 'permission_error', `This key may not use the model '${model}'`, { param: 'model', code: 'model_not_allowed' });
+    throw new ApiError(403, 'permission_error', `This key may not use the model '${model}'`, {
+      param: 'model',
+      code: 'model_not_allowed',
+    });
   }
   return engine;
 }
@@ -35,20 +42,39 @@ export async function openEngine(engine: ModelEngine): Promise<OpenModel> {
     return await engine.open();
   } catch (e: unknown) {
     const err = toApiError(e);
-    if (err.status === 500) throw new ApiError(503, 'service_unavailable_error', `The model '${engine.id}' is unavailable`, { code: 'model_unavailable', headers: { 'retry-after': '5' } });
+    if (err.status === 500)
+      throw new ApiError(
+        503,
+        'service_unavailable_error',
+        `The model '${engine.id}' is unavailable`,
+        { code: 'model_unavailable', headers: { 'retry-after': '5' } },
+      );
     throw err;
   }
 }
 
-export function prepareOptions(body: GenerationFields, tenant: Tenant, model: OpenModel, prompts: number[][]): Omit<Prepared, 'engine' | 'model' | 'prompts'> {
+export function prepareOptions(
+  body: GenerationFields,
+  tenant: Tenant,
+  model: OpenModel,
+  prompts: number[][],
+): Omit<Prepared, 'engine' | 'model' | 'prompts'> {
   const requested = body.max_completion_tokens ?? body.max_tokens ?? null;
   const param = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   if (requested !== null && tenant.maxTokens !== null && requested > tenant.maxTokens) {
-    throw badRequest(`${param} ${requested} exceeds this key's limit of ${tenant.maxTokens}`, param);
+    throw badRequest(
+      `${param} ${requested} exceeds this key's limit of ${tenant.maxTokens}`,
+      param,
+    );
   }
   const longest = Math.max(...prompts.map((p) => p.length));
   const room = model.info.maxPositions - longest;
-  if (room < 1) throw badRequest(`the prompt has ${longest} tokens, which fills the model's context of ${model.info.maxPositions}`, 'messages', 'context_length_exceeded');
+  if (room < 1)
+    throw badRequest(
+      `the prompt has ${longest} tokens, which fills the model's context of ${model.info.maxPositions}`,
+      'messages',
+      'context_length_exceeded',
+    );
   const maxTokens = requested ?? Math.min(room, tenant.maxTokens ?? DEFAULT_MAX_TOKENS);
   const options: DecodeOptions = {
     maxTokens,
@@ -67,9 +93,13 @@ export function prepareOptions(body: GenerationFields, tenant: Tenant, model: Op
     for (const p of prompts) planDecode(model.info, p, options);
   } catch (e: unknown) {
     const err = toApiError(e);
-    if (err.param === 'max_tokens' && param !== 'max_tokens') throw badRequest(err.message.replace('max_tokens', param), param, err.code);
+    if (err.param === 'max_tokens' && param !== 'max_tokens')
+      throw badRequest(err.message.replace('max_tokens', param), param, err.code);
     throw err;
   }
-  const stops = body.stop == null ? [] : (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.length > 0);
+  const stops =
+    body.stop == null
+      ? []
+      : (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.length > 0);
   return { options, stops, n: body.n ?? 1, maxTokens };
 }

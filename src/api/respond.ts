@@ -14,21 +14,43 @@ export interface Flavor {
   object: string;
   chunkObject: string;
   choice(index: number, text: string, finish: string): Record<string, unknown>;
-  chunkChoice(index: number, delta: string | null, finish: string | null, first: boolean): Record<string, unknown>;
+  chunkChoice(
+    index: number,
+    delta: string | null,
+    finish: string | null,
+    first: boolean,
+  ): Record<string, unknown>;
 }
 
 export const CHAT: Flavor = {
-  idPrefix: 'chatcmpl-', object: 'chat.completion', chunkObject: 'chat.completion.chunk',
-  choice: (index, text, finish) => ({ index, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: finish }),
+  idPrefix: 'chatcmpl-',
+  object: 'chat.completion',
+  chunkObject: 'chat.completion.chunk',
+  choice: (index, text, finish) => ({
+    index,
+    message: { role: 'assistant', content: text },
+    logprobs: null,
+    finish_reason: finish,
+  }),
   chunkChoice: (index, delta, finish, first) => ({
-    index, delta: first ? { role: 'assistant', content: '' } : delta === null ? {} : { content: delta }, logprobs: null, finish_reason: finish,
+    index,
+    delta: first ? { role: 'assistant', content: '' } : delta === null ? {} : { content: delta },
+    logprobs: null,
+    finish_reason: finish,
   }),
 };
 
 export const COMPLETION: Flavor = {
-  idPrefix: 'cmpl-', object: 'text_completion', chunkObject: 'text_completion',
+  idPrefix: 'cmpl-',
+  object: 'text_completion',
+  chunkObject: 'text_completion',
   choice: (index, text, finish) => ({ index, text, logprobs: null, finish_reason: finish }),
-  chunkChoice: (index, delta, finish) => ({ index, text: delta ?? '', logprobs: null, finish_reason: finish }),
+  chunkChoice: (index, delta, finish) => ({
+    index,
+    text: delta ?? '',
+    logprobs: null,
+    finish_reason: finish,
+  }),
 };
 
 export interface Outcome {
@@ -53,9 +75,12 @@ export interface RespondOptions {
 const randomId = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
 
 /** Each (prompt, n) pair is one choice, numbered prompt-major like OpenAI. */
-function* choicePlan(p: Prepared): Generator<{ index: number; prompt: number[]; seedOffset: number }> {
+function* choicePlan(
+  p: Prepared,
+): Generator<{ index: number; prompt: number[]; seedOffset: number }> {
   let index = 0;
-  for (const prompt of p.prompts) for (let k = 0; k < p.n; k++) yield { index: index++, prompt, seedOffset: k };
+  for (const prompt of p.prompts)
+    for (let k = 0; k < p.n; k++) yield { index: index++, prompt, seedOffset: k };
 }
 
 export async function respond(c: Context, o: RespondOptions): Promise<Response> {
@@ -74,7 +99,9 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
   for (const [k, v] of Object.entries(o.headers)) c.header(k, v);
 
   const usageOf = (completionTokens: number, cachedTokens: number) => ({
-    prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens,
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
     prompt_tokens_details: { cached_tokens: cachedTokens },
   });
 
@@ -85,7 +112,12 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
       const choices: Record<string, unknown>[] = [];
       let forwards = 0;
       for (const { index, prompt, seedOffset } of choicePlan(p)) {
-        const r: ChoiceResult = await runChoice({ model: p.model, promptIds: prompt, options: optionsFor(seedOffset), stops: p.stops });
+        const r: ChoiceResult = await runChoice({
+          model: p.model,
+          promptIds: prompt,
+          options: optionsFor(seedOffset),
+          stops: p.stops,
+        });
         completionTokens += r.completionTokens;
         cachedTokens += r.cachedPromptTokens;
         forwards += r.forwards;
@@ -93,7 +125,12 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
       }
       o.onDone({ promptTokens, completionTokens, status: 200 });
       return c.json({
-        id, object: flavor.object, created, model: o.modelId, system_fingerprint: 'unmask', choices,
+        id,
+        object: flavor.object,
+        created,
+        model: o.modelId,
+        system_fingerprint: 'unmask',
+        choices,
         usage: usageOf(completionTokens, cachedTokens),
         diffusion: { forwards, tokens_per_forward: forwards ? completionTokens / forwards : 0 },
       });
@@ -110,15 +147,33 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
     let status = 200;
     sse.onAbort(() => abort.abort());
     const chunk = (choices: Record<string, unknown>[], extra: Record<string, unknown> = {}) =>
-      sse.writeSSE({ data: JSON.stringify({ id, object: flavor.chunkObject, created, model: o.modelId, system_fingerprint: 'unmask', choices, ...extra }) });
-    const keepAlive = setInterval(() => { void sse.write(': keep-alive\n\n').catch(() => abort.abort()); }, o.keepAliveMs);
+      sse.writeSSE({
+        data: JSON.stringify({
+          id,
+          object: flavor.chunkObject,
+          created,
+          model: o.modelId,
+          system_fingerprint: 'unmask',
+          choices,
+          ...extra,
+        }),
+      });
+    const keepAlive = setInterval(() => {
+      void sse.write(': keep-alive\n\n').catch(() => abort.abort());
+    }, o.keepAliveMs);
     try {
       for (const { index, prompt, seedOffset } of choicePlan(p)) {
         await chunk([flavor.chunkChoice(index, null, null, true)]);
         const r = await runChoice({
-          model: p.model, promptIds: prompt, options: optionsFor(seedOffset), stops: p.stops,
+          model: p.model,
+          promptIds: prompt,
+          options: optionsFor(seedOffset),
+          stops: p.stops,
           onDelta: (text) => chunk([flavor.chunkChoice(index, text, null, false)]),
-          onDenoise: o.includeDenoising ? (frame: DenoiseFrame) => sse.writeSSE({ event: 'denoise', data: JSON.stringify({ id, index, ...frame }) }) : undefined,
+          onDenoise: o.includeDenoising
+            ? (frame: DenoiseFrame) =>
+                sse.writeSSE({ event: 'denoise', data: JSON.stringify({ id, index, ...frame }) })
+            : undefined,
         });
         completionTokens += r.completionTokens;
         cachedTokens += r.cachedPromptTokens;

@@ -33,16 +33,31 @@ function interleaved(runner: BlockRunner): BlockRunner {
   };
 }
 
-export function runnerEngine({ id, backend, ownedBy = 'unmask', load, prefixCache }: RunnerEngineOptions): ModelEngine {
+export function runnerEngine({
+  id,
+  backend,
+  ownedBy = 'unmask',
+  load,
+  prefixCache,
+}: RunnerEngineOptions): ModelEngine {
   let pending: Promise<OpenModel> | undefined;
   return {
-    id, backend, ownedBy,
+    id,
+    backend,
+    ownedBy,
     open() {
       pending ??= load().then(({ runner, codec }) => {
         const fair = interleaved(runner);
-        return { codec, info: runner.info, decode: (promptIds, options) => decode(fair, promptIds, prefixCache ? { prefixCache, ...options } : options) };
+        return {
+          codec,
+          info: runner.info,
+          decode: (promptIds, options) =>
+            decode(fair, promptIds, prefixCache ? { prefixCache, ...options } : options),
+        };
       });
-      pending.catch(() => { pending = undefined; });
+      pending.catch(() => {
+        pending = undefined;
+      });
       return pending;
     },
   };

@@ -2,13 +2,30 @@
  * A TenantStore with a fixed set of keys and an in-memory usage log, plus a limiter that admits everything:
  * for single-tenant deployments without D1 (a Node server behind its own gateway) and for route tests.
  */
-import type { Admission, Limiter, Tenant, TenantStore, UsageRecord, UsageSummary } from './tenancy.ts';
+import type {
+  Admission,
+  Limiter,
+  Tenant,
+  TenantStore,
+  UsageRecord,
+  UsageSummary,
+} from './tenancy.ts';
 import { summarizeRecords } from './usage-summary.ts';
 
 export function openTenant(id: string, overrides: Partial<Tenant> = {}): Tenant {
   return {
-    id, name: id, models: null, rpm: null, tpm: null, maxConcurrent: null, maxTokens: null,
-    budgetTokens: null, budgetPeriod: null, degradeToEdge: false, createdAt: 0, ...overrides,
+    id,
+    name: id,
+    models: null,
+    rpm: null,
+    tpm: null,
+    maxConcurrent: null,
+    maxTokens: null,
+    budgetTokens: null,
+    budgetPeriod: null,
+    degradeToEdge: false,
+    createdAt: 0,
+    ...overrides,
   };
 }
 
@@ -31,7 +48,11 @@ export class StaticTenantStore implements TenantStore {
 
   /** @param keys api key → tenant */
   constructor(keys: Record<string, Tenant>) {
-    this.entries = Object.entries(keys).map(([key, tenant], i) => ({ hash: sha256(key), tenant, keyId: `key_${i}` }));
+    this.entries = Object.entries(keys).map(([key, tenant], i) => ({
+      hash: sha256(key),
+      tenant,
+      keyId: `key_${i}`,
+    }));
   }
 
   async authenticate(apiKey: string | null) {
@@ -39,7 +60,9 @@ export class StaticTenantStore implements TenantStore {
     const hash = await sha256(apiKey);
     let found: (typeof this.entries)[number] | undefined;
     for (const e of this.entries) if (sameHash(await e.hash, hash)) found = e;
-    return found ? { ok: true as const, tenant: found.tenant, keyId: found.keyId } : { ok: false as const, reason: 'invalid' as const };
+    return found
+      ? { ok: true as const, tenant: found.tenant, keyId: found.keyId }
+      : { ok: false as const, reason: 'invalid' as const };
   }
 
   async recordUsage(record: UsageRecord): Promise<void> {

@@ -25,7 +25,8 @@ export interface Tenant {
 
 export type AuthFailure = 'missing' | 'invalid' | 'revoked' | 'expired';
 
-export type AuthOutcome = { ok: true; tenant: Tenant; keyId: string } | { ok: false; reason: AuthFailure };
+export type AuthOutcome =
+  { ok: true; tenant: Tenant; keyId: string } | { ok: false; reason: AuthFailure };
 
 export interface UsageRecord {
   tenantId: string;

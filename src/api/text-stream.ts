@@ -15,7 +15,10 @@ export class TextStream {
   private stopLength = 0;
   private readonly holdBack: number;
 
-  constructor(private readonly codec: TextCodec, private readonly stops: string[]) {
+  constructor(
+    private readonly codec: TextCodec,
+    private readonly stops: string[],
+  ) {
     this.holdBack = Math.max(0, ...stops.map((s) => s.length - 1));
   }
 
@@ -26,7 +29,10 @@ export class TextStream {
     this.full = this.codec.decode(this.tokens);
     for (const stop of this.stops) {
       const at = this.full.indexOf(stop);
-      if (at >= 0 && (this.stopAt < 0 || at < this.stopAt)) { this.stopAt = at; this.stopLength = stop.length; }
+      if (at >= 0 && (this.stopAt < 0 || at < this.stopAt)) {
+        this.stopAt = at;
+        this.stopLength = stop.length;
+      }
     }
     if (this.stopped) return { delta: this.take(this.stopAt), stopped: true };
     let end = this.full.length - this.holdBack;
@@ -56,7 +62,8 @@ export class TextStream {
     let hi = this.tokens.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.codec.decode(this.tokens.slice(0, mid)).length >= need) hi = mid; else lo = mid + 1;
+      if (this.codec.decode(this.tokens.slice(0, mid)).length >= need) hi = mid;
+      else lo = mid + 1;
     }
     return lo;
   }

@@ -1,8 +1,19 @@
 /** Sums in-memory usage records into a UsageSummary (per model, in name order), as the D1 store's SQL does. */
 import type { UsageRecord, UsageSummary } from './tenancy.ts';
 
-export function summarizeRecords(records: Iterable<UsageRecord>, tenantId: string, since: number): UsageSummary {
-  const summary: UsageSummary = { tenantId, since, requests: 0, promptTokens: 0, completionTokens: 0, byModel: {} };
+export function summarizeRecords(
+  records: Iterable<UsageRecord>,
+  tenantId: string,
+  since: number,
+): UsageSummary {
+  const summary: UsageSummary = {
+    tenantId,
+    since,
+    requests: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    byModel: {},
+  };
   for (const r of records) {
     if (r.tenantId !== tenantId || r.at < since) continue;
     summary.requests++;
@@ -13,6 +24,8 @@ export function summarizeRecords(records: Iterable<UsageRecord>, tenantId: strin
     m.promptTokens += r.promptTokens;
     m.completionTokens += r.completionTokens;
   }
-  summary.byModel = Object.fromEntries(Object.entries(summary.byModel).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  summary.byModel = Object.fromEntries(
+    Object.entries(summary.byModel).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
   return summary;
 }

@@ -34,7 +34,13 @@ test('cached == reference, token for token, over random requests', async () => {
   const rng = new Xoshiro128(20240611);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng.nextFloat() * xs.length)];
   const tally: Tally = { cases: 0, multi: 0, fallback: 0, stop: 0, length: 0, earlyMidBlock: 0 };
-  const seen = { samplers: new Set<number>(), thresholds: new Set<number>(), steps: new Set<string>(), eos: new Set<boolean>(), algos: new Set<string>() };
+  const seen = {
+    samplers: new Set<number>(),
+    thresholds: new Set<number>(),
+    steps: new Set<string>(),
+    eos: new Set<boolean>(),
+    algos: new Set<string>(),
+  };
   for (const B of [4, 8, 16]) {
     for (let m = 0; m < B; m++) {
       for (let rep = 0; rep < REPEATS; rep++) {
@@ -70,10 +76,19 @@ test('cached == reference, token for token, over random requests', async () => {
         tally.cases++;
         for (const s of ref.steps) {
           if (s.committed.length > 1) tally.multi++;
-          if (s.committed.length > 0 && s.committed.every((c) => c.confidence <= options.threshold!)) tally.fallback++;
+          if (
+            s.committed.length > 0 &&
+            s.committed.every((c) => c.confidence <= options.threshold!)
+          )
+            tally.fallback++;
         }
         tally[ref.result.finishReason as 'stop' | 'length']++;
-        if (options.eosEarlyStop && ref.result.finishReason === 'stop' && (ref.steps.at(-1)?.masked.length ?? 0) > 0) tally.earlyMidBlock++;
+        if (
+          options.eosEarlyStop &&
+          ref.result.finishReason === 'stop' &&
+          (ref.steps.at(-1)?.masked.length ?? 0) > 0
+        )
+          tally.earlyMidBlock++;
         seen.samplers.add(samplerIndex);
         seen.thresholds.add(options.threshold!);
         seen.steps.add(stepsKind);
@@ -88,5 +103,6 @@ test('cached == reference, token for token, over random requests', async () => {
   assert.equal(seen.steps.size, 3);
   assert.equal(seen.eos.size, 2);
   assert.equal(seen.algos.size, algorithmNames().length);
-  for (const key of ['multi', 'fallback', 'stop', 'length', 'earlyMidBlock'] as const) assert.ok(tally[key] > 0, `${key}: ${JSON.stringify(tally)}`);
+  for (const key of ['multi', 'fallback', 'stop', 'length', 'earlyMidBlock'] as const)
+    assert.ok(tally[key] > 0, `${key}: ${JSON.stringify(tally)}`);
 });

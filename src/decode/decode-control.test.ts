@@ -16,16 +16,25 @@ for (const mode of ['reference', 'cached'] as const) {
     runner.onForward = (call) => {
       if (call.index === 5) ac.abort();
     };
-    const { blocks, result } = await collect(decode(runner, PROMPT, { maxTokens: 12, mode, signal: ac.signal }));
+    const { blocks, result } = await collect(
+      decode(runner, PROMPT, { maxTokens: 12, mode, signal: ac.signal }),
+    );
     assert.equal(runner.forwards, 6);
     assert.equal(result.stats.forwards, 6);
     assert.equal(result.finishReason, 'aborted');
-    assert.deepEqual(result.tokens, blocks.flatMap((b) => b.tokens));
+    assert.deepEqual(
+      result.tokens,
+      blocks.flatMap((b) => b.tokens),
+    );
   });
 
   test(`${mode}: an already aborted signal runs no forward at all`, async () => {
     const runner = slow();
-    const result = await generate(runner, PROMPT, { maxTokens: 8, mode, signal: AbortSignal.abort() });
+    const result = await generate(runner, PROMPT, {
+      maxTokens: 8,
+      mode,
+      signal: AbortSignal.abort(),
+    });
     assert.equal(runner.forwards, 0);
     assert.equal(result.finishReason, 'aborted');
     assert.deepEqual(result.tokens, []);
@@ -49,7 +58,12 @@ for (const mode of ['reference', 'cached'] as const) {
 test('cached mode: prefill, per-step and fused commit forwards have the documented shapes', async () => {
   const runner = slow();
   await generate(runner, PROMPT, { maxTokens: 10, mode: 'cached' }); // P = 6, B = 4: blocks 1, 2, 3
-  const shape = runner.calls.map((c) => [c.pastLength, c.ids.length, c.positions[0], c.wantPresent]);
+  const shape = runner.calls.map((c) => [
+    c.pastLength,
+    c.ids.length,
+    c.positions[0],
+    c.wantPresent,
+  ]);
   assert.deepEqual(shape, [
     [0, 4, 0, true], // prefill: the one complete prompt block
     [4, 4, 4, false], // block 1 (prompt tail + 2 masks), step 0
@@ -69,7 +83,10 @@ test('cached mode: prefill, per-step and fused commit forwards have the document
   const reference = slow();
   await generate(reference, PROMPT, { maxTokens: 10, mode: 'reference' });
   assert.equal(runner.forwards, reference.forwards + 1);
-  assert.deepEqual(reference.calls.map((c) => c.ids.length), [8, 8, 12, 12, 12, 12, 16, 16, 16, 16]);
+  assert.deepEqual(
+    reference.calls.map((c) => c.ids.length),
+    [8, 8, 12, 12, 12, 12, 16, 16, 16, 16],
+  );
 });
 
 test('block-aligned prompt: no prefill block is skipped, and P < B has no prefill', async () => {
@@ -97,7 +114,10 @@ test('logits are fetched only when the sampler needs the whole distribution', as
   for (const [opts, want] of cases) {
     const runner = slow();
     await generate(runner, PROMPT, { maxTokens: 2, seed: 1, mode: 'reference', ...opts });
-    assert.ok(runner.calls.every((c) => c.wantLogits === want), JSON.stringify(opts));
+    assert.ok(
+      runner.calls.every((c) => c.wantLogits === want),
+      JSON.stringify(opts),
+    );
   }
 });
 
@@ -114,12 +134,17 @@ test('a seed reproduces a sampled generation; other seeds give other tokens', as
 
 test('stats: NFE, commits, tokens per forward and a consistent time split', async () => {
   const runner = new ScriptedRunner(table((p) => [p % 10, p % 2 ? 0.99 : 0.5]));
-  const { result, steps } = await collect(decode(runner, PROMPT, { maxTokens: 10, mode: 'cached' }));
+  const { result, steps } = await collect(
+    decode(runner, PROMPT, { maxTokens: 10, mode: 'cached' }),
+  );
   const s = result.stats;
   assert.equal(s.forwards, runner.forwards);
   assert.equal(s.prefillForwards, 1);
   assert.equal(s.forwards, steps.length + 1);
-  assert.equal(s.committedTokens, steps.reduce((n, e) => n + e.committed.length, 0));
+  assert.equal(
+    s.committedTokens,
+    steps.reduce((n, e) => n + e.committed.length, 0),
+  );
   assert.equal(s.outputTokens, 10);
   assert.equal(s.blocks, 3);
   assert.ok(Math.abs(s.tokensPerForward - s.committedTokens / s.forwards) < 1e-12);

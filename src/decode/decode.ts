@@ -37,17 +37,28 @@ export async function generate(
   promptIds: ArrayLike<number>,
   options: DecodeOptions = {},
 ): Promise<DecodeResult> {
-  for await (const ev of decode(runner, promptIds, options)) if (ev.type === 'done') return ev.result;
+  for await (const ev of decode(runner, promptIds, options))
+    if (ev.type === 'done') return ev.result;
   throw new Error('decode ended without a result');
 }
 
-async function* run(runner: BlockRunner, plan: DecodePlan): AsyncGenerator<DecodeEvent, void, undefined> {
+async function* run(
+  runner: BlockRunner,
+  plan: DecodePlan,
+): AsyncGenerator<DecodeEvent, void, undefined> {
   const { layout, maskId, eosId, signal } = plan;
   const { promptLength: P, blockLength: B } = layout;
   const canvas = new Int32Array(layout.canvasLength).fill(maskId);
   canvas.set(plan.prompt);
   const stats = new StatsRecorder();
-  const deps = { runner, canvas, layout, wantLogits: plan.wantLogits, stats, prefixCache: plan.prefixCache };
+  const deps = {
+    runner,
+    canvas,
+    layout,
+    wantLogits: plan.wantLogits,
+    stats,
+    prefixCache: plan.prefixCache,
+  };
   const forwarder = plan.mode === 'cached' ? cachedForwarder(deps) : referenceForwarder(deps);
   const stepper = new StepRunner(plan, runner.info.vocabSize);
   let output: number[] = [];
@@ -80,15 +91,20 @@ async function* run(runner: BlockRunner, plan: DecodePlan): AsyncGenerator<Decod
           const rows = await forwarder.step(block);
           if (step === 0) stats.blocks++;
           const { event, eosCommitted } = stepper.run(canvas, block, step, rows);
-          if (stats.forwards === stats.prefillForwards + 1) event.cachedPromptTokens = stats.cachedPromptTokens;
+          if (stats.forwards === stats.prefillForwards + 1)
+            event.cachedPromptTokens = stats.cachedPromptTokens;
           stats.committedTokens += event.committed.length;
           yield* emit(event);
-          const end = plan.eosEarlyStop && eosCommitted ? earlyStopEnd(canvas, layout, start + B, eosId, maskId) : null;
+          const end =
+            plan.eosEarlyStop && eosCommitted
+              ? earlyStopEnd(canvas, layout, start + B, eosId, maskId)
+              : null;
           if (end !== null) {
             // Output becomes x[P, end): usually this block's tail; empty when the EOS found is in the prompt.
             const full = Array.from(canvas.subarray(P, end));
             const fresh = full.slice(output.length);
-            if (fresh.length > 0) yield* emit({ type: 'block', block, offset: output.length, tokens: fresh });
+            if (fresh.length > 0)
+              yield* emit({ type: 'block', block, offset: output.length, tokens: fresh });
             output = full;
             finish = 'stop';
             break main;
@@ -101,7 +117,12 @@ async function* run(runner: BlockRunner, plan: DecodePlan): AsyncGenerator<Decod
         if (cut.eos || cut.eosInTail) break main;
       }
     }
-    const result: DecodeResult = { tokens: output, finishReason: finish, seed: plan.seed, stats: stats.finish(output.length) };
+    const result: DecodeResult = {
+      tokens: output,
+      finishReason: finish,
+      seed: plan.seed,
+      stats: stats.finish(output.length),
+    };
     yield { type: 'done', result };
   } finally {
     forwarder.dispose();

@@ -13,14 +13,27 @@ import { checkOutput, iota, type Forwarder, type ForwarderDeps } from './forward
 import type { ForwardOutput, KvState } from './runner.ts';
 import { blockCausalVisibility } from './visibility.ts';
 
-export function cachedForwarder({ runner, canvas, layout, wantLogits, stats, prefixCache }: ForwarderDeps): Forwarder {
+export function cachedForwarder({
+  runner,
+  canvas,
+  layout,
+  wantLogits,
+  stats,
+  prefixCache,
+}: ForwarderDeps): Forwarder {
   const B = layout.blockLength;
   let past: KvState | null = null;
   let pastLength = 0;
   let visKey = '';
   let vis: Uint8Array = new Uint8Array(0);
 
-  async function run(start: number, seq: number, keep: boolean, logits: boolean, prefill = false): Promise<ForwardOutput> {
+  async function run(
+    start: number,
+    seq: number,
+    keep: boolean,
+    logits: boolean,
+    prefill = false,
+  ): Promise<ForwardOutput> {
     const key = `${pastLength}:${start}:${seq}`;
     if (key !== visKey) [visKey, vis] = [key, blockCausalVisibility(pastLength, start, seq, B)];
     const out = await stats.forward(
@@ -38,7 +51,8 @@ export function cachedForwarder({ runner, canvas, layout, wantLogits, stats, pre
       prefill,
     );
     checkOutput(out, seq, runner.info.vocabSize, logits);
-    if (keep && !out.present) throw new Error('runner returned no present K/V though it was asked for');
+    if (keep && !out.present)
+      throw new Error('runner returned no present K/V though it was asked for');
     return out;
   }
 
@@ -67,7 +81,8 @@ export function cachedForwarder({ runner, canvas, layout, wantLogits, stats, pre
     async step(block) {
       const start = block * B;
       if (pastLength === start) return { out: await run(start, B, false, wantLogits), row: 0 };
-      if (pastLength !== start - B) throw new Error(`cache holds ${pastLength} positions at block ${block}`);
+      if (pastLength !== start - B)
+        throw new Error(`cache holds ${pastLength} positions at block ${block}`);
       const out = await run(start - B, 2 * B, true, wantLogits);
       const present = out.present as KvState;
       // Keep only the finished block's K/V: the active block's rows were computed over masks.

@@ -5,7 +5,13 @@
 import { checkOutput, iota, type Forwarder, type ForwarderDeps } from './forwarder.ts';
 import { blockCausalVisibility } from './visibility.ts';
 
-export function referenceForwarder({ runner, canvas, layout, wantLogits, stats }: ForwarderDeps): Forwarder {
+export function referenceForwarder({
+  runner,
+  canvas,
+  layout,
+  wantLogits,
+  stats,
+}: ForwarderDeps): Forwarder {
   const B = layout.blockLength;
   // Positions and visibility depend only on the window, so they are built once per block.
   let window: { block: number; positions: Int32Array; visibility: Uint8Array } | null = null;
@@ -14,7 +20,8 @@ export function referenceForwarder({ runner, canvas, layout, wantLogits, stats }
     async prefill() {},
     async step(block) {
       const W = (block + 1) * B;
-      if (window?.block !== block) window = { block, positions: iota(0, W), visibility: blockCausalVisibility(0, 0, W, B) };
+      if (window?.block !== block)
+        window = { block, positions: iota(0, W), visibility: blockCausalVisibility(0, 0, W, B) };
       const { positions, visibility } = window;
       const out = await stats.forward(() =>
         runner.forward({

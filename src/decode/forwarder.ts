@@ -35,9 +35,19 @@ export function iota(start: number, length: number): Int32Array {
 }
 
 /** A runner that breaks the contract would otherwise surface as a confusing out-of-range read much later. */
-export function checkOutput(out: ForwardOutput, seq: number, vocabSize: number, wantLogits: boolean): void {
+export function checkOutput(
+  out: ForwardOutput,
+  seq: number,
+  vocabSize: number,
+  wantLogits: boolean,
+): void {
   const { k } = out.topk;
-  if (!(k >= 1) || out.topk.ids.length < seq * k || out.topk.probs.length < seq * k || out.topk.logits.length < seq * k) {
+  if (
+    !(k >= 1) ||
+    out.topk.ids.length < seq * k ||
+    out.topk.probs.length < seq * k ||
+    out.topk.logits.length < seq * k
+  ) {
     throw new Error(`runner returned a top-k head too small for ${seq} positions (k = ${k})`);
   }
   if (wantLogits && (!out.logits || out.logits.length < seq * vocabSize)) {

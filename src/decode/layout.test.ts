@@ -6,8 +6,15 @@ test('transfer schedule matches HF _get_num_transfer_tokens', () => {
   assert.deepEqual(transferSchedule(8, 3), [3, 3, 2]);
   assert.deepEqual(transferSchedule(4, 6), [1, 1, 1, 1, 0, 0]);
   assert.deepEqual(transferSchedule(16, 5), [4, 3, 3, 3, 3]);
-  for (const [b, s] of [[32, 7], [8, 8], [5, 9]]) {
-    assert.equal(transferSchedule(b, s).reduce((x, y) => x + y, 0), b);
+  for (const [b, s] of [
+    [32, 7],
+    [8, 8],
+    [5, 9],
+  ]) {
+    assert.equal(
+      transferSchedule(b, s).reduce((x, y) => x + y, 0),
+      b,
+    );
   }
 });
 

@@ -10,7 +10,12 @@ export interface BlockOutput {
   readonly eosInTail: boolean;
 }
 
-export function blockOutput(canvas: Int32Array, layout: CanvasLayout, block: number, eosId: number): BlockOutput {
+export function blockOutput(
+  canvas: Int32Array,
+  layout: CanvasLayout,
+  block: number,
+  eosId: number,
+): BlockOutput {
   const { promptLength: P, maxTokens: G, blockLength: B } = layout;
   const from = Math.max(P, block * B);
   const to = Math.min((block + 1) * B, P + G);
@@ -25,7 +30,13 @@ export function blockOutput(canvas: Int32Array, layout: CanvasLayout, block: num
  * x[P, e) has no mask, generation returns x[P, e + 1), which is empty when e is in the prompt and may run past
  * P + G (no gen_length cut on this path). Returns the output's end (exclusive, >= P), or null to go on.
  */
-export function earlyStopEnd(canvas: Int32Array, layout: CanvasLayout, windowEnd: number, eosId: number, maskId: number): number | null {
+export function earlyStopEnd(
+  canvas: Int32Array,
+  layout: CanvasLayout,
+  windowEnd: number,
+  eosId: number,
+  maskId: number,
+): number | null {
   const P = layout.promptLength;
   const e = canvas.subarray(0, windowEnd).indexOf(eosId);
   if (e < 0) return null;

@@ -6,7 +6,11 @@ import type { DecodeOptions } from './options.ts';
 import { planDecode } from './plan.ts';
 import { ScriptedRunner, SCRIPTED_INFO, table } from './testing/scripted-runner.ts';
 
-const runner = (maxPositions = 256): ScriptedRunner => new ScriptedRunner(table(() => [1, 0.9]), { maxPositions });
+const runner = (maxPositions = 256): ScriptedRunner =>
+  new ScriptedRunner(
+    table(() => [1, 0.9]),
+    { maxPositions },
+  );
 
 const BAD: [string, DecodeOptions, ArrayLike<number>?][] = [
   ['blockLength', { blockLength: 0 }],
@@ -30,7 +34,10 @@ const BAD: [string, DecodeOptions, ArrayLike<number>?][] = [
   ['seed', { seed: 0.5 }],
   ['mode', { mode: 'fast' as never }],
   ['algorithm', { algorithm: 'nope' }],
-  ['algorithmParams.low_threshold', { algorithm: 'hierarchy', algorithmParams: { low_threshold: 2 } }],
+  [
+    'algorithmParams.low_threshold',
+    { algorithm: 'hierarchy', algorithmParams: { low_threshold: 2 } },
+  ],
   ['algorithmParams.bogus', { algorithmParams: { bogus: 1 } }],
   ['algorithmParams.exact', { algorithm: 'entropy_threshold', algorithmParams: { exact: 1 } }],
   ['promptIds', {}, [1, 16]],
@@ -42,11 +49,14 @@ const BAD: [string, DecodeOptions, ArrayLike<number>?][] = [
 test('bad options throw DecodeOptionsError naming the option, before any forward', async () => {
   for (const [param, options, prompt = [1, 2, 3]] of BAD) {
     const r = runner(252);
-    assert.throws(() => planDecode(r.info, prompt, { maxTokens: 8, ...options }), (e: unknown) => {
-      assert.ok(e instanceof DecodeOptionsError, `${param}: ${String(e)}`);
-      assert.equal(e.param, param);
-      return true;
-    });
+    assert.throws(
+      () => planDecode(r.info, prompt, { maxTokens: 8, ...options }),
+      (e: unknown) => {
+        assert.ok(e instanceof DecodeOptionsError, `${param}: ${String(e)}`);
+        assert.equal(e.param, param);
+        return true;
+      },
+    );
     assert.throws(() => decode(r, prompt, { maxTokens: 8, ...options }), DecodeOptionsError);
     await assert.rejects(generate(r, prompt, { maxTokens: 8, ...options }), DecodeOptionsError);
     assert.equal(r.forwards, 0);
@@ -54,7 +64,10 @@ test('bad options throw DecodeOptionsError naming the option, before any forward
 });
 
 test('an unknown algorithm lists the known ones', () => {
-  assert.throws(() => planDecode(SCRIPTED_INFO, [1], { algorithm: 'nope' }), /known: low_confidence, hierarchy, factor, entropy_threshold/);
+  assert.throws(
+    () => planDecode(SCRIPTED_INFO, [1], { algorithm: 'nope' }),
+    /known: low_confidence, hierarchy, factor, entropy_threshold/,
+  );
 });
 
 test('the padded canvas, not P + G, is checked against maxPositions', () => {
@@ -69,8 +82,14 @@ test('defaults: block length from the runner, HF steps 32, greedy, cached, low_c
   assert.equal(plan.layout.steps, 32);
   assert.deepEqual(plan.layout.schedule.slice(6, 10), [1, 1, 0, 0]);
   assert.equal(plan.layout.maxTokens, 256 - 3); // 2048 does not fit 256 positions
-  assert.equal(planDecode({ ...SCRIPTED_INFO, maxPositions: 32768 }, [1], {}).layout.maxTokens, 2048);
-  assert.throws(() => planDecode({ ...SCRIPTED_INFO, maxPositions: 4 }, [1, 2, 3, 4], {}), /no room/);
+  assert.equal(
+    planDecode({ ...SCRIPTED_INFO, maxPositions: 32768 }, [1], {}).layout.maxTokens,
+    2048,
+  );
+  assert.throws(
+    () => planDecode({ ...SCRIPTED_INFO, maxPositions: 4 }, [1, 2, 3, 4], {}),
+    /no room/,
+  );
   assert.equal(plan.threshold, 0.95);
   assert.equal(plan.source, 'greedy');
   assert.equal(plan.mode, 'cached');

@@ -13,12 +13,14 @@ import {
 import type { RunnerInfo } from './runner.ts';
 
 function positiveInt(param: string, v: number): number {
-  if (!Number.isSafeInteger(v) || v <= 0) throw new DecodeOptionsError(param, `must be a positive integer, got ${v}`);
+  if (!Number.isSafeInteger(v) || v <= 0)
+    throw new DecodeOptionsError(param, `must be a positive integer, got ${v}`);
   return v;
 }
 
 function inUnitInterval(param: string, v: number): number {
-  if (!(typeof v === 'number' && v > 0 && v <= 1)) throw new DecodeOptionsError(param, `must be in (0, 1], got ${v}`);
+  if (!(typeof v === 'number' && v > 0 && v <= 1))
+    throw new DecodeOptionsError(param, `must be in (0, 1], got ${v}`);
   return v;
 }
 
@@ -27,10 +29,14 @@ function checkPrompt(info: RunnerInfo, promptIds: ArrayLike<number>): Int32Array
   for (let i = 0; i < promptIds.length; i++) {
     const t = promptIds[i];
     if (!Number.isInteger(t) || t < 0 || t >= info.vocabSize) {
-      throw new DecodeOptionsError('promptIds', `id ${t} at ${i} is outside [0, ${info.vocabSize})`);
+      throw new DecodeOptionsError(
+        'promptIds',
+        `id ${t} at ${i} is outside [0, ${info.vocabSize})`,
+      );
     }
     // HF would silently decode a prompt mask inside the first decode block; refuse it instead.
-    if (t === info.maskId) throw new DecodeOptionsError('promptIds', `the mask id ${t} appears at ${i}`);
+    if (t === info.maskId)
+      throw new DecodeOptionsError('promptIds', `the mask id ${t} appears at ${i}`);
     prompt[i] = t;
   }
   return prompt;
@@ -44,7 +50,11 @@ function randomSeed(): number {
  * An empty prompt is allowed (HF allows it), but every position then has identical logits and the first commit
  * is decided by rounding noise: never use P = 0 for parity tests (spec §8).
  */
-export function planDecode(info: RunnerInfo, promptIds: ArrayLike<number>, options: DecodeOptions = {}): DecodePlan {
+export function planDecode(
+  info: RunnerInfo,
+  promptIds: ArrayLike<number>,
+  options: DecodeOptions = {},
+): DecodePlan {
   const {
     blockLength = info.blockLength,
     threshold = DEFAULT_THRESHOLD,
@@ -63,7 +73,10 @@ export function planDecode(info: RunnerInfo, promptIds: ArrayLike<number>, optio
   const room = Math.floor(info.maxPositions / blockLength) * blockLength - prompt.length;
   const maxTokens = options.maxTokens ?? Math.min(DEFAULT_MAX_TOKENS, room);
   if (options.maxTokens === undefined && room <= 0) {
-    throw new DecodeOptionsError('promptIds', `the prompt (${prompt.length}) leaves no room in ${info.maxPositions} positions`);
+    throw new DecodeOptionsError(
+      'promptIds',
+      `the prompt (${prompt.length}) leaves no room in ${info.maxPositions} positions`,
+    );
   }
   const steps = options.steps ?? DEFAULT_STEPS;
   positiveInt('maxTokens', maxTokens);
@@ -74,15 +87,20 @@ export function planDecode(info: RunnerInfo, promptIds: ArrayLike<number>, optio
   if (!(Number.isFinite(temperature) && temperature >= 0)) {
     throw new DecodeOptionsError('temperature', `must be a finite number >= 0, got ${temperature}`);
   }
-  if (!Number.isSafeInteger(topK) || topK < 0) throw new DecodeOptionsError('topK', `must be an integer >= 0, got ${topK}`);
+  if (!Number.isSafeInteger(topK) || topK < 0)
+    throw new DecodeOptionsError('topK', `must be an integer >= 0, got ${topK}`);
   if (minimalTopk > maxTokens) {
-    throw new DecodeOptionsError('minimalTopk', `must not exceed maxTokens (${maxTokens}): no step would remain`);
+    throw new DecodeOptionsError(
+      'minimalTopk',
+      `must not exceed maxTokens (${maxTokens}): no step would remain`,
+    );
   }
   if (mode !== 'reference' && mode !== 'cached') {
     throw new DecodeOptionsError('mode', `must be "reference" or "cached", got ${String(mode)}`);
   }
   const seed = options.seed ?? randomSeed();
-  if (!Number.isSafeInteger(seed)) throw new DecodeOptionsError('seed', `must be a safe integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed))
+    throw new DecodeOptionsError('seed', `must be a safe integer, got ${seed}`);
   const layout = planLayout(prompt.length, maxTokens, blockLength, steps, minimalTopk);
   if (layout.canvasLength > info.maxPositions) {
     throw new DecodeOptionsError(
@@ -109,6 +127,6 @@ export function planDecode(info: RunnerInfo, promptIds: ArrayLike<number>, optio
     maskId: info.maskId,
     eosId: info.eosId,
     signal: options.signal,
-    prefixCache: mode === 'cached' ? options.prefixCache ?? null : null,
+    prefixCache: mode === 'cached' ? (options.prefixCache ?? null) : null,
   };
 }

@@ -8,7 +8,11 @@ import { ToyRunner } from './testing/toy-runner.ts';
 
 /** The toy runner without release(): its states are plain values the cache may share. */
 function shareable(toy: ToyRunner): BlockRunner {
-  return { info: toy.info, forward: (input) => toy.forward(input), truncate: (state, length) => toy.truncate(state, length) };
+  return {
+    info: toy.info,
+    forward: (input) => toy.forward(input),
+    truncate: (state, length) => toy.truncate(state, length),
+  };
 }
 
 function prompt(rng: Xoshiro128, length: number, vocab: number): number[] {
@@ -56,13 +60,24 @@ test('a shared leading part is reused block by block; one different token in a b
   const shared = await generate(runner, other, options);
   assert.deepEqual(shared.tokens, plain.tokens);
   assert.equal(shared.stats.cachedPromptTokens, 3 * B);
-  assert.deepEqual(toy.calls[before], { seq: B, pastLength: 3 * B, wantLogits: false, wantPresent: true }, 'only the fourth prompt block is prefilled');
+  assert.deepEqual(
+    toy.calls[before],
+    { seq: B, pastLength: 3 * B, wantLogits: false, wantPresent: true },
+    'only the fourth prompt block is prefilled',
+  );
 
   const changed = [...system];
   changed[B + 1] = (changed[B + 1] + 1) % (toy.info.vocabSize - 2);
   const partial = await generate(runner, [...changed, 7], options);
-  assert.equal(partial.stats.cachedPromptTokens, B, 'the match stops at the block with the changed token');
-  assert.deepEqual(partial.tokens, (await generate(runner, [...changed, 7], { ...options, prefixCache: undefined })).tokens);
+  assert.equal(
+    partial.stats.cachedPromptTokens,
+    B,
+    'the match stops at the block with the changed token',
+  );
+  assert.deepEqual(
+    partial.tokens,
+    (await generate(runner, [...changed, 7], { ...options, prefixCache: undefined })).tokens,
+  );
 });
 
 test('the budget evicts the least recently used prompt; runners that recycle states and the reference mode never use it', async () => {
@@ -83,7 +98,10 @@ test('the budget evicts the least recently used prompt; runners that recycle sta
   const recycling = new ToyRunner({ seed: 2, blockLength: B });
   const fresh = new PrefixCache();
   await generate(recycling, a, { ...options, prefixCache: fresh });
-  assert.equal((await generate(recycling, a, { ...options, prefixCache: fresh })).stats.cachedPromptTokens, 0);
+  assert.equal(
+    (await generate(recycling, a, { ...options, prefixCache: fresh })).stats.cachedPromptTokens,
+    0,
+  );
   assert.equal(fresh.size, 0);
   assert.equal(recycling.live, 0, 'no state leaked');
 
@@ -95,10 +113,16 @@ test('the budget evicts the least recently used prompt; runners that recycle sta
 test('a byte budget counts the bytes states report', async () => {
   const B = 4;
   const toy = new ToyRunner({ seed: 4, blockLength: B });
-  const withBytes = <S extends object>(s: S & { length: number }) => ({ ...s, bytes: s.length * 100 });
+  const withBytes = <S extends object>(s: S & { length: number }) => ({
+    ...s,
+    bytes: s.length * 100,
+  });
   const runner: BlockRunner = {
     info: toy.info,
-    forward: async (input) => { const out = await toy.forward(input); return out.present ? { ...out, present: withBytes(out.present) } : out; },
+    forward: async (input) => {
+      const out = await toy.forward(input);
+      return out.present ? { ...out, present: withBytes(out.present) } : out;
+    },
     truncate: (state, length) => withBytes(toy.truncate(state, length)),
   };
   const rng = new Xoshiro128(8);
@@ -109,7 +133,11 @@ test('a byte budget counts the bytes states report', async () => {
   assert.equal(cache.bytes, 100 * 2 * B);
   await generate(runner, b, { maxTokens: 4, blockLength: B, prefixCache: cache });
   assert.equal(cache.bytes, 100 * 2 * B, 'a was evicted to fit b');
-  assert.equal((await generate(runner, a, { maxTokens: 4, blockLength: B, prefixCache: cache })).stats.cachedPromptTokens, 0);
+  assert.equal(
+    (await generate(runner, a, { maxTokens: 4, blockLength: B, prefixCache: cache })).stats
+      .cachedPromptTokens,
+    0,
+  );
   const tooBig = new PrefixCache({ maxBytes: 100 * B });
   await generate(runner, a, { maxTokens: 4, blockLength: B, prefixCache: tooBig });
   assert.equal(tooBig.size, 0, 'a state over the whole budget is not kept');
@@ -123,7 +151,12 @@ test('the first step event reports the cached prompt positions (a consumer that 
   const cache = new PrefixCache();
   const steps = async () => {
     const seen: (number | undefined)[] = [];
-    for await (const ev of decode(runner, ids, { maxTokens: 8, blockLength: B, prefixCache: cache })) if (ev.type === 'step') seen.push(ev.cachedPromptTokens);
+    for await (const ev of decode(runner, ids, {
+      maxTokens: 8,
+      blockLength: B,
+      prefixCache: cache,
+    }))
+      if (ev.type === 'step') seen.push(ev.cachedPromptTokens);
     return seen;
   };
   const cold = await steps();
@@ -142,17 +175,38 @@ test('a conversation growing turn by turn keeps one entry: a longer prompt takes
   let conversation = prompt(rng, 2 * B, toy.info.vocabSize);
   let lastCached = 0;
   for (let turn = 0; turn < 12; turn++) {
-    const r = await generate(runner, conversation, { maxTokens: 4, blockLength: B, prefixCache: cache });
-    if (turn > 0) assert.equal(r.stats.cachedPromptTokens, lastCached, `turn ${turn} reuses the previous turn's prompt`);
+    const r = await generate(runner, conversation, {
+      maxTokens: 4,
+      blockLength: B,
+      prefixCache: cache,
+    });
+    if (turn > 0)
+      assert.equal(
+        r.stats.cachedPromptTokens,
+        lastCached,
+        `turn ${turn} reuses the previous turn's prompt`,
+      );
     assert.equal(cache.entryCount, 1, `turn ${turn}: one live entry`);
-    assert.equal(cache.size, Math.floor(conversation.length / B) * B, 'accounting follows the live entry only');
+    assert.equal(
+      cache.size,
+      Math.floor(conversation.length / B) * B,
+      'accounting follows the live entry only',
+    );
     lastCached = Math.floor(conversation.length / B) * B;
     conversation = [...conversation, ...prompt(rng, 2 * B, toy.info.vocabSize)];
   }
   // Two unrelated prompts: two entries; evicting one leaves the other's accounting exact.
   const small = new PrefixCache({ maxPositions: 3 * B });
-  await generate(runner, prompt(rng, 2 * B, toy.info.vocabSize), { maxTokens: 4, blockLength: B, prefixCache: small });
-  await generate(runner, prompt(rng, 2 * B, toy.info.vocabSize), { maxTokens: 4, blockLength: B, prefixCache: small });
+  await generate(runner, prompt(rng, 2 * B, toy.info.vocabSize), {
+    maxTokens: 4,
+    blockLength: B,
+    prefixCache: small,
+  });
+  await generate(runner, prompt(rng, 2 * B, toy.info.vocabSize), {
+    maxTokens: 4,
+    blockLength: B,
+    prefixCache: small,
+  });
   assert.equal(small.entryCount, 1);
   assert.equal(small.size, 2 * B);
 });

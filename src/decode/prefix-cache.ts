@@ -56,9 +56,14 @@ export class PrefixCache {
   hits = 0;
   misses = 0;
 
-  constructor({ maxBytes = 32 * 2 ** 20, maxPositions = Number.MAX_SAFE_INTEGER }: PrefixCacheOptions = {}) {
-    if (!(Number.isInteger(maxPositions) && maxPositions >= 0)) throw new RangeError(`maxPositions must be an integer ≥ 0, got ${maxPositions}`);
-    if (!(Number.isInteger(maxBytes) && maxBytes >= 0)) throw new RangeError(`maxBytes must be an integer ≥ 0, got ${maxBytes}`);
+  constructor({
+    maxBytes = 32 * 2 ** 20,
+    maxPositions = Number.MAX_SAFE_INTEGER,
+  }: PrefixCacheOptions = {}) {
+    if (!(Number.isInteger(maxPositions) && maxPositions >= 0))
+      throw new RangeError(`maxPositions must be an integer ≥ 0, got ${maxPositions}`);
+    if (!(Number.isInteger(maxBytes) && maxBytes >= 0))
+      throw new RangeError(`maxBytes must be an integer ≥ 0, got ${maxBytes}`);
     this.maxPositions = maxPositions;
     this.maxBytes = maxBytes;
   }
@@ -74,7 +79,12 @@ export class PrefixCache {
   }
 
   /** The longest cached block-aligned prefix of `ids[0, limit)`, or null. */
-  lookup(runner: BlockRunner, ids: Int32Array, limit: number, blockLength: number): PrefixHit | null {
+  lookup(
+    runner: BlockRunner,
+    ids: Int32Array,
+    limit: number,
+    blockLength: number,
+  ): PrefixHit | null {
     if (runner.release || limit < blockLength) return null;
     const keys = this.keys(ids, limit, blockLength);
     for (let k = keys.length; k >= 1; k--) {
@@ -92,7 +102,14 @@ export class PrefixCache {
   /** Keeps `state` (K/V of `ids[0, length)`, length a multiple of the block length) for later requests. */
   store(runner: BlockRunner, ids: Int32Array, state: KvState, blockLength: number): void {
     const length = state.length;
-    if (runner.release || length < blockLength || length % blockLength !== 0 || length > this.maxPositions || (state.bytes ?? 0) > this.maxBytes) return;
+    if (
+      runner.release ||
+      length < blockLength ||
+      length % blockLength !== 0 ||
+      length > this.maxPositions ||
+      (state.bytes ?? 0) > this.maxBytes
+    )
+      return;
     const keys = this.keys(ids, length, blockLength);
     const existing = this.byPrefix.get(keys[keys.length - 1]);
     if (existing && existing.ids.length >= length && sameIds(existing.ids, ids, length)) {
@@ -157,7 +174,10 @@ export class PrefixCache {
 
   /** Drops the entry behind the least recently used prefix, all its prefixes with it, until the budget holds. */
   private evict(): void {
-    while ((this.positions > this.maxPositions || this.heldBytes > this.maxBytes) && this.byPrefix.size > 0) {
+    while (
+      (this.positions > this.maxPositions || this.heldBytes > this.maxBytes) &&
+      this.byPrefix.size > 0
+    ) {
       const entry = this.byPrefix.values().next().value as Entry;
       for (const [key, e] of [...this.byPrefix]) {
         if (e !== entry) continue;

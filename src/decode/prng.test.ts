@@ -18,7 +18,10 @@ test('same seed, same stream; different seeds differ', () => {
 
 test('xoshiro128** reference vector (state 1, 2, 3, 4)', () => {
   const r = Xoshiro128.fromState([1, 2, 3, 4]);
-  assert.deepEqual(Array.from({ length: 6 }, () => r.nextUint32()), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  assert.deepEqual(
+    Array.from({ length: 6 }, () => r.nextUint32()),
+    [11520, 0, 5927040, 70819200, 2031721883, 1637235492],
+  );
 });
 
 test('golden values pin the seeded stream across runtimes', () => {

@@ -34,7 +34,9 @@ function randomLogits(rng: Xoshiro128, n: number, scale: number): Float32Array {
 
 /** Top-k head of a full row: sorted descending, ties to the lower id. */
 function head(logits: Float32Array, k: number): { values: Float32Array; ids: Int32Array } {
-  const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k);
+  const order = Array.from(logits.keys())
+    .sort((a, b) => logits[b] - logits[a] || a - b)
+    .slice(0, k);
   return { values: Float32Array.from(order, (i) => logits[i]), ids: Int32Array.from(order) };
 }
 
@@ -59,9 +61,17 @@ test('draw frequencies over a uniform grid equal the HF distribution, and conf i
       for (let g = 0; g < N; g++) {
         const pick = sampler.sample(logits, null, params, (g + 0.5) / N);
         counts[pick.token]++;
-        assert.ok(Math.abs(pick.prob - want[pick.token]) < 1e-6, 'confidence = prob under the filtered distribution');
+        assert.ok(
+          Math.abs(pick.prob - want[pick.token]) < 1e-6,
+          'confidence = prob under the filtered distribution',
+        );
       }
-      counts.forEach((c, t) => assert.ok(Math.abs(c / N - want[t]) <= 1.5 / N + 1e-9, `token ${t}: ${c / N} vs ${want[t]}`));
+      counts.forEach((c, t) =>
+        assert.ok(
+          Math.abs(c / N - want[t]) <= 1.5 / N + 1e-9,
+          `token ${t}: ${c / N} vs ${want[t]}`,
+        ),
+      );
     }
   }
 });
@@ -78,7 +88,8 @@ test('top-k keeps every token tied with the k-th value (HF `logits < kth` mask)'
   const logits = Float32Array.from([1, 3, 2, 2, 0]);
   const sampler = new RowSampler();
   const seen = new Set<number>();
-  for (let g = 0; g < 100; g++) seen.add(sampler.sample(logits, null, { temperature: 1, topK: 2, topP: 1 }, g / 100).token);
+  for (let g = 0; g < 100; g++)
+    seen.add(sampler.sample(logits, null, { temperature: 1, topK: 2, topP: 1 }, g / 100).token);
   assert.deepEqual([...seen].sort(), [1, 2, 3]);
 });
 
@@ -87,7 +98,8 @@ test('top-p keeps the first token over p', () => {
   const logits = Float32Array.from([Math.log(0.5), Math.log(0.3), Math.log(0.2)]);
   const sampler = new RowSampler();
   const seen = new Set<number>();
-  for (let g = 0; g < 100; g++) seen.add(sampler.sample(logits, null, { temperature: 1, topK: 0, topP: 0.6 }, g / 100).token);
+  for (let g = 0; g < 100; g++)
+    seen.add(sampler.sample(logits, null, { temperature: 1, topK: 0, topP: 0.6 }, g / 100).token);
   assert.deepEqual([...seen].sort(), [0, 1]);
   const pick = sampler.sample(logits, null, { temperature: 1, topK: 0, topP: 0.6 }, 0);
   assert.ok(Math.abs(pick.prob - 0.5 / 0.8) < 1e-6);
@@ -99,7 +111,11 @@ test('a top-k head gives the same draws as the full vocabulary for top_k <= k', 
   for (let trial = 0; trial < 50; trial++) {
     const logits = randomLogits(rng, 64, 10);
     const { values, ids } = head(logits, 8);
-    for (const params of [{ temperature: 0.7, topK: 8, topP: 1 }, { temperature: 1, topK: 5, topP: 0.8 }, { temperature: 1.5, topK: 3, topP: 1 }]) {
+    for (const params of [
+      { temperature: 0.7, topK: 8, topP: 1 },
+      { temperature: 1, topK: 5, topP: 0.8 },
+      { temperature: 1.5, topK: 3, topP: 1 },
+    ]) {
       const u = rng.nextFloat();
       const full = sampler.sample(logits, null, params, u);
       const fromHead = sampler.sample(values, ids, params, u);

@@ -64,7 +64,13 @@ const id = (ids: Int32Array | null, i: number): number => (ids === null ? i : id
  * nucleus are sorted: once the tokens with weight >= c hold more than p of the mass, every lighter token
  * follows them in the order and is dropped.
  */
-function nucleus(w: Float64Array, n: number, total: number, p: number, ids: Int32Array | null): void {
+function nucleus(
+  w: Float64Array,
+  n: number,
+  total: number,
+  p: number,
+  ids: Int32Array | null,
+): void {
   let c = 1;
   for (;;) {
     let mass = 0;
@@ -89,9 +95,15 @@ function nucleus(w: Float64Array, n: number, total: number, p: number, ids: Int3
  * Inverse-CDF walk in ascending token id: the first kept token whose running weight exceeds u × total. The total
  * is summed in the same order, so the head and the full vocabulary give bit-identical draws for the same kept set.
  */
-function drawAscending(w: Float64Array, n: number, u: number, ids: Int32Array | null): { index: number; kept: number } {
+function drawAscending(
+  w: Float64Array,
+  n: number,
+  u: number,
+  ids: Int32Array | null,
+): { index: number; kept: number } {
   // The head is ordered by logit: visit its few entries by id instead.
-  const order = ids === null ? null : Array.from({ length: n }, (_, i) => i).sort((a, b) => ids[a] - ids[b]);
+  const order =
+    ids === null ? null : Array.from({ length: n }, (_, i) => i).sort((a, b) => ids[a] - ids[b]);
   const at = (r: number): number => (order === null ? r : order[r]);
   let kept = 0;
   for (let r = 0; r < n; r++) kept += w[at(r)];

@@ -87,7 +87,13 @@ export class StepRunner {
   }
 
   /** Greedy reads the head (its probs are the fp32 full-vocabulary softmax); sampling draws one uniform. */
-  private candidate(rows: ActiveRows, dist: StepDistributions, i: number, tokens: Int32Array, conf: Float64Array): void {
+  private candidate(
+    rows: ActiveRows,
+    dist: StepDistributions,
+    i: number,
+    tokens: Int32Array,
+    conf: Float64Array,
+  ): void {
     const { k } = dist;
     if (this.rng === null) {
       tokens[i] = dist.ids[i * k];

@@ -15,8 +15,19 @@ function brute(pastLength: number, start: number, seq: number, B: number): Uint8
 
 test('block-causal visibility equals the rule floor(j/B) <= floor(i/B)', () => {
   for (const B of [1, 3, 4, 8]) {
-    for (const [past, start, seq] of [[0, 0, 13], [0, 0, 2 * B], [B, B, B], [2 * B, B * 2, 2 * B], [B, B, 2 * B], [3 * B, 3 * B, B]]) {
-      assert.deepEqual(blockCausalVisibility(past, start, seq, B), brute(past, start, seq, B), `B=${B} past=${past} start=${start} seq=${seq}`);
+    for (const [past, start, seq] of [
+      [0, 0, 13],
+      [0, 0, 2 * B],
+      [B, B, B],
+      [2 * B, B * 2, 2 * B],
+      [B, B, 2 * B],
+      [3 * B, 3 * B, B],
+    ]) {
+      assert.deepEqual(
+        blockCausalVisibility(past, start, seq, B),
+        brute(past, start, seq, B),
+        `B=${B} past=${past} start=${start} seq=${seq}`,
+      );
     }
   }
 });

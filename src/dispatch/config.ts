@@ -27,7 +27,10 @@ export const PoolSchema = z.strictObject({
   /** Base URLs of the members (a Kubernetes Service behind an ingress is one member; list several to spread load yourself). */
   members: z.array(z.url({ protocol: /^https?$/ })).min(1),
   /** Name of the Worker secret holding the bearer token the members expect. */
-  secret: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'an env var name such as GPU_POOL_SECRET').default('GPU_POOL_SECRET'),
+  secret: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]*$/, 'an env var name such as GPU_POOL_SECRET')
+    .default('GPU_POOL_SECRET'),
   /** Time allowed before the first event, retries and backoff included. */
   retryBudgetMs: ms.default(60_000),
   /** Failed attempts at most (503 "busy" answers count only against the budget). */
@@ -36,10 +39,12 @@ export const PoolSchema = z.strictObject({
   idleTimeoutMs: ms.default(60_000),
   /** Retry budget of fetching the model description (runs before a stream starts). */
   describeBudgetMs: ms.default(15_000),
-  breaker: z.strictObject({
-    failureThreshold: z.number().int().positive().default(3),
-    coolDownMs: ms.default(10_000),
-  }).default({ failureThreshold: 3, coolDownMs: 10_000 }),
+  breaker: z
+    .strictObject({
+      failureThreshold: z.number().int().positive().default(3),
+      coolDownMs: ms.default(10_000),
+    })
+    .default({ failureThreshold: 3, coolDownMs: 10_000 }),
   healthTtlMs: ms.default(5_000),
   /** Stream per-step denoising snapshots from the pool (kind "unmask"; needed for stream_options.include_denoising). */
   denoise: z.boolean().default(false),
@@ -77,26 +82,49 @@ export interface ParseConfigOptions {
  * Parses and cross-checks the config; undefined or empty → null (edge only).
  * @throws DispatchConfigError naming the offending field.
  */
-export function parseDispatchConfig(raw: unknown, { edgeModel }: ParseConfigOptions): DispatchConfig | null {
-  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) return null;
+export function parseDispatchConfig(
+  raw: unknown,
+  { edgeModel }: ParseConfigOptions,
+): DispatchConfig | null {
+  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === ''))
+    return null;
   let value = raw;
   if (typeof raw === 'string') {
-    try { value = JSON.parse(raw); } catch (e: unknown) { throw new DispatchConfigError(`POOL_CONFIG is not valid JSON: ${(e as Error).message}`); }
+    try {
+      value = JSON.parse(raw);
+    } catch (e: unknown) {
+      throw new DispatchConfigError(`POOL_CONFIG is not valid JSON: ${(e as Error).message}`);
+    }
   }
   const parsed = DispatchConfigSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new DispatchConfigError(`POOL_CONFIG.${issue.path.map(String).join('.')}: ${issue.message}`);
+    throw new DispatchConfigError(
+      `POOL_CONFIG.${issue.path.map(String).join('.')}: ${issue.message}`,
+    );
   }
   const config = parsed.data;
   for (const [model, route] of Object.entries(config.routes)) {
     const pool = config.pools[route.pool];
     const at = `POOL_CONFIG.routes.${model}`;
-    if (!pool) throw new DispatchConfigError(`${at}.pool: no pool named '${route.pool}' (pools: ${Object.keys(config.pools).join(', ') || 'none'})`);
-    if (route.edge && model !== edgeModel) throw new DispatchConfigError(`${at}.edge: only the edge model '${edgeModel}' can be served by the edge`);
-    if (route.degradeTo !== undefined && route.degradeTo !== edgeModel) throw new DispatchConfigError(`${at}.degradeTo: must be the edge model '${edgeModel}'`);
-    if (route.edge && route.degradeTo) throw new DispatchConfigError(`${at}: a route served by the edge already falls back to it; drop degradeTo`);
-    if (pool.kind === 'openai' && pool.denoise) throw new DispatchConfigError(`POOL_CONFIG.pools.${route.pool}.denoise: OpenAI-compatible pools have no denoising steps`);
+    if (!pool)
+      throw new DispatchConfigError(
+        `${at}.pool: no pool named '${route.pool}' (pools: ${Object.keys(config.pools).join(', ') || 'none'})`,
+      );
+    if (route.edge && model !== edgeModel)
+      throw new DispatchConfigError(
+        `${at}.edge: only the edge model '${edgeModel}' can be served by the edge`,
+      );
+    if (route.degradeTo !== undefined && route.degradeTo !== edgeModel)
+      throw new DispatchConfigError(`${at}.degradeTo: must be the edge model '${edgeModel}'`);
+    if (route.edge && route.degradeTo)
+      throw new DispatchConfigError(
+        `${at}: a route served by the edge already falls back to it; drop degradeTo`,
+      );
+    if (pool.kind === 'openai' && pool.denoise)
+      throw new DispatchConfigError(
+        `POOL_CONFIG.pools.${route.pool}.denoise: OpenAI-compatible pools have no denoising steps`,
+      );
   }
   return config;
 }

@@ -19,7 +19,12 @@ export function degradingEngine({ pool, edge, onDegrade }: DegradeEngineOptions)
   const degrade = async (): Promise<OpenModel> => {
     onDegrade?.(pool.id);
     const model = await edge.open();
-    return { codec: model.codec, info: model.info, decode: (ids, options) => model.decode(ids, options), backend: edge.backend };
+    return {
+      codec: model.codec,
+      info: model.info,
+      decode: (ids, options) => model.decode(ids, options),
+      backend: edge.backend,
+    };
   };
   return {
     id: pool.id,

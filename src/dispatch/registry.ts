@@ -23,12 +23,22 @@ export interface DispatchRegistry extends EngineRegistry {
 }
 
 /** @example const engines = dispatchRegistry({ config, edge, poolEngine: (r) => createPoolEngine(...) }) */
-export function dispatchRegistry({ config, edge, poolEngine, onDegrade }: DispatchRegistryOptions): DispatchRegistry {
+export function dispatchRegistry({
+  config,
+  edge,
+  poolEngine,
+  onDegrade,
+}: DispatchRegistryOptions): DispatchRegistry {
   const byModel = new Map<string, ModelEngine>([[edge.id, edge]]);
   const degrading = new Map<string, ModelEngine>();
   const byPool = new Map<string, PoolEngine>();
   for (const [model, route] of Object.entries(config.routes)) {
-    const pool = poolEngine({ model, upstreamModel: route.upstreamModel ?? model, poolName: route.pool, pool: config.pools[route.pool] });
+    const pool = poolEngine({
+      model,
+      upstreamModel: route.upstreamModel ?? model,
+      poolName: route.pool,
+      pool: config.pools[route.pool],
+    });
     if (!byPool.has(route.pool)) byPool.set(route.pool, pool);
     if (route.edge) {
       byModel.set(model, splitEngine({ edge, pool, edgeMaxTokens: route.edge.maxTokens }));

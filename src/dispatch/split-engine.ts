@@ -3,7 +3,12 @@
  * do (prompt + max_tokens within the route's limit and the edge model's context), and on the pool otherwise.
  * Both must serve the same model (same tokenizer): the prompt is tokenized once, with the edge's codec.
  */
-import { planDecode, type DecodeEvent, type DecodeOptions, type RunnerInfo } from '../decode/index.ts';
+import {
+  planDecode,
+  type DecodeEvent,
+  type DecodeOptions,
+  type RunnerInfo,
+} from '../decode/index.ts';
 import type { ModelEngine, OpenModel } from '../api/engine.ts';
 import { DispatchConfigError } from './config.ts';
 import type { PoolEngine } from './types.ts';
@@ -29,7 +34,12 @@ function compatible(a: RunnerInfo, b: RunnerInfo): boolean {
 }
 
 /** Whether a generation fits the edge: within the limit, and a canvas the edge model can hold. */
-export function fitsEdge(info: RunnerInfo, limit: number, promptIds: number[], options: DecodeOptions): boolean {
+export function fitsEdge(
+  info: RunnerInfo,
+  limit: number,
+  promptIds: number[],
+  options: DecodeOptions,
+): boolean {
   if (promptIds.length + (options.maxTokens ?? Infinity) > limit) return false;
   try {
     planDecode(info, promptIds, options);
@@ -41,7 +51,9 @@ export function fitsEdge(info: RunnerInfo, limit: number, promptIds: number[], o
 
 async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); });
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
   try {
     return await Promise.race([p.catch(() => undefined), timeout]);
   } finally {
@@ -50,24 +62,42 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 }
 
 /** @example splitEngine({ edge, pool, edgeMaxTokens: 1024 }) */
-export function splitEngine({ edge, pool, edgeMaxTokens, describeWaitMs = 2_000, describeRetryMs = 30_000, now = Date.now }: SplitEngineOptions): ModelEngine {
+export function splitEngine({
+  edge,
+  pool,
+  edgeMaxTokens,
+  describeWaitMs = 2_000,
+  describeRetryMs = 30_000,
+  now = Date.now,
+}: SplitEngineOptions): ModelEngine {
   let skipPoolUntil = 0;
   return {
     id: edge.id,
     backend: `${edge.backend}+${pool.backend}`,
     ownedBy: edge.ownedBy,
     async open(): Promise<OpenModel> {
-      const remoteP = now() < skipPoolUntil ? Promise.resolve(undefined) : within(pool.open(), describeWaitMs);
+      const remoteP =
+        now() < skipPoolUntil ? Promise.resolve(undefined) : within(pool.open(), describeWaitMs);
       const local = await edge.open();
       const remote = await remoteP;
       if (!remote && now() >= skipPoolUntil) skipPoolUntil = now() + describeRetryMs;
       if (remote && !compatible(local.info, remote.info)) {
-        throw new DispatchConfigError(`the pool's '${pool.id}' is not the edge's model (vocabulary or special ids differ)`);
+        throw new DispatchConfigError(
+          `the pool's '${pool.id}' is not the edge's model (vocabulary or special ids differ)`,
+        );
       }
       const limit = Math.min(edgeMaxTokens ?? Infinity, local.info.maxPositions);
-      const info = remote ? { ...local.info, maxPositions: Math.max(local.info.maxPositions, remote.info.maxPositions) } : local.info;
+      const info = remote
+        ? {
+            ...local.info,
+            maxPositions: Math.max(local.info.maxPositions, remote.info.maxPositions),
+          }
+        : local.info;
       let served: string | undefined;
-      async function* decode(promptIds: number[], options: DecodeOptions): AsyncGenerator<DecodeEvent> {
+      async function* decode(
+        promptIds: number[],
+        options: DecodeOptions,
+      ): AsyncGenerator<DecodeEvent> {
         if (fitsEdge(local.info, limit, promptIds, options)) {
           served = edge.backend;
           yield* local.decode(promptIds, options);
@@ -75,10 +105,17 @@ export function splitEngine({ edge, pool, edgeMaxTokens, describeWaitMs = 2_000,
         }
         served = pool.backend;
         // Inside the stream: a cold pool's wait is covered by the API's keep-alives.
-        const model = remote ?? await pool.open();
+        const model = remote ?? (await pool.open());
         yield* model.decode(promptIds, options);
       }
-      return { codec: local.codec, info, decode, get backend() { return served; } };
+      return {
+        codec: local.codec,
+        info,
+        decode,
+        get backend() {
+          return served;
+        },
+      };
     },
   };
 }

@@ -32,7 +32,12 @@ export interface Routing {
  * Router over x2d [n, H]. Selection uses sigmoid scores + expert_bias; weights use the unbiased scores.
  * The official code renormalises whenever top-k > 1, whatever norm_topk_prob says (llada2.md §8).
  */
-export async function route(b: GraphBuilder, x2d: string, p: MoeLayerInput, scale: number): Promise<Routing> {
+export async function route(
+  b: GraphBuilder,
+  x2d: string,
+  p: MoeLayerInput,
+  scale: number,
+): Promise<Routing> {
   const { cfg } = p;
   const E = cfg.num_experts;
   const H = cfg.hidden_size;
@@ -40,12 +45,27 @@ export async function route(b: GraphBuilder, x2d: string, p: MoeLayerInput, scal
   const k = cfg.num_experts_per_tok;
   const gate = await readTensor(p.src, `${p.prefix}.gate.weight`, [E, H]);
   // Router in fp32 regardless of the package dtype (router_dtype fp32).
-  const logits = linear(b, x2d, { name: `${p.prefix}.gate.weight`, data: gate, out: E, in: H }, { ...p.quant, dtype: 'fp32' });
+  const logits = linear(
+    b,
+    x2d,
+    { name: `${p.prefix}.gate.weight`, data: gate, out: E, in: H },
+    { ...p.quant, dtype: 'fp32' },
+  );
   const scores = b.op1('Sigmoid', [logits]);
   let choice = scores;
   if (p.src.has(`${p.prefix}.gate.expert_bias`)) {
     const bias = await readTensor(p.src, `${p.prefix}.gate.expert_bias`, [E]);
-    choice = b.op1('Add', [scores, b.addInitializer(b.sink.put(`${p.prefix}.gate.expert_bias`, DT.FLOAT, [E], [new Uint8Array(bias.buffer, bias.byteOffset, bias.byteLength)]))]);
+    choice = b.op1('Add', [
+      scores,
+      b.addInitializer(
+        b.sink.put(
+          `${p.prefix}.gate.expert_bias`,
+          DT.FLOAT,
+          [E],
+          [new Uint8Array(bias.buffer, bias.byteOffset, bias.byteLength)],
+        ),
+      ),
+    ]);
   }
   const zeros = b.op1('Mul', [scores, b.f32Scalar(0)]);
   if (G > 1) {
@@ -53,17 +73,32 @@ export async function route(b: GraphBuilder, x2d: string, p: MoeLayerInput, scal
     const grouped = b.op1('Reshape', [choice, b.i64([-1, G, E / G])]);
     const [top2] = b.op('TopK', [grouped, b.i64([2])], { axis: -1 }, 2);
     const groupScores = b.op1('ReduceSum', [top2, b.i64([-1])], { keepdims: 0 });
-    const [groupVals, groupIdx] = b.op('TopK', [groupScores, b.i64([cfg.topk_group])], { axis: -1 }, 2);
+    const [groupVals, groupIdx] = b.op(
+      'TopK',
+      [groupScores, b.i64([cfg.topk_group])],
+      { axis: -1 },
+      2,
+    );
     const ones = b.op1('Add', [b.op1('Mul', [groupVals, b.f32Scalar(0)]), b.f32Scalar(1)]);
-    const groupMask = b.op1('ScatterElements', [b.op1('Mul', [groupScores, b.f32Scalar(0)]), groupIdx, ones], { axis: 1 });
-    const expertMask = b.op1('Reshape', [b.op1('Expand', [b.op1('Unsqueeze', [groupMask, b.i64([-1])]), b.i64([1, G, E / G])]), b.i64([-1, E])]);
+    const groupMask = b.op1(
+      'ScatterElements',
+      [b.op1('Mul', [groupScores, b.f32Scalar(0)]), groupIdx, ones],
+      { axis: 1 },
+    );
+    const expertMask = b.op1('Reshape', [
+      b.op1('Expand', [b.op1('Unsqueeze', [groupMask, b.i64([-1])]), b.i64([1, G, E / G])]),
+      b.i64([-1, E]),
+    ]);
     const keep = b.op1('Greater', [expertMask, b.f32Scalar(0.5)]);
     choice = b.op1('Where', [keep, choice, b.f32Scalar(-Infinity)]);
   }
   const [, experts] = b.op('TopK', [choice, b.i64([k])], { axis: -1 }, 2);
   let weights = b.op1('GatherElements', [scores, experts], { axis: 1 });
   if (k > 1) {
-    const denom = b.op1('Add', [b.op1('ReduceSum', [weights, b.i64([-1])], { keepdims: 1 }), b.f32Scalar(1e-20)]);
+    const denom = b.op1('Add', [
+      b.op1('ReduceSum', [weights, b.i64([-1])], { keepdims: 1 }),
+      b.f32Scalar(1e-20),
+    ]);
     weights = b.op1('Div', [weights, denom]);
   }
   if (scale !== 1) weights = b.op1('Mul', [weights, b.f32Scalar(scale)]);
@@ -71,10 +106,19 @@ export async function route(b: GraphBuilder, x2d: string, p: MoeLayerInput, scal
 }
 
 /** Stacks the experts' weights as one HF-layout matrix: rows of expert e at [e·rows, (e+1)·rows). */
-async function stackExperts(p: MoeLayerInput, proj: string, rows: number, cols: number): Promise<Float32Array> {
+async function stackExperts(
+  p: MoeLayerInput,
+  proj: string,
+  rows: number,
+  cols: number,
+): Promise<Float32Array> {
   const E = p.cfg.num_experts;
   const out = new Float32Array(E * rows * cols);
-  for (let e = 0; e < E; e++) out.set(await readTensor(p.src, `${p.prefix}.experts.${e}.${proj}.weight`, [rows, cols]), e * rows * cols);
+  for (let e = 0; e < E; e++)
+    out.set(
+      await readTensor(p.src, `${p.prefix}.experts.${e}.${proj}.weight`, [rows, cols]),
+      e * rows * cols,
+    );
   return out;
 }
 
@@ -97,16 +141,54 @@ async function denseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pro
   const I = cfg.moe_intermediate_size;
   const r = await route(b, x2d, p, cfg.routed_scaling_factor);
   const dense = b.op1('ScatterElements', [r.zeros, r.experts, r.weights], { axis: 1 }); // [n, E]
-  const g = linear(b, x2d, { name: `${p.prefix}.experts.gate_proj.stacked`, data: await stackExperts(p, 'gate_proj', I, H), out: E * I, in: H }, p.quant);
-  const u = linear(b, x2d, { name: `${p.prefix}.experts.up_proj.stacked`, data: await stackExperts(p, 'up_proj', I, H), out: E * I, in: H }, p.quant);
+  const g = linear(
+    b,
+    x2d,
+    {
+      name: `${p.prefix}.experts.gate_proj.stacked`,
+      data: await stackExperts(p, 'gate_proj', I, H),
+      out: E * I,
+      in: H,
+    },
+    p.quant,
+  );
+  const u = linear(
+    b,
+    x2d,
+    {
+      name: `${p.prefix}.experts.up_proj.stacked`,
+      data: await stackExperts(p, 'up_proj', I, H),
+      out: E * I,
+      in: H,
+    },
+    p.quant,
+  );
   const act = b.op1('Mul', [b.op1('Mul', [g, b.op1('Sigmoid', [g])]), u]);
-  const weighted = b.op1('Mul', [b.op1('Reshape', [act, b.i64([-1, E, I])]), b.op1('Unsqueeze', [dense, b.i64([-1])])]);
+  const weighted = b.op1('Mul', [
+    b.op1('Reshape', [act, b.i64([-1, E, I])]),
+    b.op1('Unsqueeze', [dense, b.i64([-1])]),
+  ]);
   const flat = b.op1('Reshape', [weighted, b.i64([-1, E * I])]);
-  return linear(b, flat, { name: `${p.prefix}.experts.down_proj.stacked`, data: await concatDown(p, H, I), out: H, in: E * I }, p.quant);
+  return linear(
+    b,
+    flat,
+    {
+      name: `${p.prefix}.experts.down_proj.stacked`,
+      data: await concatDown(p, H, I),
+      out: H,
+      in: E * I,
+    },
+    p.quant,
+  );
 }
 
 /** Interleaves one expert's gate/up rows (row 2i = gate[i], row 2i+1 = up[i]): the CPU MoE kernel's fused SwiGLU layout. */
-function interleaveGateUp(gate: Float32Array, up: Float32Array, I: number, H: number): Float32Array {
+function interleaveGateUp(
+  gate: Float32Array,
+  up: Float32Array,
+  I: number,
+  H: number,
+): Float32Array {
   const out = new Float32Array(2 * I * H);
   for (let i = 0; i < I; i++) {
     out.set(gate.subarray(i * H, (i + 1) * H), 2 * i * H);
@@ -119,7 +201,13 @@ function interleaveGateUp(gate: Float32Array, up: Float32Array, I: number, H: nu
  * Symmetric quantization of W[N, K] in the QMoE layout: value c of a row in byte c/pack at bit shift
  * (c % pack)·bits, implicit zero point 2^(bits-1); scales [N] (row-wise) or [N, K/block].
  */
-function quantizeRows(w: Float32Array, N: number, K: number, bits: 4 | 8, block: number): { q: Uint8Array; scales: Float32Array } {
+function quantizeRows(
+  w: Float32Array,
+  N: number,
+  K: number,
+  bits: 4 | 8,
+  block: number,
+): { q: Uint8Array; scales: Float32Array } {
   const pack = 8 / bits;
   const zp = 1 << (bits - 1);
   const qmax = (1 << bits) - 1;
@@ -157,7 +245,11 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
   const I = cfg.moe_intermediate_size;
   const k = cfg.num_experts_per_tok;
   const r = await route(b, x2d, p, 1);
-  const router = b.op1('ScatterElements', [b.op1('Add', [r.zeros, b.f32Scalar(-Infinity)]), r.experts, b.op1('Log', [r.weights])], { axis: 1 });
+  const router = b.op1(
+    'ScatterElements',
+    [b.op1('Add', [r.zeros, b.f32Scalar(-Infinity)]), r.experts, b.op1('Log', [r.weights])],
+    { axis: 1 },
+  );
   const fc1Chunks: Uint8Array[] = [];
   const fc2Chunks: Uint8Array[] = [];
   const scale1: Uint8Array[] = [];
@@ -165,40 +257,83 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
   const quantized = quant.dtype === 'int8' || quant.dtype === 'int4';
   const bits = quant.dtype === 'int4' ? 4 : 8;
   // int4 is block-wise (accuracy on par with the dense layers); int8 row-wise is accurate enough and fastest.
-  const block = quant.dtype === 'int4' && H % quant.blockSize === 0 && I % quant.blockSize === 0 ? quant.blockSize : 0;
+  const block =
+    quant.dtype === 'int4' && H % quant.blockSize === 0 && I % quant.blockSize === 0
+      ? quant.blockSize
+      : 0;
   for (let e = 0; e < E; e++) {
     const pre = `${p.prefix}.experts.${e}`;
-    const fc1 = interleaveGateUp(await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]), await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]), I, H);
-    const fc2 = (await readTensor(p.src, `${pre}.down_proj.weight`, [H, I])).map((v) => v * cfg.routed_scaling_factor);
+    const fc1 = interleaveGateUp(
+      await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]),
+      await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]),
+      I,
+      H,
+    );
+    const fc2 = (await readTensor(p.src, `${pre}.down_proj.weight`, [H, I])).map(
+      (v) => v * cfg.routed_scaling_factor,
+    );
     if (quantized) {
       const a = quantizeRows(fc1, 2 * I, H, bits, block);
       const c = quantizeRows(fc2, H, I, bits, block);
-      fc1Chunks.push(a.q); scale1.push(f32Bytes(a.scales));
-      fc2Chunks.push(c.q); scale2.push(f32Bytes(c.scales));
+      fc1Chunks.push(a.q);
+      scale1.push(f32Bytes(a.scales));
+      fc2Chunks.push(c.q);
+      scale2.push(f32Bytes(c.scales));
     } else if (quant.dtype === 'fp16') {
-      fc1Chunks.push(toFloat16Bytes(fc1)); fc2Chunks.push(toFloat16Bytes(fc2));
+      fc1Chunks.push(toFloat16Bytes(fc1));
+      fc2Chunks.push(toFloat16Bytes(fc2));
     } else {
-      fc1Chunks.push(f32Bytes(fc1)); fc2Chunks.push(f32Bytes(fc2));
+      fc1Chunks.push(f32Bytes(fc1));
+      fc2Chunks.push(f32Bytes(fc2));
     }
   }
-  const attrs = { k, activation_type: 'swiglu', swiglu_fusion: 1, activation_alpha: { float: 1 }, activation_beta: { float: 0 }, normalize_routing_weights: 0 };
-  const put = (name: string, dt: number, dims: number[], chunks: Uint8Array[]) => b.addInitializer(b.sink.put(name, dt, dims, chunks));
+  const attrs = {
+    k,
+    activation_type: 'swiglu',
+    swiglu_fusion: 1,
+    activation_alpha: { float: 1 },
+    activation_beta: { float: 0 },
+    normalize_routing_weights: 0,
+  };
+  const put = (name: string, dt: number, dims: number[], chunks: Uint8Array[]) =>
+    b.addInitializer(b.sink.put(name, dt, dims, chunks));
   if (!quantized) {
     // The fp16 MoE kernel returns zeros in ORT 1.30 CPU/wasm: keep fp16 storage, Cast (folded at load) to fp32.
     const half = quant.dtype === 'fp16';
-    const weight = (name: string, dims: number[], chunks: Uint8Array[]) => half
-      ? b.op1('Cast', [put(`${name}.fp16`, DT.FLOAT16, dims, chunks)], { to: DT.FLOAT })
-      : put(name, DT.FLOAT, dims, chunks);
+    const weight = (name: string, dims: number[], chunks: Uint8Array[]) =>
+      half
+        ? b.op1('Cast', [put(`${name}.fp16`, DT.FLOAT16, dims, chunks)], { to: DT.FLOAT })
+        : put(name, DT.FLOAT, dims, chunks);
     const fc1 = weight(`${p.prefix}.experts.fc1`, [E, 2 * I, H], fc1Chunks);
     const fc2 = weight(`${p.prefix}.experts.fc2`, [E, H, I], fc2Chunks);
     return unnormalisedTop1(b, r, b.op1('MoE', [x2d, router, fc1, '', fc2], attrs, MS_DOMAIN), k);
   }
   const pack = 8 / bits;
   const fc1 = put(`${p.prefix}.experts.fc1.q${bits}`, DT.UINT8, [E, 2 * I, H / pack], fc1Chunks);
-  const s1 = put(`${p.prefix}.experts.fc1.scales`, DT.FLOAT, block ? [E, 2 * I, H / block] : [E, 2 * I], scale1);
+  const s1 = put(
+    `${p.prefix}.experts.fc1.scales`,
+    DT.FLOAT,
+    block ? [E, 2 * I, H / block] : [E, 2 * I],
+    scale1,
+  );
   const fc2 = put(`${p.prefix}.experts.fc2.q${bits}`, DT.UINT8, [E, H, I / pack], fc2Chunks);
-  const s2 = put(`${p.prefix}.experts.fc2.scales`, DT.FLOAT, block ? [E, H, I / block] : [E, H], scale2);
-  return unnormalisedTop1(b, r, b.op1('QMoE', [x2d, router, fc1, s1, '', fc2, s2, ''], { ...attrs, expert_weight_bits: bits, ...(block ? { block_size: block } : {}) }, MS_DOMAIN), k);
+  const s2 = put(
+    `${p.prefix}.experts.fc2.scales`,
+    DT.FLOAT,
+    block ? [E, H, I / block] : [E, H],
+    scale2,
+  );
+  return unnormalisedTop1(
+    b,
+    r,
+    b.op1(
+      'QMoE',
+      [x2d, router, fc1, s1, '', fc2, s2, ''],
+      { ...attrs, expert_weight_bits: bits, ...(block ? { block_size: block } : {}) },
+      MS_DOMAIN,
+    ),
+    k,
+  );
 }
 
 /**
@@ -216,7 +351,11 @@ export async function moeLayer(b: GraphBuilder, p: MoeLayerInput): Promise<strin
   if (p.implementation === 'dense') y = await denseExperts(b, x2d, p);
   else y = await sparseExperts(b, x2d, p);
   if (cfg.num_shared_experts > 0) {
-    const shared = await p.swiglu(x2d, `${p.prefix}.shared_experts`, cfg.moe_intermediate_size * cfg.num_shared_experts);
+    const shared = await p.swiglu(
+      x2d,
+      `${p.prefix}.shared_experts`,
+      cfg.moe_intermediate_size * cfg.num_shared_experts,
+    );
     y = b.op1('Add', [y, shared]);
   }
   return b.op1('Reshape', [y, b.op1('Shape', [p.x])]);

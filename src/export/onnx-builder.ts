@@ -6,7 +6,17 @@ import type { WeightSink } from './weight-sink.ts';
 const { onnx } = onnxProto as unknown as { onnx: typeof OnnxNs };
 
 /** ONNX TensorProto data types (raw numbers: onnx-proto's enum stops at ONNX 1.10, before INT4). */
-export const DT = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, UINT4: 21, INT4: 22 } as const;
+export const DT = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  INT32: 6,
+  INT64: 7,
+  BOOL: 9,
+  FLOAT16: 10,
+  UINT4: 21,
+  INT4: 22,
+} as const;
 export type DataType = (typeof DT)[keyof typeof DT];
 
 export const OPSET = 21;
@@ -33,7 +43,14 @@ function attribute(name: string, v: AttrValue): OnnxNs.IAttributeProto {
 function valueInfo(v: ValueSpec): OnnxNs.IValueInfoProto {
   return {
     name: v.name,
-    type: { tensorType: { elemType: v.dtype, shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType: v.dtype,
+        shape: {
+          dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+        },
+      },
+    },
   };
 }
 
@@ -66,10 +83,23 @@ export class GraphBuilder {
   }
 
   /** Adds a node; returns its output names (`outputs` is how many, or explicit names). */
-  op(type: string, inputs: string[], attrs: Record<string, AttrValue> = {}, outputs: number | string[] = 1, domain = ''): string[] {
-    const outNames = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(type)) : outputs;
+  op(
+    type: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    outputs: number | string[] = 1,
+    domain = '',
+  ): string[] {
+    const outNames =
+      typeof outputs === 'number'
+        ? Array.from({ length: outputs }, () => this.fresh(type))
+        : outputs;
     this.nodes.push({
-      opType: type, domain, input: inputs, output: outNames, name: this.fresh(`n_${type}`),
+      opType: type,
+      domain,
+      input: inputs,
+      output: outNames,
+      name: this.fresh(`n_${type}`),
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return outNames;
@@ -109,7 +139,10 @@ export class GraphBuilder {
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'unmask',
-      opsetImport: [{ domain: '', version: OPSET }, { domain: MS_DOMAIN, version: 1 }],
+      opsetImport: [
+        { domain: '', version: OPSET },
+        { domain: MS_DOMAIN, version: 1 },
+      ],
       graph: {
         name: 'llada2',
         node: this.nodes,
@@ -125,15 +158,20 @@ export class GraphBuilder {
 function encodeSmall(dtype: DataType, values: ArrayLike<number | bigint>): Uint8Array {
   const n = values.length;
   switch (dtype) {
-    case DT.FLOAT: return new Uint8Array(Float32Array.from(values as ArrayLike<number>).buffer);
-    case DT.INT32: return new Uint8Array(Int32Array.from(values as ArrayLike<number>).buffer);
+    case DT.FLOAT:
+      return new Uint8Array(Float32Array.from(values as ArrayLike<number>).buffer);
+    case DT.INT32:
+      return new Uint8Array(Int32Array.from(values as ArrayLike<number>).buffer);
     case DT.INT64: {
       const out = new BigInt64Array(n);
       for (let i = 0; i < n; i++) out[i] = BigInt(values[i]);
       return new Uint8Array(out.buffer);
     }
-    case DT.BOOL: case DT.UINT8: return Uint8Array.from(values as ArrayLike<number>);
-    default: throw new Error(`constant: unsupported dtype ${dtype}`);
+    case DT.BOOL:
+    case DT.UINT8:
+      return Uint8Array.from(values as ArrayLike<number>);
+    default:
+      throw new Error(`constant: unsupported dtype ${dtype}`);
   }
 }
 

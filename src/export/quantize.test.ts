@@ -14,12 +14,22 @@ function seeded(seed: number): () => number {
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
 }
 
-async function runLinear(q: QuantOptions, w: Float32Array, out: number, inn: number, x: Float32Array, rows: number): Promise<Float32Array> {
+async function runLinear(
+  q: QuantOptions,
+  w: Float32Array,
+  out: number,
+  inn: number,
+  x: Float32Array,
+  rows: number,
+): Promise<Float32Array> {
   const b = new GraphBuilder(new InlineSink());
   b.input({ name: 'x', dtype: DT.FLOAT, shape: [rows, inn] });
   b.op('Identity', [linear(b, 'x', { name: 'w', data: w, out, in: inn }, q)], {}, ['y']);
   b.output({ name: 'y', dtype: DT.FLOAT, shape: [rows, out] });
-  const session = await ort.InferenceSession.create(b.encode(), { logSeverityLevel: 3, extra: { session: { disable_quant_qdq: '1' } } });
+  const session = await ort.InferenceSession.create(b.encode(), {
+    logSeverityLevel: 3,
+    extra: { session: { disable_quant_qdq: '1' } },
+  });
   const res = await session.run({ x: new ort.Tensor('float32', x, [rows, inn]) });
   return res.y.data as Float32Array;
 }
@@ -38,7 +48,11 @@ function halfStep(q: QuantOptions, o: number, k: number): number {
   if (q.dtype === 'fp16') return Math.abs(row[k]) * 2 ** -11;
   if (q.dtype === 'int8') return Math.max(...Array.from(row, Math.abs)) / 127 / 2;
   const kb = Math.floor(k / q.blockSize);
-  return Math.max(...Array.from(row.subarray(kb * q.blockSize, (kb + 1) * q.blockSize), Math.abs)) / 7 / 2;
+  return (
+    Math.max(...Array.from(row.subarray(kb * q.blockSize, (kb + 1) * q.blockSize), Math.abs)) /
+    7 /
+    2
+  );
 }
 
 const CASES: QuantOptions[] = [
@@ -68,6 +82,7 @@ for (const q of CASES) {
       }
     }
     // Quantized encodings must actually quantize (a silent fp32 fallback would pass the bound trivially).
-    if (q.dtype === 'int4' || q.dtype === 'int8') assert.ok(worstRatio > 0.05, `error suspiciously small: ${worstRatio}`);
+    if (q.dtype === 'int4' || q.dtype === 'int8')
+      assert.ok(worstRatio > 0.05, `error suspiciously small: ${worstRatio}`);
   });
 }

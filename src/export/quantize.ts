@@ -36,10 +36,17 @@ export function toFloat16Bytes(x: Float32Array): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
-const bytesOf = (a: Float32Array | Int8Array | Uint8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const bytesOf = (a: Float32Array | Int8Array | Uint8Array) =>
+  new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** Stores a float matrix [rows, cols] as fp32, or fp16 + Cast; returns an fp32 value name. */
-export function floatMatrix(b: GraphBuilder, name: string, data: Float32Array, dims: number[], half: boolean): string {
+export function floatMatrix(
+  b: GraphBuilder,
+  name: string,
+  data: Float32Array,
+  dims: number[],
+  half: boolean,
+): string {
   if (!half) return b.addInitializer(b.sink.put(name, DT.FLOAT, dims, [bytesOf(data)]));
   const h = b.addInitializer(b.sink.put(`${name}.fp16`, DT.FLOAT16, dims, [toFloat16Bytes(data)]));
   return b.op1('Cast', [h], { to: DT.FLOAT });
@@ -49,11 +56,19 @@ export function floatMatrix(b: GraphBuilder, name: string, data: Float32Array, d
 export function linear(b: GraphBuilder, x: string, w: LinearWeight, q: QuantOptions): string {
   const { dtype } = q;
   if (dtype === 'fp32' || dtype === 'fp16' || (dtype === 'int4' && w.in % q.blockSize !== 0)) {
-    const wt = floatMatrix(b, w.name, transpose(w.data, w.out, w.in), [w.in, w.out], dtype !== 'fp32');
+    const wt = floatMatrix(
+      b,
+      w.name,
+      transpose(w.data, w.out, w.in),
+      [w.in, w.out],
+      dtype !== 'fp32',
+    );
     return b.op1('MatMul', [x, wt]);
   }
   if (dtype === 'int8') return b.op1('MatMul', [x, int8PerChannel(b, w)]);
-  return q.int4Layout === 'dq' ? b.op1('MatMul', [x, int4Dq(b, w, q.blockSize)]) : int4MatMulNBits(b, x, w, q.blockSize);
+  return q.int4Layout === 'dq'
+    ? b.op1('MatMul', [x, int4Dq(b, w, q.blockSize)])
+    : int4MatMulNBits(b, x, w, q.blockSize);
 }
 
 /** Symmetric int8 with one scale per output channel, DequantizeLinear(axis=1) over Wᵀ[in,out]. */
@@ -65,10 +80,15 @@ function int8PerChannel(b: GraphBuilder, w: LinearWeight): string {
     for (let i = 0; i < w.in; i++) m = Math.max(m, Math.abs(w.data[o * w.in + i]));
     const s = m > 0 ? m / 127 : 1;
     scales[o] = s;
-    for (let i = 0; i < w.in; i++) q[i * w.out + o] = Math.max(-127, Math.min(127, Math.round(w.data[o * w.in + i] / s)));
+    for (let i = 0; i < w.in; i++)
+      q[i * w.out + o] = Math.max(-127, Math.min(127, Math.round(w.data[o * w.in + i] / s)));
   }
-  const qName = b.addInitializer(b.sink.put(`${w.name}.int8`, DT.INT8, [w.in, w.out], [bytesOf(q)]));
-  const sName = b.addInitializer(b.sink.put(`${w.name}.scale`, DT.FLOAT, [w.out], [bytesOf(scales)]));
+  const qName = b.addInitializer(
+    b.sink.put(`${w.name}.int8`, DT.INT8, [w.in, w.out], [bytesOf(q)]),
+  );
+  const sName = b.addInitializer(
+    b.sink.put(`${w.name}.scale`, DT.FLOAT, [w.out], [bytesOf(scales)]),
+  );
   return b.op1('DequantizeLinear', [qName, sName], { axis: 1 });
 }
 
@@ -80,7 +100,8 @@ function int4Blocks(w: LinearWeight, block: number): { scales: Float32Array; val
   for (let o = 0; o < w.out; o++) {
     for (let kb = 0; kb < nb; kb++) {
       let m = 0;
-      for (let k = kb * block; k < (kb + 1) * block; k++) m = Math.max(m, Math.abs(w.data[o * w.in + k]));
+      for (let k = kb * block; k < (kb + 1) * block; k++)
+        m = Math.max(m, Math.abs(w.data[o * w.in + k]));
       const s = m > 0 ? m / 7 : 1;
       scales[o * nb + kb] = s;
       for (let k = kb * block; k < (kb + 1) * block; k++) {
@@ -104,9 +125,12 @@ function int4Dq(b: GraphBuilder, w: LinearWeight, block: number): string {
       packed[idx >> 1] |= idx & 1 ? nib << 4 : nib;
     }
   }
-  for (let kb = 0; kb < nb; kb++) for (let o = 0; o < w.out; o++) scaleT[kb * w.out + o] = scales[o * nb + kb];
+  for (let kb = 0; kb < nb; kb++)
+    for (let o = 0; o < w.out; o++) scaleT[kb * w.out + o] = scales[o * nb + kb];
   const qName = b.addInitializer(b.sink.put(`${w.name}.int4`, DT.INT4, [w.in, w.out], [packed]));
-  const sName = b.addInitializer(b.sink.put(`${w.name}.scale`, DT.FLOAT, [nb, w.out], [bytesOf(scaleT)]));
+  const sName = b.addInitializer(
+    b.sink.put(`${w.name}.scale`, DT.FLOAT, [nb, w.out], [bytesOf(scaleT)]),
+  );
   return b.op1('DequantizeLinear', [qName, sName], { axis: 0, block_size: block });
 }
 
@@ -122,8 +146,17 @@ function int4MatMulNBits(b: GraphBuilder, x: string, w: LinearWeight, block: num
       packed[idx >> 1] |= k & 1 ? nib << 4 : nib;
     }
   }
-  const qName = b.addInitializer(b.sink.put(`${w.name}.q4`, DT.UINT8, [w.out, nb, block / 2], [packed]));
-  const sName = b.addInitializer(b.sink.put(`${w.name}.scales`, DT.FLOAT, [w.out * nb], [bytesOf(scales)]));
+  const qName = b.addInitializer(
+    b.sink.put(`${w.name}.q4`, DT.UINT8, [w.out, nb, block / 2], [packed]),
+  );
+  const sName = b.addInitializer(
+    b.sink.put(`${w.name}.scales`, DT.FLOAT, [w.out * nb], [bytesOf(scales)]),
+  );
   // accuracy_level 0: fp32 activations, so ORT-node and ORT-web agree (ort-notes.md §1).
-  return b.op1('MatMulNBits', [x, qName, sName], { K: w.in, N: w.out, bits: 4, block_size: block, accuracy_level: 0 }, MS_DOMAIN);
+  return b.op1(
+    'MatMulNBits',
+    [x, qName, sName],
+    { K: w.in, N: w.out, bits: 4, block_size: block, accuracy_level: 0 },
+    MS_DOMAIN,
+  );
 }

@@ -6,7 +6,12 @@ import type { onnx as OnnxNs } from 'onnx-proto';
 
 export interface WeightSink {
   /** Stores `bytes` as initializer `name`; chunks may be streamed by calling with an iterable. */
-  put(name: string, dataType: number, dims: number[], chunks: Iterable<Uint8Array>): OnnxNs.ITensorProto;
+  put(
+    name: string,
+    dataType: number,
+    dims: number[],
+    chunks: Iterable<Uint8Array>,
+  ): OnnxNs.ITensorProto;
   /** Bytes written so far. */
   readonly bytes: number;
   close(): void;
@@ -14,12 +19,20 @@ export interface WeightSink {
 
 export class InlineSink implements WeightSink {
   bytes = 0;
-  put(name: string, dataType: number, dims: number[], chunks: Iterable<Uint8Array>): OnnxNs.ITensorProto {
+  put(
+    name: string,
+    dataType: number,
+    dims: number[],
+    chunks: Iterable<Uint8Array>,
+  ): OnnxNs.ITensorProto {
     const parts = [...chunks];
     const total = parts.reduce((s, p) => s + p.byteLength, 0);
     const raw = new Uint8Array(total);
     let off = 0;
-    for (const p of parts) { raw.set(p, off); off += p.byteLength; }
+    for (const p of parts) {
+      raw.set(p, off);
+      off += p.byteLength;
+    }
     this.bytes += total;
     return { name, dataType, dims, rawData: raw };
   }

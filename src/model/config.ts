@@ -60,10 +60,13 @@ export class ConfigError extends Error {
 
 /** Parse and validate a config.json object; throws ConfigError with one line naming the problem. */
 export function parseLlada2Config(raw: unknown): Llada2Config {
-  if (typeof raw !== 'object' || raw === null) throw new ConfigError('config.json is not a JSON object');
+  if (typeof raw !== 'object' || raw === null)
+    throw new ConfigError('config.json is not a JSON object');
   const modelType = (raw as { model_type?: unknown }).model_type;
   if (!SUPPORTED_MODEL_TYPES.includes(modelType as (typeof SUPPORTED_MODEL_TYPES)[number])) {
-    throw new ConfigError(`unsupported model_type ${JSON.stringify(modelType)} (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+    throw new ConfigError(
+      `unsupported model_type ${JSON.stringify(modelType)} (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
+    );
   }
   const parsed = Llada2ConfigSchema.safeParse(raw);
   if (!parsed.success) {
@@ -72,13 +75,24 @@ export function parseLlada2Config(raw: unknown): Llada2Config {
   }
   const c = parsed.data;
   const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
-  if (!Number.isInteger(headDim)) throw new ConfigError('config.json: head_dim is not given and hidden_size is not divisible by num_attention_heads');
-  if (c.num_attention_heads % c.num_key_value_heads !== 0) throw new ConfigError('config.json: num_attention_heads must be a multiple of num_key_value_heads');
-  if (c.num_experts % c.n_group !== 0) throw new ConfigError('config.json: num_experts must be a multiple of n_group');
+  if (!Number.isInteger(headDim))
+    throw new ConfigError(
+      'config.json: head_dim is not given and hidden_size is not divisible by num_attention_heads',
+    );
+  if (c.num_attention_heads % c.num_key_value_heads !== 0)
+    throw new ConfigError(
+      'config.json: num_attention_heads must be a multiple of num_key_value_heads',
+    );
+  if (c.num_experts % c.n_group !== 0)
+    throw new ConfigError('config.json: num_experts must be a multiple of n_group');
   if (c.topk_group > c.n_group) throw new ConfigError('config.json: topk_group exceeds n_group');
-  if (c.num_experts_per_tok > (c.num_experts / c.n_group) * c.topk_group) throw new ConfigError('config.json: num_experts_per_tok exceeds the experts in the selected groups');
+  if (c.num_experts_per_tok > (c.num_experts / c.n_group) * c.topk_group)
+    throw new ConfigError(
+      'config.json: num_experts_per_tok exceeds the experts in the selected groups',
+    );
   const rotary = Math.floor(headDim * c.partial_rotary_factor);
-  if (rotary % 2 !== 0) throw new ConfigError('config.json: head_dim × partial_rotary_factor must be even');
+  if (rotary % 2 !== 0)
+    throw new ConfigError('config.json: head_dim × partial_rotary_factor must be even');
   return { ...c, head_dim: headDim };
 }
 

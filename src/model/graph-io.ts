@@ -50,8 +50,16 @@ export function graphInputs(d: GraphDims): TensorSpec[] {
     { name: ATTENTION_MASK, dtype: 'bool', shape: ['batch', 'seq', 'total_seq'] },
   ];
   for (let l = 0; l < d.layers; l++) {
-    specs.push({ name: pastKeyName(l), dtype: 'float32', shape: ['batch', d.kvHeads, 'past_seq', d.headDim] });
-    specs.push({ name: pastValueName(l), dtype: 'float32', shape: ['batch', d.kvHeads, 'past_seq', d.headDim] });
+    specs.push({
+      name: pastKeyName(l),
+      dtype: 'float32',
+      shape: ['batch', d.kvHeads, 'past_seq', d.headDim],
+    });
+    specs.push({
+      name: pastValueName(l),
+      dtype: 'float32',
+      shape: ['batch', d.kvHeads, 'past_seq', d.headDim],
+    });
   }
   return specs;
 }
@@ -64,8 +72,16 @@ export function graphOutputs(d: GraphDims): TensorSpec[] {
     { name: TOPK_INDICES, dtype: 'int32', shape: ['batch', 'seq', d.topk] },
   ];
   for (let l = 0; l < d.layers; l++) {
-    specs.push({ name: presentKeyName(l), dtype: 'float32', shape: ['batch', d.kvHeads, 'total_seq', d.headDim] });
-    specs.push({ name: presentValueName(l), dtype: 'float32', shape: ['batch', d.kvHeads, 'total_seq', d.headDim] });
+    specs.push({
+      name: presentKeyName(l),
+      dtype: 'float32',
+      shape: ['batch', d.kvHeads, 'total_seq', d.headDim],
+    });
+    specs.push({
+      name: presentValueName(l),
+      dtype: 'float32',
+      shape: ['batch', d.kvHeads, 'total_seq', d.headDim],
+    });
   }
   return specs;
 }

@@ -4,14 +4,28 @@ import assert from 'node:assert/strict';
 import { forgetPackage, loadPackage } from './loader.ts';
 import { MANIFEST_FILE } from './manifest.ts';
 import { ModelLoadError, type BlobStore } from './store.ts';
-import { MemoryCache, MemoryStore, makeManifest, memoryPackage, patternBytes } from './testing/memory-store.ts';
+import {
+  MemoryCache,
+  MemoryStore,
+  makeManifest,
+  memoryPackage,
+  patternBytes,
+} from './testing/memory-store.ts';
 import { createLimiter } from './loader/limiter.ts';
 import { backoffDelay, withRetry } from './loader/retry.ts';
 
 const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 2 };
-const FILES = () => ({ 'model.onnx': patternBytes(1000, 1), 'tokenizer.json': patternBytes(40, 2), 'tokenizer_config.json': patternBytes(20, 3) });
+const FILES = () => ({
+  'model.onnx': patternBytes(1000, 1),
+  'tokenizer.json': patternBytes(40, 2),
+  'tokenizer_config.json': patternBytes(20, 3),
+});
 
-async function rejects(p: Promise<unknown>, code: ModelLoadError['code'], message: RegExp): Promise<void> {
+async function rejects(
+  p: Promise<unknown>,
+  code: ModelLoadError['code'],
+  message: RegExp,
+): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof ModelLoadError, `expected ModelLoadError, got ${String(e)}`);
     assert.equal(e.code, code, e.message);
@@ -25,10 +39,14 @@ function flaky(store: BlobStore, failures: number): BlobStore & { failed: number
   const wrapper = {
     location: store.location,
     failed: 0,
-    get: (key: string, range?: { offset: number; length: number }) => (wrapper.failed < failures ? fail() : store.get(key, range)),
+    get: (key: string, range?: { offset: number; length: number }) =>
+      wrapper.failed < failures ? fail() : store.get(key, range),
     head: (key: string) => (wrapper.failed < failures ? fail() : store.head(key)),
   };
-  const fail = async (): Promise<never> => { wrapper.failed++; throw new ModelLoadError('transient', 'HTTP 503 SlowDown'); };
+  const fail = async (): Promise<never> => {
+    wrapper.failed++;
+    throw new ModelLoadError('transient', 'HTTP 503 SlowDown');
+  };
   return wrapper;
 }
 
@@ -37,16 +55,32 @@ describe('loadPackage', () => {
     const files = FILES();
     const { store, manifest } = await memoryPackage(files);
     const seen: number[] = [];
-    const pkg = await loadPackage(store, { memo: false, rangeChunkBytes: 300, onProgress: (done, total) => { seen.push(done); assert.equal(total, 1060); } });
+    const pkg = await loadPackage(store, {
+      memo: false,
+      rangeChunkBytes: 300,
+      onProgress: (done, total) => {
+        seen.push(done);
+        assert.equal(total, 1060);
+      },
+    });
     assert.deepEqual(pkg.manifest, manifest);
     for (const [path, bytes] of Object.entries(files)) assert.deepEqual(pkg.files.get(path), bytes);
-    assert.deepEqual(store.calls.filter((c) => c.startsWith('get model.onnx')).sort(), ['get model.onnx 0+300', 'get model.onnx 300+300', 'get model.onnx 600+300', 'get model.onnx 900+100']);
+    assert.deepEqual(store.calls.filter((c) => c.startsWith('get model.onnx')).sort(), [
+      'get model.onnx 0+300',
+      'get model.onnx 300+300',
+      'get model.onnx 600+300',
+      'get model.onnx 900+100',
+    ]);
     assert.ok(store.calls.includes('head model.onnx'));
     assert.equal(seen.at(-1), 1060);
   });
 
   test('no manifest → missing, naming the location; bad JSON and unknown format_version → format', async () => {
-    await rejects(loadPackage(new MemoryStore('mem://empty'), { memo: false }), 'missing', /manifest\.json.*mem:\/\/empty/);
+    await rejects(
+      loadPackage(new MemoryStore('mem://empty'), { memo: false }),
+      'missing',
+      /manifest\.json.*mem:\/\/empty/,
+    );
     const { store } = await memoryPackage(FILES());
     store.objects.set(MANIFEST_FILE, new TextEncoder().encode('{"format": '));
     await rejects(loadPackage(store, { memo: false }), 'format', /not valid JSON/);
@@ -59,12 +93,20 @@ describe('loadPackage', () => {
     const { store } = await memoryPackage(FILES());
     const manifest = await makeManifest({ '../escape.onnx': patternBytes(4) });
     store.objects.set(MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest)));
-    await rejects(loadPackage(store, { memo: false }), 'format', /escape\.onnx.*leaves the package/);
+    await rejects(
+      loadPackage(store, { memo: false }),
+      'format',
+      /escape\.onnx.*leaves the package/,
+    );
   });
 
   test('the memory budget is checked before any file is downloaded', async () => {
     const { store } = await memoryPackage(FILES());
-    await rejects(loadPackage(store, { memo: false, memoryBudgetBytes: 1000 }), 'budget', /1060 bytes.*1000 bytes/);
+    await rejects(
+      loadPackage(store, { memo: false, memoryBudgetBytes: 1000 }),
+      'budget',
+      /1060 bytes.*1000 bytes/,
+    );
     assert.deepEqual(store.calls, [`get ${MANIFEST_FILE}`]);
   });
 
@@ -75,17 +117,29 @@ describe('loadPackage', () => {
     const corrupt = files['model.onnx'].slice();
     corrupt[500] ^= 1;
     store.objects.set('model.onnx', corrupt);
-    await rejects(loadPackage(store, { memo: false, cache, rangeChunkBytes: 256 }), 'checksum', /model\.onnx.*corrupt/);
+    await rejects(
+      loadPackage(store, { memo: false, cache, rangeChunkBytes: 256 }),
+      'checksum',
+      /model\.onnx.*corrupt/,
+    );
     const { manifest } = await memoryPackage(files);
     const sha = (path: string) => manifest.files.find((f) => f.path === path)!.sha256;
     assert.equal(cache.entries.has(sha('model.onnx')), false);
     store.objects.set('model.onnx', files['model.onnx'].slice(0, 999));
-    await rejects(loadPackage(store, { memo: false, cache, rangeChunkBytes: 256 }), 'truncated', /model\.onnx.*999 bytes.*1000/);
+    await rejects(
+      loadPackage(store, { memo: false, cache, rangeChunkBytes: 256 }),
+      'truncated',
+      /model\.onnx.*999 bytes.*1000/,
+    );
     await rejects(loadPackage(store, { memo: false, cache }), 'truncated', /model\.onnx/);
     const fresh = new MemoryCache();
     store.objects.delete('tokenizer.json');
     store.objects.set('model.onnx', files['model.onnx']);
-    await rejects(loadPackage(store, { memo: false, cache: fresh }), 'missing', /tokenizer\.json.*missing/);
+    await rejects(
+      loadPackage(store, { memo: false, cache: fresh }),
+      'missing',
+      /tokenizer\.json.*missing/,
+    );
     assert.equal(fresh.entries.has(sha('tokenizer.json')), false);
   });
 
@@ -110,10 +164,25 @@ describe('loadPackage', () => {
     const pkg = await loadPackage(twice, { memo: false, retry: FAST_RETRY });
     assert.equal(twice.failed, 2);
     assert.equal(pkg.files.size, 3);
-    await rejects(loadPackage(flaky(store, 5), { memo: false, retries: 2, retry: FAST_RETRY }), 'transient', /503/);
+    await rejects(
+      loadPackage(flaky(store, 5), { memo: false, retries: 2, retry: FAST_RETRY }),
+      'transient',
+      /503/,
+    );
     let calls = 0;
-    const denied: BlobStore = { location: 'mem://denied', get: async () => { calls++; throw new ModelLoadError('missing', 'access denied'); }, head: async () => null };
-    await rejects(loadPackage(denied, { memo: false, retry: FAST_RETRY }), 'missing', /access denied/);
+    const denied: BlobStore = {
+      location: 'mem://denied',
+      get: async () => {
+        calls++;
+        throw new ModelLoadError('missing', 'access denied');
+      },
+      head: async () => null,
+    };
+    await rejects(
+      loadPackage(denied, { memo: false, retry: FAST_RETRY }),
+      'missing',
+      /access denied/,
+    );
     assert.equal(calls, 1);
   });
 
@@ -138,12 +207,16 @@ describe('loader helpers', () => {
     const limit = createLimiter(3);
     let active = 0;
     let peak = 0;
-    await Promise.all(Array.from({ length: 20 }, (_, i) => limit(async () => {
-      active++;
-      peak = Math.max(peak, active);
-      await new Promise((r) => setTimeout(r, i % 3));
-      active--;
-    })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        limit(async () => {
+          active++;
+          peak = Math.max(peak, active);
+          await new Promise((r) => setTimeout(r, i % 3));
+          active--;
+        }),
+      ),
+    );
     assert.equal(peak, 3);
   });
 
@@ -154,6 +227,12 @@ describe('loader helpers', () => {
       assert.ok(d >= ceiling / 2 && d <= ceiling, `attempt ${attempt}: ${d}`);
     }
     let n = 0;
-    assert.equal(await withRetry(async () => { if (++n < 3) throw new ModelLoadError('transient', 'x'); return n; }, FAST_RETRY), 3);
+    assert.equal(
+      await withRetry(async () => {
+        if (++n < 3) throw new ModelLoadError('transient', 'x');
+        return n;
+      }, FAST_RETRY),
+      3,
+    );
   });
 });

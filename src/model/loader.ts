@@ -57,7 +57,10 @@ export function packageBytes(manifest: Manifest): number {
 function checkBudget(store: BlobStore, manifest: Manifest, budget: number | undefined): void {
   const total = packageBytes(manifest);
   if (budget !== undefined && total > budget) {
-    throw new ModelLoadError('budget', `package at ${store.location} needs ${total} bytes (${mib(total)}) but the memory budget is ${budget} bytes (${mib(budget)})`);
+    throw new ModelLoadError(
+      'budget',
+      `package at ${store.location} needs ${total} bytes (${mib(total)}) but the memory budget is ${budget} bytes (${mib(budget)})`,
+    );
   }
 }
 
@@ -69,13 +72,18 @@ function mib(n: number): string {
  * Loads (or reuses the memoized load of) the package at `store`.
  * @example const { manifest, files } = await loadPackage(new R2Store(env.MODELS, { prefix: 'tiny' }), { memoryBudgetBytes: 64 << 20 })
  */
-export async function loadPackage(store: BlobStore, options: LoadPackageOptions = {}): Promise<LoadedPackage> {
+export async function loadPackage(
+  store: BlobStore,
+  options: LoadPackageOptions = {},
+): Promise<LoadedPackage> {
   if (options.memo === false) return loadUncached(store, options);
   let pending = memo.get(store.location);
   if (!pending) {
     pending = loadUncached(store, options);
     memo.set(store.location, pending);
-    pending.catch(() => { if (memo.get(store.location) === pending) memo.delete(store.location); });
+    pending.catch(() => {
+      if (memo.get(store.location) === pending) memo.delete(store.location);
+    });
   }
   const loaded = await pending;
   checkBudget(store, loaded.manifest, options.memoryBudgetBytes);
@@ -83,14 +91,26 @@ export async function loadPackage(store: BlobStore, options: LoadPackageOptions 
 }
 
 /** How storage is read: what every package loader (in memory, or onto disk on Node) takes from the options. */
-export type StorageOptions = Pick<LoadPackageOptions, 'concurrency' | 'rangeChunkBytes' | 'retries' | 'retry' | 'onProgress'>;
+export type StorageOptions = Pick<
+  LoadPackageOptions,
+  'concurrency' | 'rangeChunkBytes' | 'retries' | 'retry' | 'onProgress'
+>;
 
 /** The request discipline: at most `concurrency` storage requests at once, transient errors retried. */
-export function storageAccess({ concurrency = DEFAULT_CONCURRENCY, rangeChunkBytes = DEFAULT_RANGE_CHUNK_BYTES, retries, retry }: StorageOptions): { call: StorageCall; rangeChunkBytes: number } {
-  if (!Number.isInteger(rangeChunkBytes) || rangeChunkBytes < 1) throw new RangeError(`rangeChunkBytes must be a positive integer, got ${rangeChunkBytes}`);
+export function storageAccess({
+  concurrency = DEFAULT_CONCURRENCY,
+  rangeChunkBytes = DEFAULT_RANGE_CHUNK_BYTES,
+  retries,
+  retry,
+}: StorageOptions): { call: StorageCall; rangeChunkBytes: number } {
+  if (!Number.isInteger(rangeChunkBytes) || rangeChunkBytes < 1)
+    throw new RangeError(`rangeChunkBytes must be a positive integer, got ${rangeChunkBytes}`);
   const limit = createLimiter(concurrency);
   // Retry outside the limit, so a backoff sleep does not hold a request slot.
-  return { call: (request) => withRetry(() => limit(request), { ...retry, retries }), rangeChunkBytes };
+  return {
+    call: (request) => withRetry(() => limit(request), { ...retry, retries }),
+    rangeChunkBytes,
+  };
 }
 
 async function loadUncached(store: BlobStore, options: LoadPackageOptions): Promise<LoadedPackage> {
@@ -101,28 +121,44 @@ async function loadUncached(store: BlobStore, options: LoadPackageOptions): Prom
   const total = packageBytes(manifest);
   let done = 0;
   const files = new Map<string, Uint8Array>();
-  await Promise.all(manifest.files.map(async (file) => {
-    const cached = await readCache(cache, file.sha256, file.bytes);
-    if (cached) {
-      files.set(file.path, cached);
-      done += file.bytes;
-      onProgress?.(done, total, file.path);
-      return;
-    }
-    const bytes = await fetchFile(store, file, { rangeChunkBytes, call, onBytes: (n) => { done += n; onProgress?.(done, total, file.path); } });
-    const actual = await sha256Hex(bytes);
-    if (actual !== file.sha256) {
-      throw new ModelLoadError('checksum', `${describeFile(store, file.path)} is corrupt: sha256 ${actual}, the manifest says ${file.sha256}`);
-    }
-    files.set(file.path, bytes);
-    // Only verified bytes reach the cache; a cache failure is not a load failure.
-    await cache?.put(file.sha256, bytes).catch(() => undefined);
-  }));
+  await Promise.all(
+    manifest.files.map(async (file) => {
+      const cached = await readCache(cache, file.sha256, file.bytes);
+      if (cached) {
+        files.set(file.path, cached);
+        done += file.bytes;
+        onProgress?.(done, total, file.path);
+        return;
+      }
+      const bytes = await fetchFile(store, file, {
+        rangeChunkBytes,
+        call,
+        onBytes: (n) => {
+          done += n;
+          onProgress?.(done, total, file.path);
+        },
+      });
+      const actual = await sha256Hex(bytes);
+      if (actual !== file.sha256) {
+        throw new ModelLoadError(
+          'checksum',
+          `${describeFile(store, file.path)} is corrupt: sha256 ${actual}, the manifest says ${file.sha256}`,
+        );
+      }
+      files.set(file.path, bytes);
+      // Only verified bytes reach the cache; a cache failure is not a load failure.
+      await cache?.put(file.sha256, bytes).catch(() => undefined);
+    }),
+  );
   return { manifest, files };
 }
 
 /** A cache hit is used only when it still matches its size and hash (disks rot; caches get edited). */
-async function readCache(cache: FileCache | undefined, sha256: string, bytes: number): Promise<Uint8Array | null> {
+async function readCache(
+  cache: FileCache | undefined,
+  sha256: string,
+  bytes: number,
+): Promise<Uint8Array | null> {
   if (!cache) return null;
   const hit = await cache.get(sha256).catch(() => null);
   if (!hit || hit.length !== bytes) return null;

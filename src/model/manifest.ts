@@ -73,9 +73,14 @@ export class ManifestError extends Error {
 export function parseManifest(raw: unknown): Manifest {
   if (typeof raw === 'object' && raw !== null) {
     const r = raw as { format?: unknown; format_version?: unknown };
-    if (r.format !== MANIFEST_FORMAT) throw new ManifestError(`manifest.json: not an Unmask model package (format ${JSON.stringify(r.format)})`);
+    if (r.format !== MANIFEST_FORMAT)
+      throw new ManifestError(
+        `manifest.json: not an Unmask model package (format ${JSON.stringify(r.format)})`,
+      );
     if (r.format_version !== MANIFEST_FORMAT_VERSION) {
-      throw new ManifestError(`manifest.json: unsupported format_version ${JSON.stringify(r.format_version)} (this build reads ${MANIFEST_FORMAT_VERSION})`);
+      throw new ManifestError(
+        `manifest.json: unsupported format_version ${JSON.stringify(r.format_version)} (this build reads ${MANIFEST_FORMAT_VERSION})`,
+      );
     }
   }
   const parsed = ManifestSchema.safeParse(raw);

@@ -1,14 +1,25 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SafetensorsError, bfloat16BitsToFloat32, decodeToFloat32, encodeSafetensors, float16BitsToFloat32,
-  float32ToBfloat16Bits, float32ToFloat16Bits, parseSafetensorsHeader, readHeaderLength, readSafetensors, tensorBytes,
+  SafetensorsError,
+  bfloat16BitsToFloat32,
+  decodeToFloat32,
+  encodeSafetensors,
+  float16BitsToFloat32,
+  float32ToBfloat16Bits,
+  float32ToFloat16Bits,
+  parseSafetensorsHeader,
+  readHeaderLength,
+  readSafetensors,
+  tensorBytes,
 } from './safetensors.ts';
 
 const f32 = (x: number) => Math.fround(x);
 
 function roundTrip(dtype: 'F32' | 'F16' | 'BF16', values: number[]): Float32Array {
-  const file = encodeSafetensors([{ name: 't', dtype, shape: [values.length], data: Float32Array.from(values) }]);
+  const file = encodeSafetensors([
+    { name: 't', dtype, shape: [values.length], data: Float32Array.from(values) },
+  ]);
   const parsed = readSafetensors(file);
   const info = parsed.tensors.get('t')!;
   assert.equal(info.dtype, dtype);
@@ -27,16 +38,34 @@ describe('encode/decode round trip', () => {
     const exact = [0, 1, -2, 0.5, 65504, -65504, 2 ** -14, 2 ** -24, 3 * 2 ** -24, 1 + 2 ** -10];
     assert.deepEqual([...roundTrip('F16', exact)], exact);
     // 1 + ½ulp ties to even (1); 1 + 1.5ulp ties to even (1 + 2ulp); 65520 ties up to Infinity.
-    assert.deepEqual([...roundTrip('F16', [1 + 2 ** -11, 1 + 3 * 2 ** -11, 65519, 65520, 2 ** -25, 3 * 2 ** -25, 1e-9])],
-      [1, 1 + 2 ** -9, 65504, Infinity, 0, 2 ** -23, 0]);
+    assert.deepEqual(
+      [
+        ...roundTrip('F16', [
+          1 + 2 ** -11,
+          1 + 3 * 2 ** -11,
+          65519,
+          65520,
+          2 ** -25,
+          3 * 2 ** -25,
+          1e-9,
+        ]),
+      ],
+      [1, 1 + 2 ** -9, 65504, Infinity, 0, 2 ** -23, 0],
+    );
     assert.ok(Object.is(roundTrip('F16', [-0])[0], -0));
     assert.ok(Number.isNaN(roundTrip('F16', [NaN])[0]));
   });
 
   test('BF16 keeps the top 16 bits and rounds to nearest even', () => {
-    assert.deepEqual([...roundTrip('BF16', [1, -2, 0.5, 3.0e38, 2 ** -130])], [1, -2, 0.5, bfloat16BitsToFloat32(float32ToBfloat16Bits(3.0e38)), 2 ** -130]);
+    assert.deepEqual(
+      [...roundTrip('BF16', [1, -2, 0.5, 3.0e38, 2 ** -130])],
+      [1, -2, 0.5, bfloat16BitsToFloat32(float32ToBfloat16Bits(3.0e38)), 2 ** -130],
+    );
     // bf16 has 7 mantissa bits: 1 + 2^-8 is half an ulp (ties to 1), 1 + 3·2^-8 ties up to 1 + 2^-6.
-    assert.deepEqual([...roundTrip('BF16', [1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -8 + 2 ** -20])], [1, 1 + 2 ** -6, 1 + 2 ** -7]);
+    assert.deepEqual(
+      [...roundTrip('BF16', [1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -8 + 2 ** -20])],
+      [1, 1 + 2 ** -6, 1 + 2 ** -7],
+    );
     assert.equal(roundTrip('BF16', [3.4e38])[0], Infinity);
     assert.ok(Number.isNaN(roundTrip('BF16', [NaN])[0]));
   });
@@ -70,10 +99,13 @@ describe('float conversions, exhaustively', () => {
 
 describe('file layout', () => {
   test('header is padded with spaces to a multiple of 8; metadata and order are kept', () => {
-    const file = encodeSafetensors([
-      { name: 'b', dtype: 'F16', shape: [3], data: Float32Array.from([1, 2, 3]) },
-      { name: 'a', dtype: 'F32', shape: [1, 2], data: Float32Array.from([4, 5]) },
-    ], { format: 'pt' });
+    const file = encodeSafetensors(
+      [
+        { name: 'b', dtype: 'F16', shape: [3], data: Float32Array.from([1, 2, 3]) },
+        { name: 'a', dtype: 'F32', shape: [1, 2], data: Float32Array.from([4, 5]) },
+      ],
+      { format: 'pt' },
+    );
     const n = readHeaderLength(file);
     assert.equal(n % 8, 0);
     const json = new TextDecoder().decode(file.subarray(8, 8 + n));
@@ -84,7 +116,10 @@ describe('file layout', () => {
     assert.deepEqual(parsed.tensors.get('b')!.dataOffsets, [0, 6]);
     assert.deepEqual(parsed.tensors.get('a')!.dataOffsets, [6, 14]);
     // 'a' starts at an odd offset: decoding copies, so misalignment is harmless.
-    assert.deepEqual([...decodeToFloat32('F32', tensorBytes(file, parsed.dataStart, parsed.tensors.get('a')!))], [4, 5]);
+    assert.deepEqual(
+      [...decodeToFloat32('F32', tensorBytes(file, parsed.dataStart, parsed.tensors.get('a')!))],
+      [4, 5],
+    );
     assert.equal(file.length, 8 + n + 14);
   });
 
@@ -114,28 +149,51 @@ describe('header validation', () => {
     ['unknown dtype', { w: { ...ok, dtype: 'F8' } }, /tensor "w": unknown dtype "F8"/],
     ['bad shape', { w: { ...ok, shape: [2, -1] } }, /tensor "w": shape/],
     ['bad offsets', { w: { ...ok, data_offsets: [0] } }, /tensor "w": data_offsets/],
-    ['reversed offsets', { w: { ...ok, data_offsets: [16, 0] } }, /tensor "w": data_offsets end 0 is before begin 16/],
-    ['size mismatch', { w: { ...ok, data_offsets: [0, 12] } }, /tensor "w": data_offsets span 12 bytes but F32 \[2,2\] needs 16/],
+    [
+      'reversed offsets',
+      { w: { ...ok, data_offsets: [16, 0] } },
+      /tensor "w": data_offsets end 0 is before begin 16/,
+    ],
+    [
+      'size mismatch',
+      { w: { ...ok, data_offsets: [0, 12] } },
+      /tensor "w": data_offsets span 12 bytes but F32 \[2,2\] needs 16/,
+    ],
     ['metadata not strings', { __metadata__: { a: 1 } }, /__metadata__\.a is not a string/],
   ];
   for (const [name, header, message] of cases) {
     test(name, () => {
       const json = typeof header === 'string' ? header : JSON.stringify(header);
-      assert.throws(() => parseSafetensorsHeader(json), (e: Error) => e instanceof SafetensorsError && message.test(e.message) && !e.message.includes('\n'));
+      assert.throws(
+        () => parseSafetensorsHeader(json),
+        (e: Error) =>
+          e instanceof SafetensorsError && message.test(e.message) && !e.message.includes('\n'),
+      );
     });
   }
 
   test('bounds are checked against the data size; gaps between tensors are allowed', () => {
-    const header = JSON.stringify({ w: ok, v: { dtype: 'BF16', shape: [3], data_offsets: [32, 38] } });
+    const header = JSON.stringify({
+      w: ok,
+      v: { dtype: 'BF16', shape: [3], data_offsets: [32, 38] },
+    });
     assert.equal(parseSafetensorsHeader(header, 38).tensors.size, 2);
-    assert.throws(() => parseSafetensorsHeader(header, 37), /tensor "v": data ends at byte 38 .* only 37 bytes/);
+    assert.throws(
+      () => parseSafetensorsHeader(header, 37),
+      /tensor "v": data ends at byte 38 .* only 37 bytes/,
+    );
   });
 
   test('header length is read little-endian and bounded', () => {
     assert.equal(readHeaderLength(Uint8Array.from([16, 1, 0, 0, 0, 0, 0, 0])), 272);
-    assert.throws(() => readHeaderLength(new Uint8Array(4)), /shorter than the 8-byte header length/);
+    assert.throws(
+      () => readHeaderLength(new Uint8Array(4)),
+      /shorter than the 8-byte header length/,
+    );
     assert.throws(() => readHeaderLength(Uint8Array.from([0, 0, 0, 0, 1, 0, 0, 0])), /exceeds/);
-    const file = encodeSafetensors([{ name: 't', dtype: 'F32', shape: [1], data: new Float32Array(1) }]);
+    const file = encodeSafetensors([
+      { name: 't', dtype: 'F32', shape: [1], data: new Float32Array(1) },
+    ]);
     assert.throws(() => readSafetensors(file.subarray(0, 12)), /runs past the end/);
   });
 

@@ -8,7 +8,8 @@
  * carry `__metadata__` (string → string).
  */
 
-export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+export type SafetensorsDtype =
+  'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 export interface TensorInfo {
   dtype: string;
@@ -27,7 +28,16 @@ export class SafetensorsError extends Error {
 }
 
 export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 /** Dtypes decodeToFloat32 accepts. */
@@ -44,10 +54,16 @@ export function isSafetensorsDtype(dtype: string): dtype is SafetensorsDtype {
 
 /** Header length N from the first 8 bytes of a file; the header is bytes [8, 8 + N). */
 export function readHeaderLength(prefix: Uint8Array): number {
-  if (prefix.length < 8) throw new SafetensorsError(`file is ${prefix.length} bytes, shorter than the 8-byte header length`);
+  if (prefix.length < 8)
+    throw new SafetensorsError(
+      `file is ${prefix.length} bytes, shorter than the 8-byte header length`,
+    );
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const n = view.getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`header length ${n} exceeds ${MAX_HEADER_BYTES} bytes (not a safetensors file?)`);
+  if (n > BigInt(MAX_HEADER_BYTES))
+    throw new SafetensorsError(
+      `header length ${n} exceeds ${MAX_HEADER_BYTES} bytes (not a safetensors file?)`,
+    );
   return Number(n);
 }
 
@@ -62,13 +78,15 @@ export function parseSafetensorsHeader(json: string, dataBytes?: number): Safete
   } catch (e) {
     throw new SafetensorsError(`header is not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new SafetensorsError('header is not a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new SafetensorsError('header is not a JSON object');
 
   const metadata: Record<string, string> = {};
   const tensors = new Map<string, TensorInfo>();
   for (const [name, entry] of Object.entries(raw as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new SafetensorsError('__metadata__ is not an object');
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+        throw new SafetensorsError('__metadata__ is not an object');
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v !== 'string') throw new SafetensorsError(`__metadata__.${k} is not a string`);
         metadata[k] = v;
@@ -82,21 +100,33 @@ export function parseSafetensorsHeader(json: string, dataBytes?: number): Safete
 
 function parseTensorEntry(name: string, entry: unknown, dataBytes: number | undefined): TensorInfo {
   const where = `tensor ${JSON.stringify(name)}`;
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new SafetensorsError(`${where}: entry is not an object`);
-  const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-  if (typeof dtype !== 'string' || !isSafetensorsDtype(dtype)) throw new SafetensorsError(`${where}: unknown dtype ${JSON.stringify(dtype)}`);
-  if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) throw new SafetensorsError(`${where}: shape must be an array of non-negative integers`);
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+    throw new SafetensorsError(`${where}: entry is not an object`);
+  const {
+    dtype,
+    shape,
+    data_offsets: offsets,
+  } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (typeof dtype !== 'string' || !isSafetensorsDtype(dtype))
+    throw new SafetensorsError(`${where}: unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isNonNegativeInt))
+    throw new SafetensorsError(`${where}: shape must be an array of non-negative integers`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt)) {
     throw new SafetensorsError(`${where}: data_offsets must be [begin, end] non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
-  if (end < begin) throw new SafetensorsError(`${where}: data_offsets end ${end} is before begin ${begin}`);
+  if (end < begin)
+    throw new SafetensorsError(`${where}: data_offsets end ${end} is before begin ${begin}`);
   const expected = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
   if (end - begin !== expected) {
-    throw new SafetensorsError(`${where}: data_offsets span ${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${expected}`);
+    throw new SafetensorsError(
+      `${where}: data_offsets span ${end - begin} bytes but ${dtype} ${JSON.stringify(shape)} needs ${expected}`,
+    );
   }
   if (dataBytes !== undefined && end > dataBytes) {
-    throw new SafetensorsError(`${where}: data ends at byte ${end} of the data section, which has only ${dataBytes} bytes (truncated file?)`);
+    throw new SafetensorsError(
+      `${where}: data ends at byte ${end} of the data section, which has only ${dataBytes} bytes (truncated file?)`,
+    );
   }
   return { dtype, shape: [...(shape as number[])], dataOffsets: [begin, end] };
 }
@@ -108,7 +138,10 @@ function isNonNegativeInt(x: unknown): x is number {
 /** Parse a whole in-memory file. `dataStart` is the byte offset of the data section in `bytes`. */
 export function readSafetensors(bytes: Uint8Array): SafetensorsHeader & { dataStart: number } {
   const n = readHeaderLength(bytes);
-  if (8 + n > bytes.length) throw new SafetensorsError(`header length ${n} runs past the end of the ${bytes.length}-byte file`);
+  if (8 + n > bytes.length)
+    throw new SafetensorsError(
+      `header length ${n} runs past the end of the ${bytes.length}-byte file`,
+    );
   const json = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
   return { ...parseSafetensorsHeader(json, bytes.length - 8 - n), dataStart: 8 + n };
 }
@@ -158,19 +191,20 @@ export function float32ToFloat16Bits(x: number): number {
     const half = m >>> shift;
     const rest = m & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    return sign | (half + (rest > mid || (rest === mid && (half & 1)) ? 1 : 0));
+    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
   }
   const half = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
   // A carry out of the mantissa correctly bumps the exponent (and reaches Infinity at the top).
-  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0));
+  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
 }
 
 /** fp32 → bf16 bits, round to nearest even; NaN stays a (quiet) NaN. */
 export function float32ToBfloat16Bits(x: number): number {
   f32[0] = x;
   const bits = u32[0];
-  if ((bits & 0x7f800000) === 0x7f800000 && bits & 0x7fffff) return ((bits >>> 16) & 0x8000) | 0x7fc0;
+  if ((bits & 0x7f800000) === 0x7f800000 && bits & 0x7fffff)
+    return ((bits >>> 16) & 0x8000) | 0x7fc0;
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
@@ -178,13 +212,18 @@ let f16Table: Float32Array | undefined;
 
 /** Decode little-endian F64/F32/F16/BF16 bytes to float32 (F64 is rounded). Other dtypes throw. */
 export function decodeToFloat32(dtype: string, bytes: Uint8Array): Float32Array {
-  if (!FLOAT_DTYPES.includes(dtype)) throw new SafetensorsError(`unsupported dtype ${dtype} for float decoding (supported: ${FLOAT_DTYPES.join(', ')})`);
+  if (!FLOAT_DTYPES.includes(dtype))
+    throw new SafetensorsError(
+      `unsupported dtype ${dtype} for float decoding (supported: ${FLOAT_DTYPES.join(', ')})`,
+    );
   const size = DTYPE_BYTES[dtype as SafetensorsDtype];
-  if (bytes.length % size !== 0) throw new SafetensorsError(`${bytes.length} bytes is not a whole number of ${dtype} values`);
+  if (bytes.length % size !== 0)
+    throw new SafetensorsError(`${bytes.length} bytes is not a whole number of ${dtype} values`);
   const n = bytes.length / size;
   // Typed-array views need aligned offsets; file slices can start anywhere, so copy only when misaligned.
   const src = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
-  if (!LITTLE_ENDIAN_HOST) return decodeWithDataView(dtype, new DataView(src.buffer, src.byteOffset, src.length), n);
+  if (!LITTLE_ENDIAN_HOST)
+    return decodeWithDataView(dtype, new DataView(src.buffer, src.byteOffset, src.length), n);
   switch (dtype) {
     case 'F32':
       return new Float32Array(src.buffer, src.byteOffset, n).slice(); // a copy: never alias the caller's bytes
@@ -239,16 +278,23 @@ export interface EncodeTensor {
  * The header is padded with spaces to a multiple of 8 bytes, like the reference implementation.
  * Later tensors may start at offsets that are not multiples of 4; decodeToFloat32 copies, so that is safe.
  */
-export function encodeSafetensors(tensors: EncodeTensor[], metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: EncodeTensor[],
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header[METADATA_KEY] = metadata;
   let offset = 0;
   const seen = new Set<string>();
   for (const t of tensors) {
-    if (t.name === METADATA_KEY || seen.has(t.name)) throw new SafetensorsError(`tensor ${JSON.stringify(t.name)}: duplicate or reserved name`);
+    if (t.name === METADATA_KEY || seen.has(t.name))
+      throw new SafetensorsError(`tensor ${JSON.stringify(t.name)}: duplicate or reserved name`);
     seen.add(t.name);
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new SafetensorsError(`tensor ${JSON.stringify(t.name)}: shape ${JSON.stringify(t.shape)} has ${count} elements, data has ${t.data.length}`);
+    if (count !== t.data.length)
+      throw new SafetensorsError(
+        `tensor ${JSON.stringify(t.name)}: shape ${JSON.stringify(t.shape)} has ${count} elements, data has ${t.data.length}`,
+      );
     const bytes = count * DTYPE_BYTES[t.dtype];
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
@@ -265,9 +311,16 @@ export function encodeSafetensors(tensors: EncodeTensor[], metadata?: Record<str
   let pos = 8 + headerBytes.length;
   for (const t of tensors) {
     for (let i = 0; i < t.data.length; i++) {
-      if (t.dtype === 'F32') { view.setFloat32(pos, t.data[i], true); pos += 4; }
-      else if (t.dtype === 'F16') { view.setUint16(pos, float32ToFloat16Bits(t.data[i]), true); pos += 2; }
-      else { view.setUint16(pos, float32ToBfloat16Bits(t.data[i]), true); pos += 2; }
+      if (t.dtype === 'F32') {
+        view.setFloat32(pos, t.data[i], true);
+        pos += 4;
+      } else if (t.dtype === 'F16') {
+        view.setUint16(pos, float32ToFloat16Bits(t.data[i]), true);
+        pos += 2;
+      } else {
+        view.setUint16(pos, float32ToBfloat16Bits(t.data[i]), true);
+        pos += 2;
+      }
     }
   }
   return out;

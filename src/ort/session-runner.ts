@@ -3,7 +3,13 @@
  * onnxruntime-web) is injected, so one implementation serves Node, workerd and browsers.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import type { BlockRunner, ForwardInput, ForwardOutput, KvState, RunnerInfo } from '../decode/runner.ts';
+import type {
+  BlockRunner,
+  ForwardInput,
+  ForwardOutput,
+  KvState,
+  RunnerInfo,
+} from '../decode/runner.ts';
 import * as io from '../model/graph-io.ts';
 import type { Manifest } from '../model/manifest.ts';
 
@@ -74,7 +80,9 @@ export class SessionRunner implements BlockRunner {
     }
     const fetches = [io.TOPK_LOGITS, io.TOPK_PROBS, io.TOPK_INDICES];
     if (input.wantLogits) fetches.push(io.LOGITS);
-    if (input.wantPresent) for (let l = 0; l < this.layers; l++) fetches.push(io.presentKeyName(l), io.presentValueName(l));
+    if (input.wantPresent)
+      for (let l = 0; l < this.layers; l++)
+        fetches.push(io.presentKeyName(l), io.presentValueName(l));
     const out = await this.session.run(feeds, fetches);
     const result: ForwardOutput = {
       topk: {
@@ -100,12 +108,16 @@ export class SessionRunner implements BlockRunner {
   truncate(state: KvState, length: number): KvState {
     const s = state as OrtKvState;
     if (length === s.length) return s;
-    if (length > s.length || length < 0) throw new RangeError(`truncate: length ${length} outside [0, ${s.length}]`);
+    if (length > s.length || length < 0)
+      throw new RangeError(`truncate: length ${length} outside [0, ${s.length}]`);
     const cut = (a: Float32Array) => {
       const rows = s.batch * this.kvHeads;
       const out = new Float32Array(rows * length * this.headDim);
       for (let r = 0; r < rows; r++) {
-        out.set(a.subarray(r * s.length * this.headDim, (r * s.length + length) * this.headDim), r * length * this.headDim);
+        out.set(
+          a.subarray(r * s.length * this.headDim, (r * s.length + length) * this.headDim),
+          r * length * this.headDim,
+        );
       }
       return out;
     };

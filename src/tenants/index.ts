@@ -1,12 +1,34 @@
 /** Tenancy implementations: the D1 tenant store, the per-tenant Durable Object limiter and the admin API. */
 export { createAdminApp, type AdminAppOptions } from './admin/routes.ts';
-export { DEFAULT_LEASE_TTL_MS, limitsOf, type LimiterLimits, type LimiterState } from './limiter/buckets.ts';
+export {
+  DEFAULT_LEASE_TTL_MS,
+  limitsOf,
+  type LimiterLimits,
+  type LimiterState,
+} from './limiter/buckets.ts';
 export { createD1TenantStore, type D1TenantStoreOptions } from './d1/store.ts';
-export { createDurableObjectLimiter, LimiterUnavailableError, type DurableObjectLimiterOptions } from './limiter/durable-object-limiter.ts';
-export { API_KEY_PREFIX, constantTimeEqual, generateApiKey, hashApiKey, looksLikeApiKey, secretsEqual } from './keys.ts';
+export {
+  createDurableObjectLimiter,
+  LimiterUnavailableError,
+  type DurableObjectLimiterOptions,
+} from './limiter/durable-object-limiter.ts';
+export {
+  API_KEY_PREFIX,
+  constantTimeEqual,
+  generateApiKey,
+  hashApiKey,
+  looksLikeApiKey,
+  secretsEqual,
+} from './keys.ts';
 export { TenantLimiter } from './limiter/tenant-limiter-object.ts';
 export { createMemoryLimiter, type MemoryLimiterOptions } from './limiter/memory-limiter.ts';
-export { createMemoryTenantStore, type MemoryTenantStore, type MemoryTenantStoreOptions, type StoredKey, type TenantSnapshot } from './memory/store.ts';
+export {
+  createMemoryTenantStore,
+  type MemoryTenantStore,
+  type MemoryTenantStoreOptions,
+  type StoredKey,
+  type TenantSnapshot,
+} from './memory/store.ts';
 export { formatDuration } from './limiter/rate-headers.ts';
 export { applyMigrations, MIGRATIONS } from './d1/schema.ts';
 export * from './types.ts';

@@ -2,8 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  API_KEY_PREFIX, constantTimeEqual, generateApiKey, hashApiKey, keyHint, looksLikeApiKey, newKeyId, newTenantId,
-  randomBase62, secretsEqual,
+  API_KEY_PREFIX,
+  constantTimeEqual,
+  generateApiKey,
+  hashApiKey,
+  keyHint,
+  looksLikeApiKey,
+  newKeyId,
+  newTenantId,
+  randomBase62,
+  secretsEqual,
 } from './keys.ts';
 
 test('keys are sk-unmask- + 43 base62 characters (≥256 bits) and never repeat', () => {
@@ -26,7 +34,14 @@ test('base62 output is uniform enough (every symbol appears, no gross bias)', ()
 });
 
 test('looksLikeApiKey rejects other shapes before any lookup', () => {
-  for (const bad of ['', 'sk-unmask-', 'sk-abc', `${generateApiKey()}x`, `sk-unmask-${'a'.repeat(42)}!`, 'Bearer sk-unmask-x']) {
+  for (const bad of [
+    '',
+    'sk-unmask-',
+    'sk-abc',
+    `${generateApiKey()}x`,
+    `sk-unmask-${'a'.repeat(42)}!`,
+    'Bearer sk-unmask-x',
+  ]) {
     assert.equal(looksLikeApiKey(bad), false, bad);
   }
 });

@@ -81,7 +81,10 @@ export type TenantStoreErrorCode = 'tenant_not_found' | 'key_not_found' | 'key_r
 /** A domain error from the store; admin-routes maps `code` to 404/400. */
 export class TenantStoreError extends Error {
   override name = 'TenantStoreError';
-  constructor(readonly code: TenantStoreErrorCode, message: string) {
+  constructor(
+    readonly code: TenantStoreErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }

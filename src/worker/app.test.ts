@@ -15,7 +15,9 @@ import type { EdgeModel, EngineStatus, ModelEngine } from './engine.ts';
 const codec = {
   decode: (ids: ArrayLike<number>) => Array.from(ids).join(' '),
   encode: (text: string) => [...text].map((ch) => ch.charCodeAt(0) % 40),
-  applyChatTemplate: () => { throw new TemplateError('this model package has no chat template'); },
+  applyChatTemplate: () => {
+    throw new TemplateError('this model package has no chat template');
+  },
 };
 
 class FakeEngine implements ModelEngine {
@@ -29,12 +31,19 @@ class FakeEngine implements ModelEngine {
   async model(): Promise<EdgeModel> {
     if (this.fail) throw this.fail;
     this.state = 'ready';
-    return { manifest: { name: 'toy' } as Manifest, runner: this.runner, codec: codec as unknown as TextCodec };
+    return {
+      manifest: { name: 'toy' } as Manifest,
+      runner: this.runner,
+      codec: codec as unknown as TextCodec,
+    };
   }
 }
 
 const post = (app: ReturnType<typeof createWorkerApp>, body: unknown) =>
-  app.request('/internal/generate', { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+  app.request('/internal/generate', {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 describe('createWorkerApp', () => {
   test('health reflects the engine and never loads', async () => {
@@ -42,7 +51,13 @@ describe('createWorkerApp', () => {
     const app = createWorkerApp({ engine });
     const res = await app.request('/health');
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'ok', loaded: false, state: 'idle', model: 'toy', source: 'mem://toy' });
+    assert.deepEqual(await res.json(), {
+      status: 'ok',
+      loaded: false,
+      state: 'idle',
+      model: 'toy',
+      source: 'mem://toy',
+    });
     assert.equal(engine.state, 'idle');
   });
 
@@ -50,18 +65,41 @@ describe('createWorkerApp', () => {
     const engine = new FakeEngine();
     const app = createWorkerApp({ engine });
     const ids = [3, 5, 7, 9];
-    const res = await post(app, { prompt_ids: ids, max_tokens: 16, block_length: 4, temperature: 0.7, seed: 11 });
+    const res = await post(app, {
+      prompt_ids: ids,
+      max_tokens: 16,
+      block_length: 4,
+      temperature: 0.7,
+      seed: 11,
+    });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { tokens: number[]; text: string; finish_reason: string; seed: number; prompt_tokens: number };
-    const want = await generate(engine.runner, ids, { maxTokens: 16, blockLength: 4, temperature: 0.7, seed: 11 });
+    const body = (await res.json()) as {
+      tokens: number[];
+      text: string;
+      finish_reason: string;
+      seed: number;
+      prompt_tokens: number;
+    };
+    const want = await generate(engine.runner, ids, {
+      maxTokens: 16,
+      blockLength: 4,
+      temperature: 0.7,
+      seed: 11,
+    });
     assert.deepEqual(body.tokens, want.tokens);
     assert.equal(body.text, codec.decode(want.tokens));
     assert.equal(body.finish_reason, want.finishReason);
     assert.equal(body.seed, 11);
     assert.equal(body.prompt_tokens, 4);
     const text = await post(app, { prompt: 'hey', max_tokens: 8, block_length: 4 });
-    assert.deepEqual(((await text.json()) as { tokens: number[] }).tokens, (await generate(engine.runner, codec.encode('hey'), { maxTokens: 8, blockLength: 4 })).tokens);
-    assert.equal(((await (await app.request('/health')).json()) as { loaded: boolean }).loaded, true);
+    assert.deepEqual(
+      ((await text.json()) as { tokens: number[] }).tokens,
+      (await generate(engine.runner, codec.encode('hey'), { maxTokens: 8, blockLength: 4 })).tokens,
+    );
+    assert.equal(
+      ((await (await app.request('/health')).json()) as { loaded: boolean }).loaded,
+      true,
+    );
   });
 
   test('bad input is a 400 envelope naming the field', async () => {
@@ -93,7 +131,10 @@ describe('createWorkerApp', () => {
     engine.fail = new ModelLoadError('missing', 'no manifest.json at r2://MODELS/x');
     const unavailable = await post(app, { prompt_ids: [1], max_tokens: 4 });
     assert.equal(unavailable.status, 503);
-    assert.equal(((await unavailable.json()) as { error: { code: string } }).error.code, 'model_unavailable');
+    assert.equal(
+      ((await unavailable.json()) as { error: { code: string } }).error.code,
+      'model_unavailable',
+    );
     engine.fail = new Error('secret internals');
     const broken = await post(app, { prompt_ids: [1], max_tokens: 4 });
     assert.equal(broken.status, 500);

@@ -36,7 +36,15 @@ export function createWorkerApp({ engine, onUnexpectedError = logError }: Worker
     return c.json({ status: 'ok', loaded: status.state === 'ready', ...status });
   });
   app.post('/internal/generate', generateHandler(engine));
-  app.notFound((c) => errorResponse(new ApiError(404, 'not_found_error', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  app.notFound((c) =>
+    errorResponse(
+      new ApiError(
+        404,
+        'not_found_error',
+        `no route for ${c.req.method} ${new URL(c.req.url).pathname}`,
+      ),
+    ),
+  );
   app.onError((e) => {
     const err = toApiError(e);
     if (err.status >= 500 && !(e instanceof ApiError)) onUnexpectedError(e);

@@ -30,7 +30,11 @@ export type GenerateBody = z.infer<typeof GenerateBody>;
 
 /** DecodeOptions names → this route's field names. */
 const FIELDS: Record<string, string> = {
-  maxTokens: 'max_tokens', blockLength: 'block_length', topK: 'top_k', topP: 'top_p', eosEarlyStop: 'eos_early_stop',
+  maxTokens: 'max_tokens',
+  blockLength: 'block_length',
+  topK: 'top_k',
+  topP: 'top_p',
+  eosEarlyStop: 'eos_early_stop',
 };
 
 async function readBody(c: Context): Promise<GenerateBody> {
@@ -47,24 +51,37 @@ async function readBody(c: Context): Promise<GenerateBody> {
     throw badRequest(param ? `${param}: ${issue.message}` : issue.message, param);
   }
   const body = parsed.data;
-  if ((body.prompt_ids === undefined) === (body.prompt === undefined)) throw badRequest('give exactly one of prompt_ids or prompt', 'prompt');
-  if (body.chat && body.prompt === undefined) throw badRequest('chat applies to prompt only', 'chat');
+  if ((body.prompt_ids === undefined) === (body.prompt === undefined))
+    throw badRequest('give exactly one of prompt_ids or prompt', 'prompt');
+  if (body.chat && body.prompt === undefined)
+    throw badRequest('chat applies to prompt only', 'chat');
   return body;
 }
 
 function decodeOptions(b: GenerateBody): DecodeOptions {
   const options: DecodeOptions = {
-    maxTokens: b.max_tokens, blockLength: b.block_length, steps: b.steps, threshold: b.threshold,
-    temperature: b.temperature, topK: b.top_k, topP: b.top_p, seed: b.seed, eosEarlyStop: b.eos_early_stop, mode: b.mode,
+    maxTokens: b.max_tokens,
+    blockLength: b.block_length,
+    steps: b.steps,
+    threshold: b.threshold,
+    temperature: b.temperature,
+    topK: b.top_k,
+    topP: b.top_p,
+    seed: b.seed,
+    eosEarlyStop: b.eos_early_stop,
+    mode: b.mode,
   };
-  for (const k of Object.keys(options) as (keyof DecodeOptions)[]) if (options[k] === undefined) delete options[k];
+  for (const k of Object.keys(options) as (keyof DecodeOptions)[])
+    if (options[k] === undefined) delete options[k];
   return options;
 }
 
 function promptIds(b: GenerateBody, { codec }: EdgeModel): number[] {
   if (b.prompt_ids) return b.prompt_ids;
   try {
-    return codec.encode(b.chat ? codec.applyChatTemplate([{ role: 'user', content: b.prompt! }]) : b.prompt!);
+    return codec.encode(
+      b.chat ? codec.applyChatTemplate([{ role: 'user', content: b.prompt! }]) : b.prompt!,
+    );
   } catch (e: unknown) {
     if (e instanceof TemplateError) throw badRequest(e.message, 'chat');
     throw e;
@@ -87,8 +104,11 @@ async function run(model: EdgeModel, ids: number[], body: GenerateBody) {
   } catch (e: unknown) {
     if (!(e instanceof DecodeOptionsError)) throw e;
     const root = e.param.split('.')[0];
-    const param = root === 'promptIds' ? (body.prompt_ids ? 'prompt_ids' : 'prompt') : (FIELDS[root] ?? root);
-    throw new ApiError(400, 'invalid_request_error', e.message.replace(/^[\w.]+: /, `${param}: `), { param });
+    const param =
+      root === 'promptIds' ? (body.prompt_ids ? 'prompt_ids' : 'prompt') : (FIELDS[root] ?? root);
+    throw new ApiError(400, 'invalid_request_error', e.message.replace(/^[\w.]+: /, `${param}: `), {
+      param,
+    });
   }
 }
 

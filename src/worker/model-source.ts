@@ -38,14 +38,21 @@ export function storeFromEnv(env: WorkerEnv): BlobStore {
   const source = env.MODEL_SOURCE || (env.MODELS ? 'r2' : env.S3_BUCKET ? 's3' : '');
   const prefix = env.MODEL_PREFIX ?? '';
   if (source === 'r2') {
-    if (!env.MODELS) throw new ModelSourceError('MODEL_SOURCE is r2 but no R2 bucket is bound as MODELS');
-    return new R2Store(env.MODELS as unknown as R2BucketLike, { prefix, bucketName: R2_BUCKET_LABEL });
+    if (!env.MODELS)
+      throw new ModelSourceError('MODEL_SOURCE is r2 but no R2 bucket is bound as MODELS');
+    return new R2Store(env.MODELS as unknown as R2BucketLike, {
+      prefix,
+      bucketName: R2_BUCKET_LABEL,
+    });
   }
   if (source === 's3') {
     if (!env.S3_BUCKET) throw new ModelSourceError('MODEL_SOURCE is s3 but S3_BUCKET is not set');
     const id = env.S3_ACCESS_KEY_ID;
     const secret = env.S3_SECRET_ACCESS_KEY;
-    if (Boolean(id) !== Boolean(secret)) throw new ModelSourceError('set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither (public bucket)');
+    if (Boolean(id) !== Boolean(secret))
+      throw new ModelSourceError(
+        'set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither (public bucket)',
+      );
     return new S3FetchStore({
       bucket: env.S3_BUCKET,
       prefix,
@@ -54,6 +61,9 @@ export function storeFromEnv(env: WorkerEnv): BlobStore {
       credentials: id && secret ? { accessKeyId: id, secretAccessKey: secret } : undefined,
     });
   }
-  if (source) throw new ModelSourceError(`MODEL_SOURCE must be r2 or s3, got ${JSON.stringify(source)}`);
-  throw new ModelSourceError('no model source: bind an R2 bucket as MODELS, or set S3_BUCKET (and S3_ENDPOINT, S3_REGION)');
+  if (source)
+    throw new ModelSourceError(`MODEL_SOURCE must be r2 or s3, got ${JSON.stringify(source)}`);
+  throw new ModelSourceError(
+    'no model source: bind an R2 bucket as MODELS, or set S3_BUCKET (and S3_ENDPOINT, S3_REGION)',
+  );
 }

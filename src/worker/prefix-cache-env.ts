@@ -11,8 +11,14 @@ export class PrefixCacheConfigError extends Error {
   override name = 'PrefixCacheConfigError';
 }
 
-export function prefixCacheFromEnv(value: string | number | undefined, defaultMb: number): PrefixCache | undefined {
+export function prefixCacheFromEnv(
+  value: string | number | undefined,
+  defaultMb: number,
+): PrefixCache | undefined {
   const mib = value === undefined || value === '' ? defaultMb : Number(value);
-  if (!Number.isFinite(mib) || mib < 0) throw new PrefixCacheConfigError(`PREFIX_CACHE_MB must be a size in MiB (0 turns the cache off), got ${JSON.stringify(value)}`);
+  if (!Number.isFinite(mib) || mib < 0)
+    throw new PrefixCacheConfigError(
+      `PREFIX_CACHE_MB must be a size in MiB (0 turns the cache off), got ${JSON.stringify(value)}`,
+    );
   return mib === 0 ? undefined : new PrefixCache({ maxBytes: Math.floor(mib * 2 ** 20) });
 }

@@ -5,13 +5,15 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 
 const ROOTS = ['src', 'backends', 'scripts', 'training', 'benchmarks', 'test'];
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.{1,2}\/[^'"]+)['"]|import\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.{1,2}\/[^'"]+)['"]|import\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
 function sources(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) { if (name !== 'node_modules') sources(path, out); }
-    else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(path);
+    if (statSync(path).isDirectory()) {
+      if (name !== 'node_modules') sources(path, out);
+    } else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(path);
   }
   return out;
 }
@@ -29,13 +31,19 @@ function cycles(graph: Map<string, string[]>): string[][] {
     stack.push(v);
     for (const w of graph.get(v) ?? []) {
       const mw = meta.get(w);
-      if (!mw) { visit(w); m.low = Math.min(m.low, meta.get(w)!.low); }
-      else if (mw.onStack) m.low = Math.min(m.low, mw.index);
+      if (!mw) {
+        visit(w);
+        m.low = Math.min(m.low, meta.get(w)!.low);
+      } else if (mw.onStack) m.low = Math.min(m.low, mw.index);
     }
     if (m.low === m.index) {
       const scc: string[] = [];
       let w: string;
-      do { w = stack.pop()!; meta.get(w)!.onStack = false; scc.push(w); } while (w !== v);
+      do {
+        w = stack.pop()!;
+        meta.get(w)!.onStack = false;
+        scc.push(w);
+      } while (w !== v);
       if (scc.length > 1) found.push(scc.sort());
     }
   };
@@ -48,7 +56,9 @@ test('the module graph has no cycles', () => {
   const graph = new Map<string, string[]>();
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    const deps = [...text.matchAll(IMPORT)].map((m) => relative('.', normalize(join(dirname(file), m[1] ?? m[2]))));
+    const deps = [...text.matchAll(IMPORT)].map((m) =>
+      relative('.', normalize(join(dirname(file), m[1] ?? m[2]))),
+    );
     graph.set(file, deps);
   }
   assert.ok(graph.size > 100, 'the scan found the sources');

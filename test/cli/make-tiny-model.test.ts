@@ -6,7 +6,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_TINY_OPTIONS, TinyOptionsError, parseTinyArgs } from '../../src/export/tiny/options.ts';
+import {
+  DEFAULT_TINY_OPTIONS,
+  TinyOptionsError,
+  parseTinyArgs,
+} from '../../src/export/tiny/options.ts';
 
 const SCRIPT = 'scripts/make-tiny-model.ts';
 
@@ -15,13 +19,28 @@ function runCli(args: string[]) {
 }
 
 let root: string;
-before(async () => { root = await mkdtemp(join(tmpdir(), 'unmask-cli-')); });
-after(async () => { await rm(root, { recursive: true, force: true }); });
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'unmask-cli-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 describe('argument parsing', () => {
   test('defaults, flags and --flag=value', () => {
     assert.deepEqual(parseTinyArgs(['--out', 'x']), { ...DEFAULT_TINY_OPTIONS, out: 'x' });
-    const o = parseTinyArgs(['--out=y', '--seed', '5', '--dtype', 'bf16', '--tie-embeddings', '--no-qk-norm', '--rotary-factor=1', '--shards', '2']);
+    const o = parseTinyArgs([
+      '--out=y',
+      '--seed',
+      '5',
+      '--dtype',
+      'bf16',
+      '--tie-embeddings',
+      '--no-qk-norm',
+      '--rotary-factor=1',
+      '--shards',
+      '2',
+    ]);
     assert.equal(o.out, 'y');
     assert.equal(o.seed, 5);
     assert.equal(o.dtype, 'bf16');
@@ -37,7 +56,10 @@ describe('argument parsing', () => {
     [['--out', 'x', '--layers', '2.5'], /--layers must be an integer/],
     [['--out', 'x', '--layers'], /--layers needs a value/],
     [['--out', 'x', '--dtype', 'f8'], /--dtype must be f32, bf16 or f16/],
-    [['--out', 'x', '--experts', '6', '--groups', '4'], /experts \(6\) must be divisible by groups \(4\)/],
+    [
+      ['--out', 'x', '--experts', '6', '--groups', '4'],
+      /experts \(6\) must be divisible by groups \(4\)/,
+    ],
     [['--out', 'x', '--heads', '4', '--kv-heads', '3'], /multiple of kv-heads/],
     [['--out', 'x', '--experts-per-tok', '5'], /experts-per-tok \(5\) exceeds/],
     [['--out', 'x', '--dense-layers', '3'], /dense-layers \(3\) exceeds layers \(2\)/],
@@ -48,7 +70,10 @@ describe('argument parsing', () => {
   ];
   for (const [args, message] of bad) {
     test(`rejects ${args.slice(2).join(' ') || args.join(' ')}`, () => {
-      assert.throws(() => parseTinyArgs(args), (e: Error) => e instanceof TinyOptionsError && message.test(e.message));
+      assert.throws(
+        () => parseTinyArgs(args),
+        (e: Error) => e instanceof TinyOptionsError && message.test(e.message),
+      );
     });
   }
 });
@@ -68,7 +93,13 @@ describe('CLI', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /make-tiny-model: wrote /);
-    for (const f of ['config.json', 'model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'tokenizer.json', 'tokenizer_config.json']) {
+    for (const f of [
+      'config.json',
+      'model.safetensors.index.json',
+      'model-00001-of-00002.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]) {
       assert.ok(existsSync(join(out, f)), f);
     }
   });

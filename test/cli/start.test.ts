@@ -12,15 +12,23 @@ import { join } from 'node:path';
 const states: string[] = [];
 after(() => Promise.all(states.map((d) => rm(d, { recursive: true, force: true }))));
 
-interface Started { child: ChildProcess; url: string; key: string; curlBody: string }
+interface Started {
+  child: ChildProcess;
+  url: string;
+  key: string;
+  curlBody: string;
+}
 
 function start(stateDir: string): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    env: { ...process.env, PORT: '0', UNMASK_STATE_DIR: stateDir, ADMIN_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PORT: '0', UNMASK_STATE_DIR: stateDir, ADMIN_TOKEN: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
-  child.stderr!.on('data', (d) => { err += d; });
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d) => {
       out += d;
@@ -33,7 +41,11 @@ function start(stateDir: string): Promise<Started> {
   });
 }
 
-const stop = (s: Started) => new Promise<void>((resolve) => { s.child.once('exit', () => resolve()); s.child.kill('SIGTERM'); });
+const stop = (s: Started) =>
+  new Promise<void>((resolve) => {
+    s.child.once('exit', () => resolve());
+    s.child.kill('SIGTERM');
+  });
 
 test('npm start: the printed key and curl line answer "sort: dbca" with "abcd"; the key survives a restart', async () => {
   const stateDir = await mkdtemp(join(tmpdir(), 'unmask-start-'));
@@ -41,10 +53,15 @@ test('npm start: the printed key and curl line answer "sort: dbca" with "abcd"; 
   const first = await start(stateDir);
   try {
     const res = await fetch(`${first.url}/v1/chat/completions`, {
-      method: 'POST', headers: { authorization: `Bearer ${first.key}`, 'content-type': 'application/json' }, body: first.curlBody,
+      method: 'POST',
+      headers: { authorization: `Bearer ${first.key}`, 'content-type': 'application/json' },
+      body: first.curlBody,
     });
     assert.equal(res.status, 200);
-    const body = await res.json() as { model: string; choices: { message: { content: string } }[] };
+    const body = (await res.json()) as {
+      model: string;
+      choices: { message: { content: string } }[];
+    };
     assert.equal(body.model, 'unmask-demo');
     assert.equal(body.choices[0].message.content, 'abcd');
     assert.equal((await stat(join(stateDir, 'dev-key.json'))).mode & 0o777, 0o600);
@@ -54,7 +71,9 @@ test('npm start: the printed key and curl line answer "sort: dbca" with "abcd"; 
   const second = await start(stateDir);
   try {
     assert.equal(second.key, first.key, 'the development key is reused');
-    const models = await fetch(`${second.url}/v1/models`, { headers: { authorization: `Bearer ${second.key}` } });
+    const models = await fetch(`${second.url}/v1/models`, {
+      headers: { authorization: `Bearer ${second.key}` },
+    });
     assert.equal(models.status, 200);
   } finally {
     await stop(second);

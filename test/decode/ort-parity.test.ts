@@ -15,9 +15,32 @@ const CASES: { prompt: number; opts: DecodeOptions }[] = [
   { prompt: 8, opts: { maxTokens: 33, blockLength: 8, threshold: 0.5 } },
   { prompt: 13, opts: { maxTokens: 24, blockLength: 4, threshold: 0.7, steps: 2 } },
   { prompt: 21, opts: { maxTokens: 48, blockLength: 16, threshold: 0.95, steps: 20 } },
-  { prompt: 9, opts: { maxTokens: 40, blockLength: 8, threshold: 0.8, temperature: 0.9, topK: 20, topP: 0.9, seed: 7 } },
-  { prompt: 17, opts: { maxTokens: 40, blockLength: 8, threshold: 0.6, temperature: 1.2, seed: 3 } },
-  { prompt: 12, opts: { maxTokens: 40, blockLength: 8, threshold: 0.9, eosEarlyStop: true, algorithm: 'hierarchy' } },
+  {
+    prompt: 9,
+    opts: {
+      maxTokens: 40,
+      blockLength: 8,
+      threshold: 0.8,
+      temperature: 0.9,
+      topK: 20,
+      topP: 0.9,
+      seed: 7,
+    },
+  },
+  {
+    prompt: 17,
+    opts: { maxTokens: 40, blockLength: 8, threshold: 0.6, temperature: 1.2, seed: 3 },
+  },
+  {
+    prompt: 12,
+    opts: {
+      maxTokens: 40,
+      blockLength: 8,
+      threshold: 0.9,
+      eosEarlyStop: true,
+      algorithm: 'hierarchy',
+    },
+  },
 ];
 
 describe('decode on the exported graph', () => {
@@ -39,7 +62,10 @@ describe('decode on the exported graph', () => {
       const cached = await generate(node, ids, { ...opts, mode: 'cached' });
       assert.deepEqual(cached.tokens, ref.tokens);
       assert.equal(cached.finishReason, ref.finishReason);
-      assert.ok(cached.stats.forwards <= ref.stats.forwards + 1, `NFE cached ${cached.stats.forwards} vs reference ${ref.stats.forwards}`);
+      assert.ok(
+        cached.stats.forwards <= ref.stats.forwards + 1,
+        `NFE cached ${cached.stats.forwards} vs reference ${ref.stats.forwards}`,
+      );
       const web = await generate(wasm, ids, { ...opts, mode: 'cached' });
       assert.deepEqual(web.tokens, cached.tokens);
     });
@@ -48,8 +74,14 @@ describe('decode on the exported graph', () => {
   test('prefix cache on the graph: a partial hit (later blocks prefilled against cached K/V) and a full hit give the same tokens', async () => {
     const cache = new PrefixCache();
     const system = randomIds(24, node.info.vocabSize - 8, 77);
-    for (const [i, opts] of [{ blockLength: 8, threshold: 0.9 }, { blockLength: 4, threshold: 0.6, temperature: 0.8, seed: 5 }].entries()) {
-      for (const tail of [randomIds(11, node.info.vocabSize - 8, 200 + i), randomIds(6, node.info.vocabSize - 8, 300 + i)]) {
+    for (const [i, opts] of [
+      { blockLength: 8, threshold: 0.9 },
+      { blockLength: 4, threshold: 0.6, temperature: 0.8, seed: 5 },
+    ].entries()) {
+      for (const tail of [
+        randomIds(11, node.info.vocabSize - 8, 200 + i),
+        randomIds(6, node.info.vocabSize - 8, 300 + i),
+      ]) {
         const ids = [...system, ...tail];
         const plain = await generate(node, ids, { ...opts, maxTokens: 24 });
         const viaCache = await generate(node, ids, { ...opts, maxTokens: 24, prefixCache: cache });
@@ -60,7 +92,10 @@ describe('decode on the exported graph', () => {
       }
     }
     assert.ok(cache.hits >= 6, `hits ${cache.hits}`);
-    assert.ok(cache.bytes > 0 && cache.bytes <= cache.maxBytes, `onnxruntime states report their bytes (${cache.bytes})`);
+    assert.ok(
+      cache.bytes > 0 && cache.bytes <= cache.maxBytes,
+      `onnxruntime states report their bytes (${cache.bytes})`,
+    );
   });
 
   test('threshold decoding commits several tokens per forward and the fallback also runs', async () => {

@@ -8,8 +8,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generate } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../backends/node/worker-harness.ts';
+import {
+  openLocalCodec,
+  openLocalModel,
+  type LocalModel,
+} from '../../backends/node/local-package.ts';
+import {
+  buildWorker,
+  seedPackage,
+  startWorker,
+  type BuiltWorker,
+  type RunningWorker,
+} from '../../backends/node/worker-harness.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 
@@ -17,18 +27,45 @@ const SECRET = 'e2e-pool-secret';
 const POOL_MODEL = 'big';
 const EDGE_MODEL = 'tiny-edge';
 
-interface GpuServer { child: ChildProcess; url: string; ready: Promise<void>; exited: Promise<number | null> }
+interface GpuServer {
+  child: ChildProcess;
+  url: string;
+  ready: Promise<void>;
+  exited: Promise<number | null>;
+}
 
 /** Spawns the server as one Node process (SIGKILL really kills it); resolves once it listens. */
 async function startGpuServer(dir: string, port = 0): Promise<GpuServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve-gpu.ts', '--model', dir, '--providers', 'cpu', '--host', '127.0.0.1',
-    '--port', String(port), '--model-id', POOL_MODEL, '--max-batch', '4'], {
-    env: { ...process.env, GPU_POOL_SECRET: SECRET }, stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'scripts/serve-gpu.ts',
+      '--model',
+      dir,
+      '--providers',
+      'cpu',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--model-id',
+      POOL_MODEL,
+      '--max-batch',
+      '4',
+    ],
+    {
+      env: { ...process.env, GPU_POOL_SECRET: SECRET },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let log = '';
   let onReady: () => void;
-  const ready = new Promise<void>((resolve) => { onReady = resolve; });
+  const ready = new Promise<void>((resolve) => {
+    onReady = resolve;
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
       log += d.toString();
@@ -41,9 +78,17 @@ async function startGpuServer(dir: string, port = 0): Promise<GpuServer> {
   return { child, url, ready, exited };
 }
 
-const sseData = (text: string) => text.split('\n\n').filter((f) => f.startsWith('data: ')).map((f) => f.slice(6));
-const textOf = (frames: string[]) => frames.filter((d) => d !== '[DONE]').map((d) => JSON.parse(d) as { choices?: { text?: string }[] })
-  .map((c) => c.choices?.[0]?.text ?? '').join('');
+const sseData = (text: string) =>
+  text
+    .split('\n\n')
+    .filter((f) => f.startsWith('data: '))
+    .map((f) => f.slice(6));
+const textOf = (frames: string[]) =>
+  frames
+    .filter((d) => d !== '[DONE]')
+    .map((d) => JSON.parse(d) as { choices?: { text?: string }[] })
+    .map((c) => c.choices?.[0]?.text ?? '')
+    .join('');
 
 describe('Worker → GPU pool, end to end (workerd + serve-gpu on CPU)', () => {
   let fx: Fixture;
@@ -56,9 +101,12 @@ describe('Worker → GPU pool, end to end (workerd + serve-gpu on CPU)', () => {
   let port: number;
   const keys: Record<string, string> = {};
 
-  const call = (key: string, body: Record<string, unknown>) => worker.fetch('/v1/completions', {
-    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
-  });
+  const call = (key: string, body: Record<string, unknown>) =>
+    worker.fetch('/v1/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const tenant = async (name: string, degrade: boolean) => {
     const t = await worker.post('/admin/tenants', { name, degrade_to_edge: degrade });
     assert.equal(t.status, 201, JSON.stringify(t.body));
@@ -69,14 +117,30 @@ describe('Worker → GPU pool, end to end (workerd + serve-gpu on CPU)', () => {
   before(async () => {
     fx = await tinyFixture({ seed: 37 });
     dir = await fx.pkg('tiny');
-    [built, server, local] = await Promise.all([buildWorker(), startGpuServer(dir), openLocalModel(dir)]);
+    [built, server, local] = await Promise.all([
+      buildWorker(),
+      startGpuServer(dir),
+      openLocalModel(dir),
+    ]);
     codec = await openLocalCodec(dir, local.manifest);
     port = Number(new URL(server.url).port);
     const config = {
-      pools: { gpu: { members: [server.url], retryBudgetMs: 20_000, connectTimeoutMs: 5_000, idleTimeoutMs: 10_000, breaker: { failureThreshold: 3, coolDownMs: 1_000 }, healthTtlMs: 500 } },
+      pools: {
+        gpu: {
+          members: [server.url],
+          retryBudgetMs: 20_000,
+          connectTimeoutMs: 5_000,
+          idleTimeoutMs: 10_000,
+          breaker: { failureThreshold: 3, coolDownMs: 1_000 },
+          healthTtlMs: 500,
+        },
+      },
       routes: { [POOL_MODEL]: { pool: 'gpu', degradeTo: EDGE_MODEL } },
     };
-    worker = await startWorker(built, { edgeModel: EDGE_MODEL, bindings: { POOL_CONFIG: JSON.stringify(config), GPU_POOL_SECRET: SECRET } });
+    worker = await startWorker(built, {
+      edgeModel: EDGE_MODEL,
+      bindings: { POOL_CONFIG: JSON.stringify(config), GPU_POOL_SECRET: SECRET },
+    });
     await seedPackage(worker, dir);
     keys.plain = await tenant('plain', false);
     keys.degrade = await tenant('degrade', true);
@@ -89,26 +153,56 @@ describe('Worker → GPU pool, end to end (workerd + serve-gpu on CPU)', () => {
     await fx?.cleanup();
   });
 
-  test('the pool model goes through the GPU path: the loop\'s text, streamed and not; /v1/models and /health list it', async () => {
+  test("the pool model goes through the GPU path: the loop's text, streamed and not; /v1/models and /health list it", async () => {
     const prompt = randomIds(10, local.runner.info.vocabSize - 8, 3);
-    const want = codec.decode((await generate(local.runner, prompt, { maxTokens: 24, threshold: 0.9 })).tokens);
-    const res = await call(keys.plain, { model: POOL_MODEL, prompt, max_tokens: 24, threshold: 0.9 });
+    const want = codec.decode(
+      (await generate(local.runner, prompt, { maxTokens: 24, threshold: 0.9 })).tokens,
+    );
+    const res = await call(keys.plain, {
+      model: POOL_MODEL,
+      prompt,
+      max_tokens: 24,
+      threshold: 0.9,
+    });
     assert.equal(res.status, 200, await res.clone().text());
-    assert.equal((await res.json() as { choices: { text: string }[] }).choices[0].text, want);
-    const streamed = await call(keys.plain, { model: POOL_MODEL, prompt, max_tokens: 24, threshold: 0.9, stream: true });
+    assert.equal(((await res.json()) as { choices: { text: string }[] }).choices[0].text, want);
+    const streamed = await call(keys.plain, {
+      model: POOL_MODEL,
+      prompt,
+      max_tokens: 24,
+      threshold: 0.9,
+      stream: true,
+    });
     const frames = sseData(await streamed.text());
     assert.equal(frames.at(-1), '[DONE]');
     assert.equal(textOf(frames), want);
-    const models = await (await worker.fetch('/v1/models', { headers: { authorization: `Bearer ${keys.plain}` } })).json() as { data: { id: string; backend: string }[] };
-    assert.deepEqual(models.data.map((m) => `${m.id}:${m.backend}`).sort(), [`${POOL_MODEL}:gpu-pool`, `${EDGE_MODEL}:edge-wasm`]);
+    const models = (await (
+      await worker.fetch('/v1/models', { headers: { authorization: `Bearer ${keys.plain}` } })
+    ).json()) as { data: { id: string; backend: string }[] };
+    assert.deepEqual(models.data.map((m) => `${m.id}:${m.backend}`).sort(), [
+      `${POOL_MODEL}:gpu-pool`,
+      `${EDGE_MODEL}:edge-wasm`,
+    ]);
     const health = await worker.get('/health');
-    assert.deepEqual((health.body.pools as Record<string, { members: { breaker: string }[] }>).gpu.members.map((m) => m.breaker), ['closed']);
+    assert.deepEqual(
+      (health.body.pools as Record<string, { members: { breaker: string }[] }>).gpu.members.map(
+        (m) => m.breaker,
+      ),
+      ['closed'],
+    );
   });
 
   test('server killed mid-stream: error event and [DONE]; degrade tenant → edge; after a restart the pool serves again', async () => {
     const prompt = randomIds(10, local.runner.info.vocabSize - 8, 4);
     // One token per step (threshold 1 never commits early): a long stream to kill in the middle.
-    const res = await call(keys.plain, { model: POOL_MODEL, prompt, max_tokens: 900, threshold: 1, block_length: 4, stream: true });
+    const res = await call(keys.plain, {
+      model: POOL_MODEL,
+      prompt,
+      max_tokens: 900,
+      threshold: 1,
+      block_length: 4,
+      stream: true,
+    });
     assert.equal(res.status, 200);
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
@@ -129,22 +223,36 @@ describe('Worker → GPU pool, end to end (workerd + serve-gpu on CPU)', () => {
     }
     const frames = sseData(text);
     assert.equal(frames.at(-1), '[DONE]');
-    assert.equal((JSON.parse(frames.at(-2)!) as { error: { code: string } }).error.code, 'backend_disconnected');
+    assert.equal(
+      (JSON.parse(frames.at(-2)!) as { error: { code: string } }).error.code,
+      'backend_disconnected',
+    );
 
     // Pool down: a degrade_to_edge tenant gets the edge model (the same tiny model here, so the same text).
     const small = randomIds(6, local.runner.info.vocabSize - 8, 5);
     const want = codec.decode((await generate(local.runner, small, { maxTokens: 16 })).tokens);
     const degraded = await call(keys.degrade, { model: POOL_MODEL, prompt: small, max_tokens: 16 });
     assert.equal(degraded.status, 200, await degraded.clone().text());
-    assert.equal((await degraded.json() as { choices: { text: string }[] }).choices[0].text, want);
+    assert.equal(
+      ((await degraded.json()) as { choices: { text: string }[] }).choices[0].text,
+      want,
+    );
     const refused = await call(keys.plain, { model: POOL_MODEL, prompt: small, max_tokens: 16 });
     assert.equal(refused.status, 503);
-    assert.equal((await refused.json() as { error: { code: string } }).error.code, 'backend_unavailable');
+    assert.equal(
+      ((await refused.json()) as { error: { code: string } }).error.code,
+      'backend_unavailable',
+    );
 
     // Restart on the same port: requests succeed again (waited for while it loads: 503 = busy).
     server = await startGpuServer(dir, port);
     await new Promise((r) => setTimeout(r, 1_100)); // past the breaker's cool-down
-    const again = await call(keys.plain, { model: POOL_MODEL, prompt: small, max_tokens: 16, stream: true });
+    const again = await call(keys.plain, {
+      model: POOL_MODEL,
+      prompt: small,
+      max_tokens: 16,
+      stream: true,
+    });
     const againFrames = sseData(await again.text());
     assert.equal(againFrames.at(-1), '[DONE]');
     assert.equal(textOf(againFrames), want);

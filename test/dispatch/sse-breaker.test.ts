@@ -1,10 +1,22 @@
 /** Unit tests of the pool client's parts: SSE framing, the circuit breaker (fake clock), member picking and health. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CircuitBreaker, IdleTimeoutError, PoolMembers, SseParser, readSse, wireOptions, toDecodeEvent, completionsBody } from '../../src/dispatch/pool/index.ts';
+import {
+  CircuitBreaker,
+  IdleTimeoutError,
+  PoolMembers,
+  SseParser,
+  readSse,
+  wireOptions,
+  toDecodeEvent,
+  completionsBody,
+} from '../../src/dispatch/pool/index.ts';
 import { ApiError } from '../../src/api/errors.ts';
 
-function streamOf(chunks: (string | Uint8Array)[], { hang = false } = {}): ReadableStream<Uint8Array> {
+function streamOf(
+  chunks: (string | Uint8Array)[],
+  { hang = false } = {},
+): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   return new ReadableStream({
     start(controller) {
@@ -27,7 +39,9 @@ describe('SSE frames', () => {
     assert.deepEqual(p.push('\ndata: x\r'), [{ data: '{"a":1}' }]);
     assert.deepEqual(p.push('\n\r\n'), [{ data: 'x' }]);
     assert.deepEqual(p.push('data: y\r\r'), [{ data: 'y' }]);
-    assert.deepEqual(p.push('event: denoise\ndata: a\ndata:b\n\n'), [{ event: 'denoise', data: 'a\nb' }]);
+    assert.deepEqual(p.push('event: denoise\ndata: a\ndata:b\n\n'), [
+      { event: 'denoise', data: 'a\nb' },
+    ]);
   });
 
   test('comments and unknown fields are skipped; an empty event is not a frame', () => {
@@ -38,7 +52,9 @@ describe('SSE frames', () => {
 
   test('UTF-8 split across chunks; an unterminated last frame is dropped', async () => {
     const bytes = new TextEncoder().encode('data: héllo ✓\n\ndata: cut');
-    const frames = await collect(streamOf([bytes.slice(0, 9), bytes.slice(9, 17), bytes.slice(17)]));
+    const frames = await collect(
+      streamOf([bytes.slice(0, 9), bytes.slice(9, 17), bytes.slice(17)]),
+    );
     assert.deepEqual(frames, [{ data: 'héllo ✓' }]);
   });
 
@@ -48,7 +64,9 @@ describe('SSE frames', () => {
     const ticking = new ReadableStream<Uint8Array>({
       async pull(controller) {
         await new Promise((r) => setTimeout(r, 20));
-        controller.enqueue(new TextEncoder().encode(n++ < 5 ? ': keep-alive\n\n' : 'data: end\n\n'));
+        controller.enqueue(
+          new TextEncoder().encode(n++ < 5 ? ': keep-alive\n\n' : 'data: end\n\n'),
+        );
         if (n > 5) controller.close();
       },
     });
@@ -58,10 +76,17 @@ describe('SSE frames', () => {
   test('breaking out of the iteration cancels the body', async () => {
     let cancelled = false;
     const body = new ReadableStream<Uint8Array>({
-      start(c) { c.enqueue(new TextEncoder().encode('data: 1\n\ndata: 2\n\n')); },
-      cancel() { cancelled = true; },
+      start(c) {
+        c.enqueue(new TextEncoder().encode('data: 1\n\ndata: 2\n\n'));
+      },
+      cancel() {
+        cancelled = true;
+      },
     });
-    for await (const f of readSse(body)) { assert.equal(f.data, '1'); break; }
+    for await (const f of readSse(body)) {
+      assert.equal(f.data, '1');
+      break;
+    }
     assert.equal(cancelled, true);
   });
 });
@@ -117,13 +142,32 @@ describe('circuit breaker (fake clock)', () => {
 describe('pool members', () => {
   test('round-robin over members the breaker allows; busy and known-down members are skipped or last', async () => {
     const now = 0;
-    const health: Record<string, boolean> = { 'http://a': true, 'http://b': false, 'http://c': true };
-    const fetchFn = (async (url: string) => new Response(null, { status: health[new URL(url).origin] ? 200 : 503 })) as unknown as typeof fetch;
-    const m = new PoolMembers({ urls: ['http://a/', 'http://b', 'http://c'], breaker: { failureThreshold: 1, coolDownMs: 100 }, now: () => now, fetch: fetchFn });
+    const health: Record<string, boolean> = {
+      'http://a': true,
+      'http://b': false,
+      'http://c': true,
+    };
+    const fetchFn = (async (url: string) =>
+      new Response(null, {
+        status: health[new URL(url).origin] ? 200 : 503,
+      })) as unknown as typeof fetch;
+    const m = new PoolMembers({
+      urls: ['http://a/', 'http://b', 'http://c'],
+      breaker: { failureThreshold: 1, coolDownMs: 100 },
+      now: () => now,
+      fetch: fetchFn,
+    });
     assert.equal(m.members[0].url, 'http://a');
-    assert.deepEqual([m.pick()!.url, m.pick()!.url, m.pick()!.url, m.pick()!.url], ['http://a', 'http://b', 'http://c', 'http://a']);
+    assert.deepEqual(
+      [m.pick()!.url, m.pick()!.url, m.pick()!.url, m.pick()!.url],
+      ['http://a', 'http://b', 'http://c', 'http://a'],
+    );
     assert.equal(await m.available(), true);
-    assert.deepEqual([m.pick()!.url, m.pick()!.url, m.pick()!.url], ['http://c', 'http://a', 'http://c'], 'b failed /health');
+    assert.deepEqual(
+      [m.pick()!.url, m.pick()!.url, m.pick()!.url],
+      ['http://c', 'http://a', 'http://c'],
+      'b failed /health',
+    );
     m.members[2].busyUntil = 50;
     m.members[0].breaker.acquire().failure();
     assert.equal(m.pick()!.url, 'http://b', 'only the unhealthy one is left');
@@ -139,27 +183,68 @@ describe('pool members', () => {
   test('available() probes only stale members and trusts a fresh answer', async () => {
     let now = 0;
     let probes = 0;
-    const fetchFn = (async () => { probes++; throw new TypeError('connection refused'); }) as unknown as typeof fetch;
-    const m = new PoolMembers({ urls: ['http://a'], healthTtlMs: 1000, now: () => now, fetch: fetchFn });
+    const fetchFn = (async () => {
+      probes++;
+      throw new TypeError('connection refused');
+    }) as unknown as typeof fetch;
+    const m = new PoolMembers({
+      urls: ['http://a'],
+      healthTtlMs: 1000,
+      now: () => now,
+      fetch: fetchFn,
+    });
     assert.equal(await m.available(), false);
     assert.equal(await m.available(), false);
     assert.equal(probes, 1);
     now = 1000;
     await m.available();
     assert.equal(probes, 2);
-    assert.deepEqual(m.status(), [{ index: 0, breaker: 'closed', failures: 0, healthy: false, busy: false }]);
+    assert.deepEqual(m.status(), [
+      { index: 0, breaker: 'closed', failures: 0, healthy: false, busy: false },
+    ]);
   });
 });
 
 describe('wire mapping', () => {
   test('DecodeOptions → GenerateRequest options (snake_case, only what is set)', () => {
-    assert.deepEqual(wireOptions({ maxTokens: 32, blockLength: 8, steps: 4, threshold: 0.9, temperature: 0.5, topK: 5, topP: 0.9, seed: 3, eosEarlyStop: true, algorithm: 'hierarchy' }),
-      { max_tokens: 32, block_length: 8, steps: 4, threshold: 0.9, temperature: 0.5, top_k: 5, top_p: 0.9, seed: 3, eos_early_stop: true, strategy: 'hierarchy' });
+    assert.deepEqual(
+      wireOptions({
+        maxTokens: 32,
+        blockLength: 8,
+        steps: 4,
+        threshold: 0.9,
+        temperature: 0.5,
+        topK: 5,
+        topP: 0.9,
+        seed: 3,
+        eosEarlyStop: true,
+        algorithm: 'hierarchy',
+      }),
+      {
+        max_tokens: 32,
+        block_length: 8,
+        steps: 4,
+        threshold: 0.9,
+        temperature: 0.5,
+        top_k: 5,
+        top_p: 0.9,
+        seed: 3,
+        eos_early_stop: true,
+        strategy: 'hierarchy',
+      },
+    );
     assert.deepEqual(wireOptions({ maxTokens: 4 }), { max_tokens: 4 });
   });
 
-  test('error events become ApiErrors with the status of their type; auth errors are the Worker\'s (502)', () => {
-    const err = (type: string) => { try { toDecodeEvent({ type: 'error', error: { message: 'm', type, code: 'c', param: 'p' } }); } catch (e: unknown) { return e as ApiError; } throw new Error('no throw'); };
+  test("error events become ApiErrors with the status of their type; auth errors are the Worker's (502)", () => {
+    const err = (type: string) => {
+      try {
+        toDecodeEvent({ type: 'error', error: { message: 'm', type, code: 'c', param: 'p' } });
+      } catch (e: unknown) {
+        return e as ApiError;
+      }
+      throw new Error('no throw');
+    };
     assert.equal(err('invalid_request_error').status, 400);
     assert.equal(err('invalid_request_error').param, 'p');
     assert.equal(err('service_unavailable_error').status, 503);
@@ -169,8 +254,21 @@ describe('wire mapping', () => {
   });
 
   test('openai kind: main knobs only; diffusion knobs are refused', () => {
-    assert.deepEqual(completionsBody('m', [1, 2], { maxTokens: 8, temperature: 0.7, seed: 1, topP: 0.9 }),
-      { model: 'm', prompt: [1, 2], stream: true, max_tokens: 8, temperature: 0.7, top_p: 0.9, seed: 1 });
-    assert.throws(() => completionsBody('m', [1], { maxTokens: 8, steps: 4 }), (e: unknown) => e instanceof ApiError && e.status === 400 && e.param === 'steps');
+    assert.deepEqual(
+      completionsBody('m', [1, 2], { maxTokens: 8, temperature: 0.7, seed: 1, topP: 0.9 }),
+      {
+        model: 'm',
+        prompt: [1, 2],
+        stream: true,
+        max_tokens: 8,
+        temperature: 0.7,
+        top_p: 0.9,
+        seed: 1,
+      },
+    );
+    assert.throws(
+      () => completionsBody('m', [1], { maxTokens: 8, steps: 4 }),
+      (e: unknown) => e instanceof ApiError && e.status === 400 && e.param === 'steps',
+    );
   });
 });

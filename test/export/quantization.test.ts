@@ -21,8 +21,14 @@ const VARIANTS: { name: string; opts: Partial<ExportOptions>; tol: number }[] = 
 
 async function logits(runner: BlockRunner, ids: number[]): Promise<Float32Array> {
   const out = await runner.forward({
-    batch: 1, seq: ids.length, ids: Int32Array.from(ids), positions: Int32Array.from(ids, (_, i) => i),
-    visibility: blockCausalVisibility(0, 0, ids.length, 4), past: null, wantLogits: true, wantPresent: false,
+    batch: 1,
+    seq: ids.length,
+    ids: Int32Array.from(ids),
+    positions: Int32Array.from(ids, (_, i) => i),
+    visibility: blockCausalVisibility(0, 0, ids.length, 4),
+    past: null,
+    wantLogits: true,
+    wantPresent: false,
   });
   return out.logits!;
 }

@@ -6,12 +6,21 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GenerateRequest, PoolEvent } from '../../src/dispatch/pool/protocol.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
-import { generateRequest, metric, poolEvents, scrape, spawnServer, until } from '../fixtures/gpu-server.ts';
+import {
+  generateRequest,
+  metric,
+  poolEvents,
+  scrape,
+  spawnServer,
+  until,
+} from '../fixtures/gpu-server.ts';
 
 const MODEL = 'tiny-gpu';
 
 const LONG = (seed: number, maxTokens: number): GenerateRequest => ({
-  model: MODEL, prompt_ids: randomIds(6, 400, seed), options: { max_tokens: maxTokens, block_length: 32, threshold: 1 },
+  model: MODEL,
+  prompt_ids: randomIds(6, 400, seed),
+  options: { max_tokens: maxTokens, block_length: 32, threshold: 1 },
 });
 
 async function drainEvents(res: Response): Promise<PoolEvent[]> {
@@ -31,16 +40,27 @@ describe('GPU server lifecycle', () => {
   after(() => fx?.cleanup());
 
   test('a full queue gets 503 + Retry-After; SIGTERM drains running and waiting requests, then exits 0', async () => {
-    const server = await spawnServer({ model: dir, args: ['--max-batch', '1', '--max-queue', '1'] });
+    const server = await spawnServer({
+      model: dir,
+      args: ['--max-batch', '1', '--max-queue', '1'],
+    });
     try {
       const running = await generateRequest(server.url, LONG(1, 256));
       assert.equal(running.status, 200);
       const runningEvents = drainEvents(running);
-      await until(async () => metric(await scrape(server.url), 'vllm:num_requests_running') === 1, 5000, 'one running');
+      await until(
+        async () => metric(await scrape(server.url), 'vllm:num_requests_running') === 1,
+        5000,
+        'one running',
+      );
       const waiting = await generateRequest(server.url, LONG(2, 64));
       assert.equal(waiting.status, 200);
       const waitingEvents = drainEvents(waiting);
-      await until(async () => metric(await scrape(server.url), 'vllm:num_requests_waiting') === 1, 5000, 'one waiting');
+      await until(
+        async () => metric(await scrape(server.url), 'vllm:num_requests_waiting') === 1,
+        5000,
+        'one waiting',
+      );
 
       const full = await generateRequest(server.url, LONG(3, 8));
       assert.equal(full.status, 503);
@@ -48,16 +68,26 @@ describe('GPU server lifecycle', () => {
       const { error } = (await full.json()) as { error: { code: string; type: string } };
       assert.equal(error.code, 'queue_full');
       assert.equal(error.type, 'service_unavailable_error');
-      assert.equal(metric(await scrape(server.url), 'unmask_requests_rejected_total{reason="queue_full"}'), 1);
+      assert.equal(
+        metric(await scrape(server.url), 'unmask_requests_rejected_total{reason="queue_full"}'),
+        1,
+      );
 
       server.proc.kill('SIGTERM');
-      await until(async () => (await fetch(`${server.url}/health`)).status === 503, 3000, 'health to say draining');
+      await until(
+        async () => (await fetch(`${server.url}/health`)).status === 503,
+        3000,
+        'health to say draining',
+      );
       assert.deepEqual(await (await fetch(`${server.url}/health`)).json(), { status: 'draining' });
       const refused = await generateRequest(server.url, LONG(4, 8));
       assert.equal(refused.status, 503);
       assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'draining');
 
-      for (const [events, n] of [[await runningEvents, 256], [await waitingEvents, 64]] as const) {
+      for (const [events, n] of [
+        [await runningEvents, 256],
+        [await waitingEvents, 64],
+      ] as const) {
         const last = events.at(-1);
         assert.equal(last?.type, 'done', JSON.stringify(last));
         if (last?.type === 'done') assert.equal(last.result.tokens.length, n);

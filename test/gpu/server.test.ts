@@ -8,9 +8,24 @@ import assert from 'node:assert/strict';
 import { generate, type DecodeOptions, type DecodeResult } from '../../src/decode/index.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
 import { openLocalModel } from '../../backends/node/local-package.ts';
-import { MODEL_PATH, type GenerateRequest, type ModelDescription, type PoolEvent } from '../../src/dispatch/pool/protocol.ts';
+import {
+  MODEL_PATH,
+  type GenerateRequest,
+  type ModelDescription,
+  type PoolEvent,
+} from '../../src/dispatch/pool/protocol.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
-import { collect, generateRequest, metric, poolEvents, scrape, SECRET, spawnServer, until, type ServerProcess } from '../fixtures/gpu-server.ts';
+import {
+  collect,
+  generateRequest,
+  metric,
+  poolEvents,
+  scrape,
+  SECRET,
+  spawnServer,
+  until,
+  type ServerProcess,
+} from '../fixtures/gpu-server.ts';
 
 const MODEL = 'tiny-gpu';
 
@@ -20,9 +35,32 @@ const CASES: { prompt: number; options: GenerateRequest['options'] }[] = [
   { prompt: 8, options: { max_tokens: 33, block_length: 8, threshold: 0.5 } },
   { prompt: 13, options: { max_tokens: 24, block_length: 4, threshold: 0.7, steps: 2 } },
   { prompt: 21, options: { max_tokens: 48, block_length: 16, threshold: 0.95, steps: 20 } },
-  { prompt: 9, options: { max_tokens: 40, block_length: 8, threshold: 0.8, temperature: 0.9, top_k: 20, top_p: 0.9, seed: 7 } },
-  { prompt: 17, options: { max_tokens: 40, block_length: 8, threshold: 0.6, temperature: 1.2, seed: 3 } },
-  { prompt: 12, options: { max_tokens: 40, block_length: 8, threshold: 0.9, eos_early_stop: true, strategy: 'hierarchy' } },
+  {
+    prompt: 9,
+    options: {
+      max_tokens: 40,
+      block_length: 8,
+      threshold: 0.8,
+      temperature: 0.9,
+      top_k: 20,
+      top_p: 0.9,
+      seed: 7,
+    },
+  },
+  {
+    prompt: 17,
+    options: { max_tokens: 40, block_length: 8, threshold: 0.6, temperature: 1.2, seed: 3 },
+  },
+  {
+    prompt: 12,
+    options: {
+      max_tokens: 40,
+      block_length: 8,
+      threshold: 0.9,
+      eos_early_stop: true,
+      strategy: 'hierarchy',
+    },
+  },
   { prompt: 40, options: { max_tokens: 64, block_length: 8, threshold: 0.9 } },
   { prompt: 70, options: { max_tokens: 64, block_length: 8, threshold: 0.7 } },
   { prompt: 3, options: { max_tokens: 64, block_length: 8, threshold: 0.99 } },
@@ -30,14 +68,24 @@ const CASES: { prompt: number; options: GenerateRequest['options'] }[] = [
 
 function decodeOptions(o: GenerateRequest['options']): DecodeOptions {
   return {
-    maxTokens: o.max_tokens, blockLength: o.block_length, steps: o.steps, threshold: o.threshold, temperature: o.temperature,
-    topK: o.top_k, topP: o.top_p, seed: o.seed, eosEarlyStop: o.eos_early_stop, algorithm: o.strategy,
+    maxTokens: o.max_tokens,
+    blockLength: o.block_length,
+    steps: o.steps,
+    threshold: o.threshold,
+    temperature: o.temperature,
+    topK: o.top_k,
+    topP: o.top_p,
+    seed: o.seed,
+    eosEarlyStop: o.eos_early_stop,
+    algorithm: o.strategy,
   };
 }
 
 /** A long greedy generation: threshold 1 commits exactly one token per step, so it takes max_tokens forwards. */
 const LONG = (seed: number, maxTokens = 512): GenerateRequest => ({
-  model: MODEL, prompt_ids: randomIds(6, 400, seed), options: { max_tokens: maxTokens, block_length: 32, threshold: 1 },
+  model: MODEL,
+  prompt_ids: randomIds(6, 400, seed),
+  options: { max_tokens: maxTokens, block_length: 32, threshold: 1 },
 });
 
 function done(events: PoolEvent[]) {
@@ -65,7 +113,7 @@ describe('GPU server (CPU provider, tiny model)', () => {
     await fx?.cleanup();
   });
 
-  test('one request: the direct loop\'s tokens, block events concatenating to the result', async () => {
+  test("one request: the direct loop's tokens, block events concatenating to the result", async () => {
     const { prompt, options } = CASES[0];
     const ids = randomIds(prompt, vocab - 8, 100);
     const want = await generate(runner, ids, decodeOptions(options));
@@ -74,13 +122,25 @@ describe('GPU server (CPU provider, tiny model)', () => {
     assert.deepEqual(result.tokens, want.tokens);
     assert.equal(result.finishReason, want.finishReason);
     const blocks = events.filter((e) => e.type === 'block');
-    assert.deepEqual(blocks.flatMap((e) => e.tokens), want.tokens);
-    assert.equal(events.filter((e) => e.type === 'step').length, 0, 'no step events without denoise');
+    assert.deepEqual(
+      blocks.flatMap((e) => e.tokens),
+      want.tokens,
+    );
+    assert.equal(
+      events.filter((e) => e.type === 'step').length,
+      0,
+      'no step events without denoise',
+    );
   });
 
   test('denoise streams the step events too', async () => {
     const ids = randomIds(7, vocab - 8, 5);
-    const events = await collect(server.url, { model: MODEL, prompt_ids: ids, options: { max_tokens: 16, block_length: 8 }, denoise: true });
+    const events = await collect(server.url, {
+      model: MODEL,
+      prompt_ids: ids,
+      options: { max_tokens: 16, block_length: 8 },
+      denoise: true,
+    });
     const steps = events.filter((e) => e.type === 'step');
     assert.equal(steps.length, done(events).stats.forwards);
     assert.ok(steps.every((s) => Array.isArray(s.committed) && Array.isArray(s.masked)));
@@ -90,8 +150,13 @@ describe('GPU server (CPU provider, tiny model)', () => {
     const before = await scrape(server.url);
     const ids = CASES.map((c, i) => randomIds(c.prompt, vocab - 8, 100 + i));
     const want: DecodeResult[] = [];
-    for (let i = 0; i < CASES.length; i++) want.push(await generate(runner, ids[i], decodeOptions(CASES[i].options)));
-    const got = await Promise.all(CASES.map((c, i) => collect(server.url, { model: MODEL, prompt_ids: ids[i], options: c.options })));
+    for (let i = 0; i < CASES.length; i++)
+      want.push(await generate(runner, ids[i], decodeOptions(CASES[i].options)));
+    const got = await Promise.all(
+      CASES.map((c, i) =>
+        collect(server.url, { model: MODEL, prompt_ids: ids[i], options: c.options }),
+      ),
+    );
     got.forEach((events, i) => {
       const r = done(events);
       assert.deepEqual(r.tokens, want[i].tokens, `case ${i} (${JSON.stringify(CASES[i].options)})`);
@@ -99,18 +164,26 @@ describe('GPU server (CPU provider, tiny model)', () => {
       assert.equal(r.stats.forwards, want[i].stats.forwards, `case ${i}: NFE`);
     });
     const after = await scrape(server.url);
-    const forwards = metric(after, 'unmask_batched_forwards_total') - metric(before, 'unmask_batched_forwards_total');
-    const sequences = metric(after, 'unmask_forward_sequences_total') - metric(before, 'unmask_forward_sequences_total');
+    const forwards =
+      metric(after, 'unmask_batched_forwards_total') -
+      metric(before, 'unmask_batched_forwards_total');
+    const sequences =
+      metric(after, 'unmask_forward_sequences_total') -
+      metric(before, 'unmask_forward_sequences_total');
     const nfe = want.reduce((s, r) => s + r.stats.forwards, 0);
     assert.equal(sequences, nfe, 'every sequence forward was run exactly once');
-    t.diagnostic(`${sequences} sequence forwards in ${forwards} forwards (${(sequences / forwards).toFixed(2)} per forward)`);
+    t.diagnostic(
+      `${sequences} sequence forwards in ${forwards} forwards (${(sequences / forwards).toFixed(2)} per forward)`,
+    );
     assert.ok(sequences / forwards > 2, `sequences per forward ${sequences}/${forwards}`);
   });
 
   test('a repeated prompt prefix is served from the prefix cache: same tokens, no prefill', async () => {
     const system = randomIds(40, vocab - 8, 4242);
     const options = { max_tokens: 24, block_length: 8, threshold: 0.8 };
-    const first = done(await collect(server.url, { model: MODEL, prompt_ids: [...system, 1, 2, 3], options }));
+    const first = done(
+      await collect(server.url, { model: MODEL, prompt_ids: [...system, 1, 2, 3], options }),
+    );
     const ids = [...system, 7, 7, 7];
     const want = await generate(runner, ids, decodeOptions(options));
     const second = done(await collect(server.url, { model: MODEL, prompt_ids: ids, options }));
@@ -121,7 +194,9 @@ describe('GPU server (CPU provider, tiny model)', () => {
   });
 
   test('the model description carries the tokenizer and runner info', async () => {
-    const res = await fetch(`${server.url}${MODEL_PATH}`, { headers: { authorization: `Bearer ${SECRET}` } });
+    const res = await fetch(`${server.url}${MODEL_PATH}`, {
+      headers: { authorization: `Bearer ${SECRET}` },
+    });
     assert.equal(res.status, 200);
     const desc = (await res.json()) as ModelDescription;
     assert.equal(desc.id, MODEL);
@@ -157,7 +232,9 @@ describe('GPU server (CPU provider, tiny model)', () => {
     for (const [body, param, code] of cases) {
       const res = await generateRequest(server.url, body);
       assert.equal(res.status, 400, JSON.stringify(body));
-      const { error } = (await res.json()) as { error: { type: string; param: string | null; code: string | null; message: string } };
+      const { error } = (await res.json()) as {
+        error: { type: string; param: string | null; code: string | null; message: string };
+      };
       assert.equal(error.type, 'invalid_request_error');
       assert.equal(error.param, param, `${JSON.stringify(body)} → ${error.message}`);
       if (code) assert.equal(error.code, code);
@@ -169,10 +246,18 @@ describe('GPU server (CPU provider, tiny model)', () => {
     const streams = [1, 2, 3, 4].map(async (seed) => {
       try {
         const res = await generateRequest(server.url, LONG(seed), { signal: ac.signal });
-        for await (const _ of poolEvents(res)) { /* drain */ }
-      } catch { /* aborted below */ }
+        for await (const _ of poolEvents(res)) {
+          /* drain */
+        }
+      } catch {
+        /* aborted below */
+      }
     });
-    await until(async () => metric(await scrape(server.url), 'vllm:num_requests_running') === 4, 5000, '4 running');
+    await until(
+      async () => metric(await scrape(server.url), 'vllm:num_requests_running') === 4,
+      5000,
+      '4 running',
+    );
     const worst = { health: 0, metrics: 0 };
     for (let i = 0; i < 10; i++) {
       let t = performance.now();
@@ -185,12 +270,21 @@ describe('GPU server (CPU provider, tiny model)', () => {
       assert.equal(metric(m, 'vllm:num_requests_running'), 4, 'still under load');
       await new Promise((r) => setTimeout(r, 20));
     }
-    t.diagnostic(`worst latency under load: health ${worst.health.toFixed(1)} ms, metrics ${worst.metrics.toFixed(1)} ms`);
+    t.diagnostic(
+      `worst latency under load: health ${worst.health.toFixed(1)} ms, metrics ${worst.metrics.toFixed(1)} ms`,
+    );
     ac.abort();
     await Promise.all(streams);
     // A forward of the batch takes a few ms; the HTTP thread never waits for one.
-    assert.ok(worst.health < 250 && worst.metrics < 250, `worst latencies ${JSON.stringify(worst)} ms`);
-    await until(async () => metric(await scrape(server.url), 'vllm:num_requests_running') === 0, 5000, 'the batch to empty');
+    assert.ok(
+      worst.health < 250 && worst.metrics < 250,
+      `worst latencies ${JSON.stringify(worst)} ms`,
+    );
+    await until(
+      async () => metric(await scrape(server.url), 'vllm:num_requests_running') === 0,
+      5000,
+      'the batch to empty',
+    );
   });
 
   test('a client abort mid-stream takes the sequence out of the batch', async () => {
@@ -202,25 +296,44 @@ describe('GPU server (CPU provider, tiny model)', () => {
     assert.equal(first.value?.type, 'block');
     assert.equal(metric(await scrape(server.url), 'vllm:num_requests_running'), 1);
     ac.abort();
-    await until(async () => metric(await scrape(server.url), 'vllm:num_requests_running') === 0, 3000, 'running to drop');
+    await until(
+      async () => metric(await scrape(server.url), 'vllm:num_requests_running') === 0,
+      3000,
+      'running to drop',
+    );
     const a = await scrape(server.url);
     await new Promise((r) => setTimeout(r, 300));
     const b = await scrape(server.url);
-    assert.equal(metric(b, 'unmask_forward_sequences_total'), metric(a, 'unmask_forward_sequences_total'), 'no forwards after the abort');
+    assert.equal(
+      metric(b, 'unmask_forward_sequences_total'),
+      metric(a, 'unmask_forward_sequences_total'),
+      'no forwards after the abort',
+    );
     assert.ok(metric(a, 'unmask_forward_sequences_total') > 0);
-    assert.equal(metric(b, 'unmask_requests_aborted_total'), metric(m0, 'unmask_requests_aborted_total') + 1);
+    assert.equal(
+      metric(b, 'unmask_requests_aborted_total'),
+      metric(m0, 'unmask_requests_aborted_total') + 1,
+    );
     // 960 tokens at one per forward: it left long before the end.
-    const generated = metric(b, 'vllm:generation_tokens_total') - metric(m0, 'vllm:generation_tokens_total');
+    const generated =
+      metric(b, 'vllm:generation_tokens_total') - metric(m0, 'vllm:generation_tokens_total');
     assert.ok(generated > 0 && generated < 960, `generated ${generated}`);
   });
 
   test('metrics use the vLLM names', async () => {
     const text = await (await fetch(`${server.url}/metrics`)).text();
     for (const name of [
-      'vllm:time_to_first_token_seconds_bucket', 'vllm:e2e_request_latency_seconds_sum', 'vllm:num_requests_running',
-      'vllm:num_requests_waiting', 'vllm:prompt_tokens_total', 'vllm:generation_tokens_total',
-      'vllm:diffusion_num_denoising_steps_total', 'vllm:diffusion_num_committed_tokens_total', 'unmask_batched_forwards_total',
-    ]) assert.match(text, new RegExp(`^${name}[{ ]`, 'm'), name);
+      'vllm:time_to_first_token_seconds_bucket',
+      'vllm:e2e_request_latency_seconds_sum',
+      'vllm:num_requests_running',
+      'vllm:num_requests_waiting',
+      'vllm:prompt_tokens_total',
+      'vllm:generation_tokens_total',
+      'vllm:diffusion_num_denoising_steps_total',
+      'vllm:diffusion_num_committed_tokens_total',
+      'unmask_batched_forwards_total',
+    ])
+      assert.match(text, new RegExp(`^${name}[{ ]`, 'm'), name);
     assert.match(text, /^# TYPE vllm:time_to_first_token_seconds histogram$/m);
     assert.match(text, /vllm:num_requests_running\{model_name="tiny-gpu"\} \d/);
     assert.ok(metric(await scrape(server.url), 'vllm:time_to_first_token_seconds_count') > 0);

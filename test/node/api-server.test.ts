@@ -12,19 +12,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { generate } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
+import {
+  openLocalCodec,
+  openLocalModel,
+  type LocalModel,
+} from '../../backends/node/local-package.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 
 const ADMIN = 'adm-node-test';
 
-interface Running { url: string; child: ChildProcess; stderr: () => string }
+interface Running {
+  url: string;
+  child: ChildProcess;
+  stderr: () => string;
+}
 
 /** Starts serve-api; resolves with its URL once it prints the ready line, rejects with its stderr if it exits. */
 function serveApi(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/serve-api.ts', '--port', '0', ...args], {
-    env: { ...process.env, ADMIN_TOKEN: ADMIN, POOL_CONFIG: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/serve-api.ts', '--port', '0', ...args],
+    {
+      env: { ...process.env, ADMIN_TOKEN: ADMIN, POOL_CONFIG: '', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   return new Promise((resolve, reject) => {
     child.stderr!.on('data', (d) => {
@@ -32,22 +45,36 @@ function serveApi(args: string[], env: Record<string, string> = {}): Promise<Run
       const m = /serve-api: ready: .* at (http:\/\/\S+)/.exec(stderr);
       if (m) resolve({ url: m[1], child, stderr: () => stderr });
     });
-    child.on('exit', (code) => reject(Object.assign(new Error(`serve-api exited ${code}: ${stderr}`), { code, stderr })));
+    child.on('exit', (code) =>
+      reject(Object.assign(new Error(`serve-api exited ${code}: ${stderr}`), { code, stderr })),
+    );
   });
 }
 
 function stop(r: Running | undefined): Promise<number | null> {
   if (!r || r.child.exitCode !== null) return Promise.resolve(r?.child.exitCode ?? null);
-  return new Promise((resolve) => { r.child.once('exit', (code) => resolve(code)); r.child.kill('SIGTERM'); });
+  return new Promise((resolve) => {
+    r.child.once('exit', (code) => resolve(code));
+    r.child.kill('SIGTERM');
+  });
 }
 
-function runCli(args: string[], url: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(
+  args: string[],
+  url: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/tenant.ts', ...args], { env: { ...process.env, ADMIN_TOKEN: ADMIN, UNMASK_URL: url } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/tenant.ts', ...args], {
+      env: { ...process.env, ADMIN_TOKEN: ADMIN, UNMASK_URL: url },
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -62,10 +89,15 @@ describe('the API on Node (serve:api)', () => {
   let modelId: string;
 
   const admin = async (path: string, body?: unknown, method = body ? 'POST' : 'GET') => {
-    const res = await fetch(`${server!.url}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
-    return { status: res.status, body: await res.json() as Record<string, unknown> };
+    const res = await fetch(`${server!.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
-  const clientFor = (key: string) => new OpenAI({ apiKey: key, baseURL: `${server!.url}/v1`, maxRetries: 0 });
+  const clientFor = (key: string) =>
+    new OpenAI({ apiKey: key, baseURL: `${server!.url}/v1`, maxRetries: 0 });
 
   before(async () => {
     fx = await tinyFixture({ seed: 31 });
@@ -82,7 +114,7 @@ describe('the API on Node (serve:api)', () => {
     if (data) await rm(data, { recursive: true, force: true });
   });
 
-  test('a key from the tenant CLI gets the local decode loop\'s tokens; a missing or wrong key is a 401', async () => {
+  test("a key from the tenant CLI gets the local decode loop's tokens; a missing or wrong key is a 401", async () => {
     const created = await runCli(['create', '--name', 'acme'], server!.url);
     assert.equal(created.code, 0, created.stderr);
     const tenantId = JSON.parse(created.stdout).id as string;
@@ -90,24 +122,45 @@ describe('the API on Node (serve:api)', () => {
     assert.equal(keyed.code, 0, keyed.stderr);
     const key = JSON.parse(keyed.stdout).key as string;
     const client = clientFor(key);
-    assert.deepEqual((await client.models.list()).data.map((m) => m.id), [modelId]);
+    assert.deepEqual(
+      (await client.models.list()).data.map((m) => m.id),
+      [modelId],
+    );
 
     const prompt = randomIds(9, node.runner.info.vocabSize - 8, 5);
     const want = await generate(node.runner, prompt, { maxTokens: 20, threshold: 0.9 });
-    const got = await client.completions.create({ model: modelId, prompt, max_tokens: 20, threshold: 0.9 } as never);
+    const got = await client.completions.create({
+      model: modelId,
+      prompt,
+      max_tokens: 20,
+      threshold: 0.9,
+    } as never);
     assert.equal(got.choices[0].text, codec.decode(want.tokens));
     const messages = [{ role: 'user' as const, content: 'hello node' }];
-    const chatWant = await generate(node.runner, codec.encode(codec.applyChatTemplate(messages)), { maxTokens: 16, temperature: 0.8, seed: 3 });
+    const chatWant = await generate(node.runner, codec.encode(codec.applyChatTemplate(messages)), {
+      maxTokens: 16,
+      temperature: 0.8,
+      seed: 3,
+    });
     let streamed = '';
-    for await (const chunk of await client.chat.completions.create({ model: modelId, messages, max_tokens: 16, temperature: 0.8, seed: 3, stream: true })) {
+    for await (const chunk of await client.chat.completions.create({
+      model: modelId,
+      messages,
+      max_tokens: 16,
+      temperature: 0.8,
+      seed: 3,
+      stream: true,
+    })) {
       streamed += chunk.choices[0]?.delta.content ?? '';
     }
     assert.equal(streamed, codec.decode(chatWant.tokens));
 
     for (const bad of ['', 'sk-unmask-not-a-real-key']) {
-      const res = await fetch(`${server!.url}/v1/models`, { headers: bad ? { authorization: `Bearer ${bad}` } : {} });
+      const res = await fetch(`${server!.url}/v1/models`, {
+        headers: bad ? { authorization: `Bearer ${bad}` } : {},
+      });
       assert.equal(res.status, 401);
-      const body = await res.json() as { error: { type: string } };
+      const body = (await res.json()) as { error: { type: string } };
       assert.equal(body.error.type, 'authentication_error');
     }
   });
@@ -116,14 +169,25 @@ describe('the API on Node (serve:api)', () => {
     const t = await admin('/admin/tenants', { name: 'validation' });
     const key = (await admin(`/admin/tenants/${t.body.id}/keys`, {})).body.key as string;
     const res = await fetch(`${server!.url}/v1/chat/completions`, {
-      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: modelId, messages: [{ role: 'user', content: 'x' }], threshold: 2 }),
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: modelId,
+        messages: [{ role: 'user', content: 'x' }],
+        threshold: 2,
+      }),
     });
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { error: { param: string } }).error.param, 'threshold');
-    const notJson = await fetch(`${server!.url}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{' });
+    const notJson = await fetch(`${server!.url}/v1/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: '{',
+    });
     assert.equal(notJson.status, 400);
-    const refused = await fetch(`${server!.url}/admin/tenants`, { headers: { authorization: 'Bearer wrong' } });
+    const refused = await fetch(`${server!.url}/admin/tenants`, {
+      headers: { authorization: 'Bearer wrong' },
+    });
     assert.equal(refused.status, 401);
   });
 
@@ -132,42 +196,76 @@ describe('the API on Node (serve:api)', () => {
     const key = (await admin(`/admin/tenants/${limited.body.id}/keys`, {})).body.key as string;
     const other = await admin('/admin/tenants', { name: 'free' });
     const otherKey = (await admin(`/admin/tenants/${other.body.id}/keys`, {})).body.key as string;
-    const call = (k: string) => fetch(`${server!.url}/v1/completions`, {
-      method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: modelId, prompt: [4, 5], max_tokens: 2 }),
-    });
+    const call = (k: string) =>
+      fetch(`${server!.url}/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: modelId, prompt: [4, 5], max_tokens: 2 }),
+      });
     assert.equal((await call(key)).status, 200);
     assert.equal((await call(key)).status, 200);
     const third = await call(key);
     assert.equal(third.status, 429);
     assert.ok(Number(third.headers.get('retry-after')) >= 1);
-    assert.equal(((await third.json()) as { error: { code: string } }).error.code, 'rate_limit_exceeded');
+    assert.equal(
+      ((await third.json()) as { error: { code: string } }).error.code,
+      'rate_limit_exceeded',
+    );
     assert.equal((await call(otherKey)).status, 200);
   });
 
   test('GET /metrics (admin token): per-route statuses and per-tenant tokens equal to the metered usage', async () => {
     const t = await admin('/admin/tenants', { name: 'tenant-name-not-a-label', rpm: 1 });
     const key = (await admin(`/admin/tenants/${t.body.id}/keys`, {})).body.key as string;
-    const call = () => fetch(`${server!.url}/v1/completions`, {
-      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: modelId, prompt: [4, 5, 6], max_tokens: 5 }),
-    });
-    const ok = await (await call()).json() as { usage: { prompt_tokens: number; completion_tokens: number } };
+    const call = () =>
+      fetch(`${server!.url}/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: modelId, prompt: [4, 5, 6], max_tokens: 5 }),
+      });
+    const ok = (await (await call()).json()) as {
+      usage: { prompt_tokens: number; completion_tokens: number };
+    };
     assert.equal((await call()).status, 429);
     assert.equal((await fetch(`${server!.url}/metrics`)).status, 401);
-    const res = await fetch(`${server!.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const res = await fetch(`${server!.url}/metrics`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
-    assert.equal(value(`unmask_tenant_tokens_total{tenant="${t.body.id}",model="${modelId}",kind="completion"}`), ok.usage.completion_tokens);
-    assert.equal(value(`unmask_tenant_tokens_total{tenant="${t.body.id}",model="${modelId}",kind="prompt"}`), ok.usage.prompt_tokens);
-    assert.equal(value(`unmask_tenant_requests_total{tenant="${t.body.id}",model="${modelId}",backend="edge-node",status="200"}`), 1);
+    const value = (series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.equal(
+      value(
+        `unmask_tenant_tokens_total{tenant="${t.body.id}",model="${modelId}",kind="completion"}`,
+      ),
+      ok.usage.completion_tokens,
+    );
+    assert.equal(
+      value(`unmask_tenant_tokens_total{tenant="${t.body.id}",model="${modelId}",kind="prompt"}`),
+      ok.usage.prompt_tokens,
+    );
+    assert.equal(
+      value(
+        `unmask_tenant_requests_total{tenant="${t.body.id}",model="${modelId}",backend="edge-node",status="200"}`,
+      ),
+      1,
+    );
     assert.ok(value('unmask_api_requests_total{route="/v1/completions",status="429"}') >= 1);
     assert.ok(value('unmask_api_requests_total{route="/v1/completions",status="200"}') >= 2);
-    assert.ok(!text.includes(key) && !text.includes('tenant-name-not-a-label'), 'no keys or tenant names in metrics');
+    assert.ok(
+      !text.includes(key) && !text.includes('tenant-name-not-a-label'),
+      'no keys or tenant names in metrics',
+    );
   });
 
   test('keys, usage and budgets survive a restart; SIGTERM exits 0', async () => {
-    const t = await admin('/admin/tenants', { name: 'durable', budget_tokens: 100000, budget_period: 'day' });
+    const t = await admin('/admin/tenants', {
+      name: 'durable',
+      budget_tokens: 100000,
+      budget_period: 'day',
+    });
     const key = (await admin(`/admin/tenants/${t.body.id}/keys`, {})).body.key as string;
     const client = clientFor(key);
     const r = await client.completions.create({ model: modelId, prompt: [7, 8, 9], max_tokens: 6 });
@@ -175,10 +273,21 @@ describe('the API on Node (serve:api)', () => {
     assert.equal(await stop(server), 0);
 
     server = await serveApi(['--model', pkg, '--data', data, '--threads', '1']);
-    const usage = await (await fetch(`${server.url}/v1/usage`, { headers: { authorization: `Bearer ${key}` } })).json() as { requests: number; budget: { usedTokens: number } };
+    const usage = (await (
+      await fetch(`${server.url}/v1/usage`, { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as { requests: number; budget: { usedTokens: number } };
     assert.equal(usage.requests, 1);
     assert.equal(usage.budget.usedTokens, spent);
-    assert.equal((await clientFor(key).completions.create({ model: modelId, prompt: [7, 8, 9], max_tokens: 2 })).choices.length, 1);
+    assert.equal(
+      (
+        await clientFor(key).completions.create({
+          model: modelId,
+          prompt: [7, 8, 9],
+          max_tokens: 2,
+        })
+      ).choices.length,
+      1,
+    );
   });
 
   test('start-up failures are one line and exit 1: a damaged tenants file, a missing package, a busy port', async () => {
@@ -189,13 +298,21 @@ describe('the API on Node (serve:api)', () => {
       const cases: [string[], RegExp][] = [
         [['--model', pkg, '--data', broken], /tenants\.json is not valid JSON/],
         [['--model', join(broken, 'no-such-package'), '--data', data], /no-such-package/],
-        [['--model', pkg, '--data', data, '--port', port], /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/],
+        [
+          ['--model', pkg, '--data', data, '--port', port],
+          /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/,
+        ],
       ];
       for (const [args, re] of cases) {
-        const failure = await serveApi(args).then(() => null, (e: { code: number; stderr: string }) => e);
+        const failure = await serveApi(args).then(
+          () => null,
+          (e: { code: number; stderr: string }) => e,
+        );
         assert.ok(failure, `${args.join(' ')} should fail`);
         assert.equal(failure.code, 1);
-        const lines = failure.stderr.split('\n').filter((l) => l.startsWith('serve-api:') && !/execution provider|ADMIN_TOKEN/.test(l));
+        const lines = failure.stderr
+          .split('\n')
+          .filter((l) => l.startsWith('serve-api:') && !/execution provider|ADMIN_TOKEN/.test(l));
         assert.equal(lines.length, 1, failure.stderr);
         assert.match(lines[0], re);
       }

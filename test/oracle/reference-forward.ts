@@ -33,7 +33,12 @@ export interface ForwardInput {
   /** Whether query i may attend key j (indices into ids). Every query must see at least one key. */
   visible: (i: number, j: number) => boolean;
   /** Called with each MoE routing decision, for tests that check routing statistics. */
-  onRoute?: (info: { layer: number; token: number; routerLogits: Float64Array; route: Route }) => void;
+  onRoute?: (info: {
+    layer: number;
+    token: number;
+    routerLogits: Float64Array;
+    route: Route;
+  }) => void;
 }
 
 export async function loadReferenceModel(ckpt: Checkpoint): Promise<ReferenceModel> {
@@ -54,8 +59,12 @@ export async function loadReferenceModel(ckpt: Checkpoint): Promise<ReferenceMod
     const p = `model.layers.${l}`;
     await load(`${p}.input_layernorm.weight`, [d.hidden]);
     await load(`${p}.post_attention_layernorm.weight`, [d.hidden]);
-    await load(`${p}.attention.query_key_value.weight`, [(d.heads + 2 * d.kvHeads) * d.headDim, d.hidden]);
-    if (config.use_qkv_bias) await load(`${p}.attention.query_key_value.bias`, [(d.heads + 2 * d.kvHeads) * d.headDim]);
+    await load(`${p}.attention.query_key_value.weight`, [
+      (d.heads + 2 * d.kvHeads) * d.headDim,
+      d.hidden,
+    ]);
+    if (config.use_qkv_bias)
+      await load(`${p}.attention.query_key_value.bias`, [(d.heads + 2 * d.kvHeads) * d.headDim]);
     await load(`${p}.attention.dense.weight`, [d.hidden, d.heads * d.headDim]);
     if (config.use_bias) await load(`${p}.attention.dense.bias`, [d.hidden]);
     if (config.use_qk_norm) {
@@ -69,8 +78,13 @@ export async function loadReferenceModel(ckpt: Checkpoint): Promise<ReferenceMod
     await load(`${p}.mlp.gate.weight`, [d.experts, d.hidden]);
     // Official: a zero-initialised buffer, overwritten when the checkpoint has it.
     if (ckpt.has(`${p}.mlp.gate.expert_bias`)) await load(`${p}.mlp.gate.expert_bias`, [d.experts]);
-    for (let e = 0; e < d.experts; e++) await swiglu(`${p}.mlp.experts.${e}`, config.moe_intermediate_size);
-    if (config.num_shared_experts > 0) await swiglu(`${p}.mlp.shared_experts`, config.moe_intermediate_size * config.num_shared_experts);
+    for (let e = 0; e < d.experts; e++)
+      await swiglu(`${p}.mlp.experts.${e}`, config.moe_intermediate_size);
+    if (config.num_shared_experts > 0)
+      await swiglu(
+        `${p}.mlp.shared_experts`,
+        config.moe_intermediate_size * config.num_shared_experts,
+      );
   }
   await load('model.norm.weight', [d.hidden]);
   if (!config.tie_word_embeddings) await load('lm_head.weight', [d.vocab, d.hidden]);
@@ -81,7 +95,8 @@ export async function loadReferenceModel(ckpt: Checkpoint): Promise<ReferenceMod
 export function referenceForward(model: ReferenceModel, input: ForwardInput): Float64Array {
   const { config, dims: d } = model;
   const { ids, positions } = input;
-  if (positions.length !== ids.length) throw new Error(`referenceForward: ${ids.length} ids but ${positions.length} positions`);
+  if (positions.length !== ids.length)
+    throw new Error(`referenceForward: ${ids.length} ids but ${positions.length} positions`);
   const w = (name: string): Float64Array => {
     const t = model.weights.get(name);
     if (!t) throw new Error(`referenceForward: weight ${name} not loaded`);
@@ -89,12 +104,18 @@ export function referenceForward(model: ReferenceModel, input: ForwardInput): Fl
   };
   const emb = w('model.word_embeddings.weight');
   let h: Float64Array[] = ids.map((id) => {
-    if (!Number.isInteger(id) || id < 0 || id >= d.vocab) throw new Error(`referenceForward: token id ${id} outside [0, ${d.vocab})`);
+    if (!Number.isInteger(id) || id < 0 || id >= d.vocab)
+      throw new Error(`referenceForward: token id ${id} outside [0, ${d.vocab})`);
     return emb.slice(id * d.hidden, (id + 1) * d.hidden);
   });
   for (let l = 0; l < d.layers; l++) {
     const p = `model.layers.${l}`;
-    const attn = attention(model, p, h.map((x) => rmsNorm(x, w(`${p}.input_layernorm.weight`), config.rms_norm_eps)), input);
+    const attn = attention(
+      model,
+      p,
+      h.map((x) => rmsNorm(x, w(`${p}.input_layernorm.weight`), config.rms_norm_eps)),
+      input,
+    );
     h = h.map((x, t) => add(x, attn[t]));
     h = h.map((x, t) => {
       const xn = rmsNorm(x, w(`${p}.post_attention_layernorm.weight`), config.rms_norm_eps);
@@ -104,11 +125,21 @@ export function referenceForward(model: ReferenceModel, input: ForwardInput): Fl
   }
   const head = config.tie_word_embeddings ? emb : w('lm_head.weight');
   const logits = new Float64Array(ids.length * d.vocab);
-  h.forEach((x, t) => logits.set(linear(head, d.vocab, d.hidden, rmsNorm(x, w('model.norm.weight'), config.rms_norm_eps)), t * d.vocab));
+  h.forEach((x, t) =>
+    logits.set(
+      linear(head, d.vocab, d.hidden, rmsNorm(x, w('model.norm.weight'), config.rms_norm_eps)),
+      t * d.vocab,
+    ),
+  );
   return logits;
 }
 
-function attention(model: ReferenceModel, p: string, xs: Float64Array[], input: ForwardInput): Float64Array[] {
+function attention(
+  model: ReferenceModel,
+  p: string,
+  xs: Float64Array[],
+  input: ForwardInput,
+): Float64Array[] {
   const { config, dims: d } = model;
   const wq = model.weights.get(`${p}.attention.query_key_value.weight`)!;
   const bq = model.weights.get(`${p}.attention.query_key_value.bias`);
@@ -168,16 +199,28 @@ function swiglu(model: ReferenceModel, p: string, x: Float64Array): Float64Array
   return linear(model.weights.get(`${p}.down_proj.weight`)!, hidden, inter, g);
 }
 
-function moe(model: ReferenceModel, layer: number, token: number, x: Float64Array, input: ForwardInput): Float64Array {
+function moe(
+  model: ReferenceModel,
+  layer: number,
+  token: number,
+  x: Float64Array,
+  input: ForwardInput,
+): Float64Array {
   const { config, dims: d } = model;
   const p = `model.layers.${layer}.mlp`;
   const routerLogits = linear(model.weights.get(`${p}.gate.weight`)!, d.experts, d.hidden, x);
   const route = routeToken(routerLogits, model.weights.get(`${p}.gate.expert_bias`) ?? null, {
-    topK: d.expertsPerToken, nGroup: config.n_group, topkGroup: config.topk_group, routedScalingFactor: config.routed_scaling_factor,
+    topK: d.expertsPerToken,
+    nGroup: config.n_group,
+    topkGroup: config.topk_group,
+    routedScalingFactor: config.routed_scaling_factor,
   });
   input.onRoute?.({ layer, token, routerLogits, route });
   // The shared expert is ungated and always added.
-  const y = config.num_shared_experts > 0 ? swiglu(model, `${p}.shared_experts`, x) : new Float64Array(d.hidden);
+  const y =
+    config.num_shared_experts > 0
+      ? swiglu(model, `${p}.shared_experts`, x)
+      : new Float64Array(d.hidden);
   route.experts.forEach((e, n) => {
     const ye = swiglu(model, `${p}.experts.${e}`, x);
     for (let i = 0; i < d.hidden; i++) y[i] += route.weights[n] * ye[i];

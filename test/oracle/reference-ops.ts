@@ -6,7 +6,12 @@
  */
 
 /** y = W·x for a row-major [rows, cols] weight (the HF Linear layout [out, in]). */
-export function linear(w: ArrayLike<number>, rows: number, cols: number, x: ArrayLike<number>): Float64Array {
+export function linear(
+  w: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  x: ArrayLike<number>,
+): Float64Array {
   const y = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     let s = 0;
@@ -70,7 +75,11 @@ export interface Route {
 }
 
 /** Indices of the k largest values, best first; ties go to the lower index (torch.topk leaves it undefined). */
-export function topKIndices(values: ArrayLike<number>, k: number, allowed?: (i: number) => boolean): number[] {
+export function topKIndices(
+  values: ArrayLike<number>,
+  k: number,
+  allowed?: (i: number) => boolean,
+): number[] {
   const idx: number[] = [];
   for (let i = 0; i < values.length; i++) if (!allowed || allowed(i)) idx.push(i);
   idx.sort((a, b) => values[b] - values[a] || a - b);
@@ -83,7 +92,11 @@ export function topKIndices(values: ArrayLike<number>, k: number, allowed?: (i: 
  * the top-k experts by s' inside them. Weights are the UNBIASED s of the chosen experts, renormalised to sum 1
  * (+1e-20, as official) when k > 1 — whatever config.norm_topk_prob says (spec §8) — then × routed_scaling_factor.
  */
-export function routeToken(logits: ArrayLike<number>, bias: ArrayLike<number> | null, o: RouterOptions): Route {
+export function routeToken(
+  logits: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  o: RouterOptions,
+): Route {
   const n = logits.length;
   const s = Float64Array.from(logits, sigmoid);
   const biased = bias ? s.map((v, i) => v + bias[i]) : s;
@@ -116,6 +129,9 @@ export function softmax(row: ArrayLike<number>): Float64Array {
 }
 
 /** Block-causal visibility (spec §1.2): query i sees key j iff block(pos j) ≤ block(pos i). */
-export function blockCausal(positions: number[], blockLength: number): (i: number, j: number) => boolean {
+export function blockCausal(
+  positions: number[],
+  blockLength: number,
+): (i: number, j: number) => boolean {
   return (i, j) => Math.floor(positions[j] / blockLength) <= Math.floor(positions[i] / blockLength);
 }

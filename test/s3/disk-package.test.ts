@@ -33,7 +33,10 @@ function counting(store: BlobStore): BlobStore & { gets: number } {
     gets: 0,
     location: store.location,
     head: (key: string) => store.head(key),
-    get: (key: string, range?: { offset: number; length: number }) => { wrapped.gets++; return store.get(key, range); },
+    get: (key: string, range?: { offset: number; length: number }) => {
+      wrapped.gets++;
+      return store.get(key, range);
+    },
   };
   return wrapped;
 }
@@ -45,7 +48,11 @@ describe('model packages on disk (ranged downloads into the disk cache)', () => 
   let s3: LocalS3;
   let client: S3Client;
   const temps: string[] = [];
-  const cacheDir = async () => { const d = await mkdtemp(join(tmpdir(), 'unmask-diskpkg-')); temps.push(d); return d; };
+  const cacheDir = async () => {
+    const d = await mkdtemp(join(tmpdir(), 'unmask-diskpkg-'));
+    temps.push(d);
+    return d;
+  };
   const store = (prefix: string) => new S3SdkStore({ bucket: s3.bucket, prefix, client });
 
   before(async () => {
@@ -57,7 +64,11 @@ describe('model packages on disk (ranged downloads into the disk cache)', () => 
   });
   after(async () => {
     client?.destroy();
-    await Promise.all([s3?.stop(), fx?.cleanup(), ...temps.map((d) => rm(d, { recursive: true, force: true }))]);
+    await Promise.all([
+      s3?.stop(),
+      fx?.cleanup(),
+      ...temps.map((d) => rm(d, { recursive: true, force: true })),
+    ]);
   });
 
   test('every file lands under its package path, byte for byte, from many ranged GETs; the second load downloads nothing', async () => {
@@ -70,10 +81,19 @@ describe('model packages on disk (ranged downloads into the disk cache)', () => 
     assert.equal(pkg.downloadedBytes, total);
     assert.equal(progress.at(-1), total);
     const weights = manifest.files.find((f) => f.path === manifest.graph.external_data[0])!;
-    assert.ok(s.gets >= Math.ceil(weights.bytes / CHUNK), `${s.gets} GETs for a ${weights.bytes}-byte file in ${CHUNK}-byte ranges`);
+    assert.ok(
+      s.gets >= Math.ceil(weights.bytes / CHUNK),
+      `${s.gets} GETs for a ${weights.bytes}-byte file in ${CHUNK}-byte ranges`,
+    );
     for (const f of manifest.files) {
-      assert.ok((await lstat(join(pkg.dir, f.path))).isSymbolicLink(), `${f.path} links into the cache`);
-      assert.ok(!isAbsolute(await readlink(join(pkg.dir, f.path))), 'relative links: the cache may be mounted elsewhere');
+      assert.ok(
+        (await lstat(join(pkg.dir, f.path))).isSymbolicLink(),
+        `${f.path} links into the cache`,
+      );
+      assert.ok(
+        !isAbsolute(await readlink(join(pkg.dir, f.path))),
+        'relative links: the cache may be mounted elsewhere',
+      );
       assert.deepEqual(await readFile(join(pkg.dir, f.path)), await readFile(join(dir, f.path)));
     }
     const again = counting(store('tiny'));
@@ -86,16 +106,31 @@ describe('model packages on disk (ranged downloads into the disk cache)', () => 
   test('a corrupt object is a checksum error naming it; nothing of it stays in the cache; a damaged cache entry is refetched', async () => {
     const cacheRoot = await cacheDir();
     const cache = new DiskCache({ dir: cacheRoot });
-    await publishPackage({ dir, client, bucket: s3.bucket, prefix: 'corrupt', partSize: 64 * 1024 });
+    await publishPackage({
+      dir,
+      client,
+      bucket: s3.bucket,
+      prefix: 'corrupt',
+      partSize: 64 * 1024,
+    });
     const weightsPath = manifest.graph.external_data[0];
     const good = await readFile(join(dir, weightsPath));
     const bad = new Uint8Array(good);
     bad[bad.length - 1] ^= 0xff;
-    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `corrupt/${weightsPath}`, Body: bad }));
-    await assert.rejects(diskPackage(store('corrupt'), { cache, ...FAST }), (e: unknown) => e instanceof ModelLoadError && e.code === 'checksum' && e.message.includes(weightsPath));
+    await client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: `corrupt/${weightsPath}`, Body: bad }),
+    );
+    await assert.rejects(
+      diskPackage(store('corrupt'), { cache, ...FAST }),
+      (e: unknown) =>
+        e instanceof ModelLoadError && e.code === 'checksum' && e.message.includes(weightsPath),
+    );
     const sha = manifest.files.find((f) => f.path === weightsPath)!.sha256;
     const left = await readdir(cacheRoot);
-    assert.ok(!left.includes(sha) && !left.some((n) => n.startsWith('.tmp-')), `cache holds ${left.join(', ')}`);
+    assert.ok(
+      !left.includes(sha) && !left.some((n) => n.startsWith('.tmp-')),
+      `cache holds ${left.join(', ')}`,
+    );
 
     const pkg = await diskPackage(store('tiny'), { cache, ...FAST });
     await writeFile(join(cacheRoot, sha), bad); // bit rot in the cache
@@ -109,18 +144,30 @@ describe('model packages on disk (ranged downloads into the disk cache)', () => 
     assert.equal(pkg.dir, dir);
     assert.equal(pkg.downloadedBytes, 0);
     const copy = await cacheDir();
-    for (const f of [...manifest.files.map((x) => x.path), 'manifest.json']) await writeFile(join(copy, f), await readFile(join(dir, f)));
+    for (const f of [...manifest.files.map((x) => x.path), 'manifest.json'])
+      await writeFile(join(copy, f), await readFile(join(dir, f)));
     await writeFile(join(copy, manifest.graph.file), 'not a graph');
-    await assert.rejects(diskPackage(new FsStore(copy)), (e: unknown) => e instanceof ModelLoadError && e.code === 'truncated');
+    await assert.rejects(
+      diskPackage(new FsStore(copy)),
+      (e: unknown) => e instanceof ModelLoadError && e.code === 'truncated',
+    );
   });
 
-  test('loadModel(s3://…) runs the session from disk and generates the in-memory loader\'s tokens', async () => {
+  test("loadModel(s3://…) runs the session from disk and generates the in-memory loader's tokens", async () => {
     const env = { ...s3.env, UNMASK_CACHE_DIR: await cacheDir() };
     const saved = { ...process.env };
     Object.assign(process.env, env);
     try {
-      const model = await loadModel({ location: `s3://${s3.bucket}/tiny`, providers: ['cpu'], threads: 1 });
-      assert.deepEqual([...model.files.keys()].sort(), [manifest.tokenizer.file, manifest.tokenizer.config_file].sort(), 'only the tokenizer is held in memory');
+      const model = await loadModel({
+        location: `s3://${s3.bucket}/tiny`,
+        providers: ['cpu'],
+        threads: 1,
+      });
+      assert.deepEqual(
+        [...model.files.keys()].sort(),
+        [manifest.tokenizer.file, manifest.tokenizer.config_file].sort(),
+        'only the tokenizer is held in memory',
+      );
       const local = await openLocalModel(dir);
       const prompt = randomIds(11, local.runner.info.vocabSize - 8, 4);
       const want = await generate(local.runner, prompt, { maxTokens: 24, threshold: 0.8 });
@@ -128,7 +175,9 @@ describe('model packages on disk (ranged downloads into the disk cache)', () => 
       assert.deepEqual(got.tokens, want.tokens);
       await model.session.release();
     } finally {
-      for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+      for (const k of Object.keys(env))
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
     }
   });
 });

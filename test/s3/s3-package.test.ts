@@ -17,7 +17,12 @@ import { S3FetchStore } from '../../src/model/stores/s3-fetch-store.ts';
 import { DiskCache } from '../../backends/node/stores/disk-cache.ts';
 import { createS3Client } from '../../backends/node/stores/s3-client.ts';
 import { S3SdkStore } from '../../backends/node/stores/s3-sdk-store.ts';
-import { modelFromPackage, openLocalModel, openModel, readLocalManifest } from '../../backends/node/local-package.ts';
+import {
+  modelFromPackage,
+  openLocalModel,
+  openModel,
+  readLocalManifest,
+} from '../../backends/node/local-package.ts';
 import { publishPackage } from '../../backends/node/publish/publish-package.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import { S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from '../fixtures/s3rver.ts';
@@ -42,26 +47,44 @@ describe('model packages in S3 (s3rver)', () => {
   let client: S3Client;
   const commands: string[] = [];
   const sdkStore = (prefix: string) => new S3SdkStore({ bucket: s3.bucket, prefix, client });
-  const fetchStore = (prefix: string, credentials = S3RVER_CREDENTIALS) => new S3FetchStore({ bucket: s3.bucket, prefix, endpoint: s3.endpoint, credentials });
-  const publish = (prefix: string) => publishPackage({ dir, client, bucket: s3.bucket, prefix, partSize: PART_SIZE });
-  const put = (key: string, body: Uint8Array) => client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));
+  const fetchStore = (prefix: string, credentials = S3RVER_CREDENTIALS) =>
+    new S3FetchStore({ bucket: s3.bucket, prefix, endpoint: s3.endpoint, credentials });
+  const publish = (prefix: string) =>
+    publishPackage({ dir, client, bucket: s3.bucket, prefix, partSize: PART_SIZE });
+  const put = (key: string, body: Uint8Array) =>
+    client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));
   const sha = (path: string) => manifest.files.find((f) => f.path === path)!.sha256;
   // Asynchronous: s3rver runs in this process, so a blocking spawnSync would deadlock it.
-  const cli = (args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/publish-model.ts', ...args], { env: { ...process.env, ...s3.env, S3_ENDPOINT: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  const cli = (args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/publish-model.ts', ...args],
+        { env: { ...process.env, ...s3.env, S3_ENDPOINT: '' } },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
 
   before(async () => {
     [fx, s3] = await Promise.all([tinyFixture({ seed: 5 }), startLocalS3()]);
     dir = await fx.pkg('pkg', { externalData: 'always' });
     manifest = await readLocalManifest(dir);
     client = createS3Client({ endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
-    client.middlewareStack.add((next, context) => (args) => { commands.push(context.commandName as string); return next(args); }, { step: 'initialize' });
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        commands.push(context.commandName as string);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
   });
   after(async () => {
     client?.destroy();
@@ -72,10 +95,19 @@ describe('model packages in S3 (s3rver)', () => {
     commands.length = 0;
     const first = await publish('tiny/v1');
     assert.equal(first.uploaded.at(-1), MANIFEST_FILE);
-    assert.deepEqual([...first.uploaded].sort(), [MANIFEST_FILE, ...manifest.files.map((f) => f.path)].sort());
-    assert.ok(manifest.files.some((f) => f.bytes > PART_SIZE * 4), 'the weights need several parts');
+    assert.deepEqual(
+      [...first.uploaded].sort(),
+      [MANIFEST_FILE, ...manifest.files.map((f) => f.path)].sort(),
+    );
+    assert.ok(
+      manifest.files.some((f) => f.bytes > PART_SIZE * 4),
+      'the weights need several parts',
+    );
     assert.ok(commands.filter((c) => c === 'UploadPartCommand').length >= 4);
-    assert.equal(commands.filter((c) => c === 'CompleteMultipartUploadCommand').length, manifest.files.filter((f) => f.bytes > PART_SIZE).length);
+    assert.equal(
+      commands.filter((c) => c === 'CompleteMultipartUploadCommand').length,
+      manifest.files.filter((f) => f.bytes > PART_SIZE).length,
+    );
     assert.equal(commands.filter((c) => c === 'PutObjectCommand').at(-1), 'PutObjectCommand');
     commands.length = 0;
     const again = await publish('tiny/v1');
@@ -88,7 +120,12 @@ describe('model packages in S3 (s3rver)', () => {
     for (const store of [sdkStore('tiny/v1'), fetchStore('tiny/v1')]) {
       const pkg = await loadPackage(store, { ...FAST, rangeChunkBytes: 100_000, concurrency: 4 });
       assert.deepEqual(pkg.manifest, manifest);
-      for (const f of manifest.files) assert.deepEqual(pkg.files.get(f.path), new Uint8Array(await readFile(join(dir, f.path))), f.path);
+      for (const f of manifest.files)
+        assert.deepEqual(
+          pkg.files.get(f.path),
+          new Uint8Array(await readFile(join(dir, f.path))),
+          f.path,
+        );
     }
   });
 
@@ -102,7 +139,10 @@ describe('model packages in S3 (s3rver)', () => {
     const expected = (await generate(local.runner, ids, opts)).tokens;
     assert.deepEqual((await generate(remote.runner, ids, opts)).tokens, expected);
     assert.deepEqual((await generate(viaFetch.runner, ids, opts)).tokens, expected);
-    assert.deepEqual((await cache.entries()).map((e) => e.sha256).sort(), manifest.files.map((f) => f.sha256).sort());
+    assert.deepEqual(
+      (await cache.entries()).map((e) => e.sha256).sort(),
+      manifest.files.map((f) => f.sha256).sort(),
+    );
   });
 
   test('a corrupt object → checksum error naming it, and the cache never holds it', async () => {
@@ -112,7 +152,10 @@ describe('model packages in S3 (s3rver)', () => {
     await put('corrupt/model.onnx.data', bad);
     const cache = new DiskCache({ dir: join(fx.root, 'cache-corrupt') });
     for (const store of [sdkStore('corrupt'), fetchStore('corrupt')]) {
-      await assert.rejects(loadPackage(store, { ...FAST, cache, rangeChunkBytes: 128 * 1024 }), expectLoadError('checksum', 'model.onnx.data'));
+      await assert.rejects(
+        loadPackage(store, { ...FAST, cache, rangeChunkBytes: 128 * 1024 }),
+        expectLoadError('checksum', 'model.onnx.data'),
+      );
     }
     assert.equal(await cache.get(sha('model.onnx.data')), null);
   });
@@ -124,34 +167,66 @@ describe('model packages in S3 (s3rver)', () => {
     const truncatedCache = new DiskCache({ dir: join(fx.root, 'cache-truncated') });
     for (const store of [sdkStore('broken'), fetchStore('broken')]) {
       // Ranged (HEAD size check) and whole-object paths.
-      await assert.rejects(loadPackage(store, { ...FAST, cache: truncatedCache, rangeChunkBytes: 128 * 1024 }), expectLoadError('truncated', 'model.onnx.data'));
-      await assert.rejects(loadPackage(store, { ...FAST, cache: truncatedCache }), expectLoadError('truncated', 'model.onnx.data'));
+      await assert.rejects(
+        loadPackage(store, { ...FAST, cache: truncatedCache, rangeChunkBytes: 128 * 1024 }),
+        expectLoadError('truncated', 'model.onnx.data'),
+      );
+      await assert.rejects(
+        loadPackage(store, { ...FAST, cache: truncatedCache }),
+        expectLoadError('truncated', 'model.onnx.data'),
+      );
     }
     assert.equal(await truncatedCache.get(sha('model.onnx.data')), null);
     await put('broken/model.onnx.data', weights);
     await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: 'broken/tokenizer.json' }));
     const missingCache = new DiskCache({ dir: join(fx.root, 'cache-missing') });
     for (const store of [sdkStore('broken'), fetchStore('broken')]) {
-      await assert.rejects(loadPackage(store, { ...FAST, cache: missingCache }), expectLoadError('missing', 'tokenizer.json'));
+      await assert.rejects(
+        loadPackage(store, { ...FAST, cache: missingCache }),
+        expectLoadError('missing', 'tokenizer.json'),
+      );
     }
     assert.equal(await missingCache.get(sha('tokenizer.json')), null);
   });
 
   test('budget, unknown format_version, missing package and bad credentials fail before any file download', async () => {
-    await assert.rejects(loadPackage(sdkStore('tiny/v1'), { ...FAST, memoryBudgetBytes: 4096 }), (e: unknown) => {
-      const total = manifest.files.reduce((s, f) => s + f.bytes, 0);
-      return e instanceof ModelLoadError && e.code === 'budget' && e.message.includes(String(total)) && e.message.includes('4096');
-    });
+    await assert.rejects(
+      loadPackage(sdkStore('tiny/v1'), { ...FAST, memoryBudgetBytes: 4096 }),
+      (e: unknown) => {
+        const total = manifest.files.reduce((s, f) => s + f.bytes, 0);
+        return (
+          e instanceof ModelLoadError &&
+          e.code === 'budget' &&
+          e.message.includes(String(total)) &&
+          e.message.includes('4096')
+        );
+      },
+    );
     const future = { ...manifest, format_version: 99 };
     await put('future/manifest.json', new TextEncoder().encode(JSON.stringify(future)));
-    await assert.rejects(loadPackage(fetchStore('future'), FAST), expectLoadError('format', 'format_version 99'));
-    await assert.rejects(loadPackage(sdkStore('nothing/here'), FAST), expectLoadError('missing', 's3://models/nothing/here'));
+    await assert.rejects(
+      loadPackage(fetchStore('future'), FAST),
+      expectLoadError('format', 'format_version 99'),
+    );
+    await assert.rejects(
+      loadPackage(sdkStore('nothing/here'), FAST),
+      expectLoadError('missing', 's3://models/nothing/here'),
+    );
     const secret = 'not-the-secret-value';
-    await assert.rejects(loadPackage(fetchStore('tiny/v1', { accessKeyId: 'WRONGKEY', secretAccessKey: secret }), FAST), (e: unknown) => {
-      assert.ok(e instanceof ModelLoadError && e.code === 'missing' && /access denied/.test(e.message), String(e));
-      assert.ok(!e.message.includes(secret));
-      return true;
-    });
+    await assert.rejects(
+      loadPackage(
+        fetchStore('tiny/v1', { accessKeyId: 'WRONGKEY', secretAccessKey: secret }),
+        FAST,
+      ),
+      (e: unknown) => {
+        assert.ok(
+          e instanceof ModelLoadError && e.code === 'missing' && /access denied/.test(e.message),
+          String(e),
+        );
+        assert.ok(!e.message.includes(secret));
+        return true;
+      },
+    );
   });
 
   test('transient failures are retried: a store failing twice still loads', async () => {
@@ -159,7 +234,13 @@ describe('model packages in S3 (s3rver)', () => {
     let failures = 0;
     const flaky: BlobStore = {
       location: inner.location,
-      get: async (key, range) => { if (failures < 2) { failures++; throw new ModelLoadError('transient', 'HTTP 503 SlowDown'); } return inner.get(key, range); },
+      get: async (key, range) => {
+        if (failures < 2) {
+          failures++;
+          throw new ModelLoadError('transient', 'HTTP 503 SlowDown');
+        }
+        return inner.get(key, range);
+      },
       head: (key) => inner.head(key),
     };
     const pkg = await loadPackage(flaky, FAST);
@@ -168,10 +249,22 @@ describe('model packages in S3 (s3rver)', () => {
   });
 
   test('the publish-model CLI uploads; a failed publish names the problem', async () => {
-    const ok = await cli([dir, 's3://models/cli/pkg', '--endpoint', s3.endpoint, '--part-size', '64KiB', '--concurrency', '2']);
+    const ok = await cli([
+      dir,
+      's3://models/cli/pkg',
+      '--endpoint',
+      s3.endpoint,
+      '--part-size',
+      '64KiB',
+      '--concurrency',
+      '2',
+    ]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /published s3:\/\/models\/cli\/pkg: uploaded \d+ files/);
     assert.ok(await loadPackage(fetchStore('cli/pkg'), FAST));
-    await assert.rejects(publishPackage({ dir, client, bucket: 'no-such-bucket', prefix: 'pkg', retries: 0 }), /NoSuchBucket|does not exist/);
+    await assert.rejects(
+      publishPackage({ dir, client, bucket: 'no-such-bucket', prefix: 'pkg', retries: 0 }),
+      /NoSuchBucket|does not exist/,
+    );
   });
 });

@@ -3,13 +3,22 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openFileTenantStore, TENANTS_FILE, TenantFileError, USAGE_FILE } from '../../backends/node/api/file-tenant-store.ts';
+import {
+  openFileTenantStore,
+  TENANTS_FILE,
+  TenantFileError,
+  USAGE_FILE,
+} from '../../backends/node/api/file-tenant-store.ts';
 import { tenantStoreContract } from '../fixtures/tenants/store-contract.ts';
 import { storeAppHarness } from '../fixtures/tenants/store-app-harness.ts';
 import type { MemoryTenantStore } from '../../src/tenants/index.ts';
 
 const dirs: string[] = [];
-const freshDir = async () => { const d = await mkdtemp(join(tmpdir(), 'unmask-tenants-')); dirs.push(d); return d; };
+const freshDir = async () => {
+  const d = await mkdtemp(join(tmpdir(), 'unmask-tenants-'));
+  dirs.push(d);
+  return d;
+};
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 tenantStoreContract('file tenant store (Node)', async () => {
@@ -17,17 +26,36 @@ tenantStoreContract('file tenant store (Node)', async () => {
   let clock: () => number = Date.now;
   const store = await openFileTenantStore({ dir, now: () => clock() });
   // The harness moves the clock through `now`; the store above reads it through `clock`.
-  return storeAppHarness((now) => { clock = now; return store as MemoryTenantStore; });
+  return storeAppHarness((now) => {
+    clock = now;
+    return store as MemoryTenantStore;
+  });
 });
 
 test('tenants, keys and usage survive a restart; the files hold hashes, never keys', async () => {
   const dir = await freshDir();
   const first = await openFileTenantStore({ dir });
-  const tenant = await first.createTenant({ name: 'acme', rpm: 7, budgetTokens: 500, budgetPeriod: 'day' });
+  const tenant = await first.createTenant({
+    name: 'acme',
+    rpm: 7,
+    budgetTokens: 500,
+    budgetPeriod: 'day',
+  });
   const key = await first.createKey({ tenantId: tenant.id });
   const revoked = await first.createKey({ tenantId: tenant.id });
   await first.revokeKey(revoked.id);
-  const record = { tenantId: tenant.id, keyId: key.id, requestId: 'req_1', model: 'tiny', backend: 'edge-node', promptTokens: 11, completionTokens: 22, status: 200, durationMs: 3, at: Date.now() };
+  const record = {
+    tenantId: tenant.id,
+    keyId: key.id,
+    requestId: 'req_1',
+    model: 'tiny',
+    backend: 'edge-node',
+    promptTokens: 11,
+    completionTokens: 22,
+    status: 200,
+    durationMs: 3,
+    at: Date.now(),
+  };
   await first.recordUsage(record);
   await first.recordUsage(record);
 
@@ -49,18 +77,48 @@ test('a usage line cut short by a crash is skipped with a warning; a damaged ten
   const dir = await freshDir();
   const store = await openFileTenantStore({ dir });
   const tenant = await store.createTenant({ name: 'a' });
-  await store.recordUsage({ tenantId: tenant.id, keyId: 'k', requestId: 'r', model: 'm', backend: 'b', promptTokens: 1, completionTokens: 2, status: 200, durationMs: 1, at: Date.now() });
+  await store.recordUsage({
+    tenantId: tenant.id,
+    keyId: 'k',
+    requestId: 'r',
+    model: 'm',
+    backend: 'b',
+    promptTokens: 1,
+    completionTokens: 2,
+    status: 200,
+    durationMs: 1,
+    at: Date.now(),
+  });
   await appendFile(join(dir, USAGE_FILE), '{"tenantId":"ten_x","keyId"');
   const warnings: string[] = [];
   const reopened = await openFileTenantStore({ dir, log: (l) => warnings.push(l) });
   assert.equal((await reopened.usage(tenant.id)).requests, 1);
   assert.match(warnings.join('\n'), /skipped 1 unreadable line/);
   // The torn line got its newline: a record written after it is a line of its own and survives.
-  await reopened.recordUsage({ tenantId: tenant.id, keyId: 'k', requestId: 'r2', model: 'm', backend: 'b', promptTokens: 1, completionTokens: 1, status: 200, durationMs: 1, at: Date.now() });
+  await reopened.recordUsage({
+    tenantId: tenant.id,
+    keyId: 'k',
+    requestId: 'r2',
+    model: 'm',
+    backend: 'b',
+    promptTokens: 1,
+    completionTokens: 1,
+    status: 200,
+    durationMs: 1,
+    at: Date.now(),
+  });
   assert.equal((await (await openFileTenantStore({ dir })).usage(tenant.id)).requests, 2);
 
-  await writeFile(join(dir, TENANTS_FILE), '{"format":"unmask-tenants","version":1,"tenants":[{"id":1}],"keys":[]}');
-  await assert.rejects(openFileTenantStore({ dir }), (e: unknown) => e instanceof TenantFileError && /tenants\.json is not an Unmask tenants file: tenants\.0\.id/.test(e.message));
+  await writeFile(
+    join(dir, TENANTS_FILE),
+    '{"format":"unmask-tenants","version":1,"tenants":[{"id":1}],"keys":[]}',
+  );
+  await assert.rejects(
+    openFileTenantStore({ dir }),
+    (e: unknown) =>
+      e instanceof TenantFileError &&
+      /tenants\.json is not an Unmask tenants file: tenants\.0\.id/.test(e.message),
+  );
   await writeFile(join(dir, TENANTS_FILE), '{not json');
   await assert.rejects(openFileTenantStore({ dir }), /tenants\.json is not valid JSON/);
 });

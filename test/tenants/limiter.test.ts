@@ -23,7 +23,10 @@ function leaseOf(admission: Admission): string {
 }
 
 async function newTenant(w: WorkerHarness, body: Record<string, unknown>): Promise<string> {
-  const { status, body: tenant } = await w.json<{ id: string }>('/admin/tenants', { admin: true, body: { name: 'lim', ...body } });
+  const { status, body: tenant } = await w.json<{ id: string }>('/admin/tenants', {
+    admin: true,
+    body: { name: 'lim', ...body },
+  });
   assert.equal(status, 201);
   return tenant.id;
 }
@@ -31,10 +34,19 @@ async function newTenant(w: WorkerHarness, body: Record<string, unknown>): Promi
 function limiterOf(w: WorkerHarness, tenantId: string) {
   return {
     admit: async (reserved: number, leaseTtlMs?: number) =>
-      (await w.json<Admission>('/test/admit', { body: { tenant_id: tenantId, reserved, lease_ttl_ms: leaseTtlMs } })).body,
+      (
+        await w.json<Admission>('/test/admit', {
+          body: { tenant_id: tenantId, reserved, lease_ttl_ms: leaseTtlMs },
+        })
+      ).body,
     admitMany: async (reserved: number, count: number) =>
-      (await w.json<Admission[]>('/test/admit-many', { body: { tenant_id: tenantId, reserved, count } })).body,
-    release: (leaseId: string, used: number) => w.json('/test/release', { body: { tenant_id: tenantId, lease_id: leaseId, used } }),
+      (
+        await w.json<Admission[]>('/test/admit-many', {
+          body: { tenant_id: tenantId, reserved, count },
+        })
+      ).body,
+    release: (leaseId: string, used: number) =>
+      w.json('/test/release', { body: { tenant_id: tenantId, lease_id: leaseId, used } }),
   };
 }
 
@@ -56,14 +68,20 @@ describe('TenantLimiter Durable Object (workerd)', () => {
     const burst = await limiter.admitMany(0, 70);
     const admitted = burst.filter((a) => a.ok).length;
     // Exactly the bucket, plus at most what refilled (1/s) while the parallel burst ran.
-    assert.ok(admitted >= 60 && admitted <= 60 + Math.ceil((Date.now() - started) / 1000), `admitted ${admitted}`);
+    assert.ok(
+      admitted >= 60 && admitted <= 60 + Math.ceil((Date.now() - started) / 1000),
+      `admitted ${admitted}`,
+    );
     assert.equal(refusalOf(burst.find((a) => !a.ok)!).code, 'rate_limit_exceeded');
     let refused = await limiter.admit(0);
     for (let i = 0; refused.ok && i < 20; i++) refused = await limiter.admit(0); // whatever refilled meanwhile
     const refusal = refusalOf(refused);
     assert.equal(refusal.code, 'rate_limit_exceeded');
     assert.equal(refusal.retryAfterSeconds, 1);
-    assert.ok(refusal.retryAfterMs! > 0 && refusal.retryAfterMs! <= 1000, `retryAfterMs ${refusal.retryAfterMs}`);
+    assert.ok(
+      refusal.retryAfterMs! > 0 && refusal.retryAfterMs! <= 1000,
+      `retryAfterMs ${refusal.retryAfterMs}`,
+    );
     assert.equal(refused.headers['x-ratelimit-limit-requests'], '60');
     assert.equal(refused.headers['x-ratelimit-remaining-requests'], '0');
     assert.match(refused.headers['x-ratelimit-reset-requests']!, /^(\d+(\.\d+)?s|1m0s)$/);
@@ -77,7 +95,10 @@ describe('TenantLimiter Durable Object (workerd)', () => {
     assert.ok(Number(first.headers['x-ratelimit-remaining-tokens']) <= 10_000);
     const refusal = refusalOf(await limiter.admit(20_000));
     // 10 000 tokens short at 1 000 tokens/s, less what refilled since the first admission.
-    assert.ok(refusal.retryAfterMs! > 5_000 && refusal.retryAfterMs! <= 10_000, `retryAfterMs ${refusal.retryAfterMs}`);
+    assert.ok(
+      refusal.retryAfterMs! > 5_000 && refusal.retryAfterMs! <= 10_000,
+      `retryAfterMs ${refusal.retryAfterMs}`,
+    );
     await limiter.release(leaseOf(first), 1_000); // 49 000 unused tokens return to the bucket
     const second = await limiter.admit(20_000);
     assert.ok(second.ok);
@@ -126,6 +147,9 @@ describe('TenantLimiter Durable Object (workerd)', () => {
     await w.dispose();
     w = await startWorker({ persistDir: dir, migrate: false });
     const refusal = refusalOf(await limiterOf(w, tenantId).admit(0));
-    assert.ok(refusal.retryAfterSeconds >= 25, `retry ${refusal.retryAfterSeconds}s: the bucket is still empty`);
+    assert.ok(
+      refusal.retryAfterSeconds >= 25,
+      `retry ${refusal.retryAfterSeconds}s: the bucket is still empty`,
+    );
   });
 });

@@ -7,8 +7,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { generate } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../backends/node/worker-harness.ts';
+import {
+  openLocalCodec,
+  openLocalModel,
+  type LocalModel,
+} from '../../backends/node/local-package.ts';
+import {
+  buildWorker,
+  seedPackage,
+  startWorker,
+  type BuiltWorker,
+  type RunningWorker,
+} from '../../backends/node/worker-harness.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 
@@ -22,8 +32,12 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
   let codec: TextCodec;
 
   const admin = async (path: string, body?: unknown, method = body ? 'POST' : 'GET') => {
-    const res = await worker.fetch(path, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
-    return { status: res.status, body: await res.json() as Record<string, unknown> };
+    const res = await worker.fetch(path, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
   const tenantWithKey = async (fields: Record<string, unknown>) => {
     const t = await admin('/admin/tenants', fields);
@@ -32,10 +46,14 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     assert.equal(k.status, 201);
     return { tenantId: t.body.id as string, keyId: k.body.id as string, key: k.body.key as string };
   };
-  const clientFor = (key: string) => new OpenAI({
-    apiKey: key, baseURL: 'http://worker/v1', maxRetries: 0,
-    fetch: async (url: string | URL | Request, init?: RequestInit) => worker.fetch(new URL(String(url)).pathname, init),
-  });
+  const clientFor = (key: string) =>
+    new OpenAI({
+      apiKey: key,
+      baseURL: 'http://worker/v1',
+      maxRetries: 0,
+      fetch: async (url: string | URL | Request, init?: RequestInit) =>
+        worker.fetch(new URL(String(url)).pathname, init),
+    });
   const expectStatus = async (p: Promise<unknown>, status: number, code?: string) => {
     await assert.rejects(p, (e: unknown) => {
       assert.ok(e instanceof OpenAI.APIError, String(e));
@@ -59,23 +77,46 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     await fx?.cleanup();
   });
 
-  test('completions and chat give the Node runner\'s tokens; streaming; usage counts', async () => {
+  test("completions and chat give the Node runner's tokens; streaming; usage counts", async () => {
     const { key } = await tenantWithKey({ name: 'acme' });
     const client = clientFor(key);
     const prompt = randomIds(10, node.runner.info.vocabSize - 8, 3);
     const want = await generate(node.runner, prompt, { maxTokens: 24, threshold: 0.9 });
-    const got = await client.completions.create({ model: MODEL, prompt, max_tokens: 24, threshold: 0.9 } as never);
+    const got = await client.completions.create({
+      model: MODEL,
+      prompt,
+      max_tokens: 24,
+      threshold: 0.9,
+    } as never);
     assert.equal(got.choices[0].text, codec.decode(want.tokens));
     assert.equal(got.usage!.prompt_tokens, 10);
 
     const messages = [{ role: 'user' as const, content: 'hello edge' }];
     const chatIds = codec.encode(codec.applyChatTemplate(messages));
-    const chatWant = await generate(node.runner, chatIds, { maxTokens: 20, temperature: 0.7, seed: 11 });
-    const chat = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 20, temperature: 0.7, seed: 11 });
+    const chatWant = await generate(node.runner, chatIds, {
+      maxTokens: 20,
+      temperature: 0.7,
+      seed: 11,
+    });
+    const chat = await client.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 20,
+      temperature: 0.7,
+      seed: 11,
+    });
     assert.equal(chat.choices[0].message.content, codec.decode(chatWant.tokens));
     assert.equal(chat.usage!.prompt_tokens, chatIds.length);
 
-    const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 20, temperature: 0.7, seed: 11, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 20,
+      temperature: 0.7,
+      seed: 11,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let usage: OpenAI.CompletionUsage | undefined;
     for await (const chunk of stream) {
@@ -87,17 +128,31 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     const { prompt_tokens_details: streamCached, ...streamCounts } = usage!;
     assert.deepEqual(streamCounts, chatCounts);
     // The streamed request repeats the prompt: its complete blocks come from the isolate's prefix cache.
-    assert.equal(streamCached?.cached_tokens, Math.floor(chatIds.length / node.runner.info.blockLength) * node.runner.info.blockLength);
+    assert.equal(
+      streamCached?.cached_tokens,
+      Math.floor(chatIds.length / node.runner.info.blockLength) * node.runner.info.blockLength,
+    );
   });
 
   test('tenant isolation: allowed models, own usage only', async () => {
     const a = await tenantWithKey({ name: 'a' });
     const b = await tenantWithKey({ name: 'b', models: ['some-gpu-model'] });
     await clientFor(a.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 });
-    await expectStatus(clientFor(b.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 }), 403, 'model_not_allowed');
-    assert.deepEqual((await clientFor(b.key).models.list()).data.map((m) => m.id), []);
-    const usageA = await (await worker.fetch('/v1/usage', { headers: { authorization: `Bearer ${a.key}` } })).json() as { tenantId: string; requests: number };
-    const usageB = await (await worker.fetch('/v1/usage', { headers: { authorization: `Bearer ${b.key}` } })).json() as { tenantId: string; requests: number; completionTokens: number };
+    await expectStatus(
+      clientFor(b.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 }),
+      403,
+      'model_not_allowed',
+    );
+    assert.deepEqual(
+      (await clientFor(b.key).models.list()).data.map((m) => m.id),
+      [],
+    );
+    const usageA = (await (
+      await worker.fetch('/v1/usage', { headers: { authorization: `Bearer ${a.key}` } })
+    ).json()) as { tenantId: string; requests: number };
+    const usageB = (await (
+      await worker.fetch('/v1/usage', { headers: { authorization: `Bearer ${b.key}` } })
+    ).json()) as { tenantId: string; requests: number; completionTokens: number };
     assert.equal(usageA.tenantId, a.tenantId);
     assert.equal(usageA.requests, 1);
     assert.equal(usageB.tenantId, b.tenantId);
@@ -116,28 +171,61 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     const res = await worker.fetch('/v1/models', { headers: { authorization: `Bearer ${t.key}` } });
     const body = await res.text();
     assert.ok(!body.includes(t.key) && !body.includes(t.key.slice(10)));
-    assert.equal((await admin('/admin/tenants', { name: 'x' }, 'POST').then(() => worker.fetch('/admin/tenants', { method: 'POST', headers: { authorization: 'Bearer wrong' }, body: '{}' }))).status, 401);
+    assert.equal(
+      (
+        await admin('/admin/tenants', { name: 'x' }, 'POST').then(() =>
+          worker.fetch('/admin/tenants', {
+            method: 'POST',
+            headers: { authorization: 'Bearer wrong' },
+            body: '{}',
+          }),
+        )
+      ).status,
+      401,
+    );
   });
 
   test('rpm limit → 429 with Retry-After and x-ratelimit headers; concurrency limit → 429, then recovery', async () => {
     const r = await tenantWithKey({ name: 'rpm', rpm: 2 });
     const client = clientFor(r.key);
-    const ok = await client.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 }).withResponse();
+    const ok = await client.completions
+      .create({ model: MODEL, prompt: [4, 5], max_tokens: 2 })
+      .withResponse();
     assert.equal(ok.response.headers.get('x-ratelimit-limit-requests'), '2');
-    assert.match(ok.response.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/, 'workerd responses carry the request id');
+    assert.match(
+      ok.response.headers.get('x-request-id') ?? '',
+      /^req_[0-9a-f]{32}$/,
+      'workerd responses carry the request id',
+    );
     await client.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 });
-    const res = await worker.fetch('/v1/completions', { method: 'POST', headers: { authorization: `Bearer ${r.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: [4, 5], max_tokens: 2 }) });
+    const res = await worker.fetch('/v1/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${r.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, prompt: [4, 5], max_tokens: 2 }),
+    });
     assert.equal(res.status, 429);
     assert.ok(Number(res.headers.get('retry-after')) >= 1);
     assert.match(res.headers.get('x-request-id') ?? '', /^req_/);
     assert.equal(res.headers.get('x-ratelimit-remaining-requests'), '0');
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'rate_limit_exceeded');
+    assert.equal(
+      ((await res.json()) as { error: { code: string } }).error.code,
+      'rate_limit_exceeded',
+    );
 
     const c = await tenantWithKey({ name: 'conc', max_concurrent: 1 });
     const cc = clientFor(c.key);
-    const slow = cc.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'long' }], max_tokens: 200, threshold: 1 } as never);
+    const slow = cc.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'long' }],
+      max_tokens: 200,
+      threshold: 1,
+    } as never);
     await new Promise((r) => setTimeout(r, 150));
-    await expectStatus(cc.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 }), 429, 'rate_limit_exceeded');
+    await expectStatus(
+      cc.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 }),
+      429,
+      'rate_limit_exceeded',
+    );
     await slow;
     await new Promise((r) => setTimeout(r, 100));
     const after = await cc.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 });
@@ -146,7 +234,12 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
 
   test('CORS preflight from a browser origin is answered in workerd before authentication', async () => {
     const res = await worker.fetch('/v1/chat/completions', {
-      method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
     });
     assert.equal(res.status, 204);
     assert.equal(res.headers.get('access-control-allow-origin'), '*');

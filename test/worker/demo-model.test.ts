@@ -9,8 +9,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { generate } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../backends/node/worker-harness.ts';
+import {
+  openLocalCodec,
+  openLocalModel,
+  type LocalModel,
+} from '../../backends/node/local-package.ts';
+import {
+  buildWorker,
+  seedPackage,
+  startWorker,
+  type BuiltWorker,
+  type RunningWorker,
+} from '../../backends/node/worker-harness.ts';
 import { chatAnswer, evaluateViaApi, type ApiTarget } from '../../benchmarks/quality/api.ts';
 import { promptIds } from '../../training/examples.ts';
 import { TASKS, heldOutExamples } from '../../training/tasks.ts';
@@ -39,7 +49,12 @@ describe('demo model through the API in workerd', () => {
     const tenant = await worker.post('/admin/tenants', { name: 'demo-quality' });
     const key = await worker.post(`/admin/tenants/${tenant.body.id}/keys`, {});
     assert.equal(key.status, 201, JSON.stringify(key.body));
-    target = { baseUrl: 'http://worker/v1', apiKey: key.body.key as string, model: MODEL, fetch: (url, init) => worker.fetch(new URL(url).pathname, init) };
+    target = {
+      baseUrl: 'http://worker/v1',
+      apiKey: key.body.key as string,
+      model: MODEL,
+      fetch: (url, init) => worker.fetch(new URL(url).pathname, init),
+    };
   });
   after(async () => {
     await worker?.dispose();
@@ -52,24 +67,46 @@ describe('demo model through the API in workerd', () => {
       const apiResult = await evaluateViaApi(target, examples, SETTING);
       let sameAsLocal = 0;
       for (const ex of examples) {
-        const localTokens = (await generate(local.runner, promptIds(codec, ex.prompt), { temperature: 0, threshold: SETTING.threshold, maxTokens: SETTING.maxTokens, mode: 'cached' })).tokens;
+        const localTokens = (
+          await generate(local.runner, promptIds(codec, ex.prompt), {
+            temperature: 0,
+            threshold: SETTING.threshold,
+            maxTokens: SETTING.maxTokens,
+            mode: 'cached',
+          })
+        ).tokens;
         const api = await chatAnswer(target, ex.prompt, SETTING);
         assert.equal(api.finishReason, 'stop', ex.prompt);
         if (api.text === codec.decode(localTokens)) sameAsLocal++;
       }
-      assert.equal(sameAsLocal, examples.length, 'workerd (onnxruntime-web) and onnxruntime-node answer alike');
-      assert.ok(apiResult.accuracy >= GOALS[task], `${task}: ${apiResult.correct}/${apiResult.examples} exact; wrong: ${JSON.stringify(apiResult.failures)}`);
-      assert.ok(apiResult.forwardsPerAnswer > 0 && apiResult.tokensPerForward > 1, `parallel decoding commits several tokens per forward (TPF ${apiResult.tokensPerForward})`);
+      assert.equal(
+        sameAsLocal,
+        examples.length,
+        'workerd (onnxruntime-web) and onnxruntime-node answer alike',
+      );
+      assert.ok(
+        apiResult.accuracy >= GOALS[task],
+        `${task}: ${apiResult.correct}/${apiResult.examples} exact; wrong: ${JSON.stringify(apiResult.failures)}`,
+      );
+      assert.ok(
+        apiResult.forwardsPerAnswer > 0 && apiResult.tokensPerForward > 1,
+        `parallel decoding commits several tokens per forward (TPF ${apiResult.tokensPerForward})`,
+      );
     });
   }
 
   test('a bad request to the demo model is a 400 in the OpenAI error shape', async () => {
     const res = await worker.fetch('/v1/chat/completions', {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}` },
-      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'sort: abc' }], threshold: 2 }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}` },
+      body: JSON.stringify({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'sort: abc' }],
+        threshold: 2,
+      }),
     });
     assert.equal(res.status, 400);
-    const body = await res.json() as { error: { param: string; type: string } };
+    const body = (await res.json()) as { error: { param: string; type: string } };
     assert.equal(body.error.param, 'threshold');
     assert.equal(body.error.type, 'invalid_request_error');
   });

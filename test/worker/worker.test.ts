@@ -10,8 +10,18 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AwsClient } from 'aws4fetch';
 import { generate, type DecodeOptions } from '../../src/decode/index.ts';
-import { openLocalCodec, openLocalModel, type LocalModel } from '../../backends/node/local-package.ts';
-import { buildWorker, seedPackage, startWorker, type BuiltWorker, type RunningWorker } from '../../backends/node/worker-harness.ts';
+import {
+  openLocalCodec,
+  openLocalModel,
+  type LocalModel,
+} from '../../backends/node/local-package.ts';
+import {
+  buildWorker,
+  seedPackage,
+  startWorker,
+  type BuiltWorker,
+  type RunningWorker,
+} from '../../backends/node/worker-harness.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import { S3RVER_CREDENTIALS, startLocalS3 } from '../fixtures/s3rver.ts';
 
@@ -36,7 +46,10 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
   before(async () => {
     [fx, built] = await Promise.all([tinyFixture({ seed: 21 }), buildWorker()]);
     dir = await fx.pkg('fp32');
-    [worker, node] = await Promise.all([startWorker(built, { edgeModel: 'tiny-edge' }), openLocalModel(dir, { runtime: 'node' })]);
+    [worker, node] = await Promise.all([
+      startWorker(built, { edgeModel: 'tiny-edge' }),
+      openLocalModel(dir, { runtime: 'node' }),
+    ]);
     prompt = randomIds(9, node.runner.info.vocabSize - 8, 5);
   });
   after(async () => {
@@ -45,7 +58,11 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     await fx?.cleanup();
   });
 
-  async function compare(body: Record<string, unknown>, opts: DecodeOptions, ids = prompt): Promise<GenerateResponse> {
+  async function compare(
+    body: Record<string, unknown>,
+    opts: DecodeOptions,
+    ids = prompt,
+  ): Promise<GenerateResponse> {
     const res = await worker.post('/internal/generate', body);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const got = res.body as unknown as GenerateResponse;
@@ -78,28 +95,59 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
   test('greedy, two concurrent cold requests sharing one load: same tokens as ORT-node', async (t) => {
     const body = { prompt_ids: prompt, max_tokens: 40, block_length: 8, threshold: 0.9 };
     const t0 = performance.now();
-    const [a, b] = await Promise.all([worker.post('/internal/generate', body), worker.post('/internal/generate', body)]);
+    const [a, b] = await Promise.all([
+      worker.post('/internal/generate', body),
+      worker.post('/internal/generate', body),
+    ]);
     const coldMs = performance.now() - t0;
     assert.equal(a.status, 200, JSON.stringify(a.body));
     assert.deepEqual(b.body.tokens, a.body.tokens);
     const r = await compare(body, { maxTokens: 40, blockLength: 8, threshold: 0.9 });
     assert.deepEqual(r.tokens, a.body.tokens);
     const health = await worker.get('/health');
-    t.diagnostic(`cold (2 concurrent requests) ${coldMs.toFixed(0)} ms wall; load ${JSON.stringify(health.body.load)}; wasm heap ${health.body.heapBytes} B`);
+    t.diagnostic(
+      `cold (2 concurrent requests) ${coldMs.toFixed(0)} ms wall; load ${JSON.stringify(health.body.load)}; wasm heap ${health.body.heapBytes} B`,
+    );
     const cold = a.body.stats as GenerateResponse['stats'];
-    t.diagnostic(`workerd ${(cold.runnerMs / cold.forwards).toFixed(2)} ms/forward in the cold request, ${(r.stats.runnerMs / r.stats.forwards).toFixed(2)} warm (${r.stats.forwards} forwards)`);
+    t.diagnostic(
+      `workerd ${(cold.runnerMs / cold.forwards).toFixed(2)} ms/forward in the cold request, ${(r.stats.runnerMs / r.stats.forwards).toFixed(2)} warm (${r.stats.forwards} forwards)`,
+    );
   });
 
   test('seeded sampling: same tokens as ORT-node', async () => {
-    const opts = { maxTokens: 40, blockLength: 8, threshold: 0.8, temperature: 0.9, topK: 20, topP: 0.9, seed: 7 };
-    const r = await compare({ prompt_ids: prompt, max_tokens: 40, block_length: 8, threshold: 0.8, temperature: 0.9, top_k: 20, top_p: 0.9, seed: 7 }, opts);
+    const opts = {
+      maxTokens: 40,
+      blockLength: 8,
+      threshold: 0.8,
+      temperature: 0.9,
+      topK: 20,
+      topP: 0.9,
+      seed: 7,
+    };
+    const r = await compare(
+      {
+        prompt_ids: prompt,
+        max_tokens: 40,
+        block_length: 8,
+        threshold: 0.8,
+        temperature: 0.9,
+        top_k: 20,
+        top_p: 0.9,
+        seed: 7,
+      },
+      opts,
+    );
     assert.equal(r.seed, 7);
   });
 
   test('text prompt through the chat template: same ids and tokens as Node', async () => {
     const codec = await openLocalCodec(dir, node.manifest);
     const ids = codec.encode(codec.applyChatTemplate([{ role: 'user', content: 'hello edge' }]));
-    const r = await compare({ prompt: 'hello edge', chat: true, max_tokens: 16, mode: 'reference' }, { maxTokens: 16, mode: 'reference' }, ids);
+    const r = await compare(
+      { prompt: 'hello edge', chat: true, max_tokens: 16, mode: 'reference' },
+      { maxTokens: 16, mode: 'reference' },
+      ids,
+    );
     assert.equal(r.text, codec.decode(r.tokens));
   });
 
@@ -115,11 +163,19 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     const body = { prompt_ids: prompt, max_tokens: 64, block_length: 32, threshold: 0.95 };
     const res = await worker.post('/internal/generate', body);
     const w = (res.body as unknown as GenerateResponse).stats;
-    const n = (await generate(node.runner, prompt, { maxTokens: 64, blockLength: 32, threshold: 0.95 })).stats;
-    t.diagnostic(`ms/forward (B=32, warm): workerd ${(w.runnerMs / w.forwards).toFixed(2)}, ORT-node ${(n.runnerMs / n.forwards).toFixed(2)} (${w.forwards} forwards)`);
+    const n = (
+      await generate(node.runner, prompt, { maxTokens: 64, blockLength: 32, threshold: 0.95 })
+    ).stats;
+    t.diagnostic(
+      `ms/forward (B=32, warm): workerd ${(w.runnerMs / w.forwards).toFixed(2)}, ORT-node ${(n.runnerMs / n.forwards).toFixed(2)} (${w.forwards} forwards)`,
+    );
     const kib = (b: number) => (b / 1024).toFixed(0);
-    const files = built.sizes.map((s) => `${s.file.replace(/^[0-9a-f]{40}-/, '')} ${kib(s.bytes)}/${kib(s.gzipBytes)} KiB`).join(', ');
-    t.diagnostic(`bundle: wrangler Total Upload ${built.upload?.kib} KiB / gzip ${built.upload?.gzipKiB} KiB (${files}); build ${built.buildMs.toFixed(0)} ms`);
+    const files = built.sizes
+      .map((s) => `${s.file.replace(/^[0-9a-f]{40}-/, '')} ${kib(s.bytes)}/${kib(s.gzipBytes)} KiB`)
+      .join(', ');
+    t.diagnostic(
+      `bundle: wrangler Total Upload ${built.upload?.kib} KiB / gzip ${built.upload?.gzipKiB} KiB (${files}); build ${built.buildMs.toFixed(0)} ms`,
+    );
   });
 
   test('bad input → 400 OpenAI error envelope, never 500', async () => {
@@ -138,9 +194,16 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
       [[1, 2], null],
     ];
     for (const [body, param] of cases) {
-      const res = await worker.fetch('/internal/generate', { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+      const res = await worker.fetch('/internal/generate', {
+        method: 'POST',
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
       const json = (await res.json()) as { error: Record<string, unknown> };
-      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.status} ${JSON.stringify(json)}`);
+      assert.equal(
+        res.status,
+        400,
+        `${JSON.stringify(body)} → ${res.status} ${JSON.stringify(json)}`,
+      );
       assert.deepEqual(Object.keys(json.error).sort(), ERROR_KEYS);
       assert.equal(json.error.type, 'invalid_request_error');
       if (param) assert.equal(json.error.param, param, JSON.stringify(json));
@@ -154,18 +217,29 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     const s3 = await startLocalS3('edge-models');
     const aws = new AwsClient({ ...S3RVER_CREDENTIALS, service: 's3', region: 'us-east-1' });
     for (const name of await readdir(dir)) {
-      const res = await aws.fetch(`${s3.endpoint}/edge-models/tiny/${name}`, { method: 'PUT', body: new Uint8Array(await readFile(join(dir, name))) });
+      const res = await aws.fetch(`${s3.endpoint}/edge-models/tiny/${name}`, {
+        method: 'PUT',
+        body: new Uint8Array(await readFile(join(dir, name))),
+      });
       assert.ok(res.ok, `PUT ${name}: ${res.status}`);
     }
     const s3Worker = await startWorker(built, {
       prefix: 'tiny',
       bindings: {
-        MODEL_SOURCE: 's3', S3_ENDPOINT: s3.endpoint, S3_BUCKET: 'edge-models', S3_REGION: 'us-east-1',
-        S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+        MODEL_SOURCE: 's3',
+        S3_ENDPOINT: s3.endpoint,
+        S3_BUCKET: 'edge-models',
+        S3_REGION: 'us-east-1',
+        S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+        S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
       },
     });
     try {
-      const res = await s3Worker.post('/internal/generate', { prompt_ids: prompt, max_tokens: 24, block_length: 8 });
+      const res = await s3Worker.post('/internal/generate', {
+        prompt_ids: prompt,
+        max_tokens: 24,
+        block_length: 8,
+      });
       assert.equal(res.status, 200, JSON.stringify(res.body));
       const want = await generate(node.runner, prompt, { maxTokens: 24, blockLength: 8 });
       assert.deepEqual(res.body.tokens, want.tokens);

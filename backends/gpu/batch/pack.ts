@@ -29,14 +29,16 @@ export interface PackedBatch {
 
 function pastOf(input: ForwardInput): OrtKvState | null {
   const past = input.past as OrtKvState | null;
-  if (past && past.batch !== 1) throw new Error(`batching needs single-sequence K/V, got batch ${past.batch}`);
+  if (past && past.batch !== 1)
+    throw new Error(`batching needs single-sequence K/V, got batch ${past.batch}`);
   return past;
 }
 
 /** Packs single-sequence inputs; the batch's seq is the longest one. */
 export function packForwards(inputs: readonly ForwardInput[], geo: KvGeometry): PackedBatch {
   const n = inputs.length;
-  for (const x of inputs) if (x.batch !== 1) throw new Error(`batching needs batch-1 forwards, got batch ${x.batch}`);
+  for (const x of inputs)
+    if (x.batch !== 1) throw new Error(`batching needs batch-1 forwards, got batch ${x.batch}`);
   const seqs = inputs.map((x) => x.seq);
   const seq = Math.max(...seqs);
   const pasts = inputs.map(pastOf);
@@ -73,11 +75,20 @@ export function packForwards(inputs: readonly ForwardInput[], geo: KvGeometry): 
           if (!s) return;
           const a = pick(s)[l];
           const p = s.length;
-          for (let h = 0; h < kvHeads; h++) out.set(a.subarray(h * p * headDim, (h + 1) * p * headDim), (i * kvHeads + h) * P * headDim);
+          for (let h = 0; h < kvHeads; h++)
+            out.set(
+              a.subarray(h * p * headDim, (h + 1) * p * headDim),
+              (i * kvHeads + h) * P * headDim,
+            );
         });
         return out;
       });
-    past = new OrtKvState(n, P, pad((s) => s.keys), pad((s) => s.values));
+    past = new OrtKvState(
+      n,
+      P,
+      pad((s) => s.keys),
+      pad((s) => s.values),
+    );
   }
   return {
     input: {
@@ -99,15 +110,27 @@ export function packForwards(inputs: readonly ForwardInput[], geo: KvGeometry): 
 }
 
 /** Splits a batched output into one output per packed input (views for the head, copies for present K/V). */
-export function unpackForward(packed: PackedBatch, inputs: readonly ForwardInput[], out: ForwardOutput, geo: KvGeometry, vocabSize: number): ForwardOutput[] {
+export function unpackForward(
+  packed: PackedBatch,
+  inputs: readonly ForwardInput[],
+  out: ForwardOutput,
+  geo: KvGeometry,
+  vocabSize: number,
+): ForwardOutput[] {
   const { seq } = packed.input;
   const { k } = out.topk;
   const present = out.present as OrtKvState | undefined;
   return inputs.map((x, i) => {
     const s = packed.seqs[i];
-    const rows = <A extends Float32Array | Int32Array>(a: A, width: number) => a.subarray(i * seq * width, (i * seq + s) * width) as A;
+    const rows = <A extends Float32Array | Int32Array>(a: A, width: number) =>
+      a.subarray(i * seq * width, (i * seq + s) * width) as A;
     const result: ForwardOutput = {
-      topk: { k, logits: rows(out.topk.logits, k), probs: rows(out.topk.probs, k), ids: rows(out.topk.ids, k) },
+      topk: {
+        k,
+        logits: rows(out.topk.logits, k),
+        probs: rows(out.topk.probs, k),
+        ids: rows(out.topk.ids, k),
+      },
     };
     if (x.wantLogits && out.logits) result.logits = rows(out.logits, vocabSize);
     if (x.wantPresent && present) result.present = trimPresent(present, i, packed, geo);
@@ -116,7 +139,12 @@ export function unpackForward(packed: PackedBatch, inputs: readonly ForwardInput
 }
 
 /** Row `i` of a batched present [n, kv, P + seq, hd] without its padding: [1, kv, p + s, hd]. */
-function trimPresent(present: OrtKvState, i: number, packed: PackedBatch, { kvHeads, headDim }: KvGeometry): OrtKvState {
+function trimPresent(
+  present: OrtKvState,
+  i: number,
+  packed: PackedBatch,
+  { kvHeads, headDim }: KvGeometry,
+): OrtKvState {
   const P = packed.pastLength;
   const T = P + packed.input.seq;
   const p = packed.pastLengths[i];

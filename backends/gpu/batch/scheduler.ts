@@ -5,7 +5,12 @@
  * forward on the real runner. Sequences join and leave at any forward boundary: a sequence that is not waiting on
  * a forward simply is not in the round.
  */
-import type { BlockRunner, ForwardInput, ForwardOutput, KvState } from '../../../src/decode/runner.ts';
+import type {
+  BlockRunner,
+  ForwardInput,
+  ForwardOutput,
+  KvState,
+} from '../../../src/decode/runner.ts';
 import { packForwards, unpackForward, type KvGeometry } from './pack.ts';
 
 /** One batched forward, for metrics. */
@@ -55,7 +60,13 @@ export class BatchScheduler {
   private scheduled = false;
   private running = false;
 
-  constructor({ runner, geometry, maxBatch = Infinity, padSeqRatio = 1, onForward = () => {} }: BatchSchedulerOptions) {
+  constructor({
+    runner,
+    geometry,
+    maxBatch = Infinity,
+    padSeqRatio = 1,
+    onForward = () => {},
+  }: BatchSchedulerOptions) {
     if (!(maxBatch >= 1)) throw new Error(`maxBatch must be >= 1, got ${maxBatch}`);
     if (!(padSeqRatio >= 1)) throw new Error(`padSeqRatio must be >= 1, got ${padSeqRatio}`);
     this.padSeqRatio = padSeqRatio;
@@ -109,7 +120,8 @@ export class BatchScheduler {
         return false;
       });
       for (const group of this.group(live)) {
-        for (let i = 0; i < group.length; i += this.maxBatch) await this.execute(group.slice(i, i + this.maxBatch));
+        for (let i = 0; i < group.length; i += this.maxBatch)
+          await this.execute(group.slice(i, i + this.maxBatch));
       }
     } finally {
       this.running = false;
@@ -149,7 +161,14 @@ export class BatchScheduler {
         paddedQueries = packed.paddedQueries;
       }
       const seq = Math.max(...inputs.map((x) => x.seq));
-      this.onForward({ sequences: group.length, seq, pastLength, paddedKeys, paddedQueries, ms: performance.now() - t0 });
+      this.onForward({
+        sequences: group.length,
+        seq,
+        pastLength,
+        paddedKeys,
+        paddedQueries,
+        ms: performance.now() - t0,
+      });
       group.forEach((p, i) => p.resolve(outs[i]));
     } catch (e: unknown) {
       for (const p of group) p.reject(e);

@@ -4,7 +4,11 @@ import type { Admission } from '../admission.ts';
 import type { InferenceEngine } from '../engine.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../../node/metrics/prometheus.ts';
 import type { PoolMetrics } from '../metrics/pool-metrics.ts';
-import { GENERATE_PATH, MODEL_PATH, type ModelDescription } from '../../../src/dispatch/pool/protocol.ts';
+import {
+  GENERATE_PATH,
+  MODEL_PATH,
+  type ModelDescription,
+} from '../../../src/dispatch/pool/protocol.ts';
 import { poolAuth } from './auth.ts';
 import { ApiError, errorResponse } from '../../../src/api/errors.ts';
 import { unavailable } from './errors.ts';
@@ -33,18 +37,33 @@ export interface PoolAppOptions {
 }
 
 /** @example serve({ fetch: createPoolApp({ secret, state }).fetch, port: 8000 }) */
-export function createPoolApp({ secret, state, retryAfterFullS = 1, retryAfterUnavailableS = 5 }: PoolAppOptions): Hono {
+export function createPoolApp({
+  secret,
+  state,
+  retryAfterFullS = 1,
+  retryAfterUnavailableS = 5,
+}: PoolAppOptions): Hono {
   const app = new Hono();
 
   app.onError((e, c) => {
     if (e instanceof ApiError) return errorResponse(e);
     console.error(`gpu-server: ${c.req.method} ${c.req.path}:`, e);
-    return errorResponse(new ApiError(500, 'server_error', 'internal error', { code: 'internal_error' }));
+    return errorResponse(
+      new ApiError(500, 'server_error', 'internal error', { code: 'internal_error' }),
+    );
   });
-  app.notFound((c) => errorResponse(new ApiError(404, 'not_found_error', `no route ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) =>
+    errorResponse(new ApiError(404, 'not_found_error', `no route ${c.req.method} ${c.req.path}`)),
+  );
 
   app.get('/health', (c) => c.json({ status: state.status }, state.status === 'ready' ? 200 : 503));
-  app.get('/metrics', () => new Response(state.metrics.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } }));
+  app.get(
+    '/metrics',
+    () =>
+      new Response(state.metrics.render(), {
+        headers: { 'content-type': PROMETHEUS_CONTENT_TYPE },
+      }),
+  );
 
   app.use('/internal/*', poolAuth({ secret }));
 
@@ -54,7 +73,11 @@ export function createPoolApp({ secret, state, retryAfterFullS = 1, retryAfterUn
     if (status === 'ready' && engine && model) return { engine, model };
     const reason = status === 'draining' ? 'draining' : 'not_ready';
     state.metrics.onReject(reason);
-    throw unavailable(status === 'draining' ? 'the server is shutting down' : `the model is not ready (${status})`, reason === 'draining' ? 'draining' : 'model_not_ready', retryAfterUnavailableS);
+    throw unavailable(
+      status === 'draining' ? 'the server is shutting down' : `the model is not ready (${status})`,
+      reason === 'draining' ? 'draining' : 'model_not_ready',
+      retryAfterUnavailableS,
+    );
   }
 
   app.get(MODEL_PATH, (c) => c.json(serving().model));
@@ -66,7 +89,9 @@ export function createPoolApp({ secret, state, retryAfterFullS = 1, retryAfterUn
     try {
       body = await c.req.json();
     } catch {
-      throw new ApiError(400, 'invalid_request_error', 'the body is not valid JSON', { code: 'invalid_json' });
+      throw new ApiError(400, 'invalid_request_error', 'the body is not valid JSON', {
+        code: 'invalid_json',
+      });
     }
     const request = parseGenerate(body, model.id, model.info);
     const ticket = state.admission.tryAdmit();
@@ -74,9 +99,20 @@ export function createPoolApp({ secret, state, retryAfterFullS = 1, retryAfterUn
       state.metrics.onReject('queue_full');
       throw unavailable('the admission queue is full', 'queue_full', retryAfterFullS);
     }
-    const stream = generationStream({ engine, metrics: state.metrics, request, ticket, signal: c.req.raw.signal, arrivedAt });
+    const stream = generationStream({
+      engine,
+      metrics: state.metrics,
+      request,
+      ticket,
+      signal: c.req.raw.signal,
+      arrivedAt,
+    });
     return new Response(stream, {
-      headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' },
+      headers: {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      },
     });
   });
 

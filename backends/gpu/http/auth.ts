@@ -19,7 +19,9 @@ export function poolAuth({ secret }: { secret: string }): MiddlewareHandler {
   if (!secret) throw new Error('poolAuth: the secret must not be empty');
   return async function poolAuth(c, next) {
     if (!bearerMatches(c.req.header('authorization'), secret)) {
-      throw new ApiError(401, 'authentication_error', 'invalid or missing pool secret', { code: 'invalid_api_key' });
+      throw new ApiError(401, 'authentication_error', 'invalid or missing pool secret', {
+        code: 'invalid_api_key',
+      });
     }
     await next();
   };

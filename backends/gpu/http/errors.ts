@@ -2,4 +2,7 @@
 import { ApiError } from '../../../src/api/errors.ts';
 
 export const unavailable = (message: string, code: string, retryAfterS: number) =>
-  new ApiError(503, 'service_unavailable_error', message, { code, headers: { 'retry-after': String(retryAfterS) } });
+  new ApiError(503, 'service_unavailable_error', message, {
+    code,
+    headers: { 'retry-after': String(retryAfterS) },
+  });

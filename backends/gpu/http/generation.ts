@@ -32,7 +32,14 @@ function abortedPromise(signal: AbortSignal): Promise<void> {
 }
 
 /** The text/event-stream body: block (and, with `denoise`, step) events, then one done or error event. */
-export function generationStream({ engine, metrics, request, ticket, signal, arrivedAt }: GenerationStreamOptions): ReadableStream<Uint8Array> {
+export function generationStream({
+  engine,
+  metrics,
+  request,
+  ticket,
+  signal,
+  arrivedAt,
+}: GenerationStreamOptions): ReadableStream<Uint8Array> {
   const cancel = new AbortController();
   const stop = () => cancel.abort();
   signal.addEventListener('abort', stop, { once: true });
@@ -51,7 +58,11 @@ export function generationStream({ engine, metrics, request, ticket, signal, arr
       if (cancel.signal.aborted) return;
       metrics.queueTime.observe(labels, seconds(arrivedAt));
       metrics.promptTokens.inc(labels, request.promptIds.length);
-      const events: AsyncIterable<DecodeEvent> = engine.generate(request.promptIds, request.options, cancel.signal);
+      const events: AsyncIterable<DecodeEvent> = engine.generate(
+        request.promptIds,
+        request.options,
+        cancel.signal,
+      );
       for await (const ev of events) {
         if (ev.type === 'step') {
           metrics.onStep(ev.committed.length);
@@ -72,9 +83,17 @@ export function generationStream({ engine, metrics, request, ticket, signal, arr
           send(ev);
         }
       }
-      if (!finished && !cancel.signal.aborted) throw new InferenceError({ message: 'the sequence ended without a result', type: 'server_error', code: 'inference_failed' });
+      if (!finished && !cancel.signal.aborted)
+        throw new InferenceError({
+          message: 'the sequence ended without a result',
+          type: 'server_error',
+          code: 'inference_failed',
+        });
     } catch (e: unknown) {
-      const wire = e instanceof InferenceError ? e.wire : { message: 'internal error', type: 'server_error', code: 'internal_error' };
+      const wire =
+        e instanceof InferenceError
+          ? e.wire
+          : { message: 'internal error', type: 'server_error', code: 'internal_error' };
       send({ type: 'error', error: { param: null, ...wire } });
     } finally {
       ticket.release();

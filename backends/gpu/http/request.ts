@@ -26,8 +26,15 @@ const GenerateRequestSchema = z.object({
 
 /** DecodeOptions names → the request's snake_case field. */
 const PARAM_NAMES: Record<string, string> = {
-  maxTokens: 'max_tokens', blockLength: 'block_length', topK: 'top_k', topP: 'top_p', eosEarlyStop: 'eos_early_stop',
-  algorithm: 'strategy', algorithmParams: 'strategy', promptIds: 'prompt_ids', minimalTopk: 'minimal_topk',
+  maxTokens: 'max_tokens',
+  blockLength: 'block_length',
+  topK: 'top_k',
+  topP: 'top_p',
+  eosEarlyStop: 'eos_early_stop',
+  algorithm: 'strategy',
+  algorithmParams: 'strategy',
+  promptIds: 'prompt_ids',
+  minimalTopk: 'minimal_topk',
 };
 
 export interface ParsedGenerate {
@@ -45,13 +52,27 @@ export function parseGenerate(body: unknown, modelId: string, info: RunnerInfo):
     throw badRequest(`${path || 'body'}: ${issue.message}`, path || null);
   }
   const req = parsed.data;
-  if (req.model !== modelId) throw badRequest(`model "${req.model}" is not served here (this server runs "${modelId}")`, 'model', 'model_not_found');
+  if (req.model !== modelId)
+    throw badRequest(
+      `model "${req.model}" is not served here (this server runs "${modelId}")`,
+      'model',
+      'model_not_found',
+    );
   const o = req.options;
-  const options: WireDecodeOptions = Object.fromEntries(Object.entries({
-    maxTokens: o.max_tokens, blockLength: o.block_length, steps: o.steps, threshold: o.threshold,
-    temperature: o.temperature, topK: o.top_k, topP: o.top_p, seed: o.seed, eosEarlyStop: o.eos_early_stop,
-    algorithm: o.strategy,
-  }).filter(([, v]) => v !== undefined));
+  const options: WireDecodeOptions = Object.fromEntries(
+    Object.entries({
+      maxTokens: o.max_tokens,
+      blockLength: o.block_length,
+      steps: o.steps,
+      threshold: o.threshold,
+      temperature: o.temperature,
+      topK: o.top_k,
+      topP: o.top_p,
+      seed: o.seed,
+      eosEarlyStop: o.eos_early_stop,
+      algorithm: o.strategy,
+    }).filter(([, v]) => v !== undefined),
+  );
   try {
     // Fix the seed here, so the worker's plan and this one agree and the result reports it.
     options.seed = planDecode(info, req.prompt_ids, options).seed;
@@ -59,7 +80,9 @@ export function parseGenerate(body: unknown, modelId: string, info: RunnerInfo):
     if (!(e instanceof DecodeOptionsError)) throw e;
     const root = e.param.split('.')[0];
     const param = PARAM_NAMES[root] ?? root;
-    const code = /over the model's|leaves no room/.test(e.message) ? 'context_length_exceeded' : null;
+    const code = /over the model's|leaves no room/.test(e.message)
+      ? 'context_length_exceeded'
+      : null;
     throw badRequest(e.message.replace(/^[\w.]+: /, `${param}: `), param, code);
   }
   return { promptIds: req.prompt_ids, options, denoise: req.denoise ?? false };

@@ -7,7 +7,13 @@ import { PrefixCache, decode } from '../../../src/decode/index.ts';
 import type { BlockRunner } from '../../../src/decode/runner.ts';
 import { BatchScheduler } from '../batch/scheduler.ts';
 import { loadModel } from '../../node/load-model.ts';
-import type { FromWorker, ToWorker, WireDecodeOptions, WireError, WorkerConfig } from './messages.ts';
+import type {
+  FromWorker,
+  ToWorker,
+  WireDecodeOptions,
+  WireError,
+  WorkerConfig,
+} from './messages.ts';
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
@@ -31,14 +37,28 @@ async function warm(runner: BlockRunner): Promise<number> {
 }
 
 function wireError(e: unknown): WireError {
-  return { message: e instanceof Error ? e.message : String(e), type: 'server_error', code: 'inference_failed' };
+  return {
+    message: e instanceof Error ? e.message : String(e),
+    type: 'server_error',
+    code: 'inference_failed',
+  };
 }
 
-async function runSequence(scheduler: BatchScheduler, prefixCache: PrefixCache | undefined, id: number, promptIds: number[], options: WireDecodeOptions): Promise<void> {
+async function runSequence(
+  scheduler: BatchScheduler,
+  prefixCache: PrefixCache | undefined,
+  id: number,
+  promptIds: number[],
+  options: WireDecodeOptions,
+): Promise<void> {
   const ac = new AbortController();
   sequences.set(id, ac);
   try {
-    for await (const event of decode(scheduler.runnerFor(ac.signal), promptIds, { ...options, signal: ac.signal, ...(prefixCache ? { prefixCache } : {}) })) {
+    for await (const event of decode(scheduler.runnerFor(ac.signal), promptIds, {
+      ...options,
+      signal: ac.signal,
+      ...(prefixCache ? { prefixCache } : {}),
+    })) {
       post({ type: 'event', id, event });
     }
     post({ type: 'end', id });
@@ -63,7 +83,10 @@ async function main(config: WorkerConfig): Promise<void> {
     onForward: (stats) => post({ type: 'forward', stats }),
   });
   // Sequences sharing a prompt prefix (a system prompt) skip its prefill; exact, see src/decode/prefix-cache.ts.
-  const prefixCache = config.prefixCacheMb > 0 ? new PrefixCache({ maxBytes: Math.floor(config.prefixCacheMb * 2 ** 20) }) : undefined;
+  const prefixCache =
+    config.prefixCacheMb > 0
+      ? new PrefixCache({ maxBytes: Math.floor(config.prefixCacheMb * 2 ** 20) })
+      : undefined;
   port.on('message', (m: ToWorker) => {
     if (m.type === 'start') void runSequence(scheduler, prefixCache, m.id, m.promptIds, m.options);
     else sequences.get(m.id)?.abort();

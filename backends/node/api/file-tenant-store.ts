@@ -10,7 +10,11 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { UsageRecord } from '../../../src/api/tenancy.ts';
-import { createMemoryTenantStore, type MemoryTenantStore, type TenantSnapshot } from '../../../src/tenants/index.ts';
+import {
+  createMemoryTenantStore,
+  type MemoryTenantStore,
+  type TenantSnapshot,
+} from '../../../src/tenants/index.ts';
 
 export const TENANTS_FILE = 'tenants.json';
 export const USAGE_FILE = 'usage.jsonl';
@@ -18,18 +22,44 @@ const FORMAT = 'unmask-tenants';
 
 const nullableInt = z.number().int().nullable();
 const TenantSchema = z.object({
-  id: z.string(), name: z.string(), models: z.array(z.string()).nullable(), rpm: nullableInt, tpm: nullableInt,
-  maxConcurrent: nullableInt, maxTokens: nullableInt, budgetTokens: nullableInt, budgetPeriod: z.enum(['day', 'month']).nullable(),
-  degradeToEdge: z.boolean(), createdAt: z.number(),
+  id: z.string(),
+  name: z.string(),
+  models: z.array(z.string()).nullable(),
+  rpm: nullableInt,
+  tpm: nullableInt,
+  maxConcurrent: nullableInt,
+  maxTokens: nullableInt,
+  budgetTokens: nullableInt,
+  budgetPeriod: z.enum(['day', 'month']).nullable(),
+  degradeToEdge: z.boolean(),
+  createdAt: z.number(),
 });
 const KeySchema = z.object({
-  id: z.string(), tenantId: z.string(), hint: z.string(), createdAt: z.number(), expiresAt: z.number().nullable(),
-  revokedAt: z.number().nullable(), hash: z.string().regex(/^[0-9a-f]{64}$/),
+  id: z.string(),
+  tenantId: z.string(),
+  hint: z.string(),
+  createdAt: z.number(),
+  expiresAt: z.number().nullable(),
+  revokedAt: z.number().nullable(),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
 });
-const FileSchema = z.object({ format: z.literal(FORMAT), version: z.literal(1), tenants: z.array(TenantSchema), keys: z.array(KeySchema) });
+const FileSchema = z.object({
+  format: z.literal(FORMAT),
+  version: z.literal(1),
+  tenants: z.array(TenantSchema),
+  keys: z.array(KeySchema),
+});
 const UsageSchema = z.object({
-  tenantId: z.string(), keyId: z.string(), requestId: z.string(), model: z.string(), backend: z.string(),
-  promptTokens: z.number(), completionTokens: z.number(), status: z.number(), durationMs: z.number(), at: z.number(),
+  tenantId: z.string(),
+  keyId: z.string(),
+  requestId: z.string(),
+  model: z.string(),
+  backend: z.string(),
+  promptTokens: z.number(),
+  completionTokens: z.number(),
+  status: z.number(),
+  durationMs: z.number(),
+  at: z.number(),
 });
 
 /** The directory cannot be used: a one-line reason naming the file. */
@@ -57,11 +87,17 @@ async function readSnapshot(path: string): Promise<TenantSnapshot | undefined> {
   const text = await readIfExists(path);
   if (text === null) return undefined;
   let json: unknown;
-  try { json = JSON.parse(text); } catch { throw new TenantFileError(`${path} is not valid JSON`); }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new TenantFileError(`${path} is not valid JSON`);
+  }
   const parsed = FileSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new TenantFileError(`${path} is not an Unmask tenants file: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new TenantFileError(
+      `${path} is not an Unmask tenants file: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
   }
   return { tenants: parsed.data.tenants, keys: parsed.data.keys };
 }
@@ -97,11 +133,18 @@ async function readUsage(path: string, log: (line: string) => void): Promise<Usa
 }
 
 /** Opens (or starts) the store in `dir`. */
-export async function openFileTenantStore({ dir, now, log = () => {} }: FileTenantStoreOptions): Promise<MemoryTenantStore> {
+export async function openFileTenantStore({
+  dir,
+  now,
+  log = () => {},
+}: FileTenantStoreOptions): Promise<MemoryTenantStore> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tenantsPath = join(dir, TENANTS_FILE);
   const usagePath = join(dir, USAGE_FILE);
-  const [initial, usage] = await Promise.all([readSnapshot(tenantsPath), readUsage(usagePath, log)]);
+  const [initial, usage] = await Promise.all([
+    readSnapshot(tenantsPath),
+    readUsage(usagePath, log),
+  ]);
   let appends: Promise<void> = Promise.resolve();
   return createMemoryTenantStore({
     initial,
@@ -112,7 +155,9 @@ export async function openFileTenantStore({ dir, now, log = () => {} }: FileTena
       const tmp = `${tenantsPath}.${process.pid}.tmp`;
       const handle = await open(tmp, 'w', 0o600);
       try {
-        await handle.writeFile(`${JSON.stringify({ format: FORMAT, version: 1, ...snapshot }, null, 2)}\n`);
+        await handle.writeFile(
+          `${JSON.stringify({ format: FORMAT, version: 1, ...snapshot }, null, 2)}\n`,
+        );
         await handle.sync(); // on disk before the rename makes it the file: a power cut leaves old or new, not empty
       } finally {
         await handle.close();

@@ -8,9 +8,24 @@ import { Hono } from 'hono';
 import { ApiError, errorResponse, toApiError } from '../../../src/api/errors.ts';
 import { adminOnly } from '../../../src/worker/admin-only.ts';
 import type { TenantStore, UsageRecord } from '../../../src/api/tenancy.ts';
-import { Counter, Gauge, Histogram, PROMETHEUS_CONTENT_TYPE, Registry } from '../metrics/prometheus.ts';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  PROMETHEUS_CONTENT_TYPE,
+  Registry,
+} from '../metrics/prometheus.ts';
 
-const ROUTES = ['/v1/chat/completions', '/v1/completions', '/v1/models', '/v1/usage', '/health', '/metrics', '/openapi.json', '/docs'];
+const ROUTES = [
+  '/v1/chat/completions',
+  '/v1/completions',
+  '/v1/models',
+  '/v1/usage',
+  '/health',
+  '/metrics',
+  '/openapi.json',
+  '/docs',
+];
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 export function routeLabel(path: string): string {
@@ -21,14 +36,43 @@ export function routeLabel(path: string): string {
 
 export class ApiMetrics {
   readonly registry = new Registry();
-  private readonly requests = this.registry.register(new Counter('unmask_api_requests_total', 'HTTP requests by route and status.'));
-  private readonly latency = this.registry.register(new Histogram('unmask_api_request_duration_seconds', 'Time to the response head (streams: to the first byte) by route.', LATENCY_BUCKETS));
-  private readonly tenantRequests = this.registry.register(new Counter('unmask_tenant_requests_total', 'Metered requests by tenant id, model, backend and final status.'));
-  private readonly tokens = this.registry.register(new Counter('unmask_tenant_tokens_total', 'Metered tokens by tenant id, model and kind (prompt, completion).'));
-  private readonly generationSeconds = this.registry.register(new Histogram('unmask_generation_duration_seconds', 'Whole generation time of metered requests (streams included) by model.', LATENCY_BUCKETS));
+  private readonly requests = this.registry.register(
+    new Counter('unmask_api_requests_total', 'HTTP requests by route and status.'),
+  );
+  private readonly latency = this.registry.register(
+    new Histogram(
+      'unmask_api_request_duration_seconds',
+      'Time to the response head (streams: to the first byte) by route.',
+      LATENCY_BUCKETS,
+    ),
+  );
+  private readonly tenantRequests = this.registry.register(
+    new Counter(
+      'unmask_tenant_requests_total',
+      'Metered requests by tenant id, model, backend and final status.',
+    ),
+  );
+  private readonly tokens = this.registry.register(
+    new Counter(
+      'unmask_tenant_tokens_total',
+      'Metered tokens by tenant id, model and kind (prompt, completion).',
+    ),
+  );
+  private readonly generationSeconds = this.registry.register(
+    new Histogram(
+      'unmask_generation_duration_seconds',
+      'Whole generation time of metered requests (streams included) by model.',
+      LATENCY_BUCKETS,
+    ),
+  );
 
   constructor(info: { model: string; provider: string }) {
-    const up = this.registry.register(new Gauge('unmask_edge_model_info', 'The in-process edge model and its execution provider (always 1).'));
+    const up = this.registry.register(
+      new Gauge(
+        'unmask_edge_model_info',
+        'The in-process edge model and its execution provider (always 1).',
+      ),
+    );
     up.set({ model: info.model, provider: info.provider }, () => 1);
   }
 
@@ -36,11 +80,24 @@ export class ApiMetrics {
    * `fetch` with every response counted, and GET /metrics served here for `Authorization: Bearer <adminToken>`
    * (403 when no admin token is configured: tenant ids are not public).
    */
-  wrap(fetch: (request: Request) => Promise<Response>, adminToken: string | undefined): (request: Request) => Promise<Response> {
+  wrap(
+    fetch: (request: Request) => Promise<Response>,
+    adminToken: string | undefined,
+  ): (request: Request) => Promise<Response> {
     const metricsApp = new Hono();
     metricsApp.onError((e) => errorResponse(toApiError(e)));
-    metricsApp.notFound((c) => errorResponse(new ApiError(405, 'invalid_request_error', `${c.req.method} /metrics: use GET`, { code: 'method_not_allowed' })));
-    metricsApp.get('/metrics', adminOnly(adminToken), () => new Response(this.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } }));
+    metricsApp.notFound((c) =>
+      errorResponse(
+        new ApiError(405, 'invalid_request_error', `${c.req.method} /metrics: use GET`, {
+          code: 'method_not_allowed',
+        }),
+      ),
+    );
+    metricsApp.get(
+      '/metrics',
+      adminOnly(adminToken),
+      () => new Response(this.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } }),
+    );
     return async (request) => {
       const started = performance.now();
       const path = new URL(request.url).pathname;
@@ -56,12 +113,23 @@ export class ApiMetrics {
   metered<S extends TenantStore>(store: S): S {
     const record = async (r: UsageRecord) => {
       await store.recordUsage(r);
-      this.tenantRequests.inc({ tenant: r.tenantId, model: r.model, backend: r.backend, status: String(r.status) });
+      this.tenantRequests.inc({
+        tenant: r.tenantId,
+        model: r.model,
+        backend: r.backend,
+        status: String(r.status),
+      });
       this.tokens.inc({ tenant: r.tenantId, model: r.model, kind: 'prompt' }, r.promptTokens);
-      this.tokens.inc({ tenant: r.tenantId, model: r.model, kind: 'completion' }, r.completionTokens);
+      this.tokens.inc(
+        { tenant: r.tenantId, model: r.model, kind: 'completion' },
+        r.completionTokens,
+      );
       this.generationSeconds.observe({ model: r.model }, r.durationMs / 1000);
     };
-    return new Proxy(store, { get: (target, prop, receiver) => (prop === 'recordUsage' ? record : Reflect.get(target, prop, receiver)) });
+    return new Proxy(store, {
+      get: (target, prop, receiver) =>
+        prop === 'recordUsage' ? record : Reflect.get(target, prop, receiver),
+    });
   }
 
   render(): string {

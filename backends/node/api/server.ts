@@ -60,14 +60,26 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   const prefixCache = prefixCacheFromEnv(o.prefixCacheMb, NODE_PREFIX_CACHE_MB);
   const corsOrigins = parseCorsOrigins(o.corsOrigins);
   const tenants = await openFileTenantStore({ dir: o.dataDir, log });
-  const loaded: LoadedModel = await loadModel({ location: o.model, providers: o.providers ?? ['cpu'], threads: o.threads, log });
+  const loaded: LoadedModel = await loadModel({
+    location: o.model,
+    providers: o.providers ?? ['cpu'],
+    threads: o.threads,
+    log,
+  });
   const modelId = o.modelId ?? loaded.manifest.name;
   const codec = packageCodec(loaded.manifest, loaded.files);
-  const edge = runnerEngine({ id: modelId, backend: 'edge-node', load: async () => ({ runner: loaded.runner, codec }), prefixCache });
+  const edge = runnerEngine({
+    id: modelId,
+    backend: 'edge-node',
+    load: async () => ({ runner: loaded.runner, codec }),
+    prefixCache,
+  });
   const metrics = new ApiMetrics({ model: modelId, provider: loaded.provider });
   const store = metrics.metered(tenants);
   const engines = poolRegistry({
-    poolConfig: o.poolConfig, secrets: o.secrets ?? process.env, edge,
+    poolConfig: o.poolConfig,
+    secrets: o.secrets ?? process.env,
+    edge,
     onDegrade: (model) => log(`degraded ${model} to the edge: pool down`),
   });
   const app = createApiApp({
@@ -75,18 +87,35 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     tenants: store,
     limiter: createMemoryLimiter({ budgetUsed: tenants.usedTokens }),
     corsOrigins,
-    log: (line) => { if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line); },
-    health: () => ({ loaded: true, model: modelId, provider: loaded.provider, ...('pools' in engines ? { pools: engines.pools() } : {}) }),
+    log: (line) => {
+      if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line);
+    },
+    health: () => ({
+      loaded: true,
+      model: modelId,
+      provider: loaded.provider,
+      ...('pools' in engines ? { pools: engines.pools() } : {}),
+    }),
   });
   app.route('/', createAdminApp({ store, adminToken: o.adminToken }));
 
-  const { server, port } = await listen(metrics.wrap(async (request) => app.fetch(request), o.adminToken), o.port ?? 8787, o.host ?? '127.0.0.1')
-    .catch(async (e: unknown) => { await loaded.session.release(); throw e; });
+  const { server, port } = await listen(
+    metrics.wrap(async (request) => app.fetch(request), o.adminToken),
+    o.port ?? 8787,
+    o.host ?? '127.0.0.1',
+  ).catch(async (e: unknown) => {
+    await loaded.session.release();
+    throw e;
+  });
   const url = `http://${o.host ?? '127.0.0.1'}:${port}`;
-  log(`ready: ${modelId} on ${loaded.provider} (${loaded.fetchMs.toFixed(0)} ms read, ${loaded.sessionMs.toFixed(0)} ms session) at ${url}`);
+  log(
+    `ready: ${modelId} on ${loaded.provider} (${loaded.fetchMs.toFixed(0)} ms read, ${loaded.sessionMs.toFixed(0)} ms session) at ${url}`,
+  );
 
   return {
-    url, port, provider: loaded.provider,
+    url,
+    port,
+    provider: loaded.provider,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

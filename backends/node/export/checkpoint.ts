@@ -13,7 +13,11 @@ import { join } from 'node:path';
 import { ConfigError, parseLlada2Config } from '../../../src/model/config.ts';
 import type { Llada2Config } from '../../../src/model/config.ts';
 import {
-  FLOAT_DTYPES, SafetensorsError, decodeToFloat32, parseSafetensorsHeader, readHeaderLength,
+  FLOAT_DTYPES,
+  SafetensorsError,
+  decodeToFloat32,
+  parseSafetensorsHeader,
+  readHeaderLength,
 } from '../../../src/model/safetensors.ts';
 
 export const CONFIG_FILE = 'config.json';
@@ -67,7 +71,10 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
         tensors.set(name, t);
       }
       for (const name of wanted ?? []) {
-        if (!tensors.has(name)) throw new CheckpointError(`${join(dir, file)}: tensor ${name} is listed in ${INDEX_FILE} but missing from the file`);
+        if (!tensors.has(name))
+          throw new CheckpointError(
+            `${join(dir, file)}: tensor ${name} is listed in ${INDEX_FILE} but missing from the file`,
+          );
       }
     }
   } catch (e) {
@@ -95,15 +102,28 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     async read(name) {
       const t = locate(name);
       if (!FLOAT_DTYPES.includes(t.dtype)) {
-        throw new CheckpointError(`${join(dir, t.file)}: tensor ${name} has unsupported dtype ${t.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`);
+        throw new CheckpointError(
+          `${join(dir, t.file)}: tensor ${name} has unsupported dtype ${t.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`,
+        );
       }
       const handle = handles.get(t.file);
-      if (!handle) throw new CheckpointError(`${join(dir, t.file)}: checkpoint is closed (reading tensor ${name})`);
+      if (!handle)
+        throw new CheckpointError(
+          `${join(dir, t.file)}: checkpoint is closed (reading tensor ${name})`,
+        );
       const buf = new Uint8Array(t.bytes);
       // One fs read is capped near 2 GiB; big embeddings (fp32 flash: 2.6 GB) need several.
       for (let done = 0; done < t.bytes;) {
-        const { bytesRead } = await handle.read(buf, done, Math.min(READ_CHUNK, t.bytes - done), t.start + done);
-        if (bytesRead === 0) throw new CheckpointError(`${join(dir, t.file)}: tensor ${name}: read ${done} of ${t.bytes} bytes (file changed?)`);
+        const { bytesRead } = await handle.read(
+          buf,
+          done,
+          Math.min(READ_CHUNK, t.bytes - done),
+          t.start + done,
+        );
+        if (bytesRead === 0)
+          throw new CheckpointError(
+            `${join(dir, t.file)}: tensor ${name}: read ${done} of ${t.bytes} bytes (file changed?)`,
+          );
         done += bytesRead;
       }
       return { shape: [...t.shape], data: decodeToFloat32(t.dtype, buf) };
@@ -121,17 +141,22 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
 export function expectShape(ckpt: Checkpoint, name: string, shape: number[]): void {
   const got = ckpt.info(name).shape;
   if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-    throw new CheckpointError(`${join(ckpt.dir, ckpt.info(name).file)}: tensor ${name} has shape [${got.join(', ')}], expected [${shape.join(', ')}]`);
+    throw new CheckpointError(
+      `${join(ckpt.dir, ckpt.info(name).file)}: tensor ${name} has shape [${got.join(', ')}], expected [${shape.join(', ')}]`,
+    );
   }
 }
 
-async function readConfig(dir: string): Promise<{ config: Llada2Config; rawConfig: Record<string, unknown> }> {
+async function readConfig(
+  dir: string,
+): Promise<{ config: Llada2Config; rawConfig: Record<string, unknown> }> {
   const path = join(dir, CONFIG_FILE);
   const raw = await readJson(path, 'checkpoint config');
   try {
     return { config: parseLlada2Config(raw), rawConfig: raw as Record<string, unknown> };
   } catch (e) {
-    if (e instanceof ConfigError) throw new CheckpointError(`${path}: ${e.message.replace(/^config\.json: /, '')}`);
+    if (e instanceof ConfigError)
+      throw new CheckpointError(`${path}: ${e.message.replace(/^config\.json: /, '')}`);
     throw e;
   }
 }
@@ -147,13 +172,17 @@ async function weightFiles(dir: string): Promise<Map<string, Set<string> | undef
     }
     const files = new Map<string, Set<string>>();
     for (const [name, file] of Object.entries(weightMap)) {
-      if (typeof file !== 'string' || file === '' || file.includes('..')) throw new CheckpointError(`${indexPath}: weight_map entry for ${name} is not a file name`);
+      if (typeof file !== 'string' || file === '' || file.includes('..'))
+        throw new CheckpointError(`${indexPath}: weight_map entry for ${name} is not a file name`);
       if (!files.has(file)) files.set(file, new Set());
       files.get(file)!.add(name);
     }
     if (files.size === 0) throw new CheckpointError(`${indexPath}: weight_map is empty`);
     for (const file of files.keys()) {
-      if (!(await exists(join(dir, file)))) throw new CheckpointError(`${join(dir, file)}: shard listed in ${INDEX_FILE} does not exist`);
+      if (!(await exists(join(dir, file))))
+        throw new CheckpointError(
+          `${join(dir, file)}: shard listed in ${INDEX_FILE} does not exist`,
+        );
     }
     return files;
   }
@@ -161,14 +190,21 @@ async function weightFiles(dir: string): Promise<Map<string, Set<string> | undef
   throw new CheckpointError(`${dir}: no ${SINGLE_FILE} or ${INDEX_FILE}`);
 }
 
-async function readHeader(handle: FileHandle, dir: string, file: string): Promise<Map<string, Located>> {
+async function readHeader(
+  handle: FileHandle,
+  dir: string,
+  file: string,
+): Promise<Map<string, Located>> {
   const path = join(dir, file);
   const { size } = await handle.stat();
   const prefix = new Uint8Array(8);
   await handle.read(prefix, 0, 8, 0);
   try {
     const n = readHeaderLength(prefix.subarray(0, Math.min(8, size)));
-    if (8 + n > size) throw new CheckpointError(`${path}: truncated: header of ${n} bytes runs past the end of the ${size}-byte file`);
+    if (8 + n > size)
+      throw new CheckpointError(
+        `${path}: truncated: header of ${n} bytes runs past the end of the ${size}-byte file`,
+      );
     const headerBytes = new Uint8Array(n);
     await handle.read(headerBytes, 0, n, 8);
     const header = parseSafetensorsHeader(new TextDecoder().decode(headerBytes));
@@ -177,9 +213,17 @@ async function readHeader(handle: FileHandle, dir: string, file: string): Promis
     for (const [name, t] of header.tensors) {
       const [begin, end] = t.dataOffsets;
       if (dataStart + end > size) {
-        throw new CheckpointError(`${path}: truncated: tensor ${name} ends at byte ${dataStart + end} but the file has ${size} bytes`);
+        throw new CheckpointError(
+          `${path}: truncated: tensor ${name} ends at byte ${dataStart + end} but the file has ${size} bytes`,
+        );
       }
-      out.set(name, { dtype: t.dtype, shape: t.shape, file, bytes: end - begin, start: dataStart + begin });
+      out.set(name, {
+        dtype: t.dtype,
+        shape: t.shape,
+        file,
+        bytes: end - begin,
+        start: dataStart + begin,
+      });
     }
     return out;
   } catch (e) {
@@ -192,7 +236,9 @@ async function openFile(dir: string, file: string): Promise<FileHandle> {
   try {
     return await open(join(dir, file), 'r');
   } catch (e) {
-    throw new CheckpointError(`${join(dir, file)}: cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new CheckpointError(
+      `${join(dir, file)}: cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
@@ -202,7 +248,11 @@ async function readJson(path: string, what: string): Promise<unknown> {
     text = await readFile(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(code === 'ENOENT' ? `${path}: missing ${what}` : `${path}: cannot read: ${code ?? (e as Error).message}`);
+    throw new CheckpointError(
+      code === 'ENOENT'
+        ? `${path}: missing ${what}`
+        : `${path}: cannot read: ${code ?? (e as Error).message}`,
+    );
   }
   try {
     return JSON.parse(text);

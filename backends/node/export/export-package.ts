@@ -6,9 +6,19 @@ import { copyFile, mkdir, rename, rm, stat, writeFile, access } from 'node:fs/pr
 import { basename, dirname, join, resolve } from 'node:path';
 import { openCheckpoint } from './checkpoint.ts';
 import { sha256File } from '../sha256-file.ts';
-import { LLADA2_DEFAULT_EOS_ID, LLADA2_DEFAULT_MASK_ID, modelDims } from '../../../src/model/config.ts';
+import {
+  LLADA2_DEFAULT_EOS_ID,
+  LLADA2_DEFAULT_MASK_ID,
+  modelDims,
+} from '../../../src/model/config.ts';
 import * as io from '../../../src/model/graph-io.ts';
-import { MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type Manifest, type PackageFile } from '../../../src/model/manifest.ts';
+import {
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_FORMAT_VERSION,
+  type Manifest,
+  type PackageFile,
+} from '../../../src/model/manifest.ts';
 import { GraphBuilder, OPSET } from '../../../src/export/onnx-builder.ts';
 import { InlineSink, type WeightSink } from '../../../src/export/weight-sink.ts';
 import { ExternalFileSink } from './external-file-sink.ts';
@@ -42,10 +52,12 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   const dtype = opts.dtype ?? 'fp32';
   const int4Layout = opts.int4Layout ?? 'dq';
   const blockSize = opts.blockSize ?? 32;
-  if (await exists(outDir) && !opts.force) throw new ExportError(`${outDir} already exists (use --force to replace it)`);
+  if ((await exists(outDir)) && !opts.force)
+    throw new ExportError(`${outDir} already exists (use --force to replace it)`);
   const ckpt = await openCheckpoint(opts.checkpointDir);
   for (const f of TOKENIZER_FILES) {
-    if (!(await exists(join(opts.checkpointDir, f)))) throw new ExportError(`missing ${f} in ${opts.checkpointDir}`);
+    if (!(await exists(join(opts.checkpointDir, f))))
+      throw new ExportError(`missing ${f} in ${opts.checkpointDir}`);
   }
   const cfg = ckpt.config;
   const dims = modelDims(cfg);
@@ -56,38 +68,85 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   await mkdir(tmp, { recursive: true });
   let sink: WeightSink | undefined;
   try {
-    const external = opts.externalData === 'always' || (opts.externalData !== 'never' && ckpt.totalBytes() > INLINE_LIMIT);
-    sink = external ? new ExternalFileSink(join(tmp, WEIGHTS_FILE), WEIGHTS_FILE) : new InlineSink();
+    const external =
+      opts.externalData === 'always' ||
+      (opts.externalData !== 'never' && ckpt.totalBytes() > INLINE_LIMIT);
+    sink = external
+      ? new ExternalFileSink(join(tmp, WEIGHTS_FILE), WEIGHTS_FILE)
+      : new InlineSink();
     const b = new GraphBuilder(sink);
-    await new Llada2GraphBuilder(b, cfg, ckpt, { quant: { dtype, int4Layout, blockSize }, topk, moe, onProgress: opts.onProgress }).build();
+    await new Llada2GraphBuilder(b, cfg, ckpt, {
+      quant: { dtype, int4Layout, blockSize },
+      topk,
+      moe,
+      onProgress: opts.onProgress,
+    }).build();
     sink.close();
     await writeFile(join(tmp, GRAPH_FILE), b.encode());
     for (const f of TOKENIZER_FILES) await copyFile(join(opts.checkpointDir, f), join(tmp, f));
     await writeFile(join(tmp, 'config.json'), JSON.stringify(ckpt.rawConfig, null, 2));
 
-    const roles: Record<string, PackageFile['role']> = { [GRAPH_FILE]: 'graph', [WEIGHTS_FILE]: 'weights', 'tokenizer.json': 'tokenizer', 'tokenizer_config.json': 'tokenizer_config', 'config.json': 'config' };
+    const roles: Record<string, PackageFile['role']> = {
+      [GRAPH_FILE]: 'graph',
+      [WEIGHTS_FILE]: 'weights',
+      'tokenizer.json': 'tokenizer',
+      'tokenizer_config.json': 'tokenizer_config',
+      'config.json': 'config',
+    };
     const files: PackageFile[] = [];
-    for (const path of [GRAPH_FILE, ...(external ? [WEIGHTS_FILE] : []), ...TOKENIZER_FILES, 'config.json']) {
+    for (const path of [
+      GRAPH_FILE,
+      ...(external ? [WEIGHTS_FILE] : []),
+      ...TOKENIZER_FILES,
+      'config.json',
+    ]) {
       const full = join(tmp, path);
-      files.push({ path, bytes: (await stat(full)).size, sha256: await sha256File(full), role: roles[path] });
+      files.push({
+        path,
+        bytes: (await stat(full)).size,
+        sha256: await sha256File(full),
+        role: roles[path],
+      });
     }
-    const graphDims: io.GraphDims = { layers: dims.layers, kvHeads: dims.kvHeads, headDim: dims.headDim, vocab: dims.vocab, topk };
+    const graphDims: io.GraphDims = {
+      layers: dims.layers,
+      kvHeads: dims.kvHeads,
+      headDim: dims.headDim,
+      vocab: dims.vocab,
+      topk,
+    };
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       format_version: MANIFEST_FORMAT_VERSION,
       name: opts.name ?? basename(outDir),
       architecture: 'llada2_moe',
       config: ckpt.rawConfig,
-      tokens: { mask_id: cfg.mask_token_id ?? LLADA2_DEFAULT_MASK_ID, eos_id: cfg.eos_token_id ?? LLADA2_DEFAULT_EOS_ID, vocab_size: dims.vocab },
+      tokens: {
+        mask_id: cfg.mask_token_id ?? LLADA2_DEFAULT_MASK_ID,
+        eos_id: cfg.eos_token_id ?? LLADA2_DEFAULT_EOS_ID,
+        vocab_size: dims.vocab,
+      },
       decode: { block_length: opts.blockLength ?? 32, max_positions: cfg.max_position_embeddings },
-      quantization: { dtype, ...(dtype === 'int4' ? { int4_layout: int4Layout, block_size: blockSize } : {}) },
+      quantization: {
+        dtype,
+        ...(dtype === 'int4' ? { int4_layout: int4Layout, block_size: blockSize } : {}),
+      },
       moe: { implementation: dims.denseLayers >= dims.layers ? 'none' : moe },
       graph: {
-        file: GRAPH_FILE, external_data: external ? [WEIGHTS_FILE] : [], opset: OPSET, topk,
-        layers: dims.layers, kv_heads: dims.kvHeads, head_dim: dims.headDim,
-        inputs: io.graphInputs(graphDims), outputs: io.graphOutputs(graphDims),
+        file: GRAPH_FILE,
+        external_data: external ? [WEIGHTS_FILE] : [],
+        opset: OPSET,
+        topk,
+        layers: dims.layers,
+        kv_heads: dims.kvHeads,
+        head_dim: dims.headDim,
+        inputs: io.graphInputs(graphDims),
+        outputs: io.graphOutputs(graphDims),
         // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (ort-notes.md §3).
-        session_config: dtype === 'int8' || (dtype === 'int4' && int4Layout === 'dq') ? { 'session.disable_quant_qdq': '1' } : {},
+        session_config:
+          dtype === 'int8' || (dtype === 'int4' && int4Layout === 'dq')
+            ? { 'session.disable_quant_qdq': '1' }
+            : {},
       },
       tokenizer: { file: 'tokenizer.json', config_file: 'tokenizer_config.json' },
       files,
@@ -98,7 +157,11 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
     await rename(tmp, outDir);
     return manifest;
   } catch (e: unknown) {
-    try { sink?.close(); } catch { /* already closed */ }
+    try {
+      sink?.close();
+    } catch {
+      /* already closed */
+    }
     await rm(tmp, { recursive: true, force: true });
     throw e;
   } finally {
@@ -107,5 +170,10 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
 }
 
 async function exists(p: string): Promise<boolean> {
-  try { await access(p); return true; } catch { return false; }
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

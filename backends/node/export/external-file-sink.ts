@@ -12,17 +12,33 @@ export class ExternalFileSink implements WeightSink {
   private readonly fd: number;
 
   /** @param path file to write; @param location its name relative to the model file */
-  constructor(path: string, private readonly location: string) {
+  constructor(
+    path: string,
+    private readonly location: string,
+  ) {
     this.fd = openSync(path, 'w');
   }
 
-  put(name: string, dataType: number, dims: number[], chunks: Iterable<Uint8Array>): OnnxNs.ITensorProto {
+  put(
+    name: string,
+    dataType: number,
+    dims: number[],
+    chunks: Iterable<Uint8Array>,
+  ): OnnxNs.ITensorProto {
     const pad = (ALIGN - (this.bytes % ALIGN)) % ALIGN;
-    if (pad) { writeSync(this.fd, new Uint8Array(pad)); this.bytes += pad; }
+    if (pad) {
+      writeSync(this.fd, new Uint8Array(pad));
+      this.bytes += pad;
+    }
     const offset = this.bytes;
-    for (const c of chunks) { writeSync(this.fd, c); this.bytes += c.byteLength; }
+    for (const c of chunks) {
+      writeSync(this.fd, c);
+      this.bytes += c.byteLength;
+    }
     return {
-      name, dataType, dims,
+      name,
+      dataType,
+      dims,
       dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
       externalData: [
         { key: 'location', value: this.location },

@@ -11,7 +11,11 @@ import { parseLlada2Config } from '../../../src/model/config.ts';
 import type { Llada2Config } from '../../../src/model/config.ts';
 import { encodeSafetensors } from '../../../src/model/safetensors.ts';
 import { trainByteLevelBpe } from '../../../src/export/tiny/bpe-train.ts';
-import { SPECIAL_TOKENS, resolveTinyOptions, tinyConfigJson } from '../../../src/export/tiny/options.ts';
+import {
+  SPECIAL_TOKENS,
+  resolveTinyOptions,
+  tinyConfigJson,
+} from '../../../src/export/tiny/options.ts';
 import type { TinyModelOptions } from '../../../src/export/tiny/options.ts';
 import { tokenizerConfigJson, tokenizerJson } from '../../../src/export/tiny/tokenizer-files.ts';
 import { tinyTensors } from '../../../src/export/tiny/weights.ts';
@@ -45,7 +49,8 @@ export async function makeTinyModel(options: MakeTinyModelOptions): Promise<Tiny
   const config = parseLlada2Config(rawConfig); // the project's own validation must accept what we write
   await mkdir(o.out, { recursive: true });
   // A stale index or shard from an earlier run with other --shards would shadow or pollute the new weights.
-  for (const name of await readdir(o.out)) if (WEIGHT_FILE.test(name)) await unlink(join(o.out, name));
+  for (const name of await readdir(o.out))
+    if (WEIGHT_FILE.test(name)) await unlink(join(o.out, name));
   const files: TinyModelResult['files'] = [];
   const write = async (name: string, data: string | Uint8Array) => {
     await writeFile(join(o.out, name), data);
@@ -60,28 +65,44 @@ export async function makeTinyModel(options: MakeTinyModelOptions): Promise<Tiny
   const metadata = { format: 'pt' };
   const dtype = DTYPE_NAMES[o.dtype];
   if (shards.length === 1) {
-    await write('model.safetensors', encodeSafetensors(tensors.map((t) => ({ ...t, dtype })), metadata));
+    await write(
+      'model.safetensors',
+      encodeSafetensors(
+        tensors.map((t) => ({ ...t, dtype })),
+        metadata,
+      ),
+    );
   } else {
     const weightMap: Record<string, string> = {};
     let totalSize = 0;
     for (const [i, shard] of shards.entries()) {
       const name = `model-${pad5(i + 1)}-of-${pad5(shards.length)}.safetensors`;
-      const bytes = encodeSafetensors(shard.map((t) => ({ ...t, dtype })), metadata);
+      const bytes = encodeSafetensors(
+        shard.map((t) => ({ ...t, dtype })),
+        metadata,
+      );
       await write(name, bytes);
       for (const t of shard) {
         weightMap[t.name] = name;
         totalSize += t.data.length * (o.dtype === 'f32' ? 4 : 2);
       }
     }
-    await write('model.safetensors.index.json', json({ metadata: { total_size: totalSize }, weight_map: sortKeys(weightMap) }));
+    await write(
+      'model.safetensors.index.json',
+      json({ metadata: { total_size: totalSize }, weight_map: sortKeys(weightMap) }),
+    );
   }
-  log(`make-tiny-model: ${tensors.length} tensors, ${tensors.reduce((s, t) => s + t.data.length, 0)} parameters, ${o.dtype}, ${shards.length} file(s)`);
+  log(
+    `make-tiny-model: ${tensors.length} tensors, ${tensors.reduce((s, t) => s + t.data.length, 0)} parameters, ${o.dtype}, ${shards.length} file(s)`,
+  );
 
   const corpus = await readFile(CORPUS_URL, 'utf8');
   const bpe = trainByteLevelBpe(corpus, o.vocab - SPECIAL_TOKENS.length);
   await write('tokenizer.json', json(tokenizerJson(bpe, o.vocab)));
   await write('tokenizer_config.json', json(tokenizerConfigJson(o.vocab, o.maxPositions)));
-  log(`make-tiny-model: tokenizer with ${bpe.tokens.length} BPE tokens (${bpe.merges.length} merges) + ${SPECIAL_TOKENS.length} special, vocab ${o.vocab}`);
+  log(
+    `make-tiny-model: tokenizer with ${bpe.tokens.length} BPE tokens (${bpe.merges.length} merges) + ${SPECIAL_TOKENS.length} special, vocab ${o.vocab}`,
+  );
   log(`make-tiny-model: wrote ${o.out}`);
   return { dir: o.out, config, rawConfig, files, bpeVocab: bpe.tokens.length };
 }
@@ -98,7 +119,10 @@ function splitShards(tensors: TinyTensor[], count: number): TinyTensor[][] {
     seen += t.data.length;
     const remainingTensors = tensors.length - i - 1;
     const remainingShards = n - shards.length - 1;
-    if (remainingShards > 0 && (seen >= (total * (shards.length + 1)) / n || remainingTensors === remainingShards)) {
+    if (
+      remainingShards > 0 &&
+      (seen >= (total * (shards.length + 1)) / n || remainingTensors === remainingShards)
+    ) {
       shards.push(current);
       current = [];
     }

@@ -18,9 +18,14 @@ before(async () => {
   const { dir, rawConfig } = await makeTinyModel({ out: join(root, 'm') });
   config = rawConfig;
   tokenizerConfig = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
-  tokenizer = new Tokenizer(JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')), tokenizerConfig);
+  tokenizer = new Tokenizer(
+    JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')),
+    tokenizerConfig,
+  );
 });
-after(async () => { await rm(root, { recursive: true, force: true }); });
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 describe('trainer', () => {
   test('bytes_to_unicode matches GPT-2 at its landmarks', () => {
@@ -76,29 +81,43 @@ describe('tokenizer.json in @huggingface/tokenizers', () => {
 describe('chat template', () => {
   const render = (messages: unknown[], addGenerationPrompt = true) =>
     new Template(tokenizerConfig.chat_template as string).render({
-      messages, add_generation_prompt: addGenerationPrompt, eos_token: '<|endoftext|>', bos_token: '',
+      messages,
+      add_generation_prompt: addGenerationPrompt,
+      eos_token: '<|endoftext|>',
+      bos_token: '',
     });
 
   test('the official serving prompt for one user turn', () => {
-    assert.equal(render([{ role: 'user', content: 'Why is the sky blue?' }]),
-      '<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role>Why is the sky blue?<|role_end|><role>ASSISTANT</role>');
+    assert.equal(
+      render([{ role: 'user', content: 'Why is the sky blue?' }]),
+      '<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role>Why is the sky blue?<|role_end|><role>ASSISTANT</role>',
+    );
   });
 
   test('system prompt, history, later system message, no generation prompt', () => {
-    const out = render([
-      { role: 'system', content: 'Be brief.' },
-      { role: 'user', content: 'Hi' },
-      { role: 'assistant', content: 'Hello' },
-      { role: 'system', content: 'Now in French.' },
-      { role: 'user', content: 'Bye' },
-    ], false);
-    assert.equal(out, '<role>SYSTEM</role>Be brief.\ndetailed thinking off<|role_end|><role>HUMAN</role>Hi<|role_end|>'
-      + '<role>ASSISTANT</role>Hello<|role_end|><role>SYSTEM</role>Now in French.<|role_end|><role>HUMAN</role>Bye<|role_end|>');
+    const out = render(
+      [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello' },
+        { role: 'system', content: 'Now in French.' },
+        { role: 'user', content: 'Bye' },
+      ],
+      false,
+    );
+    assert.equal(
+      out,
+      '<role>SYSTEM</role>Be brief.\ndetailed thinking off<|role_end|><role>HUMAN</role>Hi<|role_end|>' +
+        '<role>ASSISTANT</role>Hello<|role_end|><role>SYSTEM</role>Now in French.<|role_end|><role>HUMAN</role>Bye<|role_end|>',
+    );
   });
 
   test('non-string content renders as empty text; the rendered prompt tokenizes with single-id markers', () => {
     const out = render([{ role: 'user', content: [{ type: 'text', text: 'x' }] }]);
-    assert.equal(out, '<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role><|role_end|><role>ASSISTANT</role>');
+    assert.equal(
+      out,
+      '<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role><|role_end|><role>ASSISTANT</role>',
+    );
     const ids = tokenizer.encode(out).ids;
     assert.equal(ids.filter((id) => id === 509).length, 3);
     assert.equal(ids.at(-1), 510);
@@ -109,7 +128,10 @@ describe('chat template', () => {
     assert.equal(tokenizerConfig.mask_token, '<|mask|>');
     assert.equal(tokenizerConfig.bos_token, null);
     assert.equal(tokenizerConfig.add_bos_token, false);
-    const decoder = tokenizerConfig.added_tokens_decoder as Record<string, { content: string; special: boolean }>;
+    const decoder = tokenizerConfig.added_tokens_decoder as Record<
+      string,
+      { content: string; special: boolean }
+    >;
     assert.equal(decoder[String(config.eos_token_id)].content, '<|endoftext|>');
     assert.ok(Object.values(decoder).every((t) => t.special));
   });

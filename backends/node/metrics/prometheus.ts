@@ -128,9 +128,14 @@ export class Histogram extends Family<HistogramState> {
   }
 
   protected lines(labels: Labels, s: HistogramState): string[] {
-    const out = this.buckets.map((le, i) => `${this.name}_bucket${labelText({ ...labels, le: num(le) })} ${s.counts[i]}`);
+    const out = this.buckets.map(
+      (le, i) => `${this.name}_bucket${labelText({ ...labels, le: num(le) })} ${s.counts[i]}`,
+    );
     out.push(`${this.name}_bucket${labelText({ ...labels, le: '+Inf' })} ${s.count}`);
-    out.push(`${this.name}_sum${labelText(labels)} ${num(s.sum)}`, `${this.name}_count${labelText(labels)} ${s.count}`);
+    out.push(
+      `${this.name}_sum${labelText(labels)} ${num(s.sum)}`,
+      `${this.name}_count${labelText(labels)} ${s.count}`,
+    );
     return out;
   }
 }

@@ -49,22 +49,46 @@ export interface PublishResult {
  * @example await publishPackage({ dir: 'models/tiny-random', client: createS3Client(), bucket: 'models', prefix: 'tiny' })
  */
 export async function publishPackage(opts: PublishOptions): Promise<PublishResult> {
-  const { dir, client, bucket, prefix, partSize = DEFAULT_PART_SIZE, concurrency = DEFAULT_PUBLISH_CONCURRENCY, retries, retry, onProgress } = opts;
+  const {
+    dir,
+    client,
+    bucket,
+    prefix,
+    partSize = DEFAULT_PART_SIZE,
+    concurrency = DEFAULT_PUBLISH_CONCURRENCY,
+    retries,
+    retry,
+    onProgress,
+  } = opts;
   const manifest = await readLocalManifest(dir);
   const manifestBytes = new Uint8Array(await readFile(join(dir, MANIFEST_FILE)));
-  const manifestFile: PackageFile = { path: MANIFEST_FILE, bytes: manifestBytes.length, sha256: await sha256Hex(manifestBytes), role: 'other' };
+  const manifestFile: PackageFile = {
+    path: MANIFEST_FILE,
+    bytes: manifestBytes.length,
+    sha256: await sha256Hex(manifestBytes),
+    role: 'other',
+  };
   for (const file of manifest.files) {
     const local = await stat(join(dir, file.path)).catch(() => null);
-    if (!local) throw new PublishError(`${file.path} is listed in ${MANIFEST_FILE} but missing from ${dir}`);
-    if (local.size !== file.bytes) throw new PublishError(`${join(dir, file.path)} has ${local.size} bytes but ${MANIFEST_FILE} says ${file.bytes}`);
+    if (!local)
+      throw new PublishError(`${file.path} is listed in ${MANIFEST_FILE} but missing from ${dir}`);
+    if (local.size !== file.bytes)
+      throw new PublishError(
+        `${join(dir, file.path)} has ${local.size} bytes but ${MANIFEST_FILE} says ${file.bytes}`,
+      );
   }
   const limit = createLimiter(concurrency);
-  const run: RequestRunner = (request) => withRetry(() => limit(request), {
-    ...retry, retries, isRetryable: (e) => !(e instanceof PublishError) && isRetryableSdkError(e),
-  });
+  const run: RequestRunner = (request) =>
+    withRetry(() => limit(request), {
+      ...retry,
+      retries,
+      isRetryable: (e) => !(e instanceof PublishError) && isRetryableSdkError(e),
+    });
   const remoteMatches = async (file: PackageFile): Promise<boolean> => {
     try {
-      const head = await run(() => client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(prefix, file.path) })));
+      const head = await run(() =>
+        client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(prefix, file.path) })),
+      );
       return head.ContentLength === file.bytes && head.Metadata?.[SHA256_METADATA] === file.sha256;
     } catch (e: unknown) {
       if (sdkStatus(e) === 404 || sdkCode(e) === 'NotFound') return false;
@@ -73,38 +97,75 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
   };
 
   const totalBytes = manifestFile.bytes + manifest.files.reduce((sum, f) => sum + f.bytes, 0);
-  const result: PublishResult = { location: formatS3Location({ bucket, prefix }), uploaded: [], skipped: [], uploadedBytes: 0, totalBytes };
+  const result: PublishResult = {
+    location: formatS3Location({ bucket, prefix }),
+    uploaded: [],
+    skipped: [],
+    uploadedBytes: 0,
+    totalBytes,
+  };
   let done = 0;
-  const advance = (n: number, file: string) => { done += n; onProgress?.(done, totalBytes, file); };
+  const advance = (n: number, file: string) => {
+    done += n;
+    onProgress?.(done, totalBytes, file);
+  };
   const matches = await Promise.all(manifest.files.map(remoteMatches));
   const stale = manifest.files.filter((_, i) => !matches[i]);
   if (stale.length > 0 && !(await remoteMatches(manifestFile))) {
     // Files are about to change under an older manifest: withdraw it, so readers see "missing", not checksum errors.
-    await run(() => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(prefix, MANIFEST_FILE) })));
+    await run(() =>
+      client.send(
+        new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(prefix, MANIFEST_FILE) }),
+      ),
+    );
   }
-  for (const [i, file] of manifest.files.entries()) if (matches[i]) { result.skipped.push(file.path); advance(file.bytes, file.path); }
+  for (const [i, file] of manifest.files.entries())
+    if (matches[i]) {
+      result.skipped.push(file.path);
+      advance(file.bytes, file.path);
+    }
 
-  await Promise.all(stale.map(async (file) => {
-    const path = join(dir, file.path);
-    const actual = await sha256File(path);
-    if (actual !== file.sha256) throw new PublishError(`${path} does not match its sha256 in ${MANIFEST_FILE} (${actual}); re-export the package`);
-    await uploadFile({
-      client, bucket, key: objectKey(prefix, file.path), path, size: file.bytes, partSize, run,
-      metadata: { [SHA256_METADATA]: file.sha256 }, contentType: contentTypeOf(file.path), onBytes: (n) => advance(n, file.path),
-    });
-    result.uploaded.push(file.path);
-    result.uploadedBytes += file.bytes;
-  }));
+  await Promise.all(
+    stale.map(async (file) => {
+      const path = join(dir, file.path);
+      const actual = await sha256File(path);
+      if (actual !== file.sha256)
+        throw new PublishError(
+          `${path} does not match its sha256 in ${MANIFEST_FILE} (${actual}); re-export the package`,
+        );
+      await uploadFile({
+        client,
+        bucket,
+        key: objectKey(prefix, file.path),
+        path,
+        size: file.bytes,
+        partSize,
+        run,
+        metadata: { [SHA256_METADATA]: file.sha256 },
+        contentType: contentTypeOf(file.path),
+        onBytes: (n) => advance(n, file.path),
+      });
+      result.uploaded.push(file.path);
+      result.uploadedBytes += file.bytes;
+    }),
+  );
 
   // Last: the manifest makes the package visible.
-  if (stale.length === 0 && await remoteMatches(manifestFile)) {
+  if (stale.length === 0 && (await remoteMatches(manifestFile))) {
     result.skipped.push(MANIFEST_FILE);
     advance(manifestFile.bytes, MANIFEST_FILE);
   } else {
     await uploadFile({
-      client, bucket, key: objectKey(prefix, MANIFEST_FILE), path: join(dir, MANIFEST_FILE), size: manifestFile.bytes,
-      partSize: Math.max(partSize, manifestFile.bytes), run, metadata: { [SHA256_METADATA]: manifestFile.sha256 },
-      contentType: 'application/json', onBytes: (n) => advance(n, MANIFEST_FILE),
+      client,
+      bucket,
+      key: objectKey(prefix, MANIFEST_FILE),
+      path: join(dir, MANIFEST_FILE),
+      size: manifestFile.bytes,
+      partSize: Math.max(partSize, manifestFile.bytes),
+      run,
+      metadata: { [SHA256_METADATA]: manifestFile.sha256 },
+      contentType: 'application/json',
+      onBytes: (n) => advance(n, MANIFEST_FILE),
     });
     result.uploaded.push(MANIFEST_FILE);
     result.uploadedBytes += manifestFile.bytes;

@@ -1,7 +1,11 @@
 /** Uploads one local file to S3: a single PutObject, or a parallel multipart upload (aborted on failure). */
 import { open, readFile } from 'node:fs/promises';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { chunkRanges } from '../../../src/model/loader/fetch-file.ts';
@@ -42,41 +46,82 @@ export async function uploadFile(opts: UploadFileOptions): Promise<'single' | 'm
   const { client, bucket, key, path, size, metadata, contentType, run, onBytes } = opts;
   if (size <= opts.partSize) {
     // A buffer body, never a stream: streams are sent aws-chunked (spec/platform.md §6).
-    await run(async () => client.send(new PutObjectCommand({
-      Bucket: bucket, Key: key, Body: await readFile(path), ContentLength: size, Metadata: metadata, ContentType: contentType,
-    })));
+    await run(async () =>
+      client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: await readFile(path),
+          ContentLength: size,
+          Metadata: metadata,
+          ContentType: contentType,
+        }),
+      ),
+    );
     onBytes?.(size);
     return 'single';
   }
   const partSize = effectivePartSize(size, opts.partSize);
-  const { UploadId } = await run(() => client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: metadata, ContentType: contentType })));
+  const { UploadId } = await run(() =>
+    client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        Metadata: metadata,
+        ContentType: contentType,
+      }),
+    ),
+  );
   if (!UploadId) throw new PublishError(`${key}: CreateMultipartUpload returned no UploadId`);
   const handle = await open(path, 'r');
   let failed = false;
   try {
-    const parts = await Promise.all(chunkRanges(size, partSize).map(async ({ offset, length }, i) => {
-      try {
-        const PartNumber = i + 1;
-        const { ETag } = await run(async () => {
-          if (failed) throw new PublishError(`${key}: upload abandoned`);
-          const body = new Uint8Array(length);
-          const { bytesRead } = await handle.read(body, 0, length, offset);
-          if (bytesRead !== length) throw new PublishError(`${path} changed during the upload (short read at ${offset})`);
-          return client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body: body, ContentLength: length }));
-        });
-        if (!ETag) throw new PublishError(`${key}: part ${PartNumber} returned no ETag`);
-        onBytes?.(length);
-        return { ETag, PartNumber };
-      } catch (e: unknown) {
-        failed = true;
-        throw e;
-      }
-    }));
-    await run(() => client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } })));
+    const parts = await Promise.all(
+      chunkRanges(size, partSize).map(async ({ offset, length }, i) => {
+        try {
+          const PartNumber = i + 1;
+          const { ETag } = await run(async () => {
+            if (failed) throw new PublishError(`${key}: upload abandoned`);
+            const body = new Uint8Array(length);
+            const { bytesRead } = await handle.read(body, 0, length, offset);
+            if (bytesRead !== length)
+              throw new PublishError(`${path} changed during the upload (short read at ${offset})`);
+            return client.send(
+              new UploadPartCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId,
+                PartNumber,
+                Body: body,
+                ContentLength: length,
+              }),
+            );
+          });
+          if (!ETag) throw new PublishError(`${key}: part ${PartNumber} returned no ETag`);
+          onBytes?.(length);
+          return { ETag, PartNumber };
+        } catch (e: unknown) {
+          failed = true;
+          throw e;
+        }
+      }),
+    );
+    await run(() =>
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      ),
+    );
     return 'multipart';
   } catch (e: unknown) {
     // Best effort: an unfinished upload's parts are billed until aborted.
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })).catch(() => undefined);
+    await client
+      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }))
+      .catch(() => undefined);
     throw e;
   } finally {
     await handle.close();

@@ -13,7 +13,9 @@ const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
 describe('DiskCache', () => {
   let root: string;
-  before(async () => { root = await mkdtemp(join(tmpdir(), 'unmask-cache-')); });
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'unmask-cache-'));
+  });
   after(() => rm(root, { recursive: true, force: true }));
 
   test('round-trips files by sha256, atomically (no temp files left)', async () => {
@@ -41,7 +43,10 @@ describe('DiskCache', () => {
       await utimes(join(cache.dir, shas[i]), t, t);
     }
     // 300 bytes > 250: the third put evicted the oldest (0).
-    assert.deepEqual((await cache.entries()).map((e) => e.sha256), [shas[1], shas[2]]);
+    assert.deepEqual(
+      (await cache.entries()).map((e) => e.sha256),
+      [shas[1], shas[2]],
+    );
     await cache.get(shas[1]); // now 2 is the least recently used
     const big = bytes(150, 9);
     const bigSha = await sha256Hex(big);
@@ -54,7 +59,9 @@ describe('DiskCache', () => {
   });
 
   test('removes stale temp files of crashed writers; settings come from the environment', async () => {
-    const cache = new DiskCache({ env: { UNMASK_CACHE_DIR: join(root, 'c'), UNMASK_CACHE_MAX_BYTES: '500' } });
+    const cache = new DiskCache({
+      env: { UNMASK_CACHE_DIR: join(root, 'c'), UNMASK_CACHE_MAX_BYTES: '500' },
+    });
     assert.equal(cache.dir, join(root, 'c'));
     assert.equal(cache.maxBytes, 500);
     const data = bytes(10, 3);
@@ -66,7 +73,10 @@ describe('DiskCache', () => {
     await cache.evict();
     assert.deepEqual(await readdir(cache.dir), [await sha256Hex(data)]);
     assert.equal(defaultCacheDir({ HOME: '/h', XDG_CACHE_HOME: '/x' }), '/x/unmask');
-    assert.throws(() => new DiskCache({ env: { UNMASK_CACHE_MAX_BYTES: 'lots' } }), /UNMASK_CACHE_MAX_BYTES/);
+    assert.throws(
+      () => new DiskCache({ env: { UNMASK_CACHE_MAX_BYTES: 'lots' } }),
+      /UNMASK_CACHE_MAX_BYTES/,
+    );
   });
 });
 
@@ -74,18 +84,34 @@ describe('FsStore', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'unmask-fs-'));
-    await writeFile(join(dir, 'model.onnx'), Uint8Array.from({ length: 10 }, (_, i) => i));
+    await writeFile(
+      join(dir, 'model.onnx'),
+      Uint8Array.from({ length: 10 }, (_, i) => i),
+    );
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
   test('whole and ranged reads, sizes, missing files, and no escape from the directory', async () => {
     const store = new FsStore(dir);
-    assert.deepEqual(await store.get('model.onnx'), Uint8Array.from({ length: 10 }, (_, i) => i));
-    assert.deepEqual(await store.get('model.onnx', { offset: 3, length: 4 }), new Uint8Array([3, 4, 5, 6]));
-    assert.deepEqual(await store.get('model.onnx', { offset: 8, length: 4 }), new Uint8Array([8, 9]), 'short read past EOF');
+    assert.deepEqual(
+      await store.get('model.onnx'),
+      Uint8Array.from({ length: 10 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      await store.get('model.onnx', { offset: 3, length: 4 }),
+      new Uint8Array([3, 4, 5, 6]),
+    );
+    assert.deepEqual(
+      await store.get('model.onnx', { offset: 8, length: 4 }),
+      new Uint8Array([8, 9]),
+      'short read past EOF',
+    );
     assert.deepEqual(await store.head('model.onnx'), { size: 10 });
     assert.equal(await store.get('nope.bin'), null);
     assert.equal(await store.head('nope.bin'), null);
-    await assert.rejects(store.get('../outside'), (e: unknown) => e instanceof ModelLoadError && e.code === 'format');
+    await assert.rejects(
+      store.get('../outside'),
+      (e: unknown) => e instanceof ModelLoadError && e.code === 'format',
+    );
   });
 });

@@ -30,7 +30,8 @@ function envMaxBytes(env: Record<string, string | undefined>): number | undefine
   const raw = env.UNMASK_CACHE_MAX_BYTES;
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`UNMASK_CACHE_MAX_BYTES must be a byte count, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`UNMASK_CACHE_MAX_BYTES must be a byte count, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -48,7 +49,11 @@ export class DiskCache implements FileCache {
   readonly dir: string;
   readonly maxBytes: number;
 
-  constructor({ env = process.env, dir = defaultCacheDir(env), maxBytes = envMaxBytes(env) ?? DEFAULT_CACHE_MAX_BYTES }: DiskCacheOptions = {}) {
+  constructor({
+    env = process.env,
+    dir = defaultCacheDir(env),
+    maxBytes = envMaxBytes(env) ?? DEFAULT_CACHE_MAX_BYTES,
+  }: DiskCacheOptions = {}) {
     this.dir = resolve(dir);
     this.maxBytes = maxBytes;
   }
@@ -77,7 +82,10 @@ export class DiskCache implements FileCache {
       const now = new Date();
       await utimes(path, now, now);
     } else {
-      const temp = join(this.dir, `${TEMP_PREFIX}${sha256}-${process.pid}-${Math.random().toString(36).slice(2)}`);
+      const temp = join(
+        this.dir,
+        `${TEMP_PREFIX}${sha256}-${process.pid}-${Math.random().toString(36).slice(2)}`,
+      );
       try {
         await writeFile(temp, bytes, { flag: 'wx' });
         await rename(temp, path);
@@ -92,16 +100,21 @@ export class DiskCache implements FileCache {
   /** Cached files, least recently used first. */
   async entries(): Promise<CacheEntry[]> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
-    const entries = await Promise.all(names.filter((n) => SHA256.test(n)).map(async (name) => {
-      const s = await stat(join(this.dir, name)).catch(() => null);
-      return s ? { sha256: name, bytes: s.size, usedMs: s.mtimeMs } : null;
-    }));
+    const entries = await Promise.all(
+      names
+        .filter((n) => SHA256.test(n))
+        .map(async (name) => {
+          const s = await stat(join(this.dir, name)).catch(() => null);
+          return s ? { sha256: name, bytes: s.size, usedMs: s.mtimeMs } : null;
+        }),
+    );
     return entries.filter((e): e is CacheEntry => e !== null).sort((a, b) => a.usedMs - b.usedMs);
   }
 
   /** Removes least-recently-used files (never those in `keep`) until the cache fits, and stale temp files. */
   async evict(keep?: string | ReadonlySet<string>): Promise<void> {
-    const kept = (sha256: string) => (typeof keep === 'string' ? keep === sha256 : keep?.has(sha256) ?? false);
+    const kept = (sha256: string) =>
+      typeof keep === 'string' ? keep === sha256 : (keep?.has(sha256) ?? false);
     const entries = await this.entries();
     let total = entries.reduce((sum, e) => sum + e.bytes, 0);
     for (const entry of entries) {
@@ -112,9 +125,13 @@ export class DiskCache implements FileCache {
     }
     const names = await readdir(this.dir).catch(() => [] as string[]);
     const now = Date.now();
-    await Promise.all(names.filter((n) => n.startsWith(TEMP_PREFIX)).map(async (name) => {
-      const s = await stat(join(this.dir, name)).catch(() => null);
-      if (s && now - s.mtimeMs > STALE_TEMP_MS) await rm(join(this.dir, name), { force: true });
-    }));
+    await Promise.all(
+      names
+        .filter((n) => n.startsWith(TEMP_PREFIX))
+        .map(async (name) => {
+          const s = await stat(join(this.dir, name)).catch(() => null);
+          if (s && now - s.mtimeMs > STALE_TEMP_MS) await rm(join(this.dir, name), { force: true });
+        }),
+    );
   }
 }

@@ -12,7 +12,14 @@ import { mkdir, open, readFile, rename, rm, stat, symlink, utimes } from 'node:f
 import { dirname, join, relative } from 'node:path';
 import type { Manifest, PackageFile } from '../../../src/model/manifest.ts';
 import { ModelLoadError, type BlobStore } from '../../../src/model/store.ts';
-import { AbandonedError, describeFile, fetchTo, missingFileError, sizeError, type FetchToOptions } from '../../../src/model/loader/fetch-file.ts';
+import {
+  AbandonedError,
+  describeFile,
+  fetchTo,
+  missingFileError,
+  sizeError,
+  type FetchToOptions,
+} from '../../../src/model/loader/fetch-file.ts';
 import { readManifest } from '../../../src/model/loader/read-manifest.ts';
 import { packageBytes, storageAccess, type StorageOptions } from '../../../src/model/loader.ts';
 import { DiskCache } from './disk-cache.ts';
@@ -34,7 +41,8 @@ export interface DiskPackage {
 /** Streams a file through SHA-256. */
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 }))
+    hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
@@ -42,13 +50,19 @@ export async function sha256File(path: string): Promise<string> {
  * @example const { dir, manifest } = await diskPackage(openStore('s3://models/llada2-mini'));
  *          await ort.InferenceSession.create(join(dir, manifest.graph.file), options);
  */
-export async function diskPackage(store: BlobStore, options: DiskPackageOptions = {}): Promise<DiskPackage> {
+export async function diskPackage(
+  store: BlobStore,
+  options: DiskPackageOptions = {},
+): Promise<DiskPackage> {
   const { onProgress } = options;
   const { call, rangeChunkBytes } = storageAccess(options);
   const manifest = await readManifest(store, call);
   const total = packageBytes(manifest);
   let done = 0;
-  const advance = (n: number, path: string) => { done += n; onProgress?.(done, total, path); };
+  const advance = (n: number, path: string) => {
+    done += n;
+    onProgress?.(done, total, path);
+  };
 
   if (store instanceof FsStore) {
     // A local package is used where it is, after the same checks a download gets.
@@ -68,24 +82,33 @@ export async function diskPackage(store: BlobStore, options: DiskPackageOptions 
   let downloadedBytes = 0;
   // One failed file stops the others (no new chunks) and the load reports it once every download has cleaned up.
   let failed = false;
-  const results = await Promise.allSettled(manifest.files.map(async (file) => {
-    const cached = join(cache.dir, file.sha256);
-    if (await isCached(cached, file)) {
-      const now = new Date();
-      await utimes(cached, now, now).catch(() => undefined);
-      advance(file.bytes, file.path);
-      return;
-    }
-    try {
-      await download(store, file, cached, { call, rangeChunkBytes, stop: () => failed, onBytes: (n) => advance(n, file.path) });
-    } catch (e: unknown) {
-      failed = true;
-      throw e;
-    }
-    downloadedBytes += file.bytes;
-  }));
+  const results = await Promise.allSettled(
+    manifest.files.map(async (file) => {
+      const cached = join(cache.dir, file.sha256);
+      if (await isCached(cached, file)) {
+        const now = new Date();
+        await utimes(cached, now, now).catch(() => undefined);
+        advance(file.bytes, file.path);
+        return;
+      }
+      try {
+        await download(store, file, cached, {
+          call,
+          rangeChunkBytes,
+          stop: () => failed,
+          onBytes: (n) => advance(n, file.path),
+        });
+      } catch (e: unknown) {
+        failed = true;
+        throw e;
+      }
+      downloadedBytes += file.bytes;
+    }),
+  );
   // The first real failure, not a download another file's failure abandoned.
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  const failures = results
+    .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    .map((r) => r.reason as unknown);
   if (failures.length) throw failures.find((e) => !(e instanceof AbandonedError)) ?? failures[0];
   // The package's files are the most recently used: eviction takes older ones first, and never these.
   await cache.evict(new Set(manifest.files.map((f) => f.sha256)));
@@ -104,15 +127,26 @@ async function isCached(path: string, file: PackageFile): Promise<boolean> {
 
 async function verify(store: BlobStore, file: PackageFile, path: string): Promise<void> {
   const actual = await sha256File(path);
-  if (actual !== file.sha256) throw new ModelLoadError('checksum', `${describeFile(store, file.path)} is corrupt: sha256 ${actual}, the manifest says ${file.sha256}`);
+  if (actual !== file.sha256)
+    throw new ModelLoadError(
+      'checksum',
+      `${describeFile(store, file.path)} is corrupt: sha256 ${actual}, the manifest says ${file.sha256}`,
+    );
 }
 
 /** Ranged GETs written at their offsets into a temp file; verified, then renamed to `target`. */
-async function download(store: BlobStore, file: PackageFile, target: string, options: FetchToOptions): Promise<void> {
+async function download(
+  store: BlobStore,
+  file: PackageFile,
+  target: string,
+  options: FetchToOptions,
+): Promise<void> {
   const temp = `${dirname(target)}/.tmp-${file.sha256}-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const handle = await open(temp, 'wx');
   try {
-    await fetchTo(store, file, options, async (part, offset) => { await handle.write(part, 0, part.length, offset); });
+    await fetchTo(store, file, options, async (part, offset) => {
+      await handle.write(part, 0, part.length, offset);
+    });
     await handle.sync();
     await handle.close();
     await verify(store, file, temp);
@@ -129,7 +163,10 @@ async function download(store: BlobStore, file: PackageFile, target: string, opt
  * Built under a temp name and renamed, so a directory that exists is complete.
  */
 async function linkPackage(cacheDir: string, manifest: Manifest): Promise<string> {
-  const id = createHash('sha256').update(JSON.stringify(manifest.files.map((f) => [f.path, f.sha256]))).digest('hex').slice(0, 32);
+  const id = createHash('sha256')
+    .update(JSON.stringify(manifest.files.map((f) => [f.path, f.sha256])))
+    .digest('hex')
+    .slice(0, 32);
   const dir = join(cacheDir, 'packages', id);
   if (await stat(dir).catch(() => null)) return dir;
   const temp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -154,5 +191,7 @@ async function linkPackage(cacheDir: string, manifest: Manifest): Promise<string
 
 /** A small package file (tokenizer, config) read into memory. */
 export function readPackageFile(pkg: DiskPackage, path: string): Promise<Uint8Array> {
-  return readFile(join(pkg.dir, path)).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+  return readFile(join(pkg.dir, path)).then(
+    (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+  );
 }

@@ -1,7 +1,12 @@
 /** BlobStore over a local package directory; ranged reads go through a file handle, never the whole file. */
 import { open, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { ModelLoadError, type BlobStore, type ByteRange, type ObjectInfo } from '../../../src/model/store.ts';
+import {
+  ModelLoadError,
+  type BlobStore,
+  type ByteRange,
+  type ObjectInfo,
+} from '../../../src/model/store.ts';
 
 function isNotFound(e: unknown): boolean {
   const code = (e as { code?: string }).code;
@@ -58,7 +63,11 @@ export class FsStore implements BlobStore {
 
   private pathOf(key: string): string {
     const path = resolve(this.location, key);
-    if (!path.startsWith(this.location + sep)) throw new ModelLoadError('format', `${key}: path leaves the package directory ${this.location}`);
+    if (!path.startsWith(this.location + sep))
+      throw new ModelLoadError(
+        'format',
+        `${key}: path leaves the package directory ${this.location}`,
+      );
     return path;
   }
 

@@ -16,10 +16,19 @@ type Env = Record<string, string | undefined>;
 export function s3ConfigFromEnv(env: Env = process.env): S3ClientOptions {
   const endpoint = env.S3_ENDPOINT || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
-  const credentials: S3Credentials | undefined = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-    ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
-    : undefined;
-  return { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...(credentials ? { credentials } : {}) };
+  const credentials: S3Credentials | undefined =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+        }
+      : undefined;
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    ...(credentials ? { credentials } : {}),
+  };
 }
 
 export interface OpenStoreOptions {
@@ -32,7 +41,10 @@ export interface OpenStoreOptions {
 /**
  * @example openStore('s3://models/llada2-mini') // or openStore('models/tiny-random')
  */
-export function openStore(location: string, { env = process.env, s3 = {} }: OpenStoreOptions = {}): BlobStore {
+export function openStore(
+  location: string,
+  { env = process.env, s3 = {} }: OpenStoreOptions = {},
+): BlobStore {
   if (!isS3Location(location)) return new FsStore(location);
   const { bucket, prefix } = parseS3Location(location);
   return new S3SdkStore({ bucket, prefix, ...mergeS3Config(s3ConfigFromEnv(env), s3) });

@@ -20,7 +20,12 @@ export interface S3ClientOptions {
  * aws-chunked framing inside objects (spec/platform.md §4, §6).
  * @example createS3Client({ endpoint: process.env.S3_ENDPOINT })
  */
-export function createS3Client({ endpoint, region = defaultRegion(endpoint), credentials, maxAttempts = 1 }: S3ClientOptions = {}): S3Client {
+export function createS3Client({
+  endpoint,
+  region = defaultRegion(endpoint),
+  credentials,
+  maxAttempts = 1,
+}: S3ClientOptions = {}): S3Client {
   return new S3Client({
     region,
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),

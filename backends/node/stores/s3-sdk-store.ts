@@ -26,7 +26,10 @@ export class S3SdkStore implements BlobStore {
   constructor({ bucket, prefix = '', client, ...clientOptions }: S3SdkStoreOptions) {
     if (!bucket) throw new Error('S3SdkStore: bucket is required');
     this.bucket = bucket;
-    this.prefix = prefix.split('/').filter((s) => s !== '').join('/');
+    this.prefix = prefix
+      .split('/')
+      .filter((s) => s !== '')
+      .join('/');
     this.location = formatS3Location({ bucket, prefix: this.prefix });
     this.client = client ?? createS3Client(clientOptions);
   }
@@ -34,23 +37,30 @@ export class S3SdkStore implements BlobStore {
   async get(key: string, range?: ByteRange): Promise<Uint8Array | null> {
     if (range && range.length === 0) return new Uint8Array(0);
     return this.send(key, async () => {
-      const out = await this.client.send(new GetObjectCommand({
-        Bucket: this.bucket,
-        Key: objectKey(this.prefix, key),
-        ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}),
-      }));
-      if (!out.Body) throw new ModelLoadError('format', `${this.where(key)}: GetObject returned no body`);
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: objectKey(this.prefix, key),
+          ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}),
+        }),
+      );
+      if (!out.Body)
+        throw new ModelLoadError('format', `${this.where(key)}: GetObject returned no body`);
       const bytes = await out.Body.transformToByteArray();
       // A server that ignores Range answers with the whole object (no Content-Range).
-      if (range && !out.ContentRange) return bytes.subarray(range.offset, range.offset + range.length);
+      if (range && !out.ContentRange)
+        return bytes.subarray(range.offset, range.offset + range.length);
       return bytes;
     });
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
     return this.send(key, async () => {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey(this.prefix, key) }));
-      if (out.ContentLength === undefined) throw new ModelLoadError('format', `${this.where(key)}: HEAD gave no Content-Length`);
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey(this.prefix, key) }),
+      );
+      if (out.ContentLength === undefined)
+        throw new ModelLoadError('format', `${this.where(key)}: HEAD gave no Content-Length`);
       return { size: out.ContentLength };
     });
   }
@@ -67,9 +77,16 @@ export class S3SdkStore implements BlobStore {
       if (e instanceof ModelLoadError) throw e;
       const status = sdkStatus(e);
       const code = sdkCode(e);
-      if ((status === 404 || code === 'NoSuchKey' || code === 'NotFound') && code !== 'NoSuchBucket') return null;
+      if (
+        (status === 404 || code === 'NoSuchKey' || code === 'NotFound') &&
+        code !== 'NoSuchBucket'
+      )
+        return null;
       if (code === 'CredentialsProviderError') {
-        throw new ModelLoadError('missing', `${this.where(key)}: no S3 credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile)`);
+        throw new ModelLoadError(
+          'missing',
+          `${this.where(key)}: no S3 credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile)`,
+        );
       }
       if (status === undefined) throw networkLoadError(this.where(key), e);
       throw httpLoadError(status, this.where(key), code);

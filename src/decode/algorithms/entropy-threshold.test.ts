@@ -26,8 +26,14 @@ test('entropy_threshold: the head estimate adds the missing mass as −r·ln p_k
   const v = view([0.6], { probs: [head] });
   // Just above and just below the estimate flip the decision for a second position with that head.
   const two = view([0.99, 0.6], { probs: [[0.99, 0.01, 0, 0], head] });
-  assert.deepEqual(picked(entropyThreshold.create({ max_entropy: estimate + 1e-6 }).select(two)), [0, 1]);
-  assert.deepEqual(picked(entropyThreshold.create({ max_entropy: estimate - 1e-6 }).select(two)), [0]);
+  assert.deepEqual(
+    picked(entropyThreshold.create({ max_entropy: estimate + 1e-6 }).select(two)),
+    [0, 1],
+  );
+  assert.deepEqual(
+    picked(entropyThreshold.create({ max_entropy: estimate - 1e-6 }).select(two)),
+    [0],
+  );
   assert.deepEqual(picked(entropyThreshold.create({}).select(v)), [0]);
 });
 
@@ -37,14 +43,31 @@ test('entropy_threshold: exact mode reads the full logits', () => {
   const algo = entropyThreshold.create({ exact: true, max_entropy: 1.38 });
   assert.equal(algo.needsLogits, true);
   assert.deepEqual(picked(algo.select(v)), [1]); // row 0 is uniform: ln 4 = 1.386 > 1.38
-  assert.deepEqual(picked(entropyThreshold.create({ exact: true, max_entropy: 1.39 }).select(v)), [0, 1]);
+  assert.deepEqual(
+    picked(entropyThreshold.create({ exact: true, max_entropy: 1.39 }).select(v)),
+    [0, 1],
+  );
 });
 
 test('entropy_threshold: golden decode (greedy, head estimate)', async () => {
-  const conf: Record<number, [number, number]> = { 4: [5, 0.99], 5: [6, 0.9], 6: [7, 0.4], 7: [8, 0.3] };
+  const conf: Record<number, [number, number]> = {
+    4: [5, 0.99],
+    5: [6, 0.9],
+    6: [7, 0.4],
+    7: [8, 0.3],
+  };
   const runner = new ScriptedRunner(table((p) => conf[p]));
-  const { steps, result } = await collect(decode(runner, [1, 2, 3, 4], { maxTokens: 4, algorithm: 'entropy_threshold', mode: 'reference' }));
+  const { steps, result } = await collect(
+    decode(runner, [1, 2, 3, 4], {
+      maxTokens: 4,
+      algorithm: 'entropy_threshold',
+      mode: 'reference',
+    }),
+  );
   // Entropies ≈ 0.10, 0.51, 2.2, 2.4 (the rest spread over 15 tokens): 4 and 5 first, then one per step.
-  assert.deepEqual(steps.map((s) => s.committed.map((c) => c.index)), [[0, 1], [2], [3]]);
+  assert.deepEqual(
+    steps.map((s) => s.committed.map((c) => c.index)),
+    [[0, 1], [2], [3]],
+  );
   assert.deepEqual(result.tokens, [5, 6, 7, 8]);
 });

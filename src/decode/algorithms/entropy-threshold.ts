@@ -46,7 +46,9 @@ function selectWith(maxEntropy: number) {
     const order: number[] = [];
     for (let i = 0; i < view.size; i++) {
       if (!view.masked[i]) continue;
-      entropy[i] = dist.logits ? exactEntropy(dist.logits, dist.vocabSize, i) : headEntropy(dist, i);
+      entropy[i] = dist.logits
+        ? exactEntropy(dist.logits, dist.vocabSize, i)
+        : headEntropy(dist, i);
       order.push(i);
     }
     order.sort((a, b) => entropy[a] - entropy[b]); // stable: ties keep the lower position
@@ -60,7 +62,8 @@ function selectWith(maxEntropy: number) {
 
 export const entropyThreshold: AlgorithmFactory = {
   name: 'entropy_threshold',
-  source: 'sgl-project/sglang python/sglang/srt/dllm/algorithm/entropy_threshold.py EntropyThreshold',
+  source:
+    'sgl-project/sglang python/sglang/srt/dllm/algorithm/entropy_threshold.py EntropyThreshold',
   params: ['max_entropy', 'exact'],
   create(params: AlgorithmParams) {
     const maxEntropy = numberParam(params, 'max_entropy', 0.95, { lo: 0, hi: 1e6 });

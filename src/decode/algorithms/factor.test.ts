@@ -21,8 +21,18 @@ test('factor: a larger factor is more permissive', () => {
 });
 
 test('factor: golden decode', async () => {
-  const conf: Record<number, [number, number]> = { 4: [5, 0.9], 5: [6, 0.7], 6: [7, 0.6], 7: [8, 0.3] };
+  const conf: Record<number, [number, number]> = {
+    4: [5, 0.9],
+    5: [6, 0.7],
+    6: [7, 0.6],
+    7: [8, 0.3],
+  };
   const runner = new ScriptedRunner(table((p) => conf[p]));
-  const { steps } = await collect(decode(runner, [1, 2, 3, 4], { maxTokens: 4, algorithm: 'factor', mode: 'cached' }));
-  assert.deepEqual(steps.map((s) => s.committed.map((c) => c.index)), [[0, 1], [2], [3]]);
+  const { steps } = await collect(
+    decode(runner, [1, 2, 3, 4], { maxTokens: 4, algorithm: 'factor', mode: 'cached' }),
+  );
+  assert.deepEqual(
+    steps.map((s) => s.committed.map((c) => c.index)),
+    [[0, 1], [2], [3]],
+  );
 });

@@ -24,7 +24,8 @@ function selectWith(factor: number) {
 
 export const factor: AlgorithmFactory = {
   name: 'factor',
-  source: 'NVlabs/Fast-dLLM llada/generate.py; inclusionAI/dInfer parallel_strategy.py get_transfer_index_dynamic',
+  source:
+    'NVlabs/Fast-dLLM llada/generate.py; inclusionAI/dInfer parallel_strategy.py get_transfer_index_dynamic',
   params: ['factor'],
   create(params: AlgorithmParams) {
     const f = numberParam(params, 'factor', 1, { lo: 0, hi: 1e6 });

@@ -16,8 +16,14 @@ test('hierarchy: the best of each masked run above low_threshold, plus the globa
 });
 
 test('hierarchy: ties inside a run all commit; anything above the threshold commits', () => {
-  assert.deepEqual(picked(select(view([0.7, 0.7, null, 0.95, 0.1], { threshold: 0.9 }))), [0, 1, 3]);
-  assert.deepEqual(picked(hierarchy.create({ low_threshold: 0.8 }).select(view([0.7, 0.6, null, 0.75]))), [3]);
+  assert.deepEqual(
+    picked(select(view([0.7, 0.7, null, 0.95, 0.1], { threshold: 0.9 }))),
+    [0, 1, 3],
+  );
+  assert.deepEqual(
+    picked(hierarchy.create({ low_threshold: 0.8 }).select(view([0.7, 0.6, null, 0.75]))),
+    [3],
+  );
 });
 
 test('hierarchy: low_threshold is validated', () => {
@@ -27,9 +33,19 @@ test('hierarchy: low_threshold is validated', () => {
 
 test('hierarchy: golden decode, one block', async () => {
   // P = 4, B = 4. Step 0: one run [4..7] → its best (6, 0.6) plus nothing else. Step 1: runs [4..5] and [7].
-  const conf: Record<number, [number, number]> = { 4: [5, 0.45], 5: [6, 0.3], 6: [7, 0.6], 7: [8, 0.5] };
+  const conf: Record<number, [number, number]> = {
+    4: [5, 0.45],
+    5: [6, 0.3],
+    6: [7, 0.6],
+    7: [8, 0.5],
+  };
   const runner = new ScriptedRunner(table((p) => conf[p]));
-  const { steps, result } = await collect(decode(runner, [1, 2, 3, 4], { maxTokens: 4, algorithm: 'hierarchy', mode: 'reference' }));
-  assert.deepEqual(steps.map((s) => s.committed.map((c) => c.index)), [[2], [0, 3], [1]]);
+  const { steps, result } = await collect(
+    decode(runner, [1, 2, 3, 4], { maxTokens: 4, algorithm: 'hierarchy', mode: 'reference' }),
+  );
+  assert.deepEqual(
+    steps.map((s) => s.committed.map((c) => c.index)),
+    [[2], [0, 3], [1]],
+  );
   assert.deepEqual(result.tokens, [5, 6, 7, 8]);
 });

@@ -6,15 +6,24 @@ import { topUp } from './rank.ts';
 const select = lowConfidence.create({}).select;
 
 test('low_confidence: all strictly above the threshold when they fill the quota', () => {
-  assert.deepEqual(picked(select(view([0.95, 0.5, 0.97, null, 0.99], { threshold: 0.95 }))), [2, 4]);
-  assert.deepEqual(picked(select(view([0.96, 0.97, 0.98, 0.1], { threshold: 0.95, quota: 2 }))), [0, 1, 2]);
+  assert.deepEqual(
+    picked(select(view([0.95, 0.5, 0.97, null, 0.99], { threshold: 0.95 }))),
+    [2, 4],
+  );
+  assert.deepEqual(
+    picked(select(view([0.96, 0.97, 0.98, 0.1], { threshold: 0.95, quota: 2 }))),
+    [0, 1, 2],
+  );
 });
 
 test('low_confidence: else the quota top by confidence, ties to the lower position', () => {
   assert.deepEqual(picked(select(view([0.3, 0.8, 0.8, 0.2], { quota: 1 }))), [1]);
   assert.deepEqual(picked(select(view([0.3, 0.8, 0.8, 0.2], { quota: 2 }))), [1, 2]);
   assert.deepEqual(picked(select(view([0.5, 0.5, 0.5, 0.5], { quota: 3 }))), [0, 1, 2]);
-  assert.deepEqual(picked(select(view([null, 0.96, 0.5, 0.7], { quota: 2, threshold: 0.95 }))), [1, 3]);
+  assert.deepEqual(
+    picked(select(view([null, 0.96, 0.5, 0.7], { quota: 2, threshold: 0.95 }))),
+    [1, 3],
+  );
 });
 
 test('low_confidence: quota 0 (steps > B) commits the high set only, possibly nothing', () => {

@@ -6,7 +6,9 @@ import type { AlgorithmParams, StepView } from './types.ts';
 export function rankMasked(view: StepView): number[] {
   const order: number[] = [];
   for (let i = 0; i < view.size; i++) if (view.masked[i]) order.push(i);
-  return order.sort((a, b) => (view.conf[b] > view.conf[a] ? 1 : view.conf[b] < view.conf[a] ? -1 : 0));
+  return order.sort((a, b) =>
+    view.conf[b] > view.conf[a] ? 1 : view.conf[b] < view.conf[a] ? -1 : 0,
+  );
 }
 
 /** Adds the best-ranked unselected masked offsets until `quota` are selected; returns the selected count. */
@@ -35,16 +37,24 @@ export function numberParam(
   range: { lo: number; hi: number; loInclusive?: boolean },
 ): number {
   const v = params[name] ?? fallback;
-  const ok = typeof v === 'number' && Number.isFinite(v) && v <= range.hi && (range.loInclusive ? v >= range.lo : v > range.lo);
+  const ok =
+    typeof v === 'number' &&
+    Number.isFinite(v) &&
+    v <= range.hi &&
+    (range.loInclusive ? v >= range.lo : v > range.lo);
   if (!ok) {
     const open = range.loInclusive ? '[' : '(';
-    throw new DecodeOptionsError(`algorithmParams.${name}`, `must be a number in ${open}${range.lo}, ${range.hi}]`);
+    throw new DecodeOptionsError(
+      `algorithmParams.${name}`,
+      `must be a number in ${open}${range.lo}, ${range.hi}]`,
+    );
   }
   return v;
 }
 
 export function booleanParam(params: AlgorithmParams, name: string, fallback: boolean): boolean {
   const v = params[name] ?? fallback;
-  if (typeof v !== 'boolean') throw new DecodeOptionsError(`algorithmParams.${name}`, 'must be a boolean');
+  if (typeof v !== 'boolean')
+    throw new DecodeOptionsError(`algorithmParams.${name}`, 'must be a boolean');
   return v;
 }

@@ -23,12 +23,18 @@ export function algorithmNames(): string[] {
 export function createAlgorithm(name: string, params: AlgorithmParams = {}): DecodeAlgorithm {
   const factory = Object.hasOwn(ALGORITHMS, name) ? ALGORITHMS[name] : undefined;
   if (!factory) {
-    throw new DecodeOptionsError('algorithm', `unknown algorithm "${name}"; known: ${algorithmNames().join(', ')}`);
+    throw new DecodeOptionsError(
+      'algorithm',
+      `unknown algorithm "${name}"; known: ${algorithmNames().join(', ')}`,
+    );
   }
   for (const key of Object.keys(params)) {
     if (!factory.params.includes(key)) {
       const known = factory.params.length > 0 ? factory.params.join(', ') : 'none';
-      throw new DecodeOptionsError(`algorithmParams.${key}`, `unknown parameter for "${name}"; known: ${known}`);
+      throw new DecodeOptionsError(
+        `algorithmParams.${key}`,
+        `unknown parameter for "${name}"; known: ${known}`,
+      );
     }
   }
   return factory.create(params);

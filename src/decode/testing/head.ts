@@ -6,9 +6,20 @@ import type { ForwardOutput } from '../runner.ts';
  * float64, so probabilities agree with what a sampler recomputes from the returned logits. Ties in the head go
  * to the lower id.
  */
-export function headOutput(logits: Float64Array, rows: number, vocab: number, k: number, wantLogits: boolean): ForwardOutput {
+export function headOutput(
+  logits: Float64Array,
+  rows: number,
+  vocab: number,
+  k: number,
+  wantLogits: boolean,
+): ForwardOutput {
   const f32 = Float32Array.from(logits);
-  const topk = { k, logits: new Float32Array(rows * k), probs: new Float32Array(rows * k), ids: new Int32Array(rows * k) };
+  const topk = {
+    k,
+    logits: new Float32Array(rows * k),
+    probs: new Float32Array(rows * k),
+    ids: new Int32Array(rows * k),
+  };
   const order = Array.from({ length: vocab }, (_, i) => i);
   for (let r = 0; r < rows; r++) {
     const row = f32.subarray(r * vocab, (r + 1) * vocab);

@@ -19,13 +19,25 @@ export interface ScriptCall {
 /** Logits (length vocab) for the row at `position`; `token` is the input token there. */
 export type RowScript = (position: number, token: number, call: ScriptCall) => ArrayLike<number>;
 
-export const SCRIPTED_INFO: RunnerInfo = { vocabSize: 16, topK: 4, maskId: 15, eosId: 14, maxPositions: 256, blockLength: 4 };
+export const SCRIPTED_INFO: RunnerInfo = {
+  vocabSize: 16,
+  topK: 4,
+  maskId: 15,
+  eosId: 14,
+  maxPositions: 256,
+  blockLength: 4,
+};
 
 /**
  * Logits whose softmax gives `prob` to `token` and shares the rest evenly; `second` optionally gets `p2` of it.
  * Handy to script confidences.
  */
-export function peaked(vocab: number, token: number, prob: number, second?: { token: number; prob: number }): number[] {
+export function peaked(
+  vocab: number,
+  token: number,
+  prob: number,
+  second?: { token: number; prob: number },
+): number[] {
   const rest = (1 - prob - (second?.prob ?? 0)) / (vocab - 1 - (second ? 1 : 0));
   const logits = new Array<number>(vocab).fill(Math.log(Math.max(rest, 1e-30)));
   logits[token] = Math.log(prob);
@@ -53,10 +65,22 @@ export class ScriptedRunner implements BlockRunner {
   async forward(input: ForwardInput): Promise<ForwardOutput> {
     const { seq, ids, positions, visibility, wantLogits, wantPresent } = input;
     const pastLength = input.past?.length ?? 0;
-    if (ids.length !== seq || positions.length !== seq || visibility.length !== seq * (pastLength + seq)) {
+    if (
+      ids.length !== seq ||
+      positions.length !== seq ||
+      visibility.length !== seq * (pastLength + seq)
+    ) {
       throw new Error('scripted runner: input shapes disagree');
     }
-    const call: ScriptCall = { index: this.calls.length, ids, positions, pastLength, visibility, wantLogits, wantPresent };
+    const call: ScriptCall = {
+      index: this.calls.length,
+      ids,
+      positions,
+      pastLength,
+      visibility,
+      wantLogits,
+      wantPresent,
+    };
     this.calls.push(call);
     const V = this.info.vocabSize;
     const logits = new Float64Array(seq * V);

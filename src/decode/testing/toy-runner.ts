@@ -75,12 +75,14 @@ export class ToyRunner implements BlockRunner {
     if (input.batch !== 1) throw new Error('toy runner: batch 1 only');
     if (past?.released) throw new Error('toy runner: past K/V used after release');
     const pastLength = past?.length ?? 0;
-    if (visibility.length !== seq * (pastLength + seq)) throw new Error('toy runner: bad visibility size');
+    if (visibility.length !== seq * (pastLength + seq))
+      throw new Error('toy runner: bad visibility size');
     this.calls.push({ seq, pastLength, wantLogits, wantPresent });
     const { dim: d, vocabSize: V } = this.cfg;
     let h: Float64Array = new Float64Array(seq * d);
     for (let t = 0; t < seq; t++) {
-      for (let i = 0; i < d; i++) h[t * d + i] = this.w.embed[ids[t] * d + i] + this.w.pos[positions[t] * d + i];
+      for (let i = 0; i < d; i++)
+        h[t * d + i] = this.w.embed[ids[t] * d + i] + this.w.pos[positions[t] * d + i];
     }
     const keys: Float64Array[] = [];
     const values: Float64Array[] = [];
@@ -90,16 +92,31 @@ export class ToyRunner implements BlockRunner {
       const v = concat(past?.v[l], matmul(x, seq, d, layer.wv, d));
       keys.push(k);
       values.push(v);
-      const attn = this.attend(matmul(x, seq, d, layer.wq, d), k, v, seq, pastLength + seq, visibility);
+      const attn = this.attend(
+        matmul(x, seq, d, layer.wq, d),
+        k,
+        v,
+        seq,
+        pastLength + seq,
+        visibility,
+      );
       h = add(h, matmul(attn, seq, d, layer.wo, d));
-      const up = matmul(rmsNorm(h, seq, d), seq, d, layer.w1, this.cfg.hidden).map((a) => a / (1 + Math.exp(-a)));
+      const up = matmul(rmsNorm(h, seq, d), seq, d, layer.w1, this.cfg.hidden).map(
+        (a) => a / (1 + Math.exp(-a)),
+      );
       h = add(h, matmul(up, seq, this.cfg.hidden, layer.w2, d));
     });
     const logits = matmul(rmsNorm(h, seq, d), seq, d, this.w.head, V);
     for (let t = 0; t < seq; t++) for (let j = 0; j < V; j++) logits[t * V + j] += this.bias[j];
     const out = headOutput(logits, seq, V, this.info.topK, wantLogits);
     if (!wantPresent) return out;
-    const present: ToyKv = { length: pastLength + seq, batch: 1, k: keys, v: values, released: false };
+    const present: ToyKv = {
+      length: pastLength + seq,
+      batch: 1,
+      k: keys,
+      v: values,
+      released: false,
+    };
     this.live++;
     return { ...out, present };
   }
@@ -109,7 +126,13 @@ export class ToyRunner implements BlockRunner {
     if (s.released) throw new Error('toy runner: truncate after release');
     const d = this.cfg.dim;
     this.live++;
-    return { length, batch: 1, k: s.k.map((a) => a.slice(0, length * d)), v: s.v.map((a) => a.slice(0, length * d)), released: false } as ToyKv;
+    return {
+      length,
+      batch: 1,
+      k: s.k.map((a) => a.slice(0, length * d)),
+      v: s.v.map((a) => a.slice(0, length * d)),
+      released: false,
+    } as ToyKv;
   }
 
   release(state: KvState): void {
@@ -120,7 +143,14 @@ export class ToyRunner implements BlockRunner {
   }
 
   /** Multi-head attention over visible keys only, each in key order (max, then sum, then weighted values). */
-  private attend(q: Float64Array, k: Float64Array, v: Float64Array, seq: number, width: number, vis: Uint8Array): Float64Array {
+  private attend(
+    q: Float64Array,
+    k: Float64Array,
+    v: Float64Array,
+    seq: number,
+    width: number,
+    vis: Uint8Array,
+  ): Float64Array {
     const { dim: d, heads } = this.cfg;
     const hd = d / heads;
     const out = new Float64Array(seq * d);

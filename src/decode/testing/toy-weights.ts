@@ -37,8 +37,10 @@ export interface ToyWeights {
 export function randomWeights(cfg: ToyConfig, seed: number): ToyWeights {
   const rng = new Xoshiro128(seed);
   // Box–Muller normals from the shared PRNG.
-  const normal = (): number => Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
-  const matrix = (n: number, std: number): Float64Array => Float64Array.from({ length: n }, () => normal() * std);
+  const normal = (): number =>
+    Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
+  const matrix = (n: number, std: number): Float64Array =>
+    Float64Array.from({ length: n }, () => normal() * std);
   const { vocabSize: V, dim: d, hidden: f } = cfg;
   return {
     embed: matrix(V * d, 1),
@@ -56,7 +58,13 @@ export function randomWeights(cfg: ToyConfig, seed: number): ToyWeights {
 }
 
 /** out[rows × m] = x[rows × n] · w[n × m], accumulated in a fixed order (row results never depend on other rows). */
-export function matmul(x: Float64Array, rows: number, n: number, w: Float64Array, m: number): Float64Array {
+export function matmul(
+  x: Float64Array,
+  rows: number,
+  n: number,
+  w: Float64Array,
+  m: number,
+): Float64Array {
   const out = new Float64Array(rows * m);
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < n; i++) {

@@ -32,7 +32,8 @@ export class CircuitBreaker {
   private readonly now: () => number;
 
   constructor({ failureThreshold = 3, coolDownMs = 10_000, now = Date.now }: BreakerOptions = {}) {
-    if (!Number.isInteger(failureThreshold) || failureThreshold < 1) throw new RangeError(`failureThreshold must be a positive integer, got ${failureThreshold}`);
+    if (!Number.isInteger(failureThreshold) || failureThreshold < 1)
+      throw new RangeError(`failureThreshold must be a positive integer, got ${failureThreshold}`);
     if (!(coolDownMs >= 0)) throw new RangeError(`coolDownMs must be >= 0, got ${coolDownMs}`);
     this.failureThreshold = failureThreshold;
     this.coolDownMs = coolDownMs;
@@ -68,11 +69,18 @@ export class CircuitBreaker {
     const trial = this.state === 'half-open';
     if (trial) this.trialSince = this.now();
     let settled = false;
-    const settle = (fn: () => void) => () => { if (!settled) { settled = true; fn(); } };
+    const settle = (fn: () => void) => () => {
+      if (!settled) {
+        settled = true;
+        fn();
+      }
+    };
     return {
       success: settle(() => this.recordSuccess()),
       failure: settle(() => this.recordFailure(trial)),
-      release: settle(() => { if (trial) this.trialSince = null; }),
+      release: settle(() => {
+        if (trial) this.trialSince = null;
+      }),
     };
   }
 

@@ -11,18 +11,32 @@ import { unmaskPoolEngine, type UnmaskPoolOptions } from './unmask-engine.ts';
 import type { PoolEngine } from './shared.ts';
 
 export { PoolMembers, type Member, type MemberStatus, type PoolMembersOptions } from './members.ts';
-export { CircuitBreaker, type BreakerOptions, type BreakerState, type BreakerTicket } from './breaker.ts';
+export {
+  CircuitBreaker,
+  type BreakerOptions,
+  type BreakerState,
+  type BreakerTicket,
+} from './breaker.ts';
 export { readSse, SseParser, IdleTimeoutError, type SseFrame } from './sse.ts';
 export { withRetries, type RetryOptions } from './retry.ts';
-export { unmaskPoolEngine, wireOptions, toDecodeEvent, type UnmaskPoolOptions } from './unmask-engine.ts';
-export { openAiPoolEngine, completionsBody, COMPLETIONS_PATH, type OpenAiPoolOptions } from './openai-engine.ts';
+export {
+  unmaskPoolEngine,
+  wireOptions,
+  toDecodeEvent,
+  type UnmaskPoolOptions,
+} from './unmask-engine.ts';
+export {
+  openAiPoolEngine,
+  completionsBody,
+  COMPLETIONS_PATH,
+  type OpenAiPoolOptions,
+} from './openai-engine.ts';
 export type { PoolEngine, PoolEngineOptions } from './shared.ts';
 
 export type PoolKind = 'unmask' | 'openai';
 
 export type CreatePoolEngineOptions =
-  | ({ kind: 'unmask' } & UnmaskPoolOptions)
-  | ({ kind: 'openai' } & OpenAiPoolOptions);
+  ({ kind: 'unmask' } & UnmaskPoolOptions) | ({ kind: 'openai' } & OpenAiPoolOptions);
 
 /** One engine of either kind. */
 export function createPoolEngine(opts: CreatePoolEngineOptions): PoolEngine {

@@ -44,11 +44,21 @@ export class PoolMembers {
   private readonly healthTimeoutMs: number;
   private readonly fetchFn: typeof fetch;
 
-  constructor({ urls, breaker, healthTtlMs = 5_000, healthTimeoutMs = 2_000, now = Date.now, fetch: fetchFn }: PoolMembersOptions) {
+  constructor({
+    urls,
+    breaker,
+    healthTtlMs = 5_000,
+    healthTimeoutMs = 2_000,
+    now = Date.now,
+    fetch: fetchFn,
+  }: PoolMembersOptions) {
     if (urls.length === 0) throw new RangeError('a pool needs at least one member URL');
     this.now = now;
     this.members = urls.map((url) => ({
-      url: url.replace(/\/+$/, ''), breaker: new CircuitBreaker({ ...breaker, now }), busyUntil: 0, health: null,
+      url: url.replace(/\/+$/, ''),
+      breaker: new CircuitBreaker({ ...breaker, now }),
+      busyUntil: 0,
+      health: null,
     }));
     this.healthTtlMs = healthTtlMs;
     this.healthTimeoutMs = healthTimeoutMs;
@@ -66,7 +76,10 @@ export class PoolMembers {
     for (let i = 0; i < n; i++) {
       const m = this.members[(this.cursor + i) % n];
       if (exclude.has(m) || m.busyUntil > now || !m.breaker.allows()) continue;
-      if (this.knownDown(m, now)) { fallback ??= m; continue; }
+      if (this.knownDown(m, now)) {
+        fallback ??= m;
+        continue;
+      }
       this.cursor = (this.cursor + i + 1) % n;
       return m;
     }
@@ -86,7 +99,11 @@ export class PoolMembers {
     const now = this.now();
     const candidates = this.members.filter((m) => m.breaker.state !== 'open');
     if (candidates.length === 0) return false;
-    await Promise.all(candidates.map((m) => (m.health && now - m.health.at < this.healthTtlMs ? undefined : this.probe(m))));
+    await Promise.all(
+      candidates.map((m) =>
+        m.health && now - m.health.at < this.healthTtlMs ? undefined : this.probe(m),
+      ),
+    );
     return candidates.some((m) => m.health?.ok === true);
   }
 
@@ -111,8 +128,11 @@ export class PoolMembers {
   status(): MemberStatus[] {
     const now = this.now();
     return this.members.map((m, index) => ({
-      index, breaker: m.breaker.state, failures: m.breaker.consecutiveFailures,
-      healthy: m.health && now - m.health.at < this.healthTtlMs ? m.health.ok : null, busy: m.busyUntil > now,
+      index,
+      breaker: m.breaker.state,
+      failures: m.breaker.consecutiveFailures,
+      healthy: m.health && now - m.health.at < this.healthTtlMs ? m.health.ok : null,
+      busy: m.busyUntil > now,
     }));
   }
 

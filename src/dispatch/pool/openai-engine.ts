@@ -14,7 +14,13 @@ import { ApiError } from '../../api/errors.ts';
 import type { TextCodec } from '../../model/text-codec.ts';
 import { fromPoolError, poolDisconnected } from './errors.ts';
 import { poolStream } from './pool-stream.ts';
-import { DEFAULT_IDLE_TIMEOUT_MS, abortedResult, nextJson, type PoolEngine, type PoolEngineOptions } from './shared.ts';
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  abortedResult,
+  nextJson,
+  type PoolEngine,
+  type PoolEngineOptions,
+} from './shared.ts';
 
 export const COMPLETIONS_PATH = '/v1/completions';
 
@@ -24,7 +30,11 @@ export interface OpenAiPoolOptions extends Omit<PoolEngineOptions, 'describeBudg
 }
 
 const UNSUPPORTED: [keyof DecodeOptions, string][] = [
-  ['blockLength', 'block_length'], ['steps', 'steps'], ['threshold', 'threshold'], ['algorithm', 'strategy'], ['eosEarlyStop', 'eos_early_stop'],
+  ['blockLength', 'block_length'],
+  ['steps', 'steps'],
+  ['threshold', 'threshold'],
+  ['algorithm', 'strategy'],
+  ['eosEarlyStop', 'eos_early_stop'],
 ];
 
 interface Chunk {
@@ -33,13 +43,26 @@ interface Chunk {
 }
 
 /** The /v1/completions body for a prompt of ids. */
-export function completionsBody(model: string, promptIds: number[], o: DecodeOptions): Record<string, unknown> {
+export function completionsBody(
+  model: string,
+  promptIds: number[],
+  o: DecodeOptions,
+): Record<string, unknown> {
   for (const [key, param] of UNSUPPORTED) {
-    if (o[key] !== undefined) throw new ApiError(400, 'invalid_request_error', `${param} is not supported by this model's backend`, { param, code: 'unsupported_parameter' });
+    if (o[key] !== undefined)
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        `${param} is not supported by this model's backend`,
+        { param, code: 'unsupported_parameter' },
+      );
   }
   return {
-    model, prompt: promptIds, stream: true,
-    max_tokens: o.maxTokens, temperature: o.temperature ?? 0,
+    model,
+    prompt: promptIds,
+    stream: true,
+    max_tokens: o.maxTokens,
+    temperature: o.temperature ?? 0,
     ...(o.topP !== undefined ? { top_p: o.topP } : {}),
     ...(o.topK !== undefined ? { top_k: o.topK } : {}),
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
@@ -48,16 +71,34 @@ export function completionsBody(model: string, promptIds: number[], o: DecodeOpt
 
 /** @example openAiPoolEngine({ id: 'llada2-mini', members, secret, model: () => edge.open() }) */
 export function openAiPoolEngine(opts: OpenAiPoolOptions): PoolEngine {
-  const { id, members, secret, retry = {}, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS, ownedBy = 'unmask', model } = opts;
+  const {
+    id,
+    members,
+    secret,
+    retry = {},
+    idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS,
+    ownedBy = 'unmask',
+    model,
+  } = opts;
   const upstreamModel = opts.upstreamModel ?? id;
   const fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
 
   // A generator, so a refused option surfaces on the first next(), like every other failure.
-  async function* decode(codec: TextCodec, promptIds: number[], options: DecodeOptions): AsyncGenerator<DecodeEvent> {
+  async function* decode(
+    codec: TextCodec,
+    promptIds: number[],
+    options: DecodeOptions,
+  ): AsyncGenerator<DecodeEvent> {
     yield* poolStream({
-      members, retry, fetch: fetchFn, idleTimeoutMs, secret, path: COMPLETIONS_PATH,
+      members,
+      retry,
+      fetch: fetchFn,
+      idleTimeoutMs,
+      secret,
+      path: COMPLETIONS_PATH,
       payload: JSON.stringify(completionsBody(upstreamModel, promptIds, options)),
-      signal: options.signal, seed: options.seed,
+      signal: options.signal,
+      seed: options.seed,
       first: (json) => json as Chunk | null,
       async *relay(first, it, output, broke) {
         let finish: string | null = null;
@@ -84,14 +125,22 @@ export function openAiPoolEngine(opts: OpenAiPoolOptions): PoolEngine {
           }
           chunk = next.json as Chunk | null;
         }
-        yield { type: 'done', result: { ...abortedResult(output, options.seed), finishReason: finish === 'stop' ? 'stop' : 'length' } };
+        yield {
+          type: 'done',
+          result: {
+            ...abortedResult(output, options.seed),
+            finishReason: finish === 'stop' ? 'stop' : 'length',
+          },
+        };
       },
     });
   }
 
   let opened: OpenModel | undefined;
   return {
-    id, backend: 'gpu-openai', ownedBy,
+    id,
+    backend: 'gpu-openai',
+    ownedBy,
     async open() {
       if (opened) return opened;
       const { codec, info } = await model();

@@ -30,7 +30,12 @@ export interface PoolStreamRequest<F> {
    * The stream as decode events. `output` collects the tokens sent (for an aborted result); call `broke()` before
    * throwing for a stream cut short.
    */
-  relay: (first: F, it: AsyncGenerator<SseFrame>, output: number[], broke: () => void) => AsyncGenerator<DecodeEvent>;
+  relay: (
+    first: F,
+    it: AsyncGenerator<SseFrame>,
+    output: number[],
+    broke: () => void,
+  ) => AsyncGenerator<DecodeEvent>;
 }
 
 export async function* poolStream<F>(r: PoolStreamRequest<F>): AsyncGenerator<DecodeEvent> {
@@ -39,10 +44,18 @@ export async function* poolStream<F>(r: PoolStreamRequest<F>): AsyncGenerator<De
   let attempt;
   try {
     attempt = await withRetries(members, signal, r.retry, async (member, init) => {
-      const res = await r.fetch(`${member.url}${r.path}`, { method: 'POST', headers: streamHeaders(r.secret), body: r.payload, signal: init.signal });
+      const res = await r.fetch(`${member.url}${r.path}`, {
+        method: 'POST',
+        headers: streamHeaders(r.secret),
+        body: r.payload,
+        signal: init.signal,
+      });
       init.connected();
       const retryable = classifyStatus(res, members.now());
-      if (retryable) { await res.body?.cancel().catch(() => {}); throw retryable; }
+      if (retryable) {
+        await res.body?.cancel().catch(() => {});
+        throw retryable;
+      }
       if (!res.ok) throw await errorFromResponse(res);
       return openStream(res, r.idleTimeoutMs, r.first);
     });
@@ -57,7 +70,9 @@ export async function* poolStream<F>(r: PoolStreamRequest<F>): AsyncGenerator<De
   let broken = false;
   const { first, it } = attempt.value;
   try {
-    yield* r.relay(first, it, output, () => { broken = true; });
+    yield* r.relay(first, it, output, () => {
+      broken = true;
+    });
   } catch (e: unknown) {
     if (signal?.aborted) {
       broken = false;

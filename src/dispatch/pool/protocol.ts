@@ -39,7 +39,10 @@ export type PoolEvent =
   | { type: 'block'; block: number; offset: number; tokens: number[] }
   | (Omit<StepEvent, 'type'> & { type: 'step' })
   | { type: 'done'; result: DecodeResult }
-  | { type: 'error'; error: { message: string; type: string; code: string | null; param?: string | null } };
+  | {
+      type: 'error';
+      error: { message: string; type: string; code: string | null; param?: string | null };
+    };
 
 export interface ModelDescription {
   id: string;

@@ -27,7 +27,11 @@ export interface RetryOptions {
 /** What an attempt reports when the member answered but must not get this request now. */
 export class RetryableError extends Error {
   override name = 'RetryableError';
-  constructor(message: string, readonly kind: 'busy' | 'failure', readonly waitMs?: number) {
+  constructor(
+    message: string,
+    readonly kind: 'busy' | 'failure',
+    readonly waitMs?: number,
+  ) {
     super(message);
   }
 }
@@ -46,14 +50,29 @@ export interface Attempt<T> {
  * RetryableError for "busy" or a failed answer, a ApiError for a definite refusal (not retried), and
  * anything else counts as a transport failure.
  */
-export type AttemptFn<T> = (member: Member, init: { signal: AbortSignal; connected: () => void }) => Promise<T>;
+export type AttemptFn<T> = (
+  member: Member,
+  init: { signal: AbortSignal; connected: () => void },
+) => Promise<T>;
 
 export class AbortedError extends Error {
   override name = 'AbortError';
 }
 
-export async function withRetries<T>(members: PoolMembers, signal: AbortSignal | undefined, options: RetryOptions, attempt: AttemptFn<T>): Promise<Attempt<T>> {
-  const { budgetMs = 60_000, maxAttempts = 8, backoffBaseMs = 250, backoffMaxMs = 5_000, connectTimeoutMs = 10_000, random = Math.random } = options;
+export async function withRetries<T>(
+  members: PoolMembers,
+  signal: AbortSignal | undefined,
+  options: RetryOptions,
+  attempt: AttemptFn<T>,
+): Promise<Attempt<T>> {
+  const {
+    budgetMs = 60_000,
+    maxAttempts = 8,
+    backoffBaseMs = 250,
+    backoffMaxMs = 5_000,
+    connectTimeoutMs = 10_000,
+    random = Math.random,
+  } = options;
   const now = members.now;
   const deadline = now() + budgetMs;
   const tried = new Set<Member>();
@@ -62,11 +81,13 @@ export async function withRetries<T>(members: PoolMembers, signal: AbortSignal |
   let last = 'no member is accepting requests';
   for (;;) {
     if (signal?.aborted) throw new AbortedError('aborted');
-    if (failures >= maxAttempts) throw poolUnavailable(`${failures} attempts failed (last: ${last})`);
+    if (failures >= maxAttempts)
+      throw poolUnavailable(`${failures} attempts failed (last: ${last})`);
     const member = members.pick(tried);
     if (!member) {
       // Fail fast while every breaker is open: that is what they are for. Busy members (503) are waited for.
-      if (members.members.every((m) => m.breaker.state === 'open')) throw poolUnavailable(`every member's circuit breaker is open (last: ${last})`);
+      if (members.members.every((m) => m.breaker.state === 'open'))
+        throw poolUnavailable(`every member's circuit breaker is open (last: ${last})`);
       // Every member that may take requests was tried this round (or none may): wait, then a new round.
       let wait: number;
       if (tried.size > 0) {
@@ -77,7 +98,8 @@ export async function withRetries<T>(members: PoolMembers, signal: AbortSignal |
       } else {
         wait = Math.max(1, members.readyAt() - now());
       }
-      if (now() + wait > deadline) throw poolUnavailable(`retry budget of ${budgetMs} ms spent (last: ${last})`);
+      if (now() + wait > deadline)
+        throw poolUnavailable(`retry budget of ${budgetMs} ms spent (last: ${last})`);
       await sleep(wait, signal);
       continue;
     }
@@ -87,14 +109,27 @@ export async function withRetries<T>(members: PoolMembers, signal: AbortSignal |
     const onAbort = () => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     let connected = false;
-    const connectTimer = setTimeout(() => { if (!connected) controller.abort(new IdleTimeoutError(`no answer within the connect timeout of ${connectTimeoutMs} ms`)); }, connectTimeoutMs);
+    const connectTimer = setTimeout(() => {
+      if (!connected)
+        controller.abort(
+          new IdleTimeoutError(`no answer within the connect timeout of ${connectTimeoutMs} ms`),
+        );
+    }, connectTimeoutMs);
     try {
-      const value = await attempt(member, { signal: controller.signal, connected: () => { connected = true; clearTimeout(connectTimer); } });
+      const value = await attempt(member, {
+        signal: controller.signal,
+        connected: () => {
+          connected = true;
+          clearTimeout(connectTimer);
+        },
+      });
       clearTimeout(connectTimer);
       member.health = { ok: true, at: now() };
       let settled = false;
       return {
-        member, controller, value,
+        member,
+        controller,
+        value,
         settle: (ok) => {
           if (settled) return;
           settled = true;
@@ -112,7 +147,10 @@ export async function withRetries<T>(members: PoolMembers, signal: AbortSignal |
       clearTimeout(connectTimer);
       signal?.removeEventListener('abort', onAbort);
       controller.abort();
-      if (signal?.aborted) { ticket.release(); throw new AbortedError('aborted'); }
+      if (signal?.aborted) {
+        ticket.release();
+        throw new AbortedError('aborted');
+      }
       if (e instanceof RetryableError && e.kind === 'busy') {
         ticket.release();
         member.busyUntil = now() + (e.waitMs ?? backoffBaseMs);
@@ -134,7 +172,8 @@ export async function withRetries<T>(members: PoolMembers, signal: AbortSignal |
 
 /** 503/429 with Retry-After → busy; other 5xx → failure; anything else is final for the caller to handle. */
 export function classifyStatus(res: Response, now: number): RetryableError | null {
-  if (res.status === 503 || res.status === 429) return new RetryableError(`HTTP ${res.status}`, 'busy', retryAfterMs(res, now));
+  if (res.status === 503 || res.status === 429)
+    return new RetryableError(`HTTP ${res.status}`, 'busy', retryAfterMs(res, now));
   if (res.status >= 500) return new RetryableError(`HTTP ${res.status}`, 'failure');
   return null;
 }
@@ -150,9 +189,18 @@ function describe(e: unknown): string {
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) { reject(new AbortedError('aborted')); return; }
-    const onAbort = () => { clearTimeout(timer); reject(new AbortedError('aborted')); };
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    if (signal?.aborted) {
+      reject(new AbortedError('aborted'));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AbortedError('aborted'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -38,10 +38,22 @@ export const DEFAULT_DESCRIBE_BUDGET_MS = 15_000;
 /** The result a generation reports when the caller aborted it (the local loop reports the same). */
 export function abortedResult(tokens: number[], seed: number | undefined): DecodeResult {
   return {
-    tokens, finishReason: 'aborted', seed: seed ?? 0,
+    tokens,
+    finishReason: 'aborted',
+    seed: seed ?? 0,
     stats: {
-      forwards: 0, prefillForwards: 0, cachedPromptTokens: 0, blocks: 0, committedTokens: 0, outputTokens: tokens.length, tokensPerForward: 0,
-      totalMs: 0, prefillMs: 0, stepsMs: 0, runnerMs: 0, loopMs: 0,
+      forwards: 0,
+      prefillForwards: 0,
+      cachedPromptTokens: 0,
+      blocks: 0,
+      committedTokens: 0,
+      outputTokens: tokens.length,
+      tokensPerForward: 0,
+      totalMs: 0,
+      prefillMs: 0,
+      stepsMs: 0,
+      runnerMs: 0,
+      loopMs: 0,
     },
   };
 }
@@ -52,11 +64,16 @@ export class ProtocolError extends Error {
 }
 
 /** Data frames of a response body, as one iterator that can be resumed after the first frame. */
-export function frames(body: ReadableStream<Uint8Array>, idleTimeoutMs: number): AsyncGenerator<SseFrame> {
+export function frames(
+  body: ReadableStream<Uint8Array>,
+  idleTimeoutMs: number,
+): AsyncGenerator<SseFrame> {
   return readSse(body, { idleTimeoutMs });
 }
 
-export async function nextJson(it: AsyncIterator<SseFrame>): Promise<{ frame: SseFrame; json: unknown } | null> {
+export async function nextJson(
+  it: AsyncIterator<SseFrame>,
+): Promise<{ frame: SseFrame; json: unknown } | null> {
   const r = await it.next();
   if (r.done) return null;
   if (r.value.data === '[DONE]') return { frame: r.value, json: null };
@@ -69,7 +86,11 @@ export async function nextJson(it: AsyncIterator<SseFrame>): Promise<{ frame: Ss
 
 /** Headers of a streamed POST to a member. */
 export function streamHeaders(secret: string): Record<string, string> {
-  return { authorization: `Bearer ${secret}`, accept: 'text/event-stream', 'content-type': 'application/json' };
+  return {
+    authorization: `Bearer ${secret}`,
+    accept: 'text/event-stream',
+    'content-type': 'application/json',
+  };
 }
 
 export function describeError(e: unknown): string {
@@ -80,7 +101,11 @@ export function describeError(e: unknown): string {
  * Opens a streamed response and reads its first JSON frame through `first` (which may throw to retry). Until
  * then nothing has reached the caller, so any failure closes the stream and is retryable.
  */
-export async function openStream<T>(res: Response, idleTimeoutMs: number, first: (json: unknown) => T): Promise<{ first: T; it: AsyncGenerator<SseFrame> }> {
+export async function openStream<T>(
+  res: Response,
+  idleTimeoutMs: number,
+  first: (json: unknown) => T,
+): Promise<{ first: T; it: AsyncGenerator<SseFrame> }> {
   if (!res.body) throw new RetryableError('a response without a body', 'failure');
   const it = frames(res.body, idleTimeoutMs);
   try {

@@ -48,8 +48,14 @@ export class SseParser {
 
   private line(line: string): SseFrame | null {
     if (line === '') {
-      if (this.data.length === 0) { this.event = undefined; return null; }
-      const frame: SseFrame = { data: this.data.join('\n'), ...(this.event !== undefined ? { event: this.event } : {}) };
+      if (this.data.length === 0) {
+        this.event = undefined;
+        return null;
+      }
+      const frame: SseFrame = {
+        data: this.data.join('\n'),
+        ...(this.event !== undefined ? { event: this.event } : {}),
+      };
       this.data = [];
       this.event = undefined;
       return frame;
@@ -80,7 +86,10 @@ export interface ReadSseOptions {
  * connection.
  * @example for await (const frame of readSse(res.body, { idleTimeoutMs: 30_000 })) handle(JSON.parse(frame.data));
  */
-export async function* readSse(body: ReadableStream<Uint8Array>, { idleTimeoutMs }: ReadSseOptions = {}): AsyncGenerator<SseFrame> {
+export async function* readSse(
+  body: ReadableStream<Uint8Array>,
+  { idleTimeoutMs }: ReadSseOptions = {},
+): AsyncGenerator<SseFrame> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   const parser = new SseParser();
@@ -98,11 +107,18 @@ export async function* readSse(body: ReadableStream<Uint8Array>, { idleTimeoutMs
     }
   } finally {
     if (!finished) await reader.cancel().catch(() => {});
-    try { reader.releaseLock(); } catch { /* a read still pending after cancel: the lock dies with the reader */ }
+    try {
+      reader.releaseLock();
+    } catch {
+      /* a read still pending after cancel: the lock dies with the reader */
+    }
   }
 }
 
-async function readWithTimeout(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number | undefined): Promise<ReadableStreamReadResult<Uint8Array>> {
+async function readWithTimeout(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  ms: number | undefined,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
   if (ms === undefined) return reader.read();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {

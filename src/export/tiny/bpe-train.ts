@@ -9,14 +9,16 @@
  */
 
 /** GPT-2 pre-tokenizer pattern, identical to the ByteLevel pre-tokenizer's with use_regex: true. */
-export const BYTE_LEVEL_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+export const BYTE_LEVEL_PATTERN =
+  /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 /** GPT-2 bytes_to_unicode: printable bytes map to themselves, the rest to U+0100 upwards, in byte order. */
 export function bytesToUnicode(): string[] {
   const table: string[] = new Array(256);
   let next = 256;
   for (let b = 0; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    const printable =
+      (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
     table[b] = String.fromCharCode(printable ? b : next++);
   }
   return table;
@@ -45,7 +47,10 @@ export function trainByteLevelBpe(text: string, targetVocab: number): TrainedBpe
     const mapped = Array.from(encoder.encode(piece), (b) => byteChars[b]).join('');
     wordCounts.set(mapped, (wordCounts.get(mapped) ?? 0) + 1);
   }
-  const words = [...wordCounts].map(([w, count]) => ({ symbols: Array.from(w, (c) => idOf.get(c)!), count }));
+  const words = [...wordCounts].map(([w, count]) => ({
+    symbols: Array.from(w, (c) => idOf.get(c)!),
+    count,
+  }));
 
   const merges: [string, string][] = [];
   // Pair keys pack two ids into one number; ids stay far below 2^21.
@@ -61,7 +66,10 @@ export function trainByteLevelBpe(text: string, targetVocab: number): TrainedBpe
     let best = -1;
     let bestCount = 1; // a pair seen once teaches nothing: stop when nothing repeats
     for (const [key, count] of pairCounts) {
-      if (count > bestCount || (count === bestCount && best >= 0 && comparePairs(tokens, key, best, SHIFT) < 0)) {
+      if (
+        count > bestCount ||
+        (count === bestCount && best >= 0 && comparePairs(tokens, key, best, SHIFT) < 0)
+      ) {
         best = key;
         bestCount = count;
       }

@@ -64,30 +64,56 @@ export const DEFAULT_TINY_OPTIONS: Readonly<Omit<TinyModelOptions, 'out'>> = {
 export const ROUTED_SCALING_FACTOR = 2.5;
 
 /** Special tokens occupy the last ids of the vocabulary, in this order (see tokenizer-files.ts). */
-export const SPECIAL_TOKENS = ['<|endoftext|>', '<|mask|>', '<role>', '</role>', '<|role_end|>'] as const;
+export const SPECIAL_TOKENS = [
+  '<|endoftext|>',
+  '<|mask|>',
+  '<role>',
+  '</role>',
+  '<|role_end|>',
+] as const;
 export const BYTE_ALPHABET_SIZE = 256;
 
 export class TinyOptionsError extends Error {
   override name = 'TinyOptionsError';
 }
 
-type NumericKey = { [K in keyof TinyModelOptions]: TinyModelOptions[K] extends number ? K : never }[keyof TinyModelOptions];
+type NumericKey = {
+  [K in keyof TinyModelOptions]: TinyModelOptions[K] extends number ? K : never;
+}[keyof TinyModelOptions];
 
 const INT_FLAGS: Record<string, NumericKey> = {
-  '--seed': 'seed', '--layers': 'layers', '--hidden': 'hidden', '--heads': 'heads', '--kv-heads': 'kvHeads',
-  '--head-dim': 'headDim', '--experts': 'experts', '--experts-per-tok': 'expertsPerTok', '--groups': 'groups',
-  '--topk-group': 'topkGroup', '--shared-experts': 'sharedExperts', '--dense-layers': 'denseLayers',
-  '--intermediate': 'intermediate', '--moe-intermediate': 'moeIntermediate', '--vocab': 'vocab',
-  '--max-positions': 'maxPositions', '--shards': 'shards',
+  '--seed': 'seed',
+  '--layers': 'layers',
+  '--hidden': 'hidden',
+  '--heads': 'heads',
+  '--kv-heads': 'kvHeads',
+  '--head-dim': 'headDim',
+  '--experts': 'experts',
+  '--experts-per-tok': 'expertsPerTok',
+  '--groups': 'groups',
+  '--topk-group': 'topkGroup',
+  '--shared-experts': 'sharedExperts',
+  '--dense-layers': 'denseLayers',
+  '--intermediate': 'intermediate',
+  '--moe-intermediate': 'moeIntermediate',
+  '--vocab': 'vocab',
+  '--max-positions': 'maxPositions',
+  '--shards': 'shards',
 };
-const FLOAT_FLAGS: Record<string, NumericKey> = { '--rotary-factor': 'rotaryFactor', '--rope-theta': 'ropeTheta' };
+const FLOAT_FLAGS: Record<string, NumericKey> = {
+  '--rotary-factor': 'rotaryFactor',
+  '--rope-theta': 'ropeTheta',
+};
 
 /** Parse CLI arguments (without the node/script prefix); throws TinyOptionsError with one line. */
 export function parseTinyArgs(argv: string[]): TinyModelOptions {
   const o: Partial<TinyModelOptions> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const value = (): string => {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new TinyOptionsError(`${flag} needs a value`);
@@ -96,18 +122,21 @@ export function parseTinyArgs(argv: string[]): TinyModelOptions {
     if (flag === '--out') o.out = value();
     else if (flag === '--dtype') {
       const v = value();
-      if (v !== 'f32' && v !== 'bf16' && v !== 'f16') throw new TinyOptionsError(`--dtype must be f32, bf16 or f16, got ${JSON.stringify(v)}`);
+      if (v !== 'f32' && v !== 'bf16' && v !== 'f16')
+        throw new TinyOptionsError(`--dtype must be f32, bf16 or f16, got ${JSON.stringify(v)}`);
       o.dtype = v;
     } else if (flag === '--tie-embeddings') o.tieEmbeddings = true;
     else if (flag === '--no-qk-norm') o.qkNorm = false;
     else if (flag in INT_FLAGS) {
       const v = value();
-      if (!/^-?\d+$/.test(v)) throw new TinyOptionsError(`${flag} must be an integer, got ${JSON.stringify(v)}`);
+      if (!/^-?\d+$/.test(v))
+        throw new TinyOptionsError(`${flag} must be an integer, got ${JSON.stringify(v)}`);
       o[INT_FLAGS[flag]] = Number(v);
     } else if (flag in FLOAT_FLAGS) {
       const v = value();
       const n = Number(v);
-      if (v.trim() === '' || !Number.isFinite(n)) throw new TinyOptionsError(`${flag} must be a number, got ${JSON.stringify(v)}`);
+      if (v.trim() === '' || !Number.isFinite(n))
+        throw new TinyOptionsError(`${flag} must be a number, got ${JSON.stringify(v)}`);
       o[FLOAT_FLAGS[flag]] = n;
     } else throw new TinyOptionsError(`unknown option ${JSON.stringify(arg)}`);
   }
@@ -116,34 +145,70 @@ export function parseTinyArgs(argv: string[]): TinyModelOptions {
 }
 
 /** Fill defaults and check that the dimensions fit together; throws TinyOptionsError with one line. */
-export function resolveTinyOptions(partial: Partial<TinyModelOptions> & { out: string }): TinyModelOptions {
+export function resolveTinyOptions(
+  partial: Partial<TinyModelOptions> & { out: string },
+): TinyModelOptions {
   const o: TinyModelOptions = { ...DEFAULT_TINY_OPTIONS, ...partial };
-  const fail = (msg: string): never => { throw new TinyOptionsError(msg); };
-  const positive: NumericKey[] = ['layers', 'hidden', 'heads', 'kvHeads', 'headDim', 'experts', 'expertsPerTok', 'groups',
-    'topkGroup', 'intermediate', 'moeIntermediate', 'vocab', 'maxPositions', 'shards'];
-  for (const k of positive) if (!Number.isSafeInteger(o[k]) || o[k] < 1) fail(`${k} must be a positive integer, got ${o[k]}`);
+  const fail = (msg: string): never => {
+    throw new TinyOptionsError(msg);
+  };
+  const positive: NumericKey[] = [
+    'layers',
+    'hidden',
+    'heads',
+    'kvHeads',
+    'headDim',
+    'experts',
+    'expertsPerTok',
+    'groups',
+    'topkGroup',
+    'intermediate',
+    'moeIntermediate',
+    'vocab',
+    'maxPositions',
+    'shards',
+  ];
+  for (const k of positive)
+    if (!Number.isSafeInteger(o[k]) || o[k] < 1)
+      fail(`${k} must be a positive integer, got ${o[k]}`);
   for (const k of ['seed', 'sharedExperts', 'denseLayers'] as const) {
-    if (!Number.isSafeInteger(o[k]) || o[k] < 0) fail(`${k} must be a non-negative integer, got ${o[k]}`);
+    if (!Number.isSafeInteger(o[k]) || o[k] < 0)
+      fail(`${k} must be a non-negative integer, got ${o[k]}`);
   }
-  if (o.heads % o.kvHeads !== 0) fail(`heads (${o.heads}) must be a multiple of kv-heads (${o.kvHeads})`);
-  if (o.experts % o.groups !== 0) fail(`experts (${o.experts}) must be divisible by groups (${o.groups})`);
+  if (o.heads % o.kvHeads !== 0)
+    fail(`heads (${o.heads}) must be a multiple of kv-heads (${o.kvHeads})`);
+  if (o.experts % o.groups !== 0)
+    fail(`experts (${o.experts}) must be divisible by groups (${o.groups})`);
   // The router scores each group by the sum of its top-2 experts, so a group needs at least two.
-  if (o.experts / o.groups < 2) fail(`each group needs at least 2 experts (experts ${o.experts}, groups ${o.groups})`);
+  if (o.experts / o.groups < 2)
+    fail(`each group needs at least 2 experts (experts ${o.experts}, groups ${o.groups})`);
   if (o.topkGroup > o.groups) fail(`topk-group (${o.topkGroup}) exceeds groups (${o.groups})`);
-  if (o.expertsPerTok > (o.experts / o.groups) * o.topkGroup) fail(`experts-per-tok (${o.expertsPerTok}) exceeds the experts in topk-group groups (${(o.experts / o.groups) * o.topkGroup})`);
-  if (o.denseLayers > o.layers) fail(`dense-layers (${o.denseLayers}) exceeds layers (${o.layers})`);
-  if (!(o.rotaryFactor > 0 && o.rotaryFactor <= 1)) fail(`rotary-factor must be in (0, 1], got ${o.rotaryFactor}`);
+  if (o.expertsPerTok > (o.experts / o.groups) * o.topkGroup)
+    fail(
+      `experts-per-tok (${o.expertsPerTok}) exceeds the experts in topk-group groups (${(o.experts / o.groups) * o.topkGroup})`,
+    );
+  if (o.denseLayers > o.layers)
+    fail(`dense-layers (${o.denseLayers}) exceeds layers (${o.layers})`);
+  if (!(o.rotaryFactor > 0 && o.rotaryFactor <= 1))
+    fail(`rotary-factor must be in (0, 1], got ${o.rotaryFactor}`);
   const rotary = Math.floor(o.headDim * o.rotaryFactor);
-  if (rotary < 2 || rotary % 2 !== 0) fail(`head-dim × rotary-factor must give an even rotary size ≥ 2, got ${rotary}`);
+  if (rotary < 2 || rotary % 2 !== 0)
+    fail(`head-dim × rotary-factor must give an even rotary size ≥ 2, got ${rotary}`);
   if (!(o.ropeTheta > 1)) fail(`rope-theta must be > 1, got ${o.ropeTheta}`);
-  if (o.vocab < BYTE_ALPHABET_SIZE + SPECIAL_TOKENS.length) fail(`vocab must be at least ${BYTE_ALPHABET_SIZE + SPECIAL_TOKENS.length} (byte alphabet + special tokens), got ${o.vocab}`);
+  if (o.vocab < BYTE_ALPHABET_SIZE + SPECIAL_TOKENS.length)
+    fail(
+      `vocab must be at least ${BYTE_ALPHABET_SIZE + SPECIAL_TOKENS.length} (byte alphabet + special tokens), got ${o.vocab}`,
+    );
   if (o.out === '') fail('--out must not be empty');
   return o;
 }
 
 export function specialTokenIds(vocab: number): Record<(typeof SPECIAL_TOKENS)[number], number> {
   const first = vocab - SPECIAL_TOKENS.length;
-  return Object.fromEntries(SPECIAL_TOKENS.map((t, i) => [t, first + i])) as Record<(typeof SPECIAL_TOKENS)[number], number>;
+  return Object.fromEntries(SPECIAL_TOKENS.map((t, i) => [t, first + i])) as Record<
+    (typeof SPECIAL_TOKENS)[number],
+    number
+  >;
 }
 
 /** config.json with the official llada2_moe keys, plus explicit eos/mask/pad ids (spec llada2.md §8). */

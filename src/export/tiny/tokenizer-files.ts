@@ -33,13 +33,23 @@ export const CHAT_TEMPLATE = [
 ].join('\n');
 
 function addedToken(id: number, content: string) {
-  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+  return {
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  };
 }
 
 export function tokenizerJson(bpe: TrainedBpe, vocabSize: number): Record<string, unknown> {
   const ids = specialTokenIds(vocabSize);
   const vocab: Record<string, number> = {};
-  bpe.tokens.forEach((t, i) => { vocab[t] = i; });
+  bpe.tokens.forEach((t, i) => {
+    vocab[t] = i;
+  });
   for (const t of SPECIAL_TOKENS) vocab[t] = ids[t];
   return {
     version: '1.0',
@@ -47,8 +57,18 @@ export function tokenizerJson(bpe: TrainedBpe, vocabSize: number): Record<string
     padding: null,
     added_tokens: SPECIAL_TOKENS.map((t) => addedToken(ids[t], t)),
     normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    pre_tokenizer: {
+      type: 'ByteLevel',
+      add_prefix_space: false,
+      trim_offsets: true,
+      use_regex: true,
+    },
+    post_processor: {
+      type: 'ByteLevel',
+      add_prefix_space: true,
+      trim_offsets: false,
+      use_regex: true,
+    },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE',
@@ -65,7 +85,10 @@ export function tokenizerJson(bpe: TrainedBpe, vocabSize: number): Record<string
   };
 }
 
-export function tokenizerConfigJson(vocabSize: number, maxPositions: number): Record<string, unknown> {
+export function tokenizerConfigJson(
+  vocabSize: number,
+  maxPositions: number,
+): Record<string, unknown> {
   const ids = specialTokenIds(vocabSize);
   const decoder: Record<string, unknown> = {};
   for (const t of SPECIAL_TOKENS) {
@@ -76,7 +99,10 @@ export function tokenizerConfigJson(vocabSize: number, maxPositions: number): Re
 }
 
 /** tokenizer_config.json around an added-tokens decoder: the LLaDA2 chat template and special-token names. */
-export function llada2TokenizerConfig(addedTokensDecoder: Record<string, unknown>, maxPositions: number): Record<string, unknown> {
+export function llada2TokenizerConfig(
+  addedTokensDecoder: Record<string, unknown>,
+  maxPositions: number,
+): Record<string, unknown> {
   return {
     add_bos_token: false,
     add_eos_token: false,

@@ -26,7 +26,8 @@ const EXPERT_BIAS_STD = 0.1;
 /** QK-norm gains > 1 sharpen attention (scores ≈ N(0, gain⁴)), so context moves the logits more. */
 const QK_NORM_GAIN = 1.6;
 
-type Init = { kind: 'normal'; std: number; mean?: number } | { kind: 'gain'; base: number; spread: number };
+type Init =
+  { kind: 'normal'; std: number; mean?: number } | { kind: 'gain'; base: number; spread: number };
 
 interface TensorSpec {
   name: string;
@@ -37,8 +38,10 @@ interface TensorSpec {
 function specs(o: TinyModelOptions): TensorSpec[] {
   const out: TensorSpec[] = [];
   const add = (name: string, shape: number[], init: Init) => out.push({ name, shape, init });
-  const linear = (name: string, rows: number, cols: number, gain = 1) => add(name, [rows, cols], { kind: 'normal', std: gain / Math.sqrt(cols) });
-  const norm = (name: string, dim: number, base = 1, spread = 0.1) => add(name, [dim], { kind: 'gain', base, spread });
+  const linear = (name: string, rows: number, cols: number, gain = 1) =>
+    add(name, [rows, cols], { kind: 'normal', std: gain / Math.sqrt(cols) });
+  const norm = (name: string, dim: number, base = 1, spread = 0.1) =>
+    add(name, [dim], { kind: 'gain', base, spread });
   const swiglu = (prefix: string, inter: number) => {
     linear(`${prefix}.gate_proj.weight`, inter, o.hidden);
     linear(`${prefix}.up_proj.weight`, inter, o.hidden);
@@ -51,7 +54,11 @@ function specs(o: TinyModelOptions): TensorSpec[] {
     const p = `model.layers.${l}`;
     norm(`${p}.input_layernorm.weight`, o.hidden);
     norm(`${p}.post_attention_layernorm.weight`, o.hidden);
-    linear(`${p}.attention.query_key_value.weight`, (o.heads + 2 * o.kvHeads) * o.headDim, o.hidden);
+    linear(
+      `${p}.attention.query_key_value.weight`,
+      (o.heads + 2 * o.kvHeads) * o.headDim,
+      o.hidden,
+    );
     linear(`${p}.attention.dense.weight`, o.hidden, o.heads * o.headDim);
     if (o.qkNorm) {
       norm(`${p}.attention.query_layernorm.weight`, o.headDim, QK_NORM_GAIN, 0.2);
@@ -82,7 +89,10 @@ export function tinyTensors(o: TinyModelOptions): TinyTensor[] {
       const rng = new Rng(streamSeed(o.seed, name));
       const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
       for (let i = 0; i < data.length; i++) {
-        data[i] = init.kind === 'normal' ? (init.mean ?? 0) + init.std * rng.normal() : init.base * (1 + init.spread * rng.normal());
+        data[i] =
+          init.kind === 'normal'
+            ? (init.mean ?? 0) + init.std * rng.normal()
+            : init.base * (1 + init.spread * rng.normal());
       }
       // A trained LLaDA2 never predicts [MASK]; a random head would now and then, and a committed mask stays
       // masked (as in the reference loop), wasting forwards. A zero row pins its logit at 0, far below the top.

@@ -23,7 +23,11 @@ export function isTransient(e: unknown): boolean {
 }
 
 /** The delay before retry `attempt` (1-based): exponential, capped, with "equal jitter" (half fixed, half random). */
-export function backoffDelay(attempt: number, baseDelayMs = DEFAULT_RETRY_BASE_MS, maxDelayMs = DEFAULT_RETRY_MAX_MS): number {
+export function backoffDelay(
+  attempt: number,
+  baseDelayMs = DEFAULT_RETRY_BASE_MS,
+  maxDelayMs = DEFAULT_RETRY_MAX_MS,
+): number {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
@@ -33,8 +37,17 @@ export function backoffDelay(attempt: number, baseDelayMs = DEFAULT_RETRY_BASE_M
  * error is thrown unchanged, so callers still see its code and message).
  * @example await withRetry(() => store.get('manifest.json'), { retries: 3 })
  */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const { retries = DEFAULT_RETRIES, baseDelayMs = DEFAULT_RETRY_BASE_MS, maxDelayMs = DEFAULT_RETRY_MAX_MS, isRetryable = isTransient, onRetry } = options;
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  const {
+    retries = DEFAULT_RETRIES,
+    baseDelayMs = DEFAULT_RETRY_BASE_MS,
+    maxDelayMs = DEFAULT_RETRY_MAX_MS,
+    isRetryable = isTransient,
+    onRetry,
+  } = options;
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);

@@ -12,18 +12,28 @@ export function isTransientStatus(status: number): boolean {
  */
 export function httpLoadError(status: number, where: string, s3Code?: string): ModelLoadError {
   const detail = `HTTP ${status}${s3Code ? ` ${s3Code}` : ''}`;
-  if (isTransientStatus(status)) return new ModelLoadError('transient', `${where}: storage unavailable (${detail})`);
+  if (isTransientStatus(status))
+    return new ModelLoadError('transient', `${where}: storage unavailable (${detail})`);
   if (status === 401 || status === 403) {
-    return new ModelLoadError('missing', `${where}: access denied (${detail}); check the credentials, region and bucket permissions`);
+    return new ModelLoadError(
+      'missing',
+      `${where}: access denied (${detail}); check the credentials, region and bucket permissions`,
+    );
   }
-  if (status === 404 && s3Code === 'NoSuchBucket') return new ModelLoadError('missing', `${where}: the bucket does not exist (${detail})`);
-  if (status === 416) return new ModelLoadError('truncated', `${where}: requested range not satisfiable (${detail}); the object is shorter than expected`);
+  if (status === 404 && s3Code === 'NoSuchBucket')
+    return new ModelLoadError('missing', `${where}: the bucket does not exist (${detail})`);
+  if (status === 416)
+    return new ModelLoadError(
+      'truncated',
+      `${where}: requested range not satisfiable (${detail}); the object is shorter than expected`,
+    );
   return new ModelLoadError('missing', `${where}: request failed (${detail})`);
 }
 
 /** A request that never got a response (DNS, connection reset, timeout). */
 export function networkLoadError(where: string, e: unknown): ModelLoadError {
-  const reason = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+  const reason =
+    e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
   return new ModelLoadError('transient', `${where}: network error (${reason})`);
 }
 

@@ -10,7 +10,10 @@ export interface R2ObjectBodyLike {
 
 /** The part of the Workers `R2Bucket` binding the store uses (structural, so tests can fake it). */
 export interface R2BucketLike {
-  get(key: string, options?: { range?: { offset: number; length: number } }): Promise<R2ObjectBodyLike | null>;
+  get(
+    key: string,
+    options?: { range?: { offset: number; length: number } },
+  ): Promise<R2ObjectBodyLike | null>;
   head(key: string): Promise<{ size: number } | null>;
 }
 
@@ -28,15 +31,27 @@ export class R2Store implements BlobStore {
   readonly location: string;
   private readonly prefix: string;
 
-  constructor(private readonly bucket: R2BucketLike, { prefix = '', bucketName = 'r2' }: R2StoreOptions = {}) {
-    this.prefix = prefix.split('/').filter((s) => s !== '').join('/');
-    this.location = formatS3Location({ bucket: bucketName, prefix: this.prefix }).replace(/^s3:/, 'r2:');
+  constructor(
+    private readonly bucket: R2BucketLike,
+    { prefix = '', bucketName = 'r2' }: R2StoreOptions = {},
+  ) {
+    this.prefix = prefix
+      .split('/')
+      .filter((s) => s !== '')
+      .join('/');
+    this.location = formatS3Location({ bucket: bucketName, prefix: this.prefix }).replace(
+      /^s3:/,
+      'r2:',
+    );
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array | null> {
     if (range && range.length === 0) return new Uint8Array(0);
     return this.attempt(key, async () => {
-      const object = await this.bucket.get(objectKey(this.prefix, key), range ? { range: { offset: range.offset, length: range.length } } : undefined);
+      const object = await this.bucket.get(
+        objectKey(this.prefix, key),
+        range ? { range: { offset: range.offset, length: range.length } } : undefined,
+      );
       return object ? new Uint8Array(await object.arrayBuffer()) : null;
     });
   }

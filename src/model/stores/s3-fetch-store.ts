@@ -29,7 +29,9 @@ export interface S3FetchStoreOptions {
 }
 
 export function defaultRegion(endpoint: string | undefined): string {
-  return endpoint && /\.r2\.cloudflarestorage\.com(:\d+)?(\/|$)/.test(endpoint) ? 'auto' : 'us-east-1';
+  return endpoint && /\.r2\.cloudflarestorage\.com(:\d+)?(\/|$)/.test(endpoint)
+    ? 'auto'
+    : 'us-east-1';
 }
 
 function encodeKey(key: string): string {
@@ -46,20 +48,37 @@ export class S3FetchStore implements BlobStore {
   private readonly client: AwsClient | null;
   private readonly fetchImpl: typeof fetch;
 
-  constructor({ bucket, prefix = '', endpoint, region = defaultRegion(endpoint), credentials, fetch: fetchImpl }: S3FetchStoreOptions) {
+  constructor({
+    bucket,
+    prefix = '',
+    endpoint,
+    region = defaultRegion(endpoint),
+    credentials,
+    fetch: fetchImpl,
+  }: S3FetchStoreOptions) {
     if (!bucket) throw new Error('S3FetchStore: bucket is required');
-    this.prefix = prefix.split('/').filter((s) => s !== '').join('/');
+    this.prefix = prefix
+      .split('/')
+      .filter((s) => s !== '')
+      .join('/');
     this.location = formatS3Location({ bucket, prefix: this.prefix });
     if (endpoint) this.baseUrl = `${endpoint.replace(/\/+$/, '')}/${encodeURIComponent(bucket)}`;
     // Dotted bucket names break virtual-hosted TLS certificates, so they go path-style too.
-    else this.baseUrl = bucket.includes('.') ? `https://s3.${region}.amazonaws.com/${bucket}` : `https://${bucket}.s3.${region}.amazonaws.com`;
-    this.client = credentials ? new AwsClient({ ...credentials, service: 's3', region, retries: 0 }) : null;
+    else
+      this.baseUrl = bucket.includes('.')
+        ? `https://s3.${region}.amazonaws.com/${bucket}`
+        : `https://${bucket}.s3.${region}.amazonaws.com`;
+    this.client = credentials
+      ? new AwsClient({ ...credentials, service: 's3', region, retries: 0 })
+      : null;
     this.fetchImpl = fetchImpl ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array | null> {
     if (range && range.length === 0) return new Uint8Array(0);
-    const headers: Record<string, string> = range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {};
+    const headers: Record<string, string> = range
+      ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` }
+      : {};
     const res = await this.request('GET', key, headers);
     if (!res) return null;
     const where = this.where(key);
@@ -70,7 +89,8 @@ export class S3FetchStore implements BlobStore {
       throw networkLoadError(where, e);
     }
     // A server that ignores Range answers 200 with the whole object.
-    if (range && res.status === 200) return bytes.subarray(range.offset, range.offset + range.length);
+    if (range && res.status === 200)
+      return bytes.subarray(range.offset, range.offset + range.length);
     return bytes;
   }
 
@@ -78,7 +98,8 @@ export class S3FetchStore implements BlobStore {
     const res = await this.request('HEAD', key, {});
     if (!res) return null;
     const size = Number(res.headers.get('content-length'));
-    if (!Number.isFinite(size)) throw new ModelLoadError('format', `${this.where(key)}: HEAD gave no Content-Length`);
+    if (!Number.isFinite(size))
+      throw new ModelLoadError('format', `${this.where(key)}: HEAD gave no Content-Length`);
     return { size };
   }
 
@@ -87,12 +108,18 @@ export class S3FetchStore implements BlobStore {
   }
 
   /** The OK response, null for 404, or a ModelLoadError. */
-  private async request(method: 'GET' | 'HEAD', key: string, headers: Record<string, string>): Promise<Response | null> {
+  private async request(
+    method: 'GET' | 'HEAD',
+    key: string,
+    headers: Record<string, string>,
+  ): Promise<Response | null> {
     const url = `${this.baseUrl}/${encodeKey(objectKey(this.prefix, key))}`;
     const where = this.where(key);
     let res: Response;
     try {
-      const req = this.client ? await this.client.sign(url, { method, headers }) : new Request(url, { method, headers });
+      const req = this.client
+        ? await this.client.sign(url, { method, headers })
+        : new Request(url, { method, headers });
       res = await this.fetchImpl(req);
     } catch (e: unknown) {
       throw networkLoadError(where, e);

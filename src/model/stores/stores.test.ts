@@ -11,7 +11,10 @@ describe('S3 locations', () => {
   test('parses bucket and prefix, normalizing slashes', () => {
     assert.deepEqual(parseS3Location('s3://models'), { bucket: 'models', prefix: '' });
     assert.deepEqual(parseS3Location('s3://models/'), { bucket: 'models', prefix: '' });
-    assert.deepEqual(parseS3Location('s3://models//llada2/mini/'), { bucket: 'models', prefix: 'llada2/mini' });
+    assert.deepEqual(parseS3Location('s3://models//llada2/mini/'), {
+      bucket: 'models',
+      prefix: 'llada2/mini',
+    });
     assert.equal(formatS3Location(parseS3Location('s3://models/a/b/')), 's3://models/a/b');
     assert.equal(objectKey('a/b', 'model.onnx'), 'a/b/model.onnx');
     assert.equal(objectKey('', 'model.onnx'), 'model.onnx');
@@ -31,8 +34,11 @@ describe('R2Store', () => {
     async get(key, options) {
       const bytes = objects.get(key);
       if (!bytes) return null;
-      if (options?.range && options.range.offset >= bytes.length) throw new Error('get: The requested range is not satisfiable (10039)');
-      const body = options?.range ? bytes.slice(options.range.offset, options.range.offset + options.range.length) : bytes;
+      if (options?.range && options.range.offset >= bytes.length)
+        throw new Error('get: The requested range is not satisfiable (10039)');
+      const body = options?.range
+        ? bytes.slice(options.range.offset, options.range.offset + options.range.length)
+        : bytes;
       return { size: bytes.length, arrayBuffer: async () => body.slice().buffer };
     },
     async head(key) {
@@ -45,7 +51,10 @@ describe('R2Store', () => {
     const store = new R2Store(binding, { prefix: '/tiny/', bucketName: 'models' });
     assert.equal(store.location, 'r2://models/tiny');
     assert.deepEqual(await store.get('model.onnx'), new Uint8Array([1, 2, 3, 4, 5]));
-    assert.deepEqual(await store.get('model.onnx', { offset: 1, length: 3 }), new Uint8Array([2, 3, 4]));
+    assert.deepEqual(
+      await store.get('model.onnx', { offset: 1, length: 3 }),
+      new Uint8Array([2, 3, 4]),
+    );
     assert.deepEqual(await store.head('model.onnx'), { size: 5 });
     assert.equal(await store.get('nope'), null);
     assert.equal(await store.head('nope'), null);
@@ -53,9 +62,21 @@ describe('R2Store', () => {
 
   test('binding errors become ModelLoadErrors: bad ranges are permanent, the rest transient', async () => {
     const store = new R2Store(binding, { prefix: 'tiny' });
-    await assert.rejects(store.get('model.onnx', { offset: 9, length: 1 }), (e: unknown) => e instanceof ModelLoadError && e.code === 'truncated');
-    const broken = new R2Store({ get: async () => { throw new Error('internal error'); }, head: async () => null });
-    await assert.rejects(broken.get('x'), (e: unknown) => e instanceof ModelLoadError && e.code === 'transient' && /internal error/.test(e.message));
+    await assert.rejects(
+      store.get('model.onnx', { offset: 9, length: 1 }),
+      (e: unknown) => e instanceof ModelLoadError && e.code === 'truncated',
+    );
+    const broken = new R2Store({
+      get: async () => {
+        throw new Error('internal error');
+      },
+      head: async () => null,
+    });
+    await assert.rejects(
+      broken.get('x'),
+      (e: unknown) =>
+        e instanceof ModelLoadError && e.code === 'transient' && /internal error/.test(e.message),
+    );
   });
 });
 
@@ -63,10 +84,18 @@ describe('S3 HTTP errors', () => {
   test('status → code, with the S3 error code but never the body', () => {
     assert.equal(httpLoadError(503, 's3://b/k', 'SlowDown').code, 'transient');
     assert.equal(httpLoadError(429, 's3://b/k').code, 'transient');
-    assert.match(httpLoadError(403, 's3://b/k', 'AccessDenied').message, /s3:\/\/b\/k: access denied \(HTTP 403 AccessDenied\)/);
+    assert.match(
+      httpLoadError(403, 's3://b/k', 'AccessDenied').message,
+      /s3:\/\/b\/k: access denied \(HTTP 403 AccessDenied\)/,
+    );
     assert.equal(httpLoadError(416, 's3://b/k').code, 'truncated');
     assert.match(httpLoadError(404, 's3://b/k', 'NoSuchBucket').message, /bucket does not exist/);
-    assert.equal(s3ErrorCode('<Error><Code>SignatureDoesNotMatch</Code><StringToSign>secret-ish</StringToSign></Error>'), 'SignatureDoesNotMatch');
+    assert.equal(
+      s3ErrorCode(
+        '<Error><Code>SignatureDoesNotMatch</Code><StringToSign>secret-ish</StringToSign></Error>',
+      ),
+      'SignatureDoesNotMatch',
+    );
   });
 
   test('region defaults to auto for R2 endpoints', () => {
@@ -80,17 +109,35 @@ describe('S3 HTTP errors', () => {
     const fetch = async (input: RequestInfo | URL) => {
       const req = input as Request;
       urls.push(`${req.method} ${req.url} ${req.headers.get('range') ?? ''}`.trim());
-      if (req.url.endsWith('/missing')) return new Response('<Error><Code>NoSuchKey</Code></Error>', { status: 404 });
-      if (req.url.endsWith('/busy')) return new Response('<Error><Code>SlowDown</Code></Error>', { status: 503 });
+      if (req.url.endsWith('/missing'))
+        return new Response('<Error><Code>NoSuchKey</Code></Error>', { status: 404 });
+      if (req.url.endsWith('/busy'))
+        return new Response('<Error><Code>SlowDown</Code></Error>', { status: 503 });
       if (req.headers.get('range')) return new Response(new Uint8Array([7, 8]), { status: 206 });
-      return new Response(new Uint8Array([1, 2, 3]), { status: 200, headers: { 'content-length': '3' } });
+      return new Response(new Uint8Array([1, 2, 3]), {
+        status: 200,
+        headers: { 'content-length': '3' },
+      });
     };
-    const store = new S3FetchStore({ endpoint: 'http://s3.test:9000/', bucket: 'models', prefix: 'tiny', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'hunter2' }, fetch });
+    const store = new S3FetchStore({
+      endpoint: 'http://s3.test:9000/',
+      bucket: 'models',
+      prefix: 'tiny',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'hunter2' },
+      fetch,
+    });
     assert.deepEqual(await store.get('model.onnx'), new Uint8Array([1, 2, 3]));
-    assert.deepEqual(await store.get('model.onnx', { offset: 4, length: 2 }), new Uint8Array([7, 8]));
+    assert.deepEqual(
+      await store.get('model.onnx', { offset: 4, length: 2 }),
+      new Uint8Array([7, 8]),
+    );
     assert.deepEqual(await store.head('model.onnx'), { size: 3 });
     assert.equal(await store.get('missing'), null);
-    await assert.rejects(store.get('busy'), (e: unknown) => e instanceof ModelLoadError && e.code === 'transient' && !e.message.includes('hunter2'));
+    await assert.rejects(
+      store.get('busy'),
+      (e: unknown) =>
+        e instanceof ModelLoadError && e.code === 'transient' && !e.message.includes('hunter2'),
+    );
     assert.deepEqual(urls.slice(0, 3), [
       'GET http://s3.test:9000/models/tiny/model.onnx',
       'GET http://s3.test:9000/models/tiny/model.onnx bytes=4-5',

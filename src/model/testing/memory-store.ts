@@ -1,5 +1,10 @@
 /** In-memory BlobStore and FileCache for loader tests: packages built from strings, every request counted. */
-import { MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type Manifest } from '../manifest.ts';
+import {
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_FORMAT_VERSION,
+  type Manifest,
+} from '../manifest.ts';
 import { sha256Hex } from '../loader/sha256.ts';
 import type { BlobStore, ByteRange, FileCache, ObjectInfo } from '../store.ts';
 
@@ -33,20 +38,52 @@ export class MemoryCache implements FileCache {
 }
 
 /** A minimal valid manifest listing `files` (contents by path); the graph is the first file. */
-export async function makeManifest(files: Record<string, Uint8Array>, overrides: Record<string, unknown> = {}): Promise<Manifest> {
-  const entries = await Promise.all(Object.entries(files).map(async ([path, bytes]) => ({ path, bytes: bytes.length, sha256: await sha256Hex(bytes), role: 'other' as const })));
+export async function makeManifest(
+  files: Record<string, Uint8Array>,
+  overrides: Record<string, unknown> = {},
+): Promise<Manifest> {
+  const entries = await Promise.all(
+    Object.entries(files).map(async ([path, bytes]) => ({
+      path,
+      bytes: bytes.length,
+      sha256: await sha256Hex(bytes),
+      role: 'other' as const,
+    })),
+  );
   return {
-    format: MANIFEST_FORMAT, format_version: MANIFEST_FORMAT_VERSION, name: 'mem', architecture: 'llada2_moe', config: {},
-    tokens: { mask_id: 1, eos_id: 2, vocab_size: 8 }, decode: { block_length: 4, max_positions: 64 },
-    quantization: { dtype: 'fp32' }, moe: { implementation: 'none' },
-    graph: { file: entries[0].path, external_data: [], opset: 17, topk: 2, layers: 1, kv_heads: 1, head_dim: 4, inputs: [], outputs: [], session_config: {} },
+    format: MANIFEST_FORMAT,
+    format_version: MANIFEST_FORMAT_VERSION,
+    name: 'mem',
+    architecture: 'llada2_moe',
+    config: {},
+    tokens: { mask_id: 1, eos_id: 2, vocab_size: 8 },
+    decode: { block_length: 4, max_positions: 64 },
+    quantization: { dtype: 'fp32' },
+    moe: { implementation: 'none' },
+    graph: {
+      file: entries[0].path,
+      external_data: [],
+      opset: 17,
+      topk: 2,
+      layers: 1,
+      kv_heads: 1,
+      head_dim: 4,
+      inputs: [],
+      outputs: [],
+      session_config: {},
+    },
     tokenizer: { file: 'tokenizer.json', config_file: 'tokenizer_config.json' },
-    files: entries, created_by: 'test', ...overrides,
+    files: entries,
+    created_by: 'test',
+    ...overrides,
   } as Manifest;
 }
 
 /** A store holding `files` plus their manifest. */
-export async function memoryPackage(files: Record<string, Uint8Array>, location?: string): Promise<{ store: MemoryStore; manifest: Manifest }> {
+export async function memoryPackage(
+  files: Record<string, Uint8Array>,
+  location?: string,
+): Promise<{ store: MemoryStore; manifest: Manifest }> {
   const store = new MemoryStore(location);
   const manifest = await makeManifest(files);
   for (const [path, bytes] of Object.entries(files)) store.objects.set(path, bytes);
@@ -57,6 +94,9 @@ export async function memoryPackage(files: Record<string, Uint8Array>, location?
 export function patternBytes(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);
   let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; out[i] = s >>> 24; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s >>> 24;
+  }
   return out;
 }

@@ -3,24 +3,38 @@ import assert from 'node:assert/strict';
 import { createAdminApp } from './routes.ts';
 import type { TenantAdminStore } from '../types.ts';
 
-const unusedStore = new Proxy({}, { get: () => () => { throw new Error('store must not be reached'); } }) as TenantAdminStore;
+const unusedStore = new Proxy(
+  {},
+  {
+    get: () => () => {
+      throw new Error('store must not be reached');
+    },
+  },
+) as TenantAdminStore;
 
 test('without an admin token the admin API is disabled: 403 permission_error, store untouched', async () => {
   for (const adminToken of [undefined, null, '']) {
     const app = createAdminApp({ store: unusedStore, adminToken });
     const response = await app.request('/admin/tenants', { headers: { authorization: 'Bearer ' } });
     assert.equal(response.status, 403);
-    const body = (await response.json()) as { error: { type: string; code: string; message: string } };
+    const body = (await response.json()) as {
+      error: { type: string; code: string; message: string };
+    };
     assert.equal(body.error.type, 'permission_error');
     assert.equal(body.error.code, 'admin_disabled');
     assert.match(body.error.message, /ADMIN_TOKEN/);
   }
 });
 
-test('a wrong token is refused before the store is reached; other paths are not the admin app\'s', async () => {
+test("a wrong token is refused before the store is reached; other paths are not the admin app's", async () => {
   const app = createAdminApp({ store: unusedStore, adminToken: 'right' });
-  const refused = await app.request('/admin/tenants/ten_x', { headers: { authorization: 'Bearer wrong' } });
+  const refused = await app.request('/admin/tenants/ten_x', {
+    headers: { authorization: 'Bearer wrong' },
+  });
   assert.equal(refused.status, 401);
-  assert.equal(((await refused.json()) as { error: { type: string } }).error.type, 'authentication_error');
+  assert.equal(
+    ((await refused.json()) as { error: { type: string } }).error.type,
+    'authentication_error',
+  );
   assert.equal((await app.request('/v1/models')).status, 404); // mounted at '/', it claims only /admin/*
 });

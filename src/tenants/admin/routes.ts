@@ -6,8 +6,16 @@ import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
 import {
-  keyCreateBody, keyJson, keyRotateBody, tenantCreateBody, tenantJson, tenantPatchBody, toEpochMs, toTenantInput,
-  usageJson, usageQuery,
+  keyCreateBody,
+  keyJson,
+  keyRotateBody,
+  tenantCreateBody,
+  tenantJson,
+  tenantPatchBody,
+  toEpochMs,
+  toTenantInput,
+  usageJson,
+  usageQuery,
 } from './schemas.ts';
 import { secretsEqual } from '../keys.ts';
 import { TenantStoreError, type TenantAdminStore, type TenantInput } from '../types.ts';
@@ -20,12 +28,22 @@ export interface AdminAppOptions {
   now?: () => number;
 }
 
-type ErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' | 'api_error';
+type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'api_error';
 
 /** A failure rendered as the OpenAI error envelope. */
 class AdminError extends Error {
-  constructor(readonly status: ContentfulStatusCode, readonly type: ErrorType, message: string,
-    readonly param: string | null = null, readonly code: string | null = null) {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly type: ErrorType,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
     super(message);
   }
 }
@@ -46,10 +64,23 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   const app = new Hono();
 
   app.use('/admin/*', async (c, next) => {
-    if (!adminToken) throw new AdminError(403, 'permission_error', 'The admin API is disabled: set the ADMIN_TOKEN secret to enable it.', null, 'admin_disabled');
+    if (!adminToken)
+      throw new AdminError(
+        403,
+        'permission_error',
+        'The admin API is disabled: set the ADMIN_TOKEN secret to enable it.',
+        null,
+        'admin_disabled',
+      );
     const match = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
     if (!match || !(await secretsEqual(match[1].trim(), adminToken))) {
-      throw new AdminError(401, 'authentication_error', 'Invalid or missing admin token (Authorization: Bearer <ADMIN_TOKEN>).', null, 'invalid_admin_token');
+      throw new AdminError(
+        401,
+        'authentication_error',
+        'Invalid or missing admin token (Authorization: Bearer <ADMIN_TOKEN>).',
+        null,
+        'invalid_admin_token',
+      );
     }
     c.header('cache-control', 'no-store');
     await next();
@@ -61,12 +92,16 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     return c.json(tenantJson(tenant), 201);
   });
   app.get('/admin/tenants', async (c) => {
-    const tenants = await store.listTenants({ after: c.req.query('after'), limit: Number(c.req.query('limit') ?? 100) || 100 });
+    const tenants = await store.listTenants({
+      after: c.req.query('after'),
+      limit: Number(c.req.query('limit') ?? 100) || 100,
+    });
     return c.json({ object: 'list', data: tenants.map(tenantJson) });
   });
   app.get('/admin/tenants/:id', async (c) => {
     const tenant = await store.getTenant(c.req.param('id'));
-    if (!tenant) throw new TenantStoreError('tenant_not_found', `No tenant with id '${c.req.param('id')}'.`);
+    if (!tenant)
+      throw new TenantStoreError('tenant_not_found', `No tenant with id '${c.req.param('id')}'.`);
     return c.json(tenantJson(tenant));
   });
   app.patch('/admin/tenants/:id', async (c) => {
@@ -80,20 +115,25 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.post('/admin/tenants/:id/keys', async (c) => {
     const body = await parseBody(c, keyCreateBody);
     const expiresAt = body.expires_at == null ? null : toEpochMs(body.expires_at);
-    if (expiresAt !== null && expiresAt <= now()) throw invalid('expires_at must be in the future.', 'expires_at');
+    if (expiresAt !== null && expiresAt <= now())
+      throw invalid('expires_at must be in the future.', 'expires_at');
     const created = await store.createKey({ tenantId: c.req.param('id'), expiresAt });
     return c.json(keyJson(created, now()), 201);
   });
   app.post('/admin/keys/:keyId/rotate', async (c) => {
     const body = await parseBody(c, keyRotateBody);
     const at = now();
-    const revokeOldAt = body.revoke_old_at === undefined ? at : Math.max(at, toEpochMs(body.revoke_old_at));
+    const revokeOldAt =
+      body.revoke_old_at === undefined ? at : Math.max(at, toEpochMs(body.revoke_old_at));
     const expiresAt = body.expires_at == null ? null : toEpochMs(body.expires_at);
-    if (expiresAt !== null && expiresAt <= at) throw invalid('expires_at must be in the future.', 'expires_at');
+    if (expiresAt !== null && expiresAt <= at)
+      throw invalid('expires_at must be in the future.', 'expires_at');
     const rotated = await store.rotateKey(c.req.param('keyId'), { revokeOldAt, expiresAt });
     return c.json({ ...keyJson(rotated, now()), replaced: keyJson(rotated.replaced, now()) }, 201);
   });
-  app.delete('/admin/keys/:keyId', async (c) => c.json(keyJson(await store.revokeKey(c.req.param('keyId')), now())));
+  app.delete('/admin/keys/:keyId', async (c) =>
+    c.json(keyJson(await store.revokeKey(c.req.param('keyId')), now())),
+  );
   app.get('/admin/tenants/:id/usage', async (c) => {
     const query = validate(usageQuery, c.req.query());
     const since = query.since === undefined ? undefined : toEpochMs(query.since);
@@ -102,8 +142,12 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.onError((error, c) => {
     const e = toAdminError(error);
-    if (e.status >= 500) console.error(`admin: ${c.req.method} ${c.req.path} failed: ${error.message}`);
-    return c.json({ error: { message: e.message, type: e.type, param: e.param, code: e.code } }, e.status);
+    if (e.status >= 500)
+      console.error(`admin: ${c.req.method} ${c.req.path} failed: ${error.message}`);
+    return c.json(
+      { error: { message: e.message, type: e.type, param: e.param, code: e.code } },
+      e.status,
+    );
   });
   return app;
 }
@@ -112,7 +156,11 @@ async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.
   const text = await c.req.text();
   let value: unknown = {};
   if (text.trim() !== '') {
-    try { value = JSON.parse(text); } catch { throw invalid('The request body is not valid JSON.', null); }
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw invalid('The request body is not valid JSON.', null);
+    }
   }
   return validate(schema, value);
 }
@@ -122,8 +170,12 @@ function validate<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const param = issue.code === 'unrecognized_keys' ? issue.keys[0] : issue.path.join('.') || null;
-  const message = issue.code === 'unrecognized_keys' ? `Unrecognized field '${param}'.`
-    : param ? `Invalid '${param}': ${issue.message}.` : `Invalid request body: ${issue.message}.`;
+  const message =
+    issue.code === 'unrecognized_keys'
+      ? `Unrecognized field '${param}'.`
+      : param
+        ? `Invalid '${param}': ${issue.message}.`
+        : `Invalid request body: ${issue.message}.`;
   throw invalid(message, param);
 }
 

@@ -29,7 +29,11 @@ export const keyRotateBody = z.strictObject({
   expires_at: time.nullable().optional(),
 });
 
-export const usageQuery = z.strictObject({ since: z.union([z.iso.datetime({ offset: true }), z.coerce.number().int().nonnegative()]).optional() });
+export const usageQuery = z.strictObject({
+  since: z
+    .union([z.iso.datetime({ offset: true }), z.coerce.number().int().nonnegative()])
+    .optional(),
+});
 
 /** Epoch ms from an accepted time (ISO string or Unix seconds). */
 export function toEpochMs(value: string | number): number {
@@ -48,7 +52,8 @@ export function toTenantInput(body: z.infer<typeof tenantPatchBody>): Partial<Te
     budgetPeriod: body.budget_period,
     degradeToEdge: body.degrade_to_edge,
   };
-  for (const key of Object.keys(input) as Array<keyof TenantInput>) if (input[key] === undefined) delete input[key];
+  for (const key of Object.keys(input) as Array<keyof TenantInput>)
+    if (input[key] === undefined) delete input[key];
   return input;
 }
 
@@ -73,8 +78,12 @@ export function tenantJson(tenant: Tenant) {
 
 /** A key's metadata; the secret appears only when `key` is a CreatedKey (the create/rotate response). */
 export function keyJson(key: ApiKeyInfo | CreatedKey, now: number) {
-  const status = key.revokedAt !== null && key.revokedAt <= now ? 'revoked'
-    : key.expiresAt !== null && key.expiresAt <= now ? 'expired' : 'active';
+  const status =
+    key.revokedAt !== null && key.revokedAt <= now
+      ? 'revoked'
+      : key.expiresAt !== null && key.expiresAt <= now
+        ? 'expired'
+        : 'active';
   return {
     id: key.id,
     object: 'api_key',
@@ -89,9 +98,16 @@ export function keyJson(key: ApiKeyInfo | CreatedKey, now: number) {
 }
 
 export function usageJson(summary: UsageSummary) {
-  const byModel = Object.fromEntries(Object.entries(summary.byModel).map(([model, m]) => [model, {
-    requests: m.requests, prompt_tokens: m.promptTokens, completion_tokens: m.completionTokens,
-  }]));
+  const byModel = Object.fromEntries(
+    Object.entries(summary.byModel).map(([model, m]) => [
+      model,
+      {
+        requests: m.requests,
+        prompt_tokens: m.promptTokens,
+        completion_tokens: m.completionTokens,
+      },
+    ]),
+  );
   const budget = summary.budget;
   return {
     object: 'tenant.usage',
@@ -102,13 +118,15 @@ export function usageJson(summary: UsageSummary) {
     completion_tokens: summary.completionTokens,
     total_tokens: summary.promptTokens + summary.completionTokens,
     by_model: byModel,
-    budget: budget ? {
-      period: budget.period,
-      period_start: iso(budget.periodStart),
-      period_end: iso(budget.periodEnd),
-      limit_tokens: budget.limitTokens,
-      used_tokens: budget.usedTokens,
-      remaining_tokens: budget.remainingTokens,
-    } : null,
+    budget: budget
+      ? {
+          period: budget.period,
+          period_start: iso(budget.periodStart),
+          period_end: iso(budget.periodEnd),
+          limit_tokens: budget.limitTokens,
+          used_tokens: budget.usedTokens,
+          remaining_tokens: budget.remainingTokens,
+        }
+      : null,
   };
 }

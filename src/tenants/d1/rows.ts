@@ -52,7 +52,7 @@ export function toTenant(row: TenantRow): Tenant {
     maxTokens: row.max_tokens,
     budgetTokens: row.budget_tokens,
     // A budget without a period is monthly (the documented default), whichever write left it so.
-    budgetPeriod: row.budget_tokens === null ? row.budget_period : row.budget_period ?? 'month',
+    budgetPeriod: row.budget_tokens === null ? row.budget_period : (row.budget_period ?? 'month'),
     degradeToEdge: row.degrade_to_edge !== 0,
     createdAt: row.created_at,
   };
@@ -70,7 +70,9 @@ export function toKeyInfo(row: KeyRow): ApiKeyInfo {
 }
 
 /** [column, value] pairs for the fields present in `input` (undefined = absent), in SQL-ready form. */
-export function tenantColumns(input: Partial<TenantInput>): Array<[string, string | number | null]> {
+export function tenantColumns(
+  input: Partial<TenantInput>,
+): Array<[string, string | number | null]> {
   const pairs: Array<[string, string | number | null]> = [];
   for (const field of Object.keys(COLUMNS) as Array<keyof TenantInput>) {
     const value = input[field];

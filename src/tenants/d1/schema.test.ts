@@ -7,9 +7,15 @@ import { MIGRATIONS, splitStatements } from './schema.ts';
 const DIR = join(import.meta.dirname, 'migrations');
 
 test('MIGRATIONS mirrors migrations/*.sql exactly (the files wrangler applies)', () => {
-  const files = readdirSync(DIR).filter((name) => name.endsWith('.sql')).sort();
-  assert.deepEqual(MIGRATIONS.map((m) => m.name), files);
-  for (const migration of MIGRATIONS) assert.equal(migration.sql, readFileSync(join(DIR, migration.name), 'utf8'));
+  const files = readdirSync(DIR)
+    .filter((name) => name.endsWith('.sql'))
+    .sort();
+  assert.deepEqual(
+    MIGRATIONS.map((m) => m.name),
+    files,
+  );
+  for (const migration of MIGRATIONS)
+    assert.equal(migration.sql, readFileSync(join(DIR, migration.name), 'utf8'));
 });
 
 test('splitStatements yields one statement per CREATE, comments dropped', () => {

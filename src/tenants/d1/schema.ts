@@ -63,7 +63,11 @@ CREATE INDEX usage_tenant_at ON usage (tenant_id, at);
 /** Splits a migration into statements (`;` at a line end; `--` comment lines dropped), as D1's batch() wants. */
 export function splitStatements(sql: string): string[] {
   const lines = sql.split('\n').filter((line) => !line.trimStart().startsWith('--'));
-  return lines.join('\n').split(/;\s*$/m).map((part) => part.trim()).filter((part) => part.length > 0);
+  return lines
+    .join('\n')
+    .split(/;\s*$/m)
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
 }
 
 /** Applies every migration in one batch (a transaction); for a fresh database only (no d1_migrations bookkeeping). */

@@ -4,12 +4,35 @@
  */
 import type { D1Database } from '@cloudflare/workers-types';
 import type { AuthOutcome, Tenant, UsageRecord, UsageSummary } from '../../api/tenancy.ts';
-import { KEY_COLUMNS, tenantColumns, toKeyInfo, toTenant, type KeyRow, type TenantRow } from './rows.ts';
-import { defaultSince, insertUsage, summarizeUsage } from './usage.ts';
-import { constantTimeEqual, generateApiKey, hashApiKey, keyHint, looksLikeApiKey, newKeyId, newTenantId } from '../keys.ts';
 import {
-  TenantStoreError, type ApiKeyInfo, type CreatedKey, type CreateKeyOptions, type ListTenantsOptions,
-  type RotatedKey, type RotateKeyOptions, type TenantAdminStore, type TenantInput, type TenantPatch,
+  KEY_COLUMNS,
+  tenantColumns,
+  toKeyInfo,
+  toTenant,
+  type KeyRow,
+  type TenantRow,
+} from './rows.ts';
+import { defaultSince, insertUsage, summarizeUsage } from './usage.ts';
+import {
+  constantTimeEqual,
+  generateApiKey,
+  hashApiKey,
+  keyHint,
+  looksLikeApiKey,
+  newKeyId,
+  newTenantId,
+} from '../keys.ts';
+import {
+  TenantStoreError,
+  type ApiKeyInfo,
+  type CreatedKey,
+  type CreateKeyOptions,
+  type ListTenantsOptions,
+  type RotatedKey,
+  type RotateKeyOptions,
+  type TenantAdminStore,
+  type TenantInput,
+  type TenantPatch,
 } from '../types.ts';
 
 export interface D1TenantStoreOptions {
@@ -45,15 +68,27 @@ export function createD1TenantStore(options: D1TenantStoreOptions): TenantAdminS
     return tenant;
   };
   const getKey = async (keyId: string): Promise<ApiKeyInfo | null> => {
-    const row = await db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?1`).bind(keyId).first<KeyRow>();
+    const row = await db
+      .prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?1`)
+      .bind(keyId)
+      .first<KeyRow>();
     return row ? toKeyInfo(row) : null;
   };
   const mintKey = async (tenantId: string, expiresAt: number | null) => {
     const key = generateApiKey();
-    const info: ApiKeyInfo = { id: newKeyId(), tenantId, hint: keyHint(key), createdAt: now(), expiresAt, revokedAt: null };
-    const insert = db.prepare(
-      'INSERT INTO api_keys (id, tenant_id, hash, hint, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)',
-    ).bind(info.id, tenantId, await hashApiKey(key), info.hint, info.createdAt, expiresAt);
+    const info: ApiKeyInfo = {
+      id: newKeyId(),
+      tenantId,
+      hint: keyHint(key),
+      createdAt: now(),
+      expiresAt,
+      revokedAt: null,
+    };
+    const insert = db
+      .prepare(
+        'INSERT INTO api_keys (id, tenant_id, hash, hint, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)',
+      )
+      .bind(info.id, tenantId, await hashApiKey(key), info.hint, info.createdAt, expiresAt);
     return { created: { ...info, key } satisfies CreatedKey, insert };
   };
 
@@ -64,14 +99,19 @@ export function createD1TenantStore(options: D1TenantStoreOptions): TenantAdminS
       if (!apiKey) return { ok: false, reason: 'missing' };
       if (!looksLikeApiKey(apiKey)) return { ok: false, reason: 'invalid' };
       const hash = await hashApiKey(apiKey);
-      const row = await db.prepare(
-        `SELECT t.*, k.id AS key_id, k.hash AS key_hash, k.expires_at AS key_expires_at, k.revoked_at AS key_revoked_at
+      const row = await db
+        .prepare(
+          `SELECT t.*, k.id AS key_id, k.hash AS key_hash, k.expires_at AS key_expires_at, k.revoked_at AS key_revoked_at
            FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = ?1`,
-      ).bind(hash).first<AuthRow>();
+        )
+        .bind(hash)
+        .first<AuthRow>();
       if (!row || !constantTimeEqual(row.key_hash, hash)) return { ok: false, reason: 'invalid' };
       const at = now();
-      if (row.key_revoked_at !== null && row.key_revoked_at <= at) return { ok: false, reason: 'revoked' };
-      if (row.key_expires_at !== null && row.key_expires_at <= at) return { ok: false, reason: 'expired' };
+      if (row.key_revoked_at !== null && row.key_revoked_at <= at)
+        return { ok: false, reason: 'revoked' };
+      if (row.key_expires_at !== null && row.key_expires_at <= at)
+        return { ok: false, reason: 'expired' };
       return { ok: true, tenant: toTenant(row), keyId: row.key_id };
     },
 
@@ -84,15 +124,18 @@ export function createD1TenantStore(options: D1TenantStoreOptions): TenantAdminS
     },
 
     async createTenant(input: TenantInput): Promise<Tenant> {
-      const budgetPeriod = input.budgetTokens != null ? input.budgetPeriod ?? 'month' : input.budgetPeriod ?? null;
+      const budgetPeriod =
+        input.budgetTokens != null ? (input.budgetPeriod ?? 'month') : (input.budgetPeriod ?? null);
       const columns = tenantColumns({ ...input, budgetPeriod });
       const id = newTenantId();
       const at = now();
       const names = ['id', ...columns.map(([column]) => column), 'created_at', 'updated_at'];
       const values = [id, ...columns.map(([, value]) => value), at, at];
       const placeholders = values.map((_, i) => `?${i + 1}`).join(', ');
-      const row = await db.prepare(`INSERT INTO tenants (${names.join(', ')}) VALUES (${placeholders}) RETURNING *`)
-        .bind(...values).first<TenantRow>();
+      const row = await db
+        .prepare(`INSERT INTO tenants (${names.join(', ')}) VALUES (${placeholders}) RETURNING *`)
+        .bind(...values)
+        .first<TenantRow>();
       if (!row) throw new Error('D1 returned no row for INSERT … RETURNING');
       return toTenant(row);
     },
@@ -103,16 +146,22 @@ export function createD1TenantStore(options: D1TenantStoreOptions): TenantAdminS
       const columns = tenantColumns(patch);
       if (columns.length === 0) return requireTenant(id);
       const sets = columns.map(([column], i) => `${column} = ?${i + 2}`).join(', ');
-      const row = await db.prepare(`UPDATE tenants SET ${sets}, updated_at = ?${columns.length + 2} WHERE id = ?1 RETURNING *`)
-        .bind(id, ...columns.map(([, value]) => value), now()).first<TenantRow>();
+      const row = await db
+        .prepare(
+          `UPDATE tenants SET ${sets}, updated_at = ?${columns.length + 2} WHERE id = ?1 RETURNING *`,
+        )
+        .bind(id, ...columns.map(([, value]) => value), now())
+        .first<TenantRow>();
       if (!row) throw new TenantStoreError('tenant_not_found', `No tenant with id '${id}'.`);
       return toTenant(row);
     },
 
     async listTenants(options: ListTenantsOptions = {}): Promise<Tenant[]> {
       const limit = Math.min(1000, Math.max(1, options.limit ?? 100));
-      const { results } = await db.prepare('SELECT * FROM tenants WHERE id > ?1 ORDER BY id LIMIT ?2')
-        .bind(options.after ?? '', limit).all<TenantRow>();
+      const { results } = await db
+        .prepare('SELECT * FROM tenants WHERE id > ?1 ORDER BY id LIMIT ?2')
+        .bind(options.after ?? '', limit)
+        .all<TenantRow>();
       return results.map(toTenant);
     },
 
@@ -127,32 +176,48 @@ export function createD1TenantStore(options: D1TenantStoreOptions): TenantAdminS
 
     async listKeys(tenantId: string): Promise<ApiKeyInfo[]> {
       await requireTenant(tenantId);
-      const { results } = await db.prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id`)
-        .bind(tenantId).all<KeyRow>();
+      const { results } = await db
+        .prepare(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = ?1 ORDER BY created_at, id`)
+        .bind(tenantId)
+        .all<KeyRow>();
       return results.map(toKeyInfo);
     },
 
     async revokeKey(keyId: string, at: number = now()): Promise<ApiKeyInfo> {
-      const row = await db.prepare(
-        `UPDATE api_keys SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2) WHERE id = ?1 RETURNING ${KEY_COLUMNS}`,
-      ).bind(keyId, at).first<KeyRow>();
+      const row = await db
+        .prepare(
+          `UPDATE api_keys SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2) WHERE id = ?1 RETURNING ${KEY_COLUMNS}`,
+        )
+        .bind(keyId, at)
+        .first<KeyRow>();
       if (!row) throw new TenantStoreError('key_not_found', `No API key with id '${keyId}'.`);
       return toKeyInfo(row);
     },
 
-    async rotateKey(oldKeyId: string, { revokeOldAt, expiresAt = null }: RotateKeyOptions): Promise<RotatedKey> {
+    async rotateKey(
+      oldKeyId: string,
+      { revokeOldAt, expiresAt = null }: RotateKeyOptions,
+    ): Promise<RotatedKey> {
       const old = await getKey(oldKeyId);
       if (!old) throw new TenantStoreError('key_not_found', `No API key with id '${oldKeyId}'.`);
       if (old.revokedAt !== null && old.revokedAt <= now()) {
-        throw new TenantStoreError('key_revoked', `API key '${oldKeyId}' is already revoked; create a new key instead.`);
+        throw new TenantStoreError(
+          'key_revoked',
+          `API key '${oldKeyId}' is already revoked; create a new key instead.`,
+        );
       }
       const { created, insert } = await mintKey(old.tenantId, expiresAt);
-      const revoke = db.prepare(
-        `UPDATE api_keys SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2) WHERE id = ?1 RETURNING ${KEY_COLUMNS}`,
-      ).bind(oldKeyId, revokeOldAt);
+      const revoke = db
+        .prepare(
+          `UPDATE api_keys SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2) WHERE id = ?1 RETURNING ${KEY_COLUMNS}`,
+        )
+        .bind(oldKeyId, revokeOldAt);
       const [, revoked] = await db.batch<KeyRow>([insert, revoke]); // one transaction: both or neither
       const replaced = revoked.results[0];
-      return { ...created, replaced: replaced ? toKeyInfo(replaced) : { ...old, revokedAt: revokeOldAt } };
+      return {
+        ...created,
+        replaced: replaced ? toKeyInfo(replaced) : { ...old, revokedAt: revokeOldAt },
+      };
     },
   };
 }

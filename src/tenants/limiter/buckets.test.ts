@@ -1,9 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { admit, emptyLimiterState, release, type LimiterLimits, type LimiterState } from './buckets.ts';
+import {
+  admit,
+  emptyLimiterState,
+  release,
+  type LimiterLimits,
+  type LimiterState,
+} from './buckets.ts';
 import { formatDuration } from './rate-headers.ts';
 
-const NONE: LimiterLimits = { rpm: null, tpm: null, maxConcurrent: null, budgetTokens: null, budgetPeriod: null };
+const NONE: LimiterLimits = {
+  rpm: null,
+  tpm: null,
+  maxConcurrent: null,
+  budgetTokens: null,
+  budgetPeriod: null,
+};
 const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
 
 /** A limiter state driven by a fake clock. */
@@ -14,10 +26,16 @@ function harness(limits: Partial<LimiterLimits>, ttl = 60_000) {
   const all = { ...NONE, ...limits };
   return {
     state,
-    advance: (ms: number) => { now += ms; },
-    at: (ms: number) => { now = ms; },
-    admit: (reservedTokens: number) => admit(state, { limits: all, reservedTokens, now, leaseId: `lease-${++n}`, leaseTtlMs: ttl }),
-    release: (leaseId: string, usedTokens: number) => release(state, { limits: all, leaseId, usedTokens, now }),
+    advance: (ms: number) => {
+      now += ms;
+    },
+    at: (ms: number) => {
+      now = ms;
+    },
+    admit: (reservedTokens: number) =>
+      admit(state, { limits: all, reservedTokens, now, leaseId: `lease-${++n}`, leaseTtlMs: ttl }),
+    release: (leaseId: string, usedTokens: number) =>
+      release(state, { limits: all, leaseId, usedTokens, now }),
   };
 }
 
@@ -98,7 +116,11 @@ test('concurrency: leases hold slots until released or expired', () => {
   const a = leaseOf(h.admit(1));
   leaseOf(h.admit(1));
   const refused = h.admit(1);
-  assert.ok(!refused.ok && refused.refusal.code === 'rate_limit_exceeded' && /concurrent/.test(refused.refusal.message));
+  assert.ok(
+    !refused.ok &&
+      refused.refusal.code === 'rate_limit_exceeded' &&
+      /concurrent/.test(refused.refusal.message),
+  );
   h.release(a, 1);
   leaseOf(h.admit(1));
   assert.equal(h.admit(1).ok, false);
@@ -149,7 +171,13 @@ test('lowering a limit takes effect at once (the bucket is clamped)', () => {
   const state = emptyLimiterState();
   const base = { ...NONE, tpm: 1000 };
   admit(state, { limits: base, reservedTokens: 0, now: T0, leaseId: 'a', leaseTtlMs: 1000 });
-  const lowered = admit(state, { limits: { ...base, tpm: 100 }, reservedTokens: 0, now: T0, leaseId: 'b', leaseTtlMs: 1000 });
+  const lowered = admit(state, {
+    limits: { ...base, tpm: 100 },
+    reservedTokens: 0,
+    now: T0,
+    leaseId: 'b',
+    leaseTtlMs: 1000,
+  });
   assert.equal(lowered.headers['x-ratelimit-remaining-tokens'], '100');
   assert.equal(lowered.headers['x-ratelimit-limit-tokens'], '100');
 });

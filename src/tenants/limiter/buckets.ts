@@ -59,7 +59,13 @@ export interface ReleaseInput {
 
 export function limitsOf(tenant: Tenant): LimiterLimits {
   const { rpm, tpm, maxConcurrent, budgetTokens, budgetPeriod } = tenant;
-  return { rpm, tpm, maxConcurrent, budgetTokens, budgetPeriod: budgetTokens === null ? null : budgetPeriod ?? 'month' };
+  return {
+    rpm,
+    tpm,
+    maxConcurrent,
+    budgetTokens,
+    budgetPeriod: budgetTokens === null ? null : (budgetPeriod ?? 'month'),
+  };
 }
 
 export function emptyLimiterState(): LimiterState {
@@ -75,8 +81,11 @@ export function admit(state: LimiterState, input: AdmitInput): Admission {
   const { limits, now } = input;
   const reserved = Math.max(0, Math.ceil(input.reservedTokens));
   syncState(state, limits, now);
-  const refusal = checkBudget(state, limits, reserved, now) ?? checkConcurrency(state, limits)
-    ?? checkBucket(state.requests, limits.rpm, 1, 'requests') ?? checkBucket(state.tokens, limits.tpm, reserved, 'tokens');
+  const refusal =
+    checkBudget(state, limits, reserved, now) ??
+    checkConcurrency(state, limits) ??
+    checkBucket(state.requests, limits.rpm, 1, 'requests') ??
+    checkBucket(state.tokens, limits.tpm, reserved, 'tokens');
   if (refusal) return { ok: false, refusal, headers: headersOf(state, limits) };
   if (state.requests) state.requests.level -= 1;
   if (state.tokens) state.tokens.level -= reserved;
@@ -118,50 +127,83 @@ function syncState(state: LimiterState, limits: LimiterLimits, now: number): voi
   if (limits.budgetTokens === null || limits.budgetPeriod === null) state.budget = null;
   else {
     const { start } = periodWindow(limits.budgetPeriod, now);
-    if (!state.budget || state.budget.periodStart !== start) state.budget = { periodStart: start, used: 0 };
+    if (!state.budget || state.budget.periodStart !== start)
+      state.budget = { periodStart: start, used: 0 };
   }
-  for (const [id, lease] of Object.entries(state.leases)) if (lease.expiresAt <= now) delete state.leases[id];
+  for (const [id, lease] of Object.entries(state.leases))
+    if (lease.expiresAt <= now) delete state.leases[id];
 }
 
-function refill(bucket: BucketState | null, capacity: number | null, now: number): BucketState | null {
+function refill(
+  bucket: BucketState | null,
+  capacity: number | null,
+  now: number,
+): BucketState | null {
   if (capacity === null) return null;
   if (!bucket) return { level: capacity, updatedAt: now };
   const elapsed = Math.max(0, now - bucket.updatedAt);
-  return { level: Math.min(capacity, bucket.level + (elapsed * capacity) / MINUTE_MS), updatedAt: Math.max(now, bucket.updatedAt) };
+  return {
+    level: Math.min(capacity, bucket.level + (elapsed * capacity) / MINUTE_MS),
+    updatedAt: Math.max(now, bucket.updatedAt),
+  };
 }
 
-function checkBudget(state: LimiterState, limits: LimiterLimits, reserved: number, now: number): Refusal | null {
+function checkBudget(
+  state: LimiterState,
+  limits: LimiterLimits,
+  reserved: number,
+  now: number,
+): Refusal | null {
   if (!state.budget || limits.budgetTokens === null || limits.budgetPeriod === null) return null;
   const left = Math.max(0, limits.budgetTokens - state.budget.used);
   if (left > 0 && reserved <= left) return null;
   const { end } = periodWindow(limits.budgetPeriod, now);
-  return refuse('insufficient_quota', end - now,
+  return refuse(
+    'insufficient_quota',
+    end - now,
     `Token budget exceeded: ${left} of ${limits.budgetTokens} tokens left this ${limits.budgetPeriod}, and this ` +
-    `request reserves ${reserved} (prompt + max_tokens). Lower max_tokens or wait until ${new Date(end).toISOString()}.`);
+      `request reserves ${reserved} (prompt + max_tokens). Lower max_tokens or wait until ${new Date(end).toISOString()}.`,
+  );
 }
 
 function checkConcurrency(state: LimiterState, limits: LimiterLimits): Refusal | null {
   if (limits.maxConcurrent === null) return null;
   const active = Object.keys(state.leases).length;
   if (active < limits.maxConcurrent) return null;
-  return refuse('rate_limit_exceeded', CONCURRENCY_RETRY_MS,
-    `Rate limit reached for concurrent requests: limit ${limits.maxConcurrent}, in flight ${active}.`);
+  return refuse(
+    'rate_limit_exceeded',
+    CONCURRENCY_RETRY_MS,
+    `Rate limit reached for concurrent requests: limit ${limits.maxConcurrent}, in flight ${active}.`,
+  );
 }
 
-function checkBucket(bucket: BucketState | null, capacity: number | null, need: number, what: string): Refusal | null {
+function checkBucket(
+  bucket: BucketState | null,
+  capacity: number | null,
+  need: number,
+  what: string,
+): Refusal | null {
   if (!bucket || capacity === null) return null;
   const required = Math.min(need, capacity);
   if (bucket.level >= required) return null;
   const waitMs = ((required - bucket.level) * MINUTE_MS) / capacity;
   const unit = what === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
-  return refuse('rate_limit_exceeded', waitMs,
+  return refuse(
+    'rate_limit_exceeded',
+    waitMs,
     `Rate limit reached for ${unit}: limit ${capacity}, remaining ${Math.max(0, Math.floor(bucket.level))}, ` +
-    `requested ${need}. Please try again in ${(waitMs / 1000).toFixed(3)}s.`);
+      `requested ${need}. Please try again in ${(waitMs / 1000).toFixed(3)}s.`,
+  );
 }
 
 function refuse(code: Refusal['code'], waitMs: number, message: string): Refusal {
   const retryAfterMs = Math.max(1, Math.ceil(waitMs));
-  return { code, message, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)), retryAfterMs };
+  return {
+    code,
+    message,
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+    retryAfterMs,
+  };
 }
 
 function headersOf(state: LimiterState, limits: LimiterLimits) {
@@ -170,5 +212,9 @@ function headersOf(state: LimiterState, limits: LimiterLimits) {
 
 function view(bucket: BucketState | null, capacity: number | null): BucketView | null {
   if (!bucket || capacity === null) return null;
-  return { limit: capacity, level: bucket.level, resetMs: ((capacity - bucket.level) * MINUTE_MS) / capacity };
+  return {
+    limit: capacity,
+    level: bucket.level,
+    resetMs: ((capacity - bucket.level) * MINUTE_MS) / capacity,
+  };
 }

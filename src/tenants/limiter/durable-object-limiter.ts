@@ -24,19 +24,28 @@ export class LimiterUnavailableError extends Error {
 export function createDurableObjectLimiter(options: DurableObjectLimiterOptions): Limiter {
   const { namespace, leaseTtlMs = DEFAULT_LEASE_TTL_MS } = options;
   if (!(leaseTtlMs > 0)) throw new RangeError(`leaseTtlMs must be positive, got ${leaseTtlMs}`);
-  const call = async <T>(tenant: Tenant, path: string, message: AdmitMessage | ReleaseMessage): Promise<T> => {
+  const call = async <T>(
+    tenant: Tenant,
+    path: string,
+    message: AdmitMessage | ReleaseMessage,
+  ): Promise<T> => {
     const stub = namespace.get(namespace.idFromName(tenant.id));
     const response = await stub.fetch(`https://tenant-limiter${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(message),
     });
-    if (!response.ok) throw new LimiterUnavailableError(`tenant limiter answered ${response.status} on ${path}`);
+    if (!response.ok)
+      throw new LimiterUnavailableError(`tenant limiter answered ${response.status} on ${path}`);
     return (await response.json()) as T;
   };
   return {
     admit(tenant: Tenant, reservedTokens: number): Promise<Admission> {
-      return call<Admission>(tenant, LIMITER_PATHS.admit, { limits: limitsOf(tenant), reservedTokens, leaseTtlMs });
+      return call<Admission>(tenant, LIMITER_PATHS.admit, {
+        limits: limitsOf(tenant),
+        reservedTokens,
+        leaseTtlMs,
+      });
     },
     async release(tenant: Tenant, leaseId: string, usedTokens: number): Promise<void> {
       await call(tenant, LIMITER_PATHS.release, { limits: limitsOf(tenant), leaseId, usedTokens });

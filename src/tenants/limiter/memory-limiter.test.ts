@@ -4,8 +4,18 @@ import type { Tenant } from '../../api/tenancy.ts';
 import { createMemoryLimiter } from './memory-limiter.ts';
 
 const tenant = (id: string, limits: Partial<Tenant> = {}): Tenant => ({
-  id, name: id, models: null, rpm: null, tpm: null, maxConcurrent: null, maxTokens: null, budgetTokens: null,
-  budgetPeriod: null, degradeToEdge: false, createdAt: 0, ...limits,
+  id,
+  name: id,
+  models: null,
+  rpm: null,
+  tpm: null,
+  maxConcurrent: null,
+  maxTokens: null,
+  budgetTokens: null,
+  budgetPeriod: null,
+  degradeToEdge: false,
+  createdAt: 0,
+  ...limits,
 });
 
 test('the memory limiter keeps one state per tenant and follows its clock', async () => {
@@ -36,7 +46,11 @@ test('release frees the concurrency slot and reconciles tokens; a budget tenant 
   assert.equal(second.headers['x-ratelimit-remaining-tokens'], '0');
   await limiter.release(t, second.leaseId, 80);
   const broke = await limiter.admit(t, 60); // 100 of 150 used this month
-  assert.ok(!broke.ok && broke.refusal.code === 'insufficient_quota' && /this month/.test(broke.refusal.message));
+  assert.ok(
+    !broke.ok &&
+      broke.refusal.code === 'insufficient_quota' &&
+      /this month/.test(broke.refusal.message),
+  );
 });
 
 test('options are validated at construction', () => {
@@ -47,12 +61,22 @@ test('budgetUsed seeds each budget period this process starts counting, so resta
   let now = Date.UTC(2026, 0, 31, 12);
   const asked: [string, number, number][] = [];
   const january = Date.UTC(2026, 0, 1);
-  const limiter = createMemoryLimiter({ now: () => now, budgetUsed: (id, start, end) => { asked.push([id, start, end]); return start === january ? 990 : 0; } });
+  const limiter = createMemoryLimiter({
+    now: () => now,
+    budgetUsed: (id, start, end) => {
+      asked.push([id, start, end]);
+      return start === january ? 990 : 0;
+    },
+  });
   const t = tenant('d', { budgetTokens: 1000, budgetPeriod: 'month' });
   const refused = await limiter.admit(t, 20);
   assert.ok(!refused.ok && refused.refusal.code === 'insufficient_quota');
   assert.deepEqual(asked, [['d', january, Date.UTC(2026, 1, 1)]]);
-  assert.equal((await limiter.admit(t, 10)).ok, true, 'what is left of the budget can still be used');
+  assert.equal(
+    (await limiter.admit(t, 10)).ok,
+    true,
+    'what is left of the budget can still be used',
+  );
   assert.equal(asked.length, 1, 'asked once per period');
   now = Date.UTC(2026, 1, 1, 0, 0, 1); // a new month: what the store has for it (nothing yet)
   assert.equal((await limiter.admit(t, 900)).ok, true);
@@ -64,5 +88,14 @@ test('budgetUsed seeds each budget period this process starts counting, so resta
   const withBudget = tenant('e', { budgetTokens: 1000, budgetPeriod: 'month' });
   const over = await later.admit(withBudget, 100);
   assert.ok(!over.ok && over.refusal.code === 'insufficient_quota');
-  assert.equal((await createMemoryLimiter({ budgetUsed: () => { throw new Error('not for tenants without a budget'); } }).admit(tenant('f'), 5)).ok, true);
+  assert.equal(
+    (
+      await createMemoryLimiter({
+        budgetUsed: () => {
+          throw new Error('not for tenants without a budget');
+        },
+      }).admit(tenant('f'), 5)
+    ).ok,
+    true,
+  );
 });

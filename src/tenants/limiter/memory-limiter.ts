@@ -1,6 +1,13 @@
 /** An in-process Limiter (Node server, tests): the buckets.ts algorithm over a Map, exact within one process. */
 import type { Admission, Limiter, Tenant } from '../../api/tenancy.ts';
-import { admit, DEFAULT_LEASE_TTL_MS, emptyLimiterState, limitsOf, release, type LimiterState } from './buckets.ts';
+import {
+  admit,
+  DEFAULT_LEASE_TTL_MS,
+  emptyLimiterState,
+  limitsOf,
+  release,
+  type LimiterState,
+} from './buckets.ts';
 import { periodWindow } from '../periods.ts';
 
 export interface MemoryLimiterOptions {
@@ -24,7 +31,12 @@ export interface MemoryLimiterOptions {
  * const admission = await limiter.admit(tenant, promptTokens + maxTokens);
  */
 export function createMemoryLimiter(options: MemoryLimiterOptions = {}): Limiter {
-  const { now = Date.now, leaseTtlMs = DEFAULT_LEASE_TTL_MS, newLeaseId = () => crypto.randomUUID(), budgetUsed } = options;
+  const {
+    now = Date.now,
+    leaseTtlMs = DEFAULT_LEASE_TTL_MS,
+    newLeaseId = () => crypto.randomUUID(),
+    budgetUsed,
+  } = options;
   if (!(leaseTtlMs > 0)) throw new RangeError(`leaseTtlMs must be positive, got ${leaseTtlMs}`);
   const states = new Map<string, LimiterState>();
   const stateOf = (tenant: Tenant): LimiterState => {
@@ -35,13 +47,20 @@ export function createMemoryLimiter(options: MemoryLimiterOptions = {}): Limiter
     const { budgetTokens, budgetPeriod } = limitsOf(tenant);
     if (budgetUsed && budgetTokens !== null && budgetPeriod !== null) {
       const { start, end } = periodWindow(budgetPeriod, now());
-      if (state.budget?.periodStart !== start) state.budget = { periodStart: start, used: budgetUsed(tenant.id, start, end) };
+      if (state.budget?.periodStart !== start)
+        state.budget = { periodStart: start, used: budgetUsed(tenant.id, start, end) };
     }
     return state;
   };
   return {
     async admit(tenant: Tenant, reservedTokens: number): Promise<Admission> {
-      return admit(stateOf(tenant), { limits: limitsOf(tenant), reservedTokens, now: now(), leaseId: newLeaseId(), leaseTtlMs });
+      return admit(stateOf(tenant), {
+        limits: limitsOf(tenant),
+        reservedTokens,
+        now: now(),
+        leaseId: newLeaseId(),
+        leaseTtlMs,
+      });
     },
     async release(tenant: Tenant, leaseId: string, usedTokens: number): Promise<void> {
       release(stateOf(tenant), { limits: limitsOf(tenant), leaseId, usedTokens, now: now() });

@@ -5,7 +5,13 @@
  */
 import type { DurableObjectState } from '@cloudflare/workers-types';
 import type { Admission } from '../../api/tenancy.ts';
-import { admit, emptyLimiterState, release, type LimiterLimits, type LimiterState } from './buckets.ts';
+import {
+  admit,
+  emptyLimiterState,
+  release,
+  type LimiterLimits,
+  type LimiterState,
+} from './buckets.ts';
 
 const STATE_KEY = 'limiter-state';
 
@@ -31,7 +37,10 @@ export const LIMITER_PATHS = { admit: '/admit', release: '/release' } as const;
 export class TenantLimiter {
   private state: LimiterState = emptyLimiterState();
 
-  constructor(private readonly ctx: DurableObjectState, _env: unknown) {
+  constructor(
+    private readonly ctx: DurableObjectState,
+    _env: unknown,
+  ) {
     void ctx.blockConcurrencyWhile(async () => {
       this.state = (await ctx.storage.get<LimiterState>(STATE_KEY)) ?? emptyLimiterState();
     });
@@ -41,13 +50,19 @@ export class TenantLimiter {
     const path = new URL(request.url).pathname;
     if (request.method !== 'POST') return new Response('method not allowed', { status: 405 });
     const body: unknown = await request.json().catch(() => null);
-    if (path === LIMITER_PATHS.admit && isAdmitMessage(body)) return Response.json(await this.admit(body));
-    if (path === LIMITER_PATHS.release && isReleaseMessage(body)) return Response.json(await this.release(body));
+    if (path === LIMITER_PATHS.admit && isAdmitMessage(body))
+      return Response.json(await this.admit(body));
+    if (path === LIMITER_PATHS.release && isReleaseMessage(body))
+      return Response.json(await this.release(body));
     return new Response('bad limiter request', { status: 400 });
   }
 
   private async admit(message: AdmitMessage): Promise<Admission> {
-    const admission = admit(this.state, { ...message, now: Date.now(), leaseId: crypto.randomUUID() });
+    const admission = admit(this.state, {
+      ...message,
+      now: Date.now(),
+      leaseId: crypto.randomUUID(),
+    });
     if (admission.ok) await this.save();
     return admission;
   }
@@ -67,18 +82,31 @@ function isLimits(value: unknown): value is LimiterLimits {
   if (!value || typeof value !== 'object') return false;
   const limits = value as Record<string, unknown>;
   const numberOrNull = (key: string) => limits[key] === null || typeof limits[key] === 'number';
-  return ['rpm', 'tpm', 'maxConcurrent', 'budgetTokens'].every(numberOrNull)
-    && (limits.budgetPeriod === null || limits.budgetPeriod === 'day' || limits.budgetPeriod === 'month');
+  return (
+    ['rpm', 'tpm', 'maxConcurrent', 'budgetTokens'].every(numberOrNull) &&
+    (limits.budgetPeriod === null ||
+      limits.budgetPeriod === 'day' ||
+      limits.budgetPeriod === 'month')
+  );
 }
 
 function isAdmitMessage(value: unknown): value is AdmitMessage {
   const message = value as Partial<AdmitMessage> | null;
-  return !!message && isLimits(message.limits) && typeof message.reservedTokens === 'number'
-    && typeof message.leaseTtlMs === 'number' && message.leaseTtlMs > 0;
+  return (
+    !!message &&
+    isLimits(message.limits) &&
+    typeof message.reservedTokens === 'number' &&
+    typeof message.leaseTtlMs === 'number' &&
+    message.leaseTtlMs > 0
+  );
 }
 
 function isReleaseMessage(value: unknown): value is ReleaseMessage {
   const message = value as Partial<ReleaseMessage> | null;
-  return !!message && isLimits(message.limits) && typeof message.leaseId === 'string'
-    && typeof message.usedTokens === 'number';
+  return (
+    !!message &&
+    isLimits(message.limits) &&
+    typeof message.leaseId === 'string' &&
+    typeof message.usedTokens === 'number'
+  );
 }

@@ -4,13 +4,35 @@
  * id counted once). Durability is the caller's: `persist` receives every admin change as a whole snapshot and
  * `appendUsage` every new usage record (backends/node/api/file-tenant-store.ts writes them to files).
  */
-import type { AuthOutcome, BudgetSummary, Tenant, UsageRecord, UsageSummary } from '../../api/tenancy.ts';
-import { constantTimeEqual, generateApiKey, hashApiKey, keyHint, looksLikeApiKey, newKeyId, newTenantId } from '../keys.ts';
+import type {
+  AuthOutcome,
+  BudgetSummary,
+  Tenant,
+  UsageRecord,
+  UsageSummary,
+} from '../../api/tenancy.ts';
+import {
+  constantTimeEqual,
+  generateApiKey,
+  hashApiKey,
+  keyHint,
+  looksLikeApiKey,
+  newKeyId,
+  newTenantId,
+} from '../keys.ts';
 import { periodWindow } from '../periods.ts';
 import { summarizeRecords } from '../../api/usage-summary.ts';
 import {
-  TenantStoreError, type ApiKeyInfo, type CreatedKey, type CreateKeyOptions, type ListTenantsOptions,
-  type RotatedKey, type RotateKeyOptions, type TenantAdminStore, type TenantInput, type TenantPatch,
+  TenantStoreError,
+  type ApiKeyInfo,
+  type CreatedKey,
+  type CreateKeyOptions,
+  type ListTenantsOptions,
+  type RotatedKey,
+  type RotateKeyOptions,
+  type TenantAdminStore,
+  type TenantInput,
+  type TenantPatch,
 } from '../types.ts';
 
 /** A stored key: its info and the SHA-256 of the key (never the key). */
@@ -42,7 +64,8 @@ const info = ({ hash: _hash, ...key }: StoredKey): ApiKeyInfo => ({ ...key });
 function applyInput(tenant: Tenant, input: TenantPatch): Tenant {
   const next = { ...tenant };
   for (const [field, value] of Object.entries(input) as [keyof TenantInput, unknown][]) {
-    if (value !== undefined) (next as Record<string, unknown>)[field] = Array.isArray(value) ? [...value] : value;
+    if (value !== undefined)
+      (next as Record<string, unknown>)[field] = Array.isArray(value) ? [...value] : value;
   }
   // A budget without a period is monthly (the documented default).
   if (next.budgetTokens !== null && next.budgetPeriod === null) next.budgetPeriod = 'month';
@@ -56,8 +79,12 @@ export interface MemoryTenantStore extends TenantAdminStore {
 
 export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}): MemoryTenantStore {
   const { persist = async () => {}, appendUsage = async () => {}, now = Date.now } = options;
-  const tenants = new Map<string, Tenant>((options.initial?.tenants ?? []).map((t) => [t.id, { ...t }]));
-  const keys = new Map<string, StoredKey>((options.initial?.keys ?? []).map((k) => [k.id, { ...k }]));
+  const tenants = new Map<string, Tenant>(
+    (options.initial?.tenants ?? []).map((t) => [t.id, { ...t }]),
+  );
+  const keys = new Map<string, StoredKey>(
+    (options.initial?.keys ?? []).map((k) => [k.id, { ...k }]),
+  );
   const byHash = new Map<string, StoredKey>([...keys.values()].map((k) => [k.hash, k]));
   const usage: UsageRecord[] = [];
   const seen = new Set<string>();
@@ -70,13 +97,19 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
   };
   for (const r of options.usage ?? []) remember(r);
 
-  const snapshot = (): TenantSnapshot => ({ tenants: [...tenants.values()].map((t) => ({ ...t })), keys: [...keys.values()].map((k) => ({ ...k })) });
+  const snapshot = (): TenantSnapshot => ({
+    tenants: [...tenants.values()].map((t) => ({ ...t })),
+    keys: [...keys.values()].map((k) => ({ ...k })),
+  });
   const restore = (s: TenantSnapshot) => {
     tenants.clear();
     keys.clear();
     byHash.clear();
     for (const t of s.tenants) tenants.set(t.id, t);
-    for (const k of s.keys) { keys.set(k.id, k); byHash.set(k.hash, k); }
+    for (const k of s.keys) {
+      keys.set(k.id, k);
+      byHash.set(k.hash, k);
+    }
   };
   // Admin changes run one at a time, each persisted before the next starts and before it returns; a change
   // that fails, or cannot be persisted, is undone.
@@ -109,7 +142,15 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
   };
   const mintKey = async (tenantId: string, expiresAt: number | null): Promise<CreatedKey> => {
     const key = generateApiKey();
-    const stored: StoredKey = { id: newKeyId(), tenantId, hint: keyHint(key), createdAt: now(), expiresAt, revokedAt: null, hash: await hashApiKey(key) };
+    const stored: StoredKey = {
+      id: newKeyId(),
+      tenantId,
+      hint: keyHint(key),
+      createdAt: now(),
+      expiresAt,
+      revokedAt: null,
+      hash: await hashApiKey(key),
+    };
     keys.set(stored.id, stored);
     byHash.set(stored.hash, stored);
     return { ...info(stored), key };
@@ -121,14 +162,23 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
 
   const usedTokens = (tenantId: string, start: number, end: number): number => {
     let used = 0;
-    for (const r of usage) if (r.tenantId === tenantId && r.at >= start && r.at < end) used += r.promptTokens + r.completionTokens;
+    for (const r of usage)
+      if (r.tenantId === tenantId && r.at >= start && r.at < end)
+        used += r.promptTokens + r.completionTokens;
     return used;
   };
   const budgetOf = (tenant: Tenant, at: number): BudgetSummary | undefined => {
     if (tenant.budgetTokens === null || tenant.budgetPeriod === null) return undefined;
     const { start, end } = periodWindow(tenant.budgetPeriod, at);
     const used = usedTokens(tenant.id, start, end);
-    return { period: tenant.budgetPeriod, periodStart: start, periodEnd: end, limitTokens: tenant.budgetTokens, usedTokens: used, remainingTokens: Math.max(0, tenant.budgetTokens - used) };
+    return {
+      period: tenant.budgetPeriod,
+      periodStart: start,
+      periodEnd: end,
+      limitTokens: tenant.budgetTokens,
+      usedTokens: used,
+      remainingTokens: Math.max(0, tenant.budgetTokens - used),
+    };
   };
 
   return {
@@ -144,7 +194,9 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
       if (key.revokedAt !== null && key.revokedAt <= at) return { ok: false, reason: 'revoked' };
       if (key.expiresAt !== null && key.expiresAt <= at) return { ok: false, reason: 'expired' };
       const tenant = tenants.get(key.tenantId);
-      return tenant ? { ok: true, tenant: { ...tenant }, keyId: key.id } : { ok: false, reason: 'invalid' };
+      return tenant
+        ? { ok: true, tenant: { ...tenant }, keyId: key.id }
+        : { ok: false, reason: 'invalid' };
     },
 
     async recordUsage(record: UsageRecord): Promise<void> {
@@ -169,37 +221,53 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
       return summary;
     },
 
-    createTenant: (input: TenantInput) => change(() => {
-      const at = now();
-      const base: Tenant = {
-        id: newTenantId(), name: input.name, models: null, rpm: null, tpm: null, maxConcurrent: null, maxTokens: null,
-        budgetTokens: null, budgetPeriod: null, degradeToEdge: false, createdAt: at,
-      };
-      const tenant = applyInput(base, input);
-      tenants.set(tenant.id, tenant);
-      return { ...tenant };
-    }),
+    createTenant: (input: TenantInput) =>
+      change(() => {
+        const at = now();
+        const base: Tenant = {
+          id: newTenantId(),
+          name: input.name,
+          models: null,
+          rpm: null,
+          tpm: null,
+          maxConcurrent: null,
+          maxTokens: null,
+          budgetTokens: null,
+          budgetPeriod: null,
+          degradeToEdge: false,
+          createdAt: at,
+        };
+        const tenant = applyInput(base, input);
+        tenants.set(tenant.id, tenant);
+        return { ...tenant };
+      }),
 
     async getTenant(id: string): Promise<Tenant | null> {
       const tenant = tenants.get(id);
       return tenant ? { ...tenant } : null;
     },
 
-    updateTenant: (id: string, patch: TenantPatch) => change(() => {
-      const tenant = applyInput(requireTenant(id), patch);
-      tenants.set(id, tenant);
-      return { ...tenant };
-    }),
+    updateTenant: (id: string, patch: TenantPatch) =>
+      change(() => {
+        const tenant = applyInput(requireTenant(id), patch);
+        tenants.set(id, tenant);
+        return { ...tenant };
+      }),
 
     async listTenants(o: ListTenantsOptions = {}): Promise<Tenant[]> {
       const limit = Math.min(1000, Math.max(1, o.limit ?? 100));
-      return [...tenants.values()].filter((t) => t.id > (o.after ?? '')).sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, limit).map((t) => ({ ...t }));
+      return [...tenants.values()]
+        .filter((t) => t.id > (o.after ?? ''))
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
+        .slice(0, limit)
+        .map((t) => ({ ...t }));
     },
 
-    createKey: ({ tenantId, expiresAt = null }: CreateKeyOptions) => change(() => {
-      requireTenant(tenantId);
-      return mintKey(tenantId, expiresAt);
-    }),
+    createKey: ({ tenantId, expiresAt = null }: CreateKeyOptions) =>
+      change(() => {
+        requireTenant(tenantId);
+        return mintKey(tenantId, expiresAt);
+      }),
 
     async getKey(keyId: string): Promise<ApiKeyInfo | null> {
       const key = keys.get(keyId);
@@ -208,19 +276,25 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
 
     async listKeys(tenantId: string): Promise<ApiKeyInfo[]> {
       requireTenant(tenantId);
-      return [...keys.values()].filter((k) => k.tenantId === tenantId)
-        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1)).map(info);
+      return [...keys.values()]
+        .filter((k) => k.tenantId === tenantId)
+        .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
+        .map(info);
     },
 
     revokeKey: (keyId: string, at?: number) => change(() => revoke(requireKey(keyId), at ?? now())),
 
-    rotateKey: (oldKeyId: string, { revokeOldAt, expiresAt = null }: RotateKeyOptions) => change(async (): Promise<RotatedKey> => {
-      const old = requireKey(oldKeyId);
-      if (old.revokedAt !== null && old.revokedAt <= now()) {
-        throw new TenantStoreError('key_revoked', `API key '${oldKeyId}' is already revoked; create a new key instead.`);
-      }
-      const created = await mintKey(old.tenantId, expiresAt);
-      return { ...created, replaced: revoke(old, revokeOldAt) };
-    }),
+    rotateKey: (oldKeyId: string, { revokeOldAt, expiresAt = null }: RotateKeyOptions) =>
+      change(async (): Promise<RotatedKey> => {
+        const old = requireKey(oldKeyId);
+        if (old.revokedAt !== null && old.revokedAt <= now()) {
+          throw new TenantStoreError(
+            'key_revoked',
+            `API key '${oldKeyId}' is already revoked; create a new key instead.`,
+          );
+        }
+        const created = await mintKey(old.tenantId, expiresAt);
+        return { ...created, replaced: revoke(old, revokeOldAt) };
+      }),
   };
 }
