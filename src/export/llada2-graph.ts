@@ -5,7 +5,7 @@
 import { modelDims, type Llada2Config, type ModelDims } from '../model/config.ts';
 import * as io from '../model/graph-io.ts';
 import { DT, type GraphBuilder } from './onnx-builder.ts';
-import { floatMatrix, linear, type QuantOptions } from './quantize.ts';
+import { embeddingDtype, embeddingLookup, linear, type QuantOptions } from './quantize.ts';
 import { moeLayer, type MoeImplementation } from './moe.ts';
 import { readTensor, type TensorSource } from './tensor-source.ts';
 
@@ -50,14 +50,16 @@ export class Llada2GraphBuilder {
     this.opt.onProgress?.(0, total, 'embeddings');
 
     const emb = await readTensor(this.src, 'model.word_embeddings.weight', [d.vocab, d.hidden]);
-    const embName = floatMatrix(
+    let h = embeddingLookup(
       b,
+      io.INPUT_IDS,
       'model.word_embeddings.weight',
       emb,
-      [d.vocab, d.hidden],
-      this.opt.quant.dtype !== 'fp32',
+      d.vocab,
+      d.hidden,
+      embeddingDtype(this.opt.quant),
+      this.opt.quant.scaleSearch,
     );
-    let h = b.op1('Gather', [embName, io.INPUT_IDS], { axis: 0 });
     this.prepareRope();
     this.bias = b.op1('Unsqueeze', [
       b.op1('Where', [io.ATTENTION_MASK, b.f32Scalar(0), b.f32Scalar(NEG_BIG)]),
@@ -97,7 +99,7 @@ export class Llada2GraphBuilder {
           b,
           normed,
           { name: 'lm_head.weight', data: head, out: d.vocab, in: d.hidden },
-          this.opt.quant,
+          { ...this.opt.quant, dtype: this.opt.quant.lmHead ?? this.opt.quant.dtype },
         ),
       ],
       {},

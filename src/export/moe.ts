@@ -5,6 +5,7 @@
 import type { Llada2Config } from '../model/config.ts';
 import { DT, MS_DOMAIN, type GraphBuilder } from './onnx-builder.ts';
 import { linear, toFloat16Bytes, type QuantOptions } from './quantize.ts';
+import { packInt4, packUnsigned, quantizeBlocks, requantScales } from './quant-math.ts';
 import { readTensor, type TensorSource } from './tensor-source.ts';
 
 export type MoeImplementation = 'dense' | 'ort-moe';
@@ -197,46 +198,29 @@ function interleaveGateUp(
   return out;
 }
 
-/**
- * Symmetric quantization of W[N, K] in the QMoE layout: value c of a row in byte c/pack at bit shift
- * (c % pack)·bits, implicit zero point 2^(bits-1); scales [N] (row-wise) or [N, K/block].
- */
-function quantizeRows(
-  w: Float32Array,
-  N: number,
-  K: number,
-  bits: 4 | 8,
-  block: number,
-): { q: Uint8Array; scales: Float32Array } {
-  const pack = 8 / bits;
-  const zp = 1 << (bits - 1);
-  const qmax = (1 << bits) - 1;
-  const bs = block || K;
-  const nb = K / bs;
-  const q = new Uint8Array((N * K) / pack);
-  const scales = new Float32Array(N * nb);
-  for (let n = 0; n < N; n++) {
-    for (let b = 0; b < nb; b++) {
-      let m = 0;
-      for (let c = b * bs; c < (b + 1) * bs; c++) m = Math.max(m, Math.abs(w[n * K + c]));
-      const scale = Math.fround(m / (zp - 1) || 1);
-      scales[n * nb + b] = scale;
-      for (let c = b * bs; c < (b + 1) * bs; c++) {
-        const v = Math.min(qmax, Math.max(0, Math.round(w[n * K + c] / scale) + zp));
-        q[((n * K + c) / pack) | 0] |= v << ((c % pack) * bits);
-      }
-    }
-  }
-  return { q, scales };
-}
-
 const f32Bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
+/** How a package's experts are stored and computed (see sparseExperts). */
+type ExpertEncoding = 'fp32' | 'fp16' | 'qmoe8' | 'qmoe4' | 'int4-dq-float' | 'int4-dq-int8';
+
+function expertEncoding(q: QuantOptions): ExpertEncoding {
+  if (q.dtype === 'fp32' || q.dtype === 'fp16') return q.dtype;
+  if (q.dtype === 'int8') return 'qmoe8';
+  if (q.int4Layout === 'matmulnbits') return 'qmoe4';
+  return (q.kernel ?? 'int8') === 'int8' ? 'int4-dq-int8' : 'int4-dq-float';
+}
+
 /**
- * Only the chosen experts computed, by ORT's com.microsoft MoE (fp32/fp16 packages) or QMoE (int8 row-wise,
- * int4 block-wise). The kernels route by softmax/top-k over their router input; feeding log(w) on the chosen
- * experts and -inf elsewhere makes that reproduce LLaDA2's sigmoid group routing exactly, and
- * routed_scaling_factor is folded into the down projections.
+ * Only the chosen experts computed, by ORT's com.microsoft MoE (fp32 weights) or QMoE (uint8 weights with an
+ * implicit zero point, fp32 activations). The kernels route by softmax/top-k over their router input; feeding
+ * log(w) on the chosen experts and -inf elsewhere makes that reproduce LLaDA2's sigmoid group routing exactly,
+ * and routed_scaling_factor is folded into the down projections. Encodings:
+ * - fp32, fp16 (Cast folded at load: the fp16 MoE kernel returns zeros in ORT 1.30 CPU/wasm) → MoE;
+ * - int8: row-wise → QMoE 8-bit;
+ * - int4 (dq layout): block-wise INT4 at rest → DequantizeLinear, then either re-quantized row-wise to uint8
+ *   (QuantizeLinear, folded at load) → QMoE 8-bit (kernel int8), or fp32 → MoE (kernel float). QMoE's own
+ *   block-wise 4-bit path dequantizes every selected expert on every call and runs 3-10× slower;
+ * - int4 (matmulnbits layout): block-wise → QMoE 4-bit (int4 in memory, the slow path).
  */
 async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Promise<string> {
   const { cfg, quant } = p;
@@ -250,42 +234,30 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
     [b.op1('Add', [r.zeros, b.f32Scalar(-Infinity)]), r.experts, b.op1('Log', [r.weights])],
     { axis: 1 },
   );
-  const fc1Chunks: Uint8Array[] = [];
-  const fc2Chunks: Uint8Array[] = [];
-  const scale1: Uint8Array[] = [];
-  const scale2: Uint8Array[] = [];
-  const quantized = quant.dtype === 'int8' || quant.dtype === 'int4';
-  const bits = quant.dtype === 'int4' ? 4 : 8;
-  // int4 is block-wise (accuracy on par with the dense layers); int8 row-wise is accurate enough and fastest.
+  const enc = expertEncoding(quant);
+  const search = quant.scaleSearch ?? true;
+  // Block-wise int4 needs the block to divide both widths; otherwise one scale per row.
   const block =
-    quant.dtype === 'int4' && H % quant.blockSize === 0 && I % quant.blockSize === 0
+    (enc === 'qmoe4' || enc.startsWith('int4')) &&
+    H % quant.blockSize === 0 &&
+    I % quant.blockSize === 0
       ? quant.blockSize
       : 0;
+  const fc1 = new ExpertTensor(2 * I, H);
+  const fc2 = new ExpertTensor(H, I);
   for (let e = 0; e < E; e++) {
     const pre = `${p.prefix}.experts.${e}`;
-    const fc1 = interleaveGateUp(
+    const gateUp = interleaveGateUp(
       await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]),
       await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]),
       I,
       H,
     );
-    const fc2 = (await readTensor(p.src, `${pre}.down_proj.weight`, [H, I])).map(
+    const down = (await readTensor(p.src, `${pre}.down_proj.weight`, [H, I])).map(
       (v) => v * cfg.routed_scaling_factor,
     );
-    if (quantized) {
-      const a = quantizeRows(fc1, 2 * I, H, bits, block);
-      const c = quantizeRows(fc2, H, I, bits, block);
-      fc1Chunks.push(a.q);
-      scale1.push(f32Bytes(a.scales));
-      fc2Chunks.push(c.q);
-      scale2.push(f32Bytes(c.scales));
-    } else if (quant.dtype === 'fp16') {
-      fc1Chunks.push(toFloat16Bytes(fc1));
-      fc2Chunks.push(toFloat16Bytes(fc2));
-    } else {
-      fc1Chunks.push(f32Bytes(fc1));
-      fc2Chunks.push(f32Bytes(fc2));
-    }
+    fc1.add(gateUp, enc, block, search);
+    fc2.add(down, enc, block, search);
   }
   const attrs = {
     k,
@@ -295,45 +267,115 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
     activation_beta: { float: 0 },
     normalize_routing_weights: 0,
   };
-  const put = (name: string, dt: number, dims: number[], chunks: Uint8Array[]) =>
-    b.addInitializer(b.sink.put(name, dt, dims, chunks));
-  if (!quantized) {
-    // The fp16 MoE kernel returns zeros in ORT 1.30 CPU/wasm: keep fp16 storage, Cast (folded at load) to fp32.
-    const half = quant.dtype === 'fp16';
-    const weight = (name: string, dims: number[], chunks: Uint8Array[]) =>
-      half
-        ? b.op1('Cast', [put(`${name}.fp16`, DT.FLOAT16, dims, chunks)], { to: DT.FLOAT })
-        : put(name, DT.FLOAT, dims, chunks);
-    const fc1 = weight(`${p.prefix}.experts.fc1`, [E, 2 * I, H], fc1Chunks);
-    const fc2 = weight(`${p.prefix}.experts.fc2`, [E, H, I], fc2Chunks);
-    return unnormalisedTop1(b, r, b.op1('MoE', [x2d, router, fc1, '', fc2], attrs, MS_DOMAIN), k);
-  }
-  const pack = 8 / bits;
-  const fc1 = put(`${p.prefix}.experts.fc1.q${bits}`, DT.UINT8, [E, 2 * I, H / pack], fc1Chunks);
-  const s1 = put(
-    `${p.prefix}.experts.fc1.scales`,
-    DT.FLOAT,
-    block ? [E, 2 * I, H / block] : [E, 2 * I],
-    scale1,
-  );
-  const fc2 = put(`${p.prefix}.experts.fc2.q${bits}`, DT.UINT8, [E, H, I / pack], fc2Chunks);
-  const s2 = put(
-    `${p.prefix}.experts.fc2.scales`,
-    DT.FLOAT,
-    block ? [E, H, I / block] : [E, H],
-    scale2,
-  );
-  return unnormalisedTop1(
-    b,
-    r,
-    b.op1(
+  const name = `${p.prefix}.experts`;
+  let y: string;
+  if (enc === 'fp32' || enc === 'fp16' || enc === 'int4-dq-float') {
+    const w1 = fc1.float(b, `${name}.fc1`, E, enc);
+    const w2 = fc2.float(b, `${name}.fc2`, E, enc);
+    y = b.op1('MoE', [x2d, router, w1, '', w2], attrs, MS_DOMAIN);
+  } else {
+    const bits = enc === 'qmoe4' ? 4 : 8;
+    const [w1, s1] = fc1.quantized(b, `${name}.fc1`, E, enc);
+    const [w2, s2] = fc2.quantized(b, `${name}.fc2`, E, enc);
+    y = b.op1(
       'QMoE',
-      [x2d, router, fc1, s1, '', fc2, s2, ''],
-      { ...attrs, expert_weight_bits: bits, ...(block ? { block_size: block } : {}) },
+      [x2d, router, w1, s1, '', w2, s2, ''],
+      {
+        ...attrs,
+        expert_weight_bits: bits,
+        ...(enc === 'qmoe4' && block ? { block_size: block } : {}),
+      },
       MS_DOMAIN,
-    ),
-    k,
-  );
+    );
+  }
+  return unnormalisedTop1(b, r, y, k);
+}
+
+/** One expert projection ([E, rows, cols] in all) accumulated expert by expert, as chunks for the sink. */
+class ExpertTensor {
+  private readonly chunks: Uint8Array[] = [];
+  private readonly scaleChunks: Uint8Array[] = [];
+  private readonly requant: Uint8Array[] = [];
+  private block = 0;
+  /** QMoE 4-bit with block scales (its block_size attribute set), as opposed to one scale per row. */
+  private blockwise = false;
+
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+  ) {}
+
+  add(w: Float32Array, enc: ExpertEncoding, block: number, search: boolean): void {
+    if (enc === 'fp32') return void this.chunks.push(f32Bytes(w));
+    if (enc === 'fp16') return void this.chunks.push(toFloat16Bytes(w));
+    const bits = enc === 'qmoe8' ? 8 : 4;
+    const q = quantizeBlocks(w, this.rows, this.cols, bits, enc === 'qmoe8' ? 0 : block, search);
+    this.block = q.block;
+    this.blockwise = enc === 'qmoe4' && block > 0;
+    this.scaleChunks.push(f32Bytes(q.scales));
+    if (enc === 'qmoe8' || enc === 'qmoe4') this.chunks.push(packUnsigned(q.values, bits));
+    else this.chunks.push(packInt4(q.values));
+    if (enc === 'int4-dq-int8') this.requant.push(f32Bytes(requantScales(q)));
+  }
+
+  private put(b: GraphBuilder, name: string, dt: number, dims: number[], chunks: Uint8Array[]) {
+    return b.addInitializer(b.sink.put(name, dt, dims, chunks));
+  }
+
+  /** DequantizeLinear of the INT4 blocks (axis 2). */
+  private int4(b: GraphBuilder, name: string, E: number): string {
+    const { rows, cols, block } = this;
+    return b.op1(
+      'DequantizeLinear',
+      [
+        this.put(b, `${name}.int4`, DT.INT4, [E, rows, cols], this.chunks),
+        this.put(b, `${name}.scale`, DT.FLOAT, [E, rows, cols / block], this.scaleChunks),
+      ],
+      { axis: 2, block_size: block },
+    );
+  }
+
+  /** fp32 weights for the MoE kernel. */
+  float(b: GraphBuilder, name: string, E: number, enc: ExpertEncoding): string {
+    const dims = [E, this.rows, this.cols];
+    if (enc === 'fp32') return this.put(b, name, DT.FLOAT, dims, this.chunks);
+    if (enc === 'fp16')
+      return b.op1('Cast', [this.put(b, `${name}.fp16`, DT.FLOAT16, dims, this.chunks)], {
+        to: DT.FLOAT,
+      });
+    return this.int4(b, name, E);
+  }
+
+  /** [weights, scales] for the QMoE kernel. */
+  quantized(b: GraphBuilder, name: string, E: number, enc: ExpertEncoding): [string, string] {
+    const { rows, cols, block } = this;
+    if (enc === 'int4-dq-int8') {
+      // Row-wise uint8 (zero point 128) from the decoded int4 blocks: QuantizeLinear blocked over a whole row.
+      const scale3 = this.put(b, `${name}.scale8.q`, DT.FLOAT, [E, rows, 1], this.requant);
+      const zp = this.put(
+        b,
+        `${name}.zp8`,
+        DT.UINT8,
+        [E, rows, 1],
+        [new Uint8Array(E * rows).fill(128)],
+      );
+      const weights = b.op1('QuantizeLinear', [this.int4(b, name, E), scale3, zp], {
+        axis: 2,
+        block_size: cols,
+      });
+      return [weights, this.put(b, `${name}.scale8`, DT.FLOAT, [E, rows], this.requant)];
+    }
+    const bits = enc === 'qmoe4' ? 4 : 8;
+    const weights = this.put(
+      b,
+      `${name}.q${bits}`,
+      DT.UINT8,
+      [E, rows, (cols * bits) / 8],
+      this.chunks,
+    );
+    const scaleDims = this.blockwise ? [E, rows, cols / block] : [E, rows];
+    return [weights, this.put(b, `${name}.scales`, DT.FLOAT, scaleDims, this.scaleChunks)];
+  }
 }
 
 /**

@@ -23,7 +23,15 @@ import { GraphBuilder, OPSET } from '../../../src/export/onnx-builder.ts';
 import { InlineSink, type WeightSink } from '../../../src/export/weight-sink.ts';
 import { ExternalFileSink } from './external-file-sink.ts';
 import { ExportError, Llada2GraphBuilder } from '../../../src/export/llada2-graph.ts';
-import type { Int4Layout, WeightDtype } from '../../../src/export/quantize.ts';
+import {
+  embeddingDtype,
+  foldsQuantizedWeights,
+  type EmbeddingDtype,
+  type Int4Layout,
+  type QuantKernel,
+  type QuantOptions,
+  type WeightDtype,
+} from '../../../src/export/quantize.ts';
 import type { MoeImplementation } from '../../../src/export/moe.ts';
 
 export const GRAPH_FILE = 'model.onnx';
@@ -38,6 +46,12 @@ export interface ExportOptions {
   dtype?: WeightDtype;
   int4Layout?: Int4Layout;
   blockSize?: number;
+  /** How int8/int4-dq weights compute: int8 kernels (default) or dequantized to fp32 at load. */
+  kernel?: QuantKernel;
+  /** MSE-optimal block scales (default true). */
+  scaleSearch?: boolean;
+  embeddings?: EmbeddingDtype;
+  lmHead?: WeightDtype;
   topk?: number;
   moe?: MoeImplementation | 'auto';
   externalData?: 'auto' | 'always' | 'never';
@@ -52,6 +66,15 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   const dtype = opts.dtype ?? 'fp32';
   const int4Layout = opts.int4Layout ?? 'dq';
   const blockSize = opts.blockSize ?? 32;
+  const quant: QuantOptions = {
+    dtype,
+    int4Layout,
+    blockSize,
+    kernel: opts.kernel ?? 'int8',
+    scaleSearch: opts.scaleSearch ?? true,
+    embeddings: opts.embeddings,
+    lmHead: opts.lmHead,
+  };
   if ((await exists(outDir)) && !opts.force)
     throw new ExportError(`${outDir} already exists (use --force to replace it)`);
   const ckpt = await openCheckpoint(opts.checkpointDir);
@@ -76,7 +99,7 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
       : new InlineSink();
     const b = new GraphBuilder(sink);
     await new Llada2GraphBuilder(b, cfg, ckpt, {
-      quant: { dtype, int4Layout, blockSize },
+      quant,
       topk,
       moe,
       onProgress: opts.onProgress,
@@ -127,10 +150,7 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
         vocab_size: dims.vocab,
       },
       decode: { block_length: opts.blockLength ?? 32, max_positions: cfg.max_position_embeddings },
-      quantization: {
-        dtype,
-        ...(dtype === 'int4' ? { int4_layout: int4Layout, block_size: blockSize } : {}),
-      },
+      quantization: quantizationManifest(quant),
       moe: { implementation: dims.denseLayers >= dims.layers ? 'none' : moe },
       graph: {
         file: GRAPH_FILE,
@@ -142,11 +162,8 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
         head_dim: dims.headDim,
         inputs: io.graphInputs(graphDims),
         outputs: io.graphOutputs(graphDims),
-        // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (ort-notes.md §3).
-        session_config:
-          dtype === 'int8' || (dtype === 'int4' && int4Layout === 'dq')
-            ? { 'session.disable_quant_qdq': '1' }
-            : {},
+        // Fold DequantizeLinear/QuantizeLinear on weights at load instead of running them every forward.
+        session_config: foldsQuantizedWeights(quant) ? { 'session.disable_quant_qdq': '1' } : {},
       },
       tokenizer: { file: 'tokenizer.json', config_file: 'tokenizer_config.json' },
       files,
@@ -167,6 +184,19 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   } finally {
     await ckpt.close();
   }
+}
+
+/** The manifest's record of how each weight class is stored and computed. */
+function quantizationManifest(q: QuantOptions): Manifest['quantization'] {
+  const usesInt4 = q.dtype === 'int4' || q.lmHead === 'int4';
+  const quantized = usesInt4 || q.dtype === 'int8' || q.lmHead === 'int8';
+  return {
+    dtype: q.dtype,
+    ...(usesInt4 ? { int4_layout: q.int4Layout, block_size: q.blockSize } : {}),
+    ...(quantized ? { kernel: q.kernel, scale_search: q.scaleSearch } : {}),
+    embeddings: embeddingDtype(q),
+    lm_head: q.lmHead ?? q.dtype,
+  };
 }
 
 async function exists(p: string): Promise<boolean> {
