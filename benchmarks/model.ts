@@ -10,8 +10,6 @@
  * interleaved per top-k. --quick: tiny model only, experts {16, 64} at top-2, 3 runs.
  * Packages are built under models/bench-model/ and reused (--rebuild forces). Tables on stdout, progress on stderr.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
 import { openLocalModel } from '../backends/node/local-package.ts';
 import {
@@ -42,11 +40,10 @@ import {
   type DtypeRow,
   type MoeRow,
 } from './model/report.ts';
-import type { WasmChildResult } from './model/wasm-child.ts';
+import { runWasmChild } from './model/run-wasm-child.ts';
 
 const USAGE =
   'usage: bench-model [--runs N (10)] [--warmup N (2)] [--threads N (1)] [--quick] [--rebuild] [--json]';
-const WASM_CHILD = fileURLToPath(new URL('./model/wasm-child.ts', import.meta.url));
 
 const log = (line: string) => process.stderr.write(`bench-model: ${line}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -119,7 +116,7 @@ runMain('bench-model', async () => {
       const pkg = packages[i];
       const check = checks[i];
       const vocab = nodes[i].runner.info.vocabSize;
-      const wasm = await runWasmChild(pkg.dir, settings);
+      const wasm = await runWasmChild(pkg.dir, settings.warmup, settings.runs);
       ortWeb = wasm.ortWeb;
       const toMiB = (b: number | null) => (b === null ? null : b / MiB);
       log(
@@ -234,32 +231,4 @@ function top1Agreement(a: ArrayLike<number>, b: ArrayLike<number>, k: number): n
   let same = 0;
   for (let r = 0; r < rows; r++) if (a[r * k] === b[r * k]) same++;
   return same / rows;
-}
-
-/** Runs the WASM side of one package in a fresh process (same tsx loader flags as this one). */
-function runWasmChild(dir: string, s: BenchSettings): Promise<WasmChildResult> {
-  const args = [
-    ...process.execArgv,
-    WASM_CHILD,
-    '--dir',
-    dir,
-    '--warmup',
-    String(s.warmup),
-    '--runs',
-    String(s.runs),
-  ];
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { maxBuffer: 64 * MiB }, (err, stdout, stderr) => {
-      if (err) {
-        const reason = stderr.trim().split('\n').filter(Boolean).pop() ?? err.message;
-        reject(new Error(`ORT-web child failed for ${dir}: ${reason}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as WasmChildResult);
-      } catch {
-        reject(new Error(`ORT-web child for ${dir} printed no result`));
-      }
-    });
-  });
 }
