@@ -4,8 +4,8 @@
  */
 import type { Llada2Config } from '../model/config.ts';
 import { DT, MS_DOMAIN, type GraphBuilder } from './onnx-builder.ts';
-import { linear, toFloat16Bytes, type QuantOptions } from './quantize.ts';
-import { packInt4, packUnsigned, quantizeBlocks, requantScales } from './quant-math.ts';
+import { linear, type QuantOptions } from './quantize.ts';
+import { ExpertTensor, expertEncoding, usesQmoe } from './moe-experts.ts';
 import { readTensor, type TensorSource } from './tensor-source.ts';
 
 export type MoeImplementation = 'dense' | 'ort-moe';
@@ -198,29 +198,11 @@ function interleaveGateUp(
   return out;
 }
 
-const f32Bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-
-/** How a package's experts are stored and computed (see sparseExperts). */
-type ExpertEncoding = 'fp32' | 'fp16' | 'qmoe8' | 'qmoe4' | 'int4-dq-float' | 'int4-dq-int8';
-
-function expertEncoding(q: QuantOptions): ExpertEncoding {
-  if (q.dtype === 'fp32' || q.dtype === 'fp16') return q.dtype;
-  if (q.dtype === 'int8') return 'qmoe8';
-  if (q.int4Layout === 'matmulnbits') return 'qmoe4';
-  return (q.kernel ?? 'int8') === 'int8' ? 'int4-dq-int8' : 'int4-dq-float';
-}
-
 /**
  * Only the chosen experts computed, by ORT's com.microsoft MoE (fp32 weights) or QMoE (uint8 weights with an
- * implicit zero point, fp32 activations). The kernels route by softmax/top-k over their router input; feeding
- * log(w) on the chosen experts and -inf elsewhere makes that reproduce LLaDA2's sigmoid group routing exactly,
- * and routed_scaling_factor is folded into the down projections. Encodings:
- * - fp32, fp16 (Cast folded at load: the fp16 MoE kernel returns zeros in ORT 1.30 CPU/wasm) → MoE;
- * - int8: row-wise → QMoE 8-bit;
- * - int4 (dq layout): block-wise INT4 at rest → DequantizeLinear, then either re-quantized row-wise to uint8
- *   (QuantizeLinear, folded at load) → QMoE 8-bit (kernel int8), or fp32 → MoE (kernel float). QMoE's own
- *   block-wise 4-bit path dequantizes every selected expert on every call and runs 3-10× slower;
- * - int4 (matmulnbits layout): block-wise → QMoE 4-bit (int4 in memory, the slow path).
+ * implicit zero point, fp32 activations); moe-experts.ts has the weight encodings. The kernels route by
+ * softmax/top-k over their router input; feeding log(w) on the chosen experts and -inf elsewhere makes that
+ * reproduce LLaDA2's sigmoid group routing exactly, and routed_scaling_factor is folded into the down projections.
  */
 async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Promise<string> {
   const { cfg, quant } = p;
@@ -236,28 +218,25 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
   );
   const enc = expertEncoding(quant);
   const search = quant.scaleSearch ?? true;
-  // Block-wise int4 needs the block to divide both widths; otherwise one scale per row.
-  const block =
-    (enc === 'qmoe4' || enc.startsWith('int4')) &&
-    H % quant.blockSize === 0 &&
-    I % quant.blockSize === 0
-      ? quant.blockSize
-      : 0;
-  const fc1 = new ExpertTensor(2 * I, H);
-  const fc2 = new ExpertTensor(H, I);
+  // QMoE takes one block size for both projections: block-wise only when it divides both widths.
+  const block = H % quant.blockSize === 0 && I % quant.blockSize === 0 ? quant.blockSize : 0;
+  const fc1 = new ExpertTensor(2 * I, H, enc, block, search);
+  const fc2 = new ExpertTensor(H, I, enc, block, search);
   for (let e = 0; e < E; e++) {
     const pre = `${p.prefix}.experts.${e}`;
-    const gateUp = interleaveGateUp(
-      await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]),
-      await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]),
-      I,
-      H,
+    fc1.add(
+      interleaveGateUp(
+        await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]),
+        await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]),
+        I,
+        H,
+      ),
     );
-    const down = (await readTensor(p.src, `${pre}.down_proj.weight`, [H, I])).map(
-      (v) => v * cfg.routed_scaling_factor,
+    fc2.add(
+      (await readTensor(p.src, `${pre}.down_proj.weight`, [H, I])).map(
+        (v) => v * cfg.routed_scaling_factor,
+      ),
     );
-    fc1.add(gateUp, enc, block, search);
-    fc2.add(down, enc, block, search);
   }
   const attrs = {
     k,
@@ -268,114 +247,29 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
     normalize_routing_weights: 0,
   };
   const name = `${p.prefix}.experts`;
-  let y: string;
-  if (enc === 'fp32' || enc === 'fp16' || enc === 'int4-dq-float') {
-    const w1 = fc1.float(b, `${name}.fc1`, E, enc);
-    const w2 = fc2.float(b, `${name}.fc2`, E, enc);
-    y = b.op1('MoE', [x2d, router, w1, '', w2], attrs, MS_DOMAIN);
-  } else {
-    const bits = enc === 'qmoe4' ? 4 : 8;
-    const [w1, s1] = fc1.quantized(b, `${name}.fc1`, E, enc);
-    const [w2, s2] = fc2.quantized(b, `${name}.fc2`, E, enc);
-    y = b.op1(
-      'QMoE',
-      [x2d, router, w1, s1, '', w2, s2, ''],
-      {
-        ...attrs,
-        expert_weight_bits: bits,
-        ...(enc === 'qmoe4' && block ? { block_size: block } : {}),
-      },
-      MS_DOMAIN,
-    );
+  if (!usesQmoe(enc)) {
+    const inputs = [
+      x2d,
+      router,
+      fc1.float(b, `${name}.fc1`, E),
+      '',
+      fc2.float(b, `${name}.fc2`, E),
+    ];
+    return unnormalisedTop1(b, r, b.op1('MoE', inputs, attrs, MS_DOMAIN), k);
   }
+  const [w1, s1, blockSize] = fc1.quantized(b, `${name}.fc1`, E);
+  const [w2, s2] = fc2.quantized(b, `${name}.fc2`, E);
+  const y = b.op1(
+    'QMoE',
+    [x2d, router, w1, s1, '', w2, s2, ''],
+    {
+      ...attrs,
+      expert_weight_bits: enc === 'qmoe4' ? 4 : 8,
+      ...(blockSize ? { block_size: blockSize } : {}),
+    },
+    MS_DOMAIN,
+  );
   return unnormalisedTop1(b, r, y, k);
-}
-
-/** One expert projection ([E, rows, cols] in all) accumulated expert by expert, as chunks for the sink. */
-class ExpertTensor {
-  private readonly chunks: Uint8Array[] = [];
-  private readonly scaleChunks: Uint8Array[] = [];
-  private readonly requant: Uint8Array[] = [];
-  private block = 0;
-  /** QMoE 4-bit with block scales (its block_size attribute set), as opposed to one scale per row. */
-  private blockwise = false;
-
-  constructor(
-    readonly rows: number,
-    readonly cols: number,
-  ) {}
-
-  add(w: Float32Array, enc: ExpertEncoding, block: number, search: boolean): void {
-    if (enc === 'fp32') return void this.chunks.push(f32Bytes(w));
-    if (enc === 'fp16') return void this.chunks.push(toFloat16Bytes(w));
-    const bits = enc === 'qmoe8' ? 8 : 4;
-    const q = quantizeBlocks(w, this.rows, this.cols, bits, enc === 'qmoe8' ? 0 : block, search);
-    this.block = q.block;
-    this.blockwise = enc === 'qmoe4' && block > 0;
-    this.scaleChunks.push(f32Bytes(q.scales));
-    if (enc === 'qmoe8' || enc === 'qmoe4') this.chunks.push(packUnsigned(q.values, bits));
-    else this.chunks.push(packInt4(q.values));
-    if (enc === 'int4-dq-int8') this.requant.push(f32Bytes(requantScales(q)));
-  }
-
-  private put(b: GraphBuilder, name: string, dt: number, dims: number[], chunks: Uint8Array[]) {
-    return b.addInitializer(b.sink.put(name, dt, dims, chunks));
-  }
-
-  /** DequantizeLinear of the INT4 blocks (axis 2). */
-  private int4(b: GraphBuilder, name: string, E: number): string {
-    const { rows, cols, block } = this;
-    return b.op1(
-      'DequantizeLinear',
-      [
-        this.put(b, `${name}.int4`, DT.INT4, [E, rows, cols], this.chunks),
-        this.put(b, `${name}.scale`, DT.FLOAT, [E, rows, cols / block], this.scaleChunks),
-      ],
-      { axis: 2, block_size: block },
-    );
-  }
-
-  /** fp32 weights for the MoE kernel. */
-  float(b: GraphBuilder, name: string, E: number, enc: ExpertEncoding): string {
-    const dims = [E, this.rows, this.cols];
-    if (enc === 'fp32') return this.put(b, name, DT.FLOAT, dims, this.chunks);
-    if (enc === 'fp16')
-      return b.op1('Cast', [this.put(b, `${name}.fp16`, DT.FLOAT16, dims, this.chunks)], {
-        to: DT.FLOAT,
-      });
-    return this.int4(b, name, E);
-  }
-
-  /** [weights, scales] for the QMoE kernel. */
-  quantized(b: GraphBuilder, name: string, E: number, enc: ExpertEncoding): [string, string] {
-    const { rows, cols, block } = this;
-    if (enc === 'int4-dq-int8') {
-      // Row-wise uint8 (zero point 128) from the decoded int4 blocks: QuantizeLinear blocked over a whole row.
-      const scale3 = this.put(b, `${name}.scale8.q`, DT.FLOAT, [E, rows, 1], this.requant);
-      const zp = this.put(
-        b,
-        `${name}.zp8`,
-        DT.UINT8,
-        [E, rows, 1],
-        [new Uint8Array(E * rows).fill(128)],
-      );
-      const weights = b.op1('QuantizeLinear', [this.int4(b, name, E), scale3, zp], {
-        axis: 2,
-        block_size: cols,
-      });
-      return [weights, this.put(b, `${name}.scale8`, DT.FLOAT, [E, rows], this.requant)];
-    }
-    const bits = enc === 'qmoe4' ? 4 : 8;
-    const weights = this.put(
-      b,
-      `${name}.q${bits}`,
-      DT.UINT8,
-      [E, rows, (cols * bits) / 8],
-      this.chunks,
-    );
-    const scaleDims = this.blockwise ? [E, rows, cols / block] : [E, rows];
-    return [weights, this.put(b, `${name}.scales`, DT.FLOAT, scaleDims, this.scaleChunks)];
-  }
 }
 
 /**

@@ -34,6 +34,12 @@ function blockError(w: Float32Array, bits: 4 | 8, block: number, search: boolean
   return errs;
 }
 
+test('8-bit ignores the search (absmax)', () => {
+  const a = quantizeBlocks(W, ROWS, COLS, 8, 0, false);
+  const b = quantizeBlocks(W, ROWS, COLS, 8, 0, true);
+  assert.deepEqual(b.scales, a.scales);
+});
+
 for (const [bits, block] of [
   [8, 0],
   [4, 32],
@@ -51,6 +57,7 @@ for (const [bits, block] of [
       }
   });
 
+  if (bits === 8) continue;
   test(`search int${bits} block ${block}: no block worse than absmax, the total strictly better`, () => {
     const plain = blockError(W, bits, block, false);
     const searched = blockError(W, bits, block, true);

@@ -49,7 +49,7 @@ export const ManifestSchema = z.object({
      * load); 'float' dequantizes the weights to fp32 at load. Absent in packages written before it existed.
      */
     kernel: z.enum(['int8', 'float']).optional(),
-    /** Block scales chosen by a per-block squared-error search rather than plain absmax. */
+    /** int4 block scales chosen by a per-block squared-error search rather than plain absmax. */
     scale_search: z.boolean().optional(),
     /** The token embedding table; absent: fp32 for fp32 packages, fp16 otherwise. */
     embeddings: z.enum(['fp32', 'fp16', 'int8']).optional(),

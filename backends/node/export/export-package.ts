@@ -192,8 +192,10 @@ function quantizationManifest(q: QuantOptions): Manifest['quantization'] {
   const quantized = usesInt4 || q.dtype === 'int8' || q.lmHead === 'int8';
   return {
     dtype: q.dtype,
-    ...(usesInt4 ? { int4_layout: q.int4Layout, block_size: q.blockSize } : {}),
-    ...(quantized ? { kernel: q.kernel, scale_search: q.scaleSearch } : {}),
+    ...(usesInt4
+      ? { int4_layout: q.int4Layout, block_size: q.blockSize, scale_search: q.scaleSearch }
+      : {}),
+    ...(quantized ? { kernel: q.kernel } : {}),
     embeddings: embeddingDtype(q),
     lm_head: q.lmHead ?? q.dtype,
   };
