@@ -37,6 +37,8 @@ import type { MoeImplementation } from '../../../src/export/moe.ts';
 export const GRAPH_FILE = 'model.onnx';
 export const WEIGHTS_FILE = 'model.onnx.data';
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'] as const;
+/** kernel auto: int8 kernels from this hidden size up (bench:model / docs/quantization.md). */
+export const AUTO_INT8_HIDDEN = 256;
 /** Above this many checkpoint bytes the weights go to an external data file (protobuf's 2 GB limit). */
 const INLINE_LIMIT = 512 * 1024 * 1024;
 
@@ -46,8 +48,12 @@ export interface ExportOptions {
   dtype?: WeightDtype;
   int4Layout?: Int4Layout;
   blockSize?: number;
-  /** How int8/int4-dq weights compute: int8 kernels (default) or dequantized to fp32 at load. */
-  kernel?: QuantKernel;
+  /**
+   * How int8/int4-dq weights compute: int8 kernels, or dequantized to fp32 at load. auto (default): int8 from
+   * hidden size AUTO_INT8_HIDDEN up, where the integer GEMM beats fp32; below it the per-token activation
+   * quantization costs more than it saves and fp32 weights run faster.
+   */
+  kernel?: QuantKernel | 'auto';
   /** MSE-optimal block scales (default true). */
   scaleSearch?: boolean;
   embeddings?: EmbeddingDtype;
@@ -66,15 +72,6 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   const dtype = opts.dtype ?? 'fp32';
   const int4Layout = opts.int4Layout ?? 'dq';
   const blockSize = opts.blockSize ?? 32;
-  const quant: QuantOptions = {
-    dtype,
-    int4Layout,
-    blockSize,
-    kernel: opts.kernel ?? 'int8',
-    scaleSearch: opts.scaleSearch ?? true,
-    embeddings: opts.embeddings,
-    lmHead: opts.lmHead,
-  };
   if ((await exists(outDir)) && !opts.force)
     throw new ExportError(`${outDir} already exists (use --force to replace it)`);
   const ckpt = await openCheckpoint(opts.checkpointDir);
@@ -85,6 +82,20 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   const cfg = ckpt.config;
   const dims = modelDims(cfg);
   const topk = Math.min(opts.topk ?? 64, dims.vocab);
+  const quant: QuantOptions = {
+    dtype,
+    int4Layout,
+    blockSize,
+    kernel:
+      !opts.kernel || opts.kernel === 'auto'
+        ? dims.hidden >= AUTO_INT8_HIDDEN
+          ? 'int8'
+          : 'float'
+        : opts.kernel,
+    scaleSearch: opts.scaleSearch ?? true,
+    embeddings: opts.embeddings,
+    lmHead: opts.lmHead,
+  };
   // auto: the sparse kernel, which computes only the chosen experts; dense is for debugging tiny configs.
   const moe: MoeImplementation = !opts.moe || opts.moe === 'auto' ? 'ort-moe' : opts.moe;
   const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
