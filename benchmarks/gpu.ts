@@ -177,7 +177,7 @@ async function runLevel({
           await timedRequest(url, secret, {
             model: model.id,
             prompt_ids: prompt,
-            options: { max_tokens: maxTokens },
+            options: { maxTokens: maxTokens },
           }),
         );
       }
