@@ -218,8 +218,7 @@ function int4MatMulNBits(b: GraphBuilder, x: string, w: LinearWeight, q: Quantiz
   const scales = b.addInitializer(
     b.sink.put(`${w.name}.scales`, DT.FLOAT, [w.out * nb], [bytesOf(q.scales)]),
   );
-  // accuracy_level 0: fp32 activations. ORT-node would otherwise quantize them to int8 while ORT-web ignores
-  // the level, and the two runtimes would disagree.
+  // accuracy_level 0: fp32 activations, so ORT-node and ORT-web agree (docs/model-graph.md §6).
   return b.op1(
     'MatMulNBits',
     [x, packed, scales],

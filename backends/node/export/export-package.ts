@@ -173,7 +173,8 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
         head_dim: dims.headDim,
         inputs: io.graphInputs(graphDims),
         outputs: io.graphOutputs(graphDims),
-        // Fold DequantizeLinear/QuantizeLinear on weights at load instead of running them every forward.
+        // Fold DequantizeLinear/QuantizeLinear on weights at load instead of running them every forward
+        // (docs/quantization.md).
         session_config: foldsQuantizedWeights(quant) ? { 'session.disable_quant_qdq': '1' } : {},
       },
       tokenizer: { file: 'tokenizer.json', config_file: 'tokenizer_config.json' },
