@@ -78,6 +78,28 @@ export const BENCH_MODEL: ModelSpec = {
 };
 
 /**
+ * LLaDA2.0-mini's expert shape (256 experts top-8 in 8 groups keeping 4, vocab 32k) at hidden 512 and 8 layers:
+ * the shape chatllm.cpp's per-block figures were taken on (hidden 512, the make-tiny-model default heads).
+ */
+export const CHATLLM_MODEL: ModelSpec = {
+  name: 'chatllm',
+  description:
+    '8 layers (1 dense), hidden 512, 4/2 heads × 16, 256 experts top-8 (8 groups, top 4) × 32 + 1 shared, vocab 32768',
+  shape: {
+    layers: 8,
+    hidden: 512,
+    experts: 256,
+    expertsPerTok: 8,
+    groups: 8,
+    topkGroup: 4,
+    moeIntermediate: 32,
+    vocab: 32768,
+  },
+};
+
+export const MODELS: readonly ModelSpec[] = [TINY_MODEL, BENCH_MODEL, CHATLLM_MODEL];
+
+/**
  * The weight encodings, all with the sparse MoE/QMoE kernels: the int8-kernel defaults, the same weights
  * dequantized to fp32 at load (`-float`), int8 embeddings, and int4 in memory (MatMulNBits + 4-bit QMoE).
  */
