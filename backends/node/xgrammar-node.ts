@@ -13,7 +13,7 @@ export function nodeXGrammar(): Promise<XGrammarRuntime> {
   loading ??= (async () => {
     const wasmModule = await WebAssembly.compile(await readFile(WASM));
     const errors = new ErrorLines();
-    xgrammar.configureXGrammar({ wasmModule, printErr: errors.push });
+    xgrammar.configureXGrammar({ wasmModule, print: errors.push, printErr: errors.push });
     return { module: xgrammar, reset: xgrammar.resetXGrammar, takeErrors: () => errors.take() };
   })();
   return loading;

@@ -12,7 +12,11 @@ let runtime: XGrammarRuntime | undefined;
 export function workerdXGrammar(): XGrammarRuntime {
   if (runtime) return runtime;
   const errors = new ErrorLines();
-  xgrammar.configureXGrammar({ wasmModule: xgrammarWasm, printErr: errors.push });
+  xgrammar.configureXGrammar({
+    wasmModule: xgrammarWasm,
+    print: errors.push,
+    printErr: errors.push,
+  });
   runtime = { module: xgrammar, reset: xgrammar.resetXGrammar, takeErrors: () => errors.take() };
   return runtime;
 }

@@ -3,6 +3,7 @@
  * property that cached == reference and every output follows the grammar, over random requests on the toy model.
  */
 import { assert, test } from './testing/harness.ts';
+import { onlyAllowed } from './constrained-step.ts';
 import { decode } from './decode.ts';
 import { DecodeOptionsError } from './errors.ts';
 import type { DecodeOptions } from './options.ts';
@@ -87,6 +88,33 @@ for (const mode of ['reference', 'cached'] as const) {
     assert.ok(started[0].disposed);
   });
 }
+
+test('a token the grammar forces joins the run without the model (confidence 1)', async () => {
+  // Depth 1, no letters: after "(" only ")" is allowed. Rows want A at 0.5 everywhere.
+  const { source } = parenSource(V, EOS, 1, 0);
+  const runner = new ScriptedRunner(table(() => [A, 0.5]));
+  const { steps } = await collect(
+    decode(runner, [5, 5, 5, 5], { maxTokens: 8, mode: 'cached', constraint: source }),
+  );
+  assert.deepEqual(
+    steps[0].committed.map((c) => [c.token, c.confidence]),
+    [
+      [OPEN, steps[0].committed[0].confidence],
+      [CLOSE, 1],
+    ],
+  );
+});
+
+test('onlyAllowed finds the single allowed token, any bit position', () => {
+  for (const t of [0, 5, 31, 32, 63, 100]) {
+    const mask = new Int32Array(4);
+    mask[t >>> 5] |= 1 << (t & 31);
+    assert.equal(onlyAllowed(mask), t);
+    mask[3] |= 1 << 30;
+    assert.equal(onlyAllowed(mask), t === 126 ? t : -1);
+  }
+  assert.equal(onlyAllowed(new Int32Array(4)), -1);
+});
 
 test('reaching max_tokens ends the block without decoding its tail', async () => {
   const { source } = parenSource(V, EOS);

@@ -5,8 +5,10 @@
  *    every disallowed token removed (greedy: the most probable allowed token; sampling: a draw from the masked,
  *    tempered, top-k/top-p filtered distribution with the position's own uniform). Every step makes progress.
  * 2. Each following position joins the run while its unconstrained candidate is confident (probability above the
- *    threshold) and the grammar accepts it after the run so far. The first position that fails ends the run; it and
- *    everything after it stay masked and are predicted again by the next forward, which sees the run.
+ *    threshold) and the grammar accepts it after the run so far, or, failing that, while the grammar allows exactly
+ *    one token there (a forced token, such as the punctuation and keys of a JSON schema: any decoder under the
+ *    grammar would commit it; its confidence is reported as 1). The first position that fails both ends the run; it
+ *    and everything after it stay masked and are predicted again by the next forward, which sees the run.
  * 3. Once the grammar has accepted EOS (its only stop token) the text is complete, and once the run reaches the end
  *    of the requested length nothing more is generated: the block's remaining masks become EOS without a commit.
  * The canvas before the frontier was accepted in order, so a block boundary changes nothing: the next block's first
@@ -56,8 +58,14 @@ export class ConstrainedStep {
         throw new Error(`the grammar refused token ${pick.token}, which its mask allowed`);
       commit(i++, pick.token, pick.prob);
       while (i < B && c.masked[i] && c.start + i < end && !this.constraint.isTerminated()) {
-        if (!(c.conf[i] > threshold) || !this.constraint.accept(c.tokens[i])) break;
-        commit(i, c.tokens[i], c.conf[i]);
+        if (c.conf[i] > threshold && this.constraint.accept(c.tokens[i])) {
+          commit(i, c.tokens[i], c.conf[i]);
+        } else {
+          // Not a confident accepted token: the run goes on only through a token the grammar forces.
+          const forced = onlyAllowed(await this.constraint.allowed());
+          if (forced < 0 || !this.constraint.accept(forced)) break;
+          commit(i, forced, 1);
+        }
         i++;
       }
     }
@@ -91,6 +99,18 @@ export class ConstrainedStep {
     for (let t = 0; t < V; t++) masked[t] = allows(mask, t) ? logits[t] : -Infinity;
     return this.sampler.sample(masked, null, this.plan.sampling, u);
   }
+}
+
+/** The one token the mask allows, or -1 when it allows none or several. */
+export function onlyAllowed(mask: Int32Array): number {
+  let found = -1;
+  for (let w = 0; w < mask.length; w++) {
+    const word = mask[w];
+    if (word === 0) continue;
+    if (found >= 0 || (word & (word - 1)) !== 0) return -1;
+    found = w * 32 + (31 - Math.clz32(word));
+  }
+  return found;
 }
 
 /** The most probable allowed token (ties to the lower id) and its full-vocabulary softmax probability. */

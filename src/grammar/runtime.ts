@@ -19,7 +19,10 @@ export interface XGrammarRuntime {
   readonly module: XGrammarModule;
   /** Drops the wasm instance; the next call makes a fresh one. Every object made before is dead. */
   reset(): void;
-  /** The wasm's stderr lines since the last call (bounded), oldest first. */
+  /**
+   * The wasm's output lines since the last call (bounded), oldest first: xgrammar's warnings (e.g. a refused
+   * special token) and the reason it printed before an abort. Nothing goes to the console.
+   */
   takeErrors(): string[];
 }
 
