@@ -11,7 +11,7 @@ test('xgrammar.mjs and xgrammar.wasm match a fresh vendoring (npm run vendor:xgr
   const { module, wasm } = vendorXGrammar(await readXGrammarBundle());
   assert.equal(await readFile(new URL('xgrammar.mjs', dir), 'utf8'), module);
   assert.deepEqual(new Uint8Array(await readFile(new URL('xgrammar.wasm', dir))), wasm);
-  assert.ok(WebAssembly.validate(wasm));
+  assert.ok(WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>));
 });
 
 test('the patch refuses a bundle it does not recognise', () => {
