@@ -7,6 +7,8 @@
  */
 import { workerdOrt } from '../backends/wasm/ort-workerd.ts';
 import { WasmEngine } from '../backends/wasm/wasm-engine.ts';
+import { workerdXGrammar } from '../backends/wasm/xgrammar-workerd.ts';
+import { GrammarService } from './grammar/index.ts';
 import { poolRegistry } from './dispatch/pool-registry.ts';
 import type {
   ExecutionContext,
@@ -72,6 +74,8 @@ function buildApp(env: Env) {
     tenants,
     limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
+    // Structured output; xgrammar's wasm is instantiated by the first request that asks for it.
+    grammar: new GrammarService({ runtime: workerdXGrammar }),
     // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
     log: (line) => {
       if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering'))

@@ -6,6 +6,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { EngineRegistry } from './engine.ts';
+import type { GrammarService } from '../grammar/index.ts';
 import type { Limiter, TenantStore } from './tenancy.ts';
 import { ApiError, badRequest, errorResponse, renderErrors } from './errors.ts';
 import { tenantAuth } from './auth.ts';
@@ -31,6 +32,8 @@ export interface ApiOptions {
   health?: () => Record<string, unknown>;
   /** Origins browsers may call /v1/* from (default '*'; null: no CORS headers). */
   corsOrigins?: CorsOrigins;
+  /** The grammar engine for response_format json_object / json_schema (absent: those are refused). */
+  grammar?: GrammarService;
 }
 
 /** @example const app = createApiApp({ engines, tenants, limiter }); export default { fetch: app.fetch }; */
@@ -91,7 +94,12 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   app.use('/v1/*', tenantAuth(tenants));
 
   modelRoutes(app, engines);
-  generationRoutes(app, { engines, meter: createMeter({ limiter, tenants, log }), keepAliveMs });
+  generationRoutes(app, {
+    engines,
+    meter: createMeter({ limiter, tenants, log }),
+    keepAliveMs,
+    grammar: opts.grammar,
+  });
   usageRoutes(app, tenants);
 
   app.doc31('/openapi.json', {

@@ -11,7 +11,9 @@ import { blockOutput, earlyStopEnd } from './output.ts';
 import { planDecode } from './plan.ts';
 import type { BlockRunner } from './runner.ts';
 import { StatsRecorder } from './stats.ts';
-import { StepRunner } from './step.ts';
+import { ConstrainedStep } from './constrained-step.ts';
+import type { TokenConstraint } from './constraint.ts';
+import { StepRunner, type StepOutcome } from './step.ts';
 
 /**
  * Decodes `promptIds` and yields step, block and done events. Options are validated before anything runs: a bad
@@ -61,6 +63,10 @@ async function* run(
   };
   const forwarder = plan.mode === 'cached' ? cachedForwarder(deps) : referenceForwarder(deps);
   const stepper = new StepRunner(plan, runner.info.vocabSize);
+  let constraint: TokenConstraint | null = null;
+  let constrained: ConstrainedStep | null = null;
+  // A grammar step commits at least one token, so a block may take one step per position.
+  const maxSteps = plan.constraint ? B : layout.steps;
   let output: number[] = [];
   let finish: FinishReason = 'length';
 
@@ -72,6 +78,10 @@ async function* run(
   }
 
   try {
+    if (plan.constraint) {
+      constraint = await plan.constraint.start();
+      constrained = new ConstrainedStep(plan, stepper, constraint, runner.info.vocabSize);
+    }
     main: {
       if (forwarder.needsPrefill) {
         if (signal?.aborted) {
@@ -82,7 +92,7 @@ async function* run(
       }
       for (let block = layout.firstBlock; block < layout.numBlocks; block++) {
         const start = block * B;
-        for (let step = 0; step < layout.steps; step++) {
+        for (let step = 0; step < maxSteps; step++) {
           if (!canvas.subarray(start, start + B).includes(maskId)) break;
           if (signal?.aborted) {
             finish = 'aborted';
@@ -90,7 +100,9 @@ async function* run(
           }
           const rows = await forwarder.step(block);
           if (step === 0) stats.blocks++;
-          const { event, eosCommitted } = stepper.run(canvas, block, step, rows);
+          const { event, eosCommitted }: StepOutcome = constrained
+            ? await constrained.run(canvas, block, step, rows)
+            : stepper.run(canvas, block, step, rows);
           if (stats.forwards === stats.prefillForwards + 1)
             event.cachedPromptTokens = stats.cachedPromptTokens;
           stats.committedTokens += event.committed.length;
@@ -126,5 +138,6 @@ async function* run(
     yield { type: 'done', result };
   } finally {
     forwarder.dispose();
+    constraint?.dispose();
   }
 }

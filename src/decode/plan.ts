@@ -112,6 +112,17 @@ export function planDecode(
     );
   }
   const algo = createAlgorithm(algorithm, algorithmParams);
+  const constraint = options.constraint ?? null;
+  if (constraint && algorithm !== DEFAULT_ALGORITHM)
+    throw new DecodeOptionsError(
+      'algorithm',
+      `a grammar constraint commits by its own rule; use the default (${DEFAULT_ALGORITHM})`,
+    );
+  if (constraint && options.steps !== undefined && options.steps < blockLength)
+    throw new DecodeOptionsError(
+      'steps',
+      `must be at least the block length (${blockLength}) with a grammar constraint: a step may commit only one token`,
+    );
   // Greedy and top-k sampling within the head read only the head; anything else needs the whole distribution.
   const source: CandidateSource =
     temperature === 0 ? 'greedy' : topK > 0 && topK <= info.topK ? 'head' : 'logits';
@@ -121,7 +132,8 @@ export function planDecode(
     threshold,
     sampling: { temperature, topK, topP },
     source,
-    wantLogits: source === 'logits' || algo.needsLogits,
+    // A grammar's frontier needs the probability of whichever token it allows, possibly outside the head.
+    wantLogits: source === 'logits' || algo.needsLogits || constraint !== null,
     algorithm: algo,
     eosEarlyStop,
     mode,
@@ -130,5 +142,6 @@ export function planDecode(
     eosId: info.eosId,
     signal: options.signal,
     prefixCache: mode === 'cached' ? (options.prefixCache ?? null) : null,
+    constraint,
   };
 }

@@ -16,6 +16,18 @@ export interface StepOutcome {
   readonly eosCommitted: boolean;
 }
 
+/** One step's candidates (see StepRunner.candidates). */
+export interface Candidates {
+  /** Absolute canvas position of the block's first offset. */
+  readonly start: number;
+  readonly masked: Uint8Array;
+  readonly maskedCount: number;
+  readonly dist: StepDistributions;
+  readonly tokens: Int32Array;
+  readonly conf: Float64Array;
+  readonly draws: Float64Array;
+}
+
 export class StepRunner {
   private readonly sampler = new RowSampler();
   /** Draw order: one uniform per masked position, ascending position, step after step. Greedy draws none. */
@@ -31,18 +43,7 @@ export class StepRunner {
   run(canvas: Int32Array, block: number, step: number, rows: ActiveRows): StepOutcome {
     const { layout, maskId, eosId } = this.plan;
     const B = layout.blockLength;
-    const start = block * B;
-    const masked = new Uint8Array(B);
-    let maskedCount = 0;
-    for (let i = 0; i < B; i++) {
-      if (canvas[start + i] !== maskId) continue;
-      masked[i] = 1;
-      maskedCount++;
-    }
-    const dist = this.distributions(rows, B);
-    const tokens = new Int32Array(B).fill(-1);
-    const conf = new Float64Array(B).fill(-Infinity);
-    for (let i = 0; i < B; i++) if (masked[i]) this.candidate(rows, dist, i, tokens, conf);
+    const { start, masked, maskedCount, dist, tokens, conf } = this.candidates(canvas, block, rows);
     const view: StepView = {
       block,
       step,
@@ -74,6 +75,28 @@ export class StepRunner {
     return { event, eosCommitted };
   }
 
+  /**
+   * The active block's masked positions and one candidate (token, confidence) per masked position, in ascending
+   * position (which fixes the sampler's draw order); `draws` keeps each position's uniform (NaN for greedy).
+   */
+  candidates(canvas: Int32Array, block: number, rows: ActiveRows): Candidates {
+    const B = this.plan.layout.blockLength;
+    const start = block * B;
+    const masked = new Uint8Array(B);
+    let maskedCount = 0;
+    for (let i = 0; i < B; i++) {
+      if (canvas[start + i] !== this.plan.maskId) continue;
+      masked[i] = 1;
+      maskedCount++;
+    }
+    const dist = this.distributions(rows, B);
+    const tokens = new Int32Array(B).fill(-1);
+    const conf = new Float64Array(B).fill(-Infinity);
+    const draws = new Float64Array(B).fill(NaN);
+    for (let i = 0; i < B; i++) if (masked[i]) this.candidate(rows, dist, i, tokens, conf, draws);
+    return { start, masked, maskedCount, dist, tokens, conf, draws };
+  }
+
   private distributions({ out, row }: ActiveRows, B: number): StepDistributions {
     const { k } = out.topk;
     const V = this.vocabSize;
@@ -93,6 +116,7 @@ export class StepRunner {
     i: number,
     tokens: Int32Array,
     conf: Float64Array,
+    draws: Float64Array,
   ): void {
     const { k } = dist;
     if (this.rng === null) {
@@ -101,6 +125,7 @@ export class StepRunner {
       return;
     }
     const u = this.rng.nextFloat();
+    draws[i] = u;
     const pick =
       this.plan.source === 'head'
         ? this.sampler.sample(

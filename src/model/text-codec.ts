@@ -18,9 +18,12 @@ export class TextCodec {
   private readonly tokenizer: Tokenizer;
   private readonly template: Template | null;
   private readonly config: Record<string, unknown>;
+  /** The parsed tokenizer.json (the grammar engine reads its vocabulary). */
+  readonly tokenizerJson: object;
 
   constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown>) {
     this.config = tokenizerConfig;
+    this.tokenizerJson = tokenizerJson;
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
     const source = tokenizerConfig.chat_template;
     this.template = typeof source === 'string' ? new Template(source) : null;

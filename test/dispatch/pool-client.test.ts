@@ -541,4 +541,34 @@ describe('GPU pool client against a protocol server', () => {
       (e: unknown) => e instanceof ApiError && e.status === 400,
     );
   });
+
+  test('response_format: the openai kind passes it through; the unmask kind refuses it before any request', async () => {
+    const spec = { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } };
+    const constraint = {
+      spec,
+      start: () => {
+        throw new Error('a pool member never runs the grammar here');
+      },
+    };
+    const openai = await createPoolEngine({
+      kind: 'openai',
+      id: 'llada',
+      upstreamModel: 'llada',
+      members: new PoolMembers({ urls: [pool.url] }),
+      secret: SECRET,
+      retry: FAST,
+      model: async () => ({ codec, info: local.runner.info }),
+    }).open();
+    await collect(openai.decode(prompt(), { maxTokens: 8, constraint }));
+    const req = pool.received.filter((r) => r.path === '/v1/completions').at(-1)!;
+    assert.deepEqual((req.body as { response_format?: unknown }).response_format, spec);
+    const { engine } = engineFor([pool.url]);
+    const unmask = await engine.open();
+    const before = pool.generates().length;
+    await assert.rejects(
+      collect(unmask.decode(prompt(), { maxTokens: 8, constraint })),
+      (e: unknown) => e instanceof ApiError && e.status === 400 && e.param === 'response_format',
+    );
+    assert.equal(pool.generates().length, before);
+  });
 });

@@ -7,6 +7,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { GrammarService } from '../../src/grammar/index.ts';
+import { nodeXGrammar } from '../../backends/node/xgrammar-node.ts';
+import { SCHEMAS, schemaValidator } from '../fixtures/schemas.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,6 +192,35 @@ describe('the API on Node (serve:api)', () => {
       headers: { authorization: 'Bearer wrong' },
     });
     assert.equal(refused.status, 401);
+  });
+
+  test("response_format json_schema: the served output is the local loop's under the same grammar, and validates", async () => {
+    const t = await admin('/admin/tenants', { name: 'structured' });
+    const key = (await admin(`/admin/tenants/${t.body.id}/keys`, {})).body.key as string;
+    const schema = SCHEMAS.flags;
+    const response_format = {
+      type: 'json_schema' as const,
+      json_schema: { name: 'flags', schema, strict: true },
+    };
+    const messages = [{ role: 'user' as const, content: 'flags please' }];
+    const grammar = new GrammarService({ runtime: nodeXGrammar });
+    const constraint = await grammar.constraintFor(response_format, {
+      codec,
+      info: node.runner.info,
+    });
+    const want = await generate(node.runner, codec.encode(codec.applyChatTemplate(messages)), {
+      maxTokens: 96,
+      constraint: constraint!,
+    });
+    const got = await clientFor(key).chat.completions.create({
+      model: modelId,
+      messages,
+      max_tokens: 96,
+      response_format,
+    });
+    assert.equal(got.choices[0].message.content, codec.decode(want.tokens));
+    if (got.choices[0].finish_reason === 'stop')
+      assert.equal(schemaValidator()(schema, JSON.parse(got.choices[0].message.content!)), null);
   });
 
   test('per-tenant rpm: the third request in a minute is a 429 with Retry-After; another tenant is unaffected', async () => {

@@ -13,6 +13,8 @@ import { packageCodec } from '../../../src/model/package-codec.ts';
 import { createAdminApp, createMemoryLimiter } from '../../../src/tenants/index.ts';
 import { poolRegistry } from '../../../src/dispatch/pool-registry.ts';
 import { listen } from '../listen.ts';
+import { nodeXGrammar } from '../xgrammar-node.ts';
+import { GrammarService } from '../../../src/grammar/index.ts';
 import { loadModel, type LoadedModel, type Provider } from '../load-model.ts';
 import { openFileTenantStore } from './file-tenant-store.ts';
 import { NODE_PREFIX_CACHE_MB, prefixCacheFromEnv } from '../../../src/worker/prefix-cache-env.ts';
@@ -87,6 +89,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     tenants: store,
     limiter: createMemoryLimiter({ budgetUsed: tenants.usedTokens }),
     corsOrigins,
+    grammar: new GrammarService({ runtime: nodeXGrammar }),
     log: (line) => {
       if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line);
     },

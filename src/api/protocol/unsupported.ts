@@ -35,13 +35,6 @@ export function rejectUnsupported(body: Record<string, unknown>): void {
       'top_logprobs',
       'unsupported_parameter',
     );
-  const rf = body.response_format as { type?: string } | undefined;
-  if (rf && rf.type && rf.type !== 'text')
-    throw badRequest(
-      `response_format ${rf.type} is not supported`,
-      'response_format',
-      'unsupported_parameter',
-    );
   // Penalties need the tokens generated so far; a diffusion block is decided in parallel. 0 (many clients' default) is fine.
   for (const field of ['presence_penalty', 'frequency_penalty', 'repetition_penalty']) {
     if (

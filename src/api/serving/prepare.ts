@@ -2,7 +2,12 @@
  * Turns a validated request into what a generation needs: the engine (checked against the tenant's allowed
  * models), prompt ids per prompt, and DecodeOptions — all validated before any admission or forward.
  */
-import { DecodeOptionsError, planDecode, type DecodeOptions } from '../../decode/index.ts';
+import {
+  DecodeOptionsError,
+  planDecode,
+  type ConstraintSource,
+  type DecodeOptions,
+} from '../../decode/index.ts';
 import type { Tenant } from '../tenancy.ts';
 import type { EngineRegistry, ModelEngine, OpenModel } from '../engine.ts';
 import { ApiError, badRequest, toApiError } from '../errors.ts';
@@ -71,6 +76,7 @@ export function prepareOptions(
   model: OpenModel,
   prompts: number[][],
   promptParam: string,
+  constraint?: ConstraintSource,
 ): Omit<Prepared, 'engine' | 'model' | 'prompts'> {
   const completionCap =
     (body as { max_completion_tokens?: number | null }).max_completion_tokens ?? null;
@@ -99,6 +105,7 @@ export function prepareOptions(
     temperature: 0,
     ...toDecodeOptions(body),
     maxTokens,
+    ...(constraint ? { constraint } : {}),
   };
   try {
     for (const p of prompts) planDecode(model.info, p, options);

@@ -11,11 +11,15 @@ import type { Flavor } from './flavors.ts';
 import type { Meter } from './metering.ts';
 import { findEngine, openEngine, prepareOptions, type Prepared } from './prepare.ts';
 import { respond } from './respond.ts';
+import { grammarFor } from './structured.ts';
+import type { GrammarService } from '../../grammar/index.ts';
 
 export interface GenerationDeps {
   engines: EngineRegistry;
   meter: Meter;
   keepAliveMs: number;
+  /** The grammar engine for response_format (structured output); absent: refused. */
+  grammar?: GrammarService;
 }
 
 export interface GenerationRoute<B extends GenerationRequest> {
@@ -38,7 +42,8 @@ export async function serveGeneration<B extends GenerationRequest>(
   const engine = findEngine(deps.engines, tenant, body.model);
   const model = await openEngine(engine);
   const prompts = route.toPrompts(model, body);
-  const rest = prepareOptions(body, tenant, model, prompts, route.promptParam);
+  const constraint = await grammarFor(deps.grammar, body.response_format, model);
+  const rest = prepareOptions(body, tenant, model, prompts, route.promptParam, constraint);
   const prepared: Prepared = { engine, model, prompts, ...rest };
   const reservedTokens =
     prompts.reduce((s, p) => s + p.length, 0) + rest.maxTokens * rest.n * prompts.length;

@@ -35,8 +35,11 @@ export interface OpenAiPoolOptions extends Omit<PoolEngineOptions, 'describeBudg
   model: () => Promise<{ codec: TextCodec; info: RunnerInfo }>;
 }
 
-/** The knobs an OpenAI-compatible completions API carries; the diffusion ones it has no field for are refused. */
-const CARRIED = new Set(['maxTokens', 'temperature', 'topP', 'topK', 'seed']);
+/**
+ * The knobs an OpenAI-compatible completions API carries (a grammar travels as the request's own
+ * `response_format`, enforced by the server); the diffusion ones it has no field for are refused.
+ */
+const CARRIED = new Set(['maxTokens', 'temperature', 'topP', 'topK', 'seed', 'constraint']);
 
 interface Chunk {
   choices?: { text?: string; finish_reason?: string | null }[];

@@ -21,7 +21,7 @@ export const MODEL_PATH = '/internal/v1/model';
  * The decode loop's own options, sent unchanged (both ends are Unmask; no second vocabulary). maxTokens is
  * required: the Worker decides it.
  */
-export type WireDecodeOptions = Omit<DecodeOptions, 'signal' | 'prefixCache'> & {
+export type WireDecodeOptions = Omit<DecodeOptions, 'signal' | 'prefixCache' | 'constraint'> & {
   maxTokens: number;
 };
 
@@ -55,10 +55,14 @@ export const generateRequestSchema = z.strictObject({
   denoise: z.boolean().optional(),
 }) satisfies z.ZodType<GenerateRequest>;
 
-/** DecodeOptions → the wire's options (what a signal or a cache object cannot cross). */
+/**
+ * DecodeOptions → the wire's options (what a signal, a cache or a grammar object cannot cross; the pool client
+ * refuses grammars before calling this).
+ */
 export function wireOptions({
   signal: _signal,
   prefixCache: _cache,
+  constraint: _constraint,
   ...rest
 }: DecodeOptions): WireDecodeOptions {
   if (rest.maxTokens === undefined)

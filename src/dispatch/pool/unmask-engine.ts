@@ -17,6 +17,7 @@ export { wireOptions } from './protocol.ts';
 import type { DecodeEvent, DecodeOptions } from '../../decode/index.ts';
 import type { OpenModel } from '../../api/engine.ts';
 import { TextCodec } from '../../model/text-codec.ts';
+import { ApiError } from '../../api/errors.ts';
 import { errorFromResponse, fromPoolError, poolDisconnected, poolMisconfigured } from './errors.ts';
 import { poolStream } from './pool-stream.ts';
 import { RetryableError, classifyStatus, withRetries } from './retry.ts';
@@ -120,6 +121,14 @@ export function unmaskPoolEngine(opts: UnmaskPoolOptions): PoolEngine {
 
   // A generator, so a refused option surfaces on the first next(), like every other failure.
   async function* decode(promptIds: number[], options: DecodeOptions): AsyncGenerator<DecodeEvent> {
+    // Unmask GPU servers do not run grammars yet (docs/structured-output.md): refuse rather than ignore.
+    if (options.constraint)
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        "response_format json_object and json_schema are not supported by this model's GPU pool",
+        { param: 'response_format', code: 'unsupported_parameter' },
+      );
     const body: GenerateRequest = {
       model: upstreamModel,
       prompt_ids: promptIds,
