@@ -2,6 +2,7 @@
 import type { DecodeOptions, StepEvent } from '../../decode/index.ts';
 import type { OpenModel } from '../engine.ts';
 import { TextStream } from './text-stream.ts';
+import { ClientGoneError } from '../api-error.ts';
 
 export interface DenoiseFrame {
   block: number;
@@ -17,6 +18,13 @@ export interface ChoiceRequest {
   stops: string[];
   onDelta?: (text: string) => Promise<void> | void;
   onDenoise?: (frame: DenoiseFrame) => Promise<void> | void;
+  /** Kept up to date as blocks commit, so a choice that ends early (aborted, failed) is still charged. */
+  progress?: ChoiceProgress;
+}
+
+export interface ChoiceProgress {
+  /** Tokens committed so far (up to a stop sequence, within max_tokens). */
+  completionTokens: number;
 }
 
 export interface ChoiceResult {
@@ -30,9 +38,7 @@ export interface ChoiceResult {
   cachedPromptTokens: number;
 }
 
-export class ClientGoneError extends Error {
-  override name = 'ClientGoneError';
-}
+export { ClientGoneError } from '../api-error.ts';
 
 export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
   const { model, options } = req;
@@ -53,6 +59,7 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
       const tokens = event.tokens.slice(0, Math.max(0, maxTokens - emittedTokens));
       emittedTokens += tokens.length;
       const { delta, stopped } = text.push(tokens);
+      if (req.progress) req.progress.completionTokens = text.completionTokens();
       if (delta && req.onDelta) await req.onDelta(delta);
       // Leaving the loop ends the generator: no further forward runs.
       if (stopped) {
