@@ -35,7 +35,8 @@ export async function encodePrompts(
       } else if ('text' in source) prompts.push(await model.codec.encodeText(source.text, limits));
       else prompts.push(await model.codec.encodeChat(source.messages, limits));
     } catch (e: unknown) {
-      if (e instanceof PromptTooLongError) throw tooLong(`at least ${e.atLeast}`, context, promptParam);
+      if (e instanceof PromptTooLongError)
+        throw tooLong(`at least ${e.atLeast}`, context, promptParam);
       if (e instanceof TemplateError || e instanceof PromptEncodingError)
         throw badRequest(e.message, promptParam);
       throw e;

@@ -10,7 +10,12 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { DecodeOptionsError } from '../../decode/index.ts';
-import { runChoice, ClientGoneError, type ChoiceProgress, type DenoiseFrame } from './generation.ts';
+import {
+  runChoice,
+  ClientGoneError,
+  type ChoiceProgress,
+  type DenoiseFrame,
+} from './generation.ts';
 import type { Prepared } from './prepare.ts';
 import { clientClosed, toApiError, type ApiError } from '../errors.ts';
 import { decodeOptionsApiError } from '../protocol/decode-fields.ts';
@@ -162,7 +167,8 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
           progress: tally.current,
           onDelta: (text) => chunk([flavor.chunkChoice(index, text, null, false)]),
           onDenoise: o.includeDenoising
-            ? (frame: DenoiseFrame) => sink.event(JSON.stringify({ id, index, ...frame }), 'denoise')
+            ? (frame: DenoiseFrame) =>
+                sink.event(JSON.stringify({ id, index, ...frame }), 'denoise')
             : undefined,
         });
         tally.finish(r);
