@@ -84,7 +84,7 @@ async function harness(
     setSlowMs: (ms) => {
       slowMs = ms;
     },
-    post: (path, key, body, init = {}) =>
+    post: async (path, key, body, init = {}) =>
       app.fetch(
         new Request(`http://unmask.test${path}`, {
           method: 'POST',
