@@ -94,8 +94,7 @@ export type Admission =
   | { ok: false; refusal: Refusal; headers: RateHeaders };
 
 export type Reservation =
-  | { ok: true; headers: RateHeaders }
-  | { ok: false; refusal: Refusal; headers: RateHeaders };
+  { ok: true; headers: RateHeaders } | { ok: false; refusal: Refusal; headers: RateHeaders };
 
 /**
  * Exact per-tenant limits in two steps, so a request is admitted before any expensive work and charged for what
