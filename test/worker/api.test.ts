@@ -268,8 +268,11 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     assert.equal(res.status, 200);
     const reader = res.body!.getReader();
     let text = '';
-    while (!/"content":"[^"]+"/.test(text))
-      text += new TextDecoder().decode((await reader.read()).value);
+    while (!/"content":"[^"]+"/.test(text)) {
+      const { done, value } = await reader.read();
+      assert.ok(!done, `the stream ended before any text: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
     controller.abort();
     await waitFor(async () => (await usageOf(t.key)).requests === 1);
     const usage = await usageOf(t.key);

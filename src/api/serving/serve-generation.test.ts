@@ -281,8 +281,11 @@ describe('limits before work, and metering of every token computed (tiny random 
     );
     const reader = res.body!.getReader();
     let text = '';
-    while (!/"content":"[^"]+"/.test(text))
-      text += new TextDecoder().decode((await reader.read()).value);
+    while (!/"content":"[^"]+"/.test(text)) {
+      const { done, value } = await reader.read();
+      assert.ok(!done, `the stream ended before any text: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
     controller.abort();
     await reader.cancel();
     await sleep(50);
