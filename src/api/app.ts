@@ -6,12 +6,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { EngineRegistry } from './engine.ts';
 import type { Limiter, TenantStore } from './tenancy.ts';
-import { ApiError, badRequest, errorResponse, renderErrors } from './errors.ts';
+import { badRequest, renderErrors } from './errors.ts';
 import { tenantAuth } from './auth.ts';
 import { bodyLimit } from './body-limit.ts';
 import { requestIds } from './request-id.ts';
 import { apiCors, type CorsOrigins } from './cors.ts';
 import { docsPage } from './docs-page.ts';
+import { notFound } from './not-found.ts';
 import { createMeter } from './serving/metering.ts';
 import { generationRoutes } from './routes/generation.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -62,13 +63,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   });
 
   app.onError(renderErrors({ log }));
-  app.notFound((c) =>
-    errorResponse(
-      new ApiError(404, 'not_found_error', `No route for ${c.req.method} ${c.req.path}`, {
-        code: 'route_not_found',
-      }),
-    ),
-  );
+  app.notFound(notFound(app as never));
 
   app.use('*', requestIds());
   const corsMiddleware = apiCors(corsOrigins);

@@ -17,7 +17,7 @@ import {
   type DenoiseFrame,
 } from './generation.ts';
 import type { Prepared } from './prepare.ts';
-import { clientClosed, toApiError, type ApiError } from '../errors.ts';
+import { ApiError, clientClosed, toApiError } from '../errors.ts';
 import { decodeOptionsApiError } from '../protocol/decode-fields.ts';
 import type { Flavor } from './flavors.ts';
 import type { Outcome } from './metering.ts';
@@ -38,6 +38,18 @@ export interface RespondOptions {
   promptParam: string;
   /** Called exactly once when the work ends (before the last byte), for limits and metering. */
   onDone: (o: Outcome) => void;
+}
+
+/** Backends (a GPU pool) name the prompt as they received it: the client sent `promptParam`. */
+const PROMPT_NAMES = new Set(['prompt', 'prompt_ids', 'messages']);
+function namingPrompt(err: ApiError, promptParam: string): ApiError {
+  if (err.param === null || !PROMPT_NAMES.has(err.param) || err.param === promptParam) return err;
+  return new ApiError(err.status, err.type, err.message, {
+    param: promptParam,
+    code: err.code,
+    headers: err.headers,
+    cause: err,
+  });
 }
 
 const randomId = () => crypto.randomUUID().replace(/-/g, '').slice(0, 24);
@@ -94,7 +106,7 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
     if (e instanceof ClientGoneError || abort.signal.aborted) return clientClosed();
     if (e instanceof DecodeOptionsError)
       return decodeOptionsApiError(e, { promptIds: o.promptParam });
-    return toApiError(e);
+    return namingPrompt(toApiError(e), o.promptParam);
   };
   const usage = () => ({
     prompt_tokens: promptTokens,
