@@ -279,9 +279,10 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
       maxRetries: 0,
       fetch: inProcess,
     });
+    // A model the key may not use is indistinguishable from one that does not exist (no 403).
     await expect(
       other.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }] }),
-      403,
+      404,
       'model',
     );
     const bad = new OpenAI({
@@ -311,6 +312,82 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.equal(nf.status, 404);
     const body = JSON.stringify(await nf.json());
     assert.ok(!body.includes(KEY));
+  });
+
+  test('a method not allowed on an existing route is a 405 with Allow; an unknown path a 404', async () => {
+    const call = (method: string, path: string) =>
+      app.fetch(
+        new Request(`http://unmask.test${path}`, {
+          method,
+          headers: { authorization: `Bearer ${KEY}` },
+        }),
+      );
+    for (const [method, path, allow] of [
+      ['PUT', '/v1/chat/completions', 'POST'],
+      ['GET', '/v1/completions', 'POST'],
+      ['DELETE', '/v1/models', 'GET, HEAD'],
+      ['POST', '/v1/models/tiny', 'GET, HEAD'],
+      ['POST', '/health', 'GET, HEAD'],
+    ]) {
+      const res = await call(method, path);
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get('allow'), allow);
+      const error = ((await res.json()) as { error: { code: string; type: string } }).error;
+      assert.equal(error.code, 'method_not_allowed');
+    }
+    assert.equal((await call('GET', '/v1/nothing')).status, 404);
+  });
+
+  test('tool turns are refused naming the field; every error names the field the route uses', async () => {
+    const post = (path: string, body: unknown) =>
+      app.request(path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const paramOf = async (res: Response) =>
+      ((await res.json()) as { error: { param: string | null } }).error.param;
+    const tool = await post('/v1/chat/completions', {
+      model: 'tiny',
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'tool', content: '42', tool_call_id: 'c1' },
+      ],
+    });
+    assert.equal(tool.status, 400);
+    assert.equal(await paramOf(tool), 'messages[1].role');
+    const calls = await post('/v1/chat/completions', {
+      model: 'tiny',
+      messages: [
+        { role: 'user', content: 'x' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
+      ],
+    });
+    assert.equal(calls.status, 400);
+    assert.equal(await paramOf(calls), 'messages[1].tool_calls');
+    const tooLongChat = await post('/v1/chat/completions', {
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'word '.repeat(5000) }],
+    });
+    assert.equal(await paramOf(tooLongChat), 'messages');
+    const tooLongIds = await post('/v1/completions', {
+      model: 'tiny',
+      prompt: Array.from({ length: 2000 }, () => 5),
+    });
+    assert.equal(await paramOf(tooLongIds), 'prompt');
+    const noRoom = await post('/v1/chat/completions', {
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 50,
+      block_length: 0,
+    });
+    assert.equal(await paramOf(noRoom), 'block_length');
+    const maskIds = await post('/v1/completions', { model: 'tiny', prompt: [4, 999_999] });
+    assert.equal(await paramOf(maskIds), 'prompt');
   });
 
   test('models.retrieve: the card of a model the key may use; 404 model_not_found otherwise', async () => {

@@ -4,15 +4,16 @@
  * server both mount it. This file is the routing table; protocol/ holds the wire shapes, serving/ the work.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import type { EngineRegistry } from './engine.ts';
 import type { GrammarService } from '../grammar/index.ts';
 import type { Limiter, TenantStore } from './tenancy.ts';
-import { ApiError, badRequest, errorResponse, renderErrors } from './errors.ts';
+import { badRequest, renderErrors } from './errors.ts';
 import { tenantAuth } from './auth.ts';
+import { bodyLimit } from './body-limit.ts';
 import { requestIds } from './request-id.ts';
 import { apiCors, type CorsOrigins } from './cors.ts';
 import { docsPage } from './docs-page.ts';
+import { notFound } from './not-found.ts';
 import { createMeter } from './serving/metering.ts';
 import { generationRoutes } from './routes/generation.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -24,11 +25,16 @@ export interface ApiOptions {
   limiter: Limiter;
   /** SSE comment interval while a stream waits. Default 15 s. */
   keepAliveMs?: number;
+  /** A stream whose client accepts no data for this long is ended (499) and its slot freed. Default 60 s. */
+  streamStallTimeoutMs?: number;
   /** Request bodies above this are refused with 413. Default 1 MiB. */
   maxBodyBytes?: number;
   /** Logs one line per request (never keys). Default: none. */
   log?: (line: string) => void;
-  /** Extra fields for GET /health (e.g. the edge engine's load state). */
+  /**
+   * Extra fields for GET /health (e.g. the edge engine's load state; public, so never paths or errors). A
+   * `status` other than 'ok' replaces it; 'failed' answers 503.
+   */
   health?: () => Record<string, unknown>;
   /** Origins browsers may call /v1/* from (default '*'; null: no CORS headers). */
   corsOrigins?: CorsOrigins;
@@ -43,6 +49,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     tenants,
     limiter,
     keepAliveMs = 15_000,
+    streamStallTimeoutMs = 60_000,
     maxBodyBytes = 1 << 20,
     log,
     health,
@@ -59,38 +66,20 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   });
 
   app.onError(renderErrors({ log }));
-  app.notFound((c) =>
-    errorResponse(
-      new ApiError(404, 'not_found_error', `No route for ${c.req.method} ${c.req.path}`, {
-        code: 'route_not_found',
-      }),
-    ),
-  );
+  app.notFound(notFound(app as never));
 
   app.use('*', requestIds());
   const corsMiddleware = apiCors(corsOrigins);
   if (corsMiddleware) app.use('/v1/*', corsMiddleware);
-  app.get('/health', (c) =>
-    c.json({
+  app.get('/health', (c) => {
+    const report = {
       status: 'ok',
       models: engines.list().map((e) => ({ id: e.id, backend: e.backend })),
       ...health?.(),
-    }),
-  );
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new ApiError(
-          413,
-          'invalid_request_error',
-          `request body exceeds ${maxBodyBytes} bytes`,
-          { code: 'request_too_large' },
-        );
-      },
-    }),
-  );
+    };
+    return c.json(report, report.status === 'failed' ? 503 : 200);
+  });
+  app.use('/v1/*', bodyLimit({ maxBytes: maxBodyBytes }));
   app.use('/v1/*', tenantAuth(tenants));
 
   modelRoutes(app, engines);
@@ -99,6 +88,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     meter: createMeter({ limiter, tenants, log }),
     keepAliveMs,
     grammar: opts.grammar,
+    stallTimeoutMs: streamStallTimeoutMs,
   });
   usageRoutes(app, tenants);
 

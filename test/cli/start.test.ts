@@ -5,7 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,9 +19,9 @@ interface Started {
   curlBody: string;
 }
 
-function start(stateDir: string): Promise<Started> {
+function start(stateDir: string, env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
-    env: { ...process.env, PORT: '0', UNMASK_STATE_DIR: stateDir, ADMIN_TOKEN: '' },
+    env: { ...process.env, PORT: '0', UNMASK_STATE_DIR: stateDir, ADMIN_TOKEN: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -50,8 +50,22 @@ const stop = (s: Started) =>
 test('npm start: the printed key and curl line answer "sort: dbca" with "abcd"; the key survives a restart', async () => {
   const stateDir = await mkdtemp(join(tmpdir(), 'unmask-start-'));
   states.push(stateDir);
-  const first = await start(stateDir);
+  const first = await start(stateDir, { CORS_ORIGINS: 'https://app.example' });
   try {
+    // npm start hands CORS_ORIGINS (and LOG_REQUESTS, PREFIX_CACHE_MB, POOL_CONFIG) to the Worker.
+    const preflight = (origin: string) =>
+      fetch(`${first.url}/v1/chat/completions`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST' },
+      });
+    assert.equal(
+      (await preflight('https://app.example')).headers.get('access-control-allow-origin'),
+      'https://app.example',
+    );
+    assert.equal(
+      (await preflight('https://evil.example')).headers.get('access-control-allow-origin'),
+      null,
+    );
     const res = await fetch(`${first.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${first.key}`, 'content-type': 'application/json' },
@@ -78,4 +92,30 @@ test('npm start: the printed key and curl line answer "sort: dbca" with "abcd"; 
   } finally {
     await stop(second);
   }
+});
+
+test('npm start refuses to say ready when the model fails verification, and says why in one line', async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'unmask-start-bad-'));
+  states.push(stateDir);
+  const model = join(stateDir, 'model');
+  await cp('assets/demo-model', model, { recursive: true });
+  const onnx = await readFile(join(model, 'model.onnx'));
+  onnx[onnx.length - 100] ^= 0xff; // same size, wrong sha256
+  await writeFile(join(model, 'model.onnx'), onnx);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    env: { ...process.env, PORT: '0', UNMASK_STATE_DIR: stateDir, UNMASK_MODEL_DIR: model },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    err += d;
+  });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  assert.equal(code, 1);
+  assert.doesNotMatch(out, /ready/);
+  assert.match(err, /^start: the model failed to load: .*model\.onnx.*corrupt/m);
 });

@@ -23,10 +23,33 @@ export function messageText(content: unknown, index: number): string {
     .join('');
 }
 
+const present = (v: unknown) =>
+  v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+
+/** Tool turns would be dropped by the chat template: refuse them, naming the field, until tools are supported. */
+function rejectToolTurns(m: Record<string, unknown>, i: number): void {
+  if (m.role === 'tool')
+    throw badRequest(
+      `messages[${i}]: tool messages are not supported (this server does not call tools)`,
+      `messages[${i}].role`,
+      'unsupported_parameter',
+    );
+  for (const field of ['tool_calls', 'function_call'])
+    if (present(m[field]))
+      throw badRequest(
+        `messages[${i}].${field} is not supported (this server does not call tools)`,
+        `messages[${i}].${field}`,
+        'unsupported_parameter',
+      );
+}
+
 /** The request's messages for the chat template (`developer` is the newer name of `system`). */
 export function chatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[] {
-  return messages.map((m, i) => ({
-    role: m.role === 'developer' ? 'system' : m.role,
-    content: messageText(m.content, i),
-  }));
+  return messages.map((m, i) => {
+    rejectToolTurns(m, i);
+    return {
+      role: m.role === 'developer' ? 'system' : m.role,
+      content: messageText(m.content, i),
+    };
+  });
 }

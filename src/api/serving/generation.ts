@@ -2,6 +2,7 @@
 import type { DecodeOptions, StepEvent } from '../../decode/index.ts';
 import type { OpenModel } from '../engine.ts';
 import { TextStream } from './text-stream.ts';
+import { ClientGoneError } from '../api-error.ts';
 
 export interface DenoiseFrame {
   block: number;
@@ -17,6 +18,13 @@ export interface ChoiceRequest {
   stops: string[];
   onDelta?: (text: string) => Promise<void> | void;
   onDenoise?: (frame: DenoiseFrame) => Promise<void> | void;
+  /** Kept up to date as blocks commit, so a choice that ends early (aborted, failed) is still charged. */
+  progress?: ChoiceProgress;
+}
+
+export interface ChoiceProgress {
+  /** Tokens committed so far (up to a stop sequence, within max_tokens). */
+  completionTokens: number;
 }
 
 export interface ChoiceResult {
@@ -30,9 +38,7 @@ export interface ChoiceResult {
   cachedPromptTokens: number;
 }
 
-export class ClientGoneError extends Error {
-  override name = 'ClientGoneError';
-}
+export { ClientGoneError } from '../api-error.ts';
 
 export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
   const { model, options } = req;
@@ -44,15 +50,26 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
   let tpf = 0;
   let seed = options.seed ?? 0;
   let cachedPromptTokens = 0;
+  // Positions committed in the block being denoised: computed, not yet released as a block.
+  let pending = 0;
+  const report = () => {
+    if (req.progress)
+      req.progress.completionTokens = Math.min(maxTokens, text.completionTokens() + pending);
+  };
   for await (const event of model.decode(req.promptIds, options)) {
-    if (event.type === 'step' && event.cachedPromptTokens !== undefined)
-      cachedPromptTokens = event.cachedPromptTokens;
-    if (event.type === 'step' && req.onDenoise) await req.onDenoise(denoiseFrame(model, event));
+    if (event.type === 'step') {
+      if (event.cachedPromptTokens !== undefined) cachedPromptTokens = event.cachedPromptTokens;
+      pending += event.committed.length;
+      report();
+      if (req.onDenoise) await req.onDenoise(denoiseFrame(model, event));
+    }
     if (event.type === 'block') {
       // eos_early_stop may run past max_tokens inside the last block (HF quirk): the API clips it.
       const tokens = event.tokens.slice(0, Math.max(0, maxTokens - emittedTokens));
       emittedTokens += tokens.length;
+      pending = 0;
       const { delta, stopped } = text.push(tokens);
+      report();
       if (delta && req.onDelta) await req.onDelta(delta);
       // Leaving the loop ends the generator: no further forward runs.
       if (stopped) {

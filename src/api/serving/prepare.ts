@@ -1,6 +1,7 @@
 /**
  * Turns a validated request into what a generation needs: the engine (checked against the tenant's allowed
- * models), prompt ids per prompt, and DecodeOptions — all validated before any admission or forward.
+ * models), the choice count and max_tokens cap (checked before admission), and DecodeOptions validated against
+ * every prompt before any forward.
  */
 import {
   DecodeOptionsError,
@@ -21,6 +22,40 @@ import type { GenerationRequest } from '../protocol/schemas.ts';
 /** Default completion length when the request names none (bounded by the context and the tenant cap). */
 export const DEFAULT_MAX_TOKENS = 512;
 
+/**
+ * Choices per request (prompts × n) at most: each runs a full generation in turn while the request holds one
+ * concurrency slot, so a larger batch belongs in several requests.
+ */
+export const MAX_CHOICES = 16;
+
+/** Refuses prompts × n above MAX_CHOICES, naming `n` when it is what multiplies the prompts. */
+export function checkChoiceCount(prompts: number, n: number, promptParam: string): void {
+  if (prompts * n <= MAX_CHOICES) return;
+  const param = n > 1 ? 'n' : promptParam;
+  throw badRequest(
+    `${prompts} prompt(s) × n ${n} = ${prompts * n} choices; at most ${MAX_CHOICES} per request`,
+    param,
+  );
+}
+
+/** The max_tokens the request asked for (max_completion_tokens wins), refused above the key's cap. */
+export function requestedMaxTokens(
+  body: GenerationRequest,
+  tenant: Tenant,
+): { requested: number | null; param: string } {
+  const completionCap =
+    (body as { max_completion_tokens?: number | null }).max_completion_tokens ?? null;
+  const requested: number | null = completionCap ?? body.max_tokens ?? null;
+  const param = completionCap != null ? 'max_completion_tokens' : 'max_tokens';
+  if (requested !== null && tenant.maxTokens !== null && requested > tenant.maxTokens) {
+    throw badRequest(
+      `${param} ${requested} exceeds this key's limit of ${tenant.maxTokens}`,
+      param,
+    );
+  }
+  return { requested, param };
+}
+
 export interface Prepared {
   engine: ModelEngine;
   model: OpenModel;
@@ -31,19 +66,17 @@ export interface Prepared {
   maxTokens: number;
 }
 
+/** The engine of `model`; a model the key may not use is reported exactly like one that does not exist. */
 export function findEngine(engines: EngineRegistry, tenant: Tenant, model: string): ModelEngine {
-  const engine = engines.get(model, { tenant });
+  const allowed = !tenant.models || tenant.models.includes(model);
+  const engine = allowed ? engines.get(model, { tenant }) : undefined;
   if (!engine)
-    throw new ApiError(404, 'not_found_error', `The model '${model}' does not exist`, {
-      param: 'model',
-      code: 'model_not_found',
-    });
-  if (tenant.models && !tenant.models.includes(model)) {
-    throw new ApiError(403, 'permission_error', `This key may not use the model '${model}'`, {
-      param: 'model',
-      code: 'model_not_allowed',
-    });
-  }
+    throw new ApiError(
+      404,
+      'not_found_error',
+      `The model '${model}' does not exist or you do not have access to it`,
+      { param: 'model', code: 'model_not_found' },
+    );
   return engine;
 }
 
@@ -57,10 +90,7 @@ export async function openEngine(engine: ModelEngine): Promise<OpenModel> {
         503,
         'service_unavailable_error',
         `The model '${engine.id}' is unavailable`,
-        {
-          code: 'model_unavailable',
-          headers: { 'retry-after': '5' },
-        },
+        { code: 'model_unavailable', headers: { 'retry-after': '5' }, cause: e },
       );
     throw err;
   }
@@ -78,20 +108,11 @@ export function prepareOptions(
   promptParam: string,
   constraint?: ConstraintSource,
 ): Omit<Prepared, 'engine' | 'model' | 'prompts'> {
-  const completionCap =
-    (body as { max_completion_tokens?: number | null }).max_completion_tokens ?? null;
-  const requested: number | null = completionCap ?? body.max_tokens ?? null;
+  const { requested, param: maxParam } = requestedMaxTokens(body, tenant);
   const aliases: FieldAliases = {
     promptIds: promptParam,
-    ...(completionCap != null ? { maxTokens: 'max_completion_tokens' } : {}),
+    ...(maxParam === 'max_completion_tokens' ? { maxTokens: maxParam } : {}),
   };
-  const maxParam = aliases.maxTokens ?? 'max_tokens';
-  if (requested !== null && tenant.maxTokens !== null && requested > tenant.maxTokens) {
-    throw badRequest(
-      `${maxParam} ${requested} exceeds this key's limit of ${tenant.maxTokens}`,
-      maxParam,
-    );
-  }
   const longest = Math.max(...prompts.map((p) => p.length));
   const room = model.info.maxPositions - longest;
   if (room < 1)

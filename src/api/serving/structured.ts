@@ -1,6 +1,7 @@
 /**
  * Structured output: a request's `response_format` (json_object, json_schema) becomes the decode loop's grammar
- * constraint, compiled before admission so a bad schema is a 400 that costs nothing. The grammar engine is
+ * constraint, compiled after admission (compiling is work) and before the full reservation; a bad schema is a 400 whose
+ * admission is cancelled, so it costs the tenant nothing. The grammar engine is
  * injected (ApiOptions.grammar); without one, structured output is refused.
  */
 import type { ConstraintSource } from '../../decode/index.ts';
