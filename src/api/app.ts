@@ -55,12 +55,13 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     },
   });
 
-  app.onError(renderErrors({ log }));
+  app.onError(renderErrors({ log, openai: true }));
   app.notFound((c) =>
     errorResponse(
-      new ApiError(404, 'not_found_error', `No route for ${c.req.method} ${c.req.path}`, {
+      new ApiError(404, 'not_found_error', `Invalid URL (${c.req.method} ${c.req.path})`, {
         code: 'route_not_found',
       }),
+      { openai: true },
     ),
   );
 

@@ -14,6 +14,7 @@ export {
   ApiError,
   badRequest,
   errorResponse,
+  openAiEnvelope,
   type ApiErrorOptions,
   type ErrorType,
 } from './api-error.ts';
@@ -48,6 +49,8 @@ export function toApiError(e: unknown): ApiError {
 export interface ErrorRendererOptions {
   /** Where 5xx failures are reported, one line each (never the error body a client sees). */
   log?: (line: string) => void;
+  /** Render OpenAI's error types (the public API) instead of ours (internal protocols). */
+  openai?: boolean;
 }
 
 const describe = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
@@ -57,13 +60,13 @@ const describe = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}`
  * with their cause (the client sees none of it).
  * @example app.onError(renderErrors({ log: console.error }))
  */
-export function renderErrors({ log }: ErrorRendererOptions = {}): ErrorHandler {
+export function renderErrors({ log, openai = false }: ErrorRendererOptions = {}): ErrorHandler {
   return (e: Error, c: Context) => {
     const err = toApiError(e);
     if (err.status >= 500) {
       const id = c.get('requestId') as string | undefined;
       log?.(`error ${c.req.method} ${c.req.path}${id ? ` request=${id}` : ''}: ${describe(e)}`);
     }
-    return errorResponse(err);
+    return errorResponse(err, { openai });
   };
 }

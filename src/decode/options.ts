@@ -49,6 +49,11 @@ export interface DecodeOptions {
   signal?: AbortSignal;
   /** Prompt-prefix K/V shared across requests (cached mode only; see prefix-cache.ts). */
   prefixCache?: PrefixCache;
+  /**
+   * Report each output token's log-probability at the step that committed it, with this many alternatives from
+   * the runner's top-k head (0 = the token's own only; at most `info.topK`). Unset: none.
+   */
+  logprobs?: number;
 }
 
 /** Where a step's candidate tokens come from. */
@@ -71,4 +76,6 @@ export interface DecodePlan {
   readonly eosId: number;
   readonly signal?: AbortSignal;
   readonly prefixCache: PrefixCache | null;
+  /** Alternatives per token log-probability, or null when none are reported. */
+  readonly logprobs: number | null;
 }

@@ -111,6 +111,15 @@ export function planDecode(
       { reason: 'context_length' },
     );
   }
+  const logprobs = options.logprobs ?? null;
+  if (
+    logprobs !== null &&
+    !(Number.isSafeInteger(logprobs) && logprobs >= 0 && logprobs <= info.topK)
+  )
+    throw new DecodeOptionsError(
+      'logprobs',
+      `must be an integer in [0, ${info.topK}] (the model's top-k head), got ${logprobs}`,
+    );
   const algo = createAlgorithm(algorithm, algorithmParams);
   // Greedy and top-k sampling within the head read only the head; anything else needs the whole distribution.
   const source: CandidateSource =
@@ -130,5 +139,6 @@ export function planDecode(
     eosId: info.eosId,
     signal: options.signal,
     prefixCache: mode === 'cached' ? (options.prefixCache ?? null) : null,
+    logprobs,
   };
 }

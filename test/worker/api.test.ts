@@ -141,7 +141,7 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     await expectStatus(
       clientFor(b.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 }),
       403,
-      'model_not_allowed',
+      'model_not_found',
     );
     assert.deepEqual(
       (await clientFor(b.key).models.list()).data.map((m) => m.id),

@@ -5,14 +5,21 @@
  */
 import { z } from '@hono/zod-openapi';
 import { decodeFields } from './decode-fields.ts';
+import { ToolCallSchema, toolFields } from './tools.ts';
 
 const Content = z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]);
 
-export const MessageSchema = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
-  content: Content.nullish(),
-  name: z.string().optional(),
-});
+export const MessageSchema = z
+  .looseObject({
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+    content: Content.nullish(),
+    name: z.string().optional(),
+    /** Assistant turns: the calls the model made. */
+    tool_calls: z.array(ToolCallSchema).nullish(),
+    /** Tool turns: which call this is the result of. */
+    tool_call_id: z.string().nullish(),
+  })
+  .openapi('ChatMessage');
 
 const StreamOptions = z.looseObject({
   include_usage: z.boolean().nullish(),

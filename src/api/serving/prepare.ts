@@ -33,10 +33,11 @@ export function findEngine(engines: EngineRegistry, tenant: Tenant, model: strin
       param: 'model',
       code: 'model_not_found',
     });
+  // OpenAI answers a project without access to a model the same way: 403, model_not_found.
   if (tenant.models && !tenant.models.includes(model)) {
     throw new ApiError(403, 'permission_error', `This key may not use the model '${model}'`, {
       param: 'model',
-      code: 'model_not_allowed',
+      code: 'model_not_found',
     });
   }
   return engine;

@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { runChoice, ClientGoneError, type ChoiceResult, type DenoiseFrame } from './generation.ts';
 import type { Prepared } from './prepare.ts';
-import { toApiError } from '../errors.ts';
+import { openAiEnvelope, toApiError } from '../errors.ts';
 import type { Flavor } from './flavors.ts';
 import type { Outcome } from './metering.ts';
 
@@ -141,7 +141,7 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
       } else {
         const err = toApiError(e);
         status = err.status;
-        await sse.writeSSE({ data: JSON.stringify(err.toJSON()) }).catch(() => {});
+        await sse.writeSSE({ data: JSON.stringify(openAiEnvelope(err)) }).catch(() => {});
         await sse.writeSSE({ data: '[DONE]' }).catch(() => {});
       }
     } finally {
