@@ -89,3 +89,13 @@ export function errorResponse(err: ApiError, { openai = false } = {}): Response 
     headers: { 'content-type': 'application/json', ...err.headers },
   });
 }
+
+/** The client went away before the answer was complete (an aborted generation): status 499, never a 5xx. */
+export class ClientGoneError extends Error {
+  override name = 'ClientGoneError';
+}
+
+export const clientClosed = () =>
+  new ApiError(499, 'invalid_request_error', 'The client closed the request', {
+    code: 'client_closed_request',
+  });

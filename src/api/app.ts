@@ -23,6 +23,8 @@ export interface ApiOptions {
   limiter: Limiter;
   /** SSE comment interval while a stream waits. Default 15 s. */
   keepAliveMs?: number;
+  /** A stream whose client accepts no data for this long is ended (499) and its slot freed. Default 60 s. */
+  streamStallTimeoutMs?: number;
   /** Request bodies above this are refused with 413. Default 1 MiB. */
   maxBodyBytes?: number;
   /** Logs one line per request (never keys). Default: none. */
@@ -40,6 +42,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     tenants,
     limiter,
     keepAliveMs = 15_000,
+    streamStallTimeoutMs = 60_000,
     maxBodyBytes = 1 << 20,
     log,
     health,
@@ -92,7 +95,12 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   app.use('/v1/*', tenantAuth(tenants));
 
   modelRoutes(app, engines);
-  generationRoutes(app, { engines, meter: createMeter({ limiter, tenants, log }), keepAliveMs });
+  generationRoutes(app, {
+    engines,
+    meter: createMeter({ limiter, tenants, log }),
+    keepAliveMs,
+    stallTimeoutMs: streamStallTimeoutMs,
+  });
   usageRoutes(app, tenants);
 
   app.doc31('/openapi.json', {

@@ -140,7 +140,7 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     await clientFor(a.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 });
     await expectStatus(
       clientFor(b.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 }),
-      403,
+      404,
       'model_not_found',
     );
     assert.deepEqual(
