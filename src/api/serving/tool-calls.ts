@@ -101,6 +101,8 @@ export class ToolCallStream {
   private pending = '';
   private inCall = false;
   private calls = 0;
+  /** Whitespace between the text and the open call. */
+  private gap = '';
 
   constructor(private readonly o: ToolCallStreamOptions) {}
 
@@ -127,8 +129,11 @@ export class ToolCallStream {
       }
       const start = this.pending.indexOf(CALL_OPEN);
       if (start >= 0) {
-        // Whitespace right before a call only separates it.
-        this.content(this.pending.slice(0, start).replace(/\s+$/, ''), out);
+        // Whitespace right before a call only separates it (kept aside in case the call is not one).
+        const before = this.pending.slice(0, start);
+        const text = before.replace(/\s+$/, '');
+        this.content(text, out);
+        this.gap = before.slice(text.length);
         this.pending = this.pending.slice(start + CALL_OPEN.length);
         this.inCall = true;
         continue;
@@ -160,7 +165,8 @@ export class ToolCallStream {
     if (call) {
       this.calls++;
       out.push({ type: 'tool_call', call });
-    } else this.content(CALL_OPEN + inner + closing, out);
+    } else this.content(this.gap + CALL_OPEN + inner + closing, out);
+    this.gap = '';
   }
 
   private content(text: string, out: ToolStreamEvent[]): void {
