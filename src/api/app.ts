@@ -16,6 +16,7 @@ import { createMeter } from './serving/metering.ts';
 import { generationRoutes } from './routes/generation.ts';
 import { modelRoutes } from './routes/models.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { responsesRoutes } from './routes/responses.ts';
 
 export interface ApiOptions {
   engines: EngineRegistry;
@@ -95,12 +96,14 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   app.use('/v1/*', tenantAuth(tenants));
 
   modelRoutes(app, engines);
-  generationRoutes(app, {
+  const generation = {
     engines,
     meter: createMeter({ limiter, tenants, log }),
     keepAliveMs,
     stallTimeoutMs: streamStallTimeoutMs,
-  });
+  };
+  generationRoutes(app, generation);
+  responsesRoutes(app, generation);
   usageRoutes(app, tenants);
 
   app.doc31('/openapi.json', {

@@ -27,6 +27,8 @@ const ADD = {
     },
   },
 };
+const fn = (call: OpenAI.ChatCompletionMessageToolCall | undefined) =>
+  (call as OpenAI.ChatCompletionMessageFunctionToolCall).function;
 const ask = [{ role: 'user' as const, content: 'what is 12 plus 345?' }];
 
 /** What the scripted model says to a prompt (a `reply` override wins). */
@@ -152,6 +154,7 @@ describe('tools and logprobs (scripted model, official client)', () => {
           type: 'function',
           function: {
             name: 'add',
+            description: ADD.function.description,
             parameters: ADD.function.parameters,
             parse: JSON.parse,
             function: (args: { a: number; b: number }) => {
@@ -219,10 +222,7 @@ describe('tools and logprobs (scripted model, official client)', () => {
     assert.ok(
       lastPrompt().endsWith('<role>ASSISTANT</role><tool_call>{"name": "add", "arguments": '),
     );
-    assert.equal(
-      named.choices[0].message.tool_calls?.[0].function.arguments,
-      '{"a": 12, "b": 345}',
-    );
+    assert.equal(fn(named.choices[0].message.tool_calls?.[0]).arguments, '{"a": 12, "b": 345}');
     const required = await client.chat.completions.create({
       model: 'tool-model',
       messages: ask,
@@ -230,7 +230,7 @@ describe('tools and logprobs (scripted model, official client)', () => {
       tool_choice: 'required',
     });
     assert.ok(lastPrompt().endsWith('<role>ASSISTANT</role><tool_call>{"name": "'));
-    assert.equal(required.choices[0].message.tool_calls?.[0].function.name, 'add');
+    assert.equal(fn(required.choices[0].message.tool_calls?.[0]).name, 'add');
     const none = await client.chat.completions.create({
       model: 'tool-model',
       messages: ask,
