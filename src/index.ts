@@ -30,6 +30,8 @@ import {
 } from './worker/prefix-cache-env.ts';
 import { bearerAuth } from './api/bearer-auth.ts';
 import { DispatchConfigError } from './dispatch/index.ts';
+import { workerDocsAssets } from './worker/docs-assets.ts';
+import { documentAdminApi } from './tenants/admin/openapi.ts';
 
 export { TenantLimiter } from './tenants/index.ts';
 
@@ -72,6 +74,7 @@ function buildApp(env: Env) {
     tenants,
     limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
+    docsAssets: workerDocsAssets,
     // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
     log: (line) => {
       if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering'))
@@ -87,6 +90,7 @@ function buildApp(env: Env) {
     },
   });
   api.route('/', createAdminApp({ store: tenants, adminToken: env.ADMIN_TOKEN }));
+  documentAdminApi(api.openAPIRegistry);
   api.use(
     '/internal/*',
     bearerAuth({ token: env.ADMIN_TOKEN, name: 'admin token', setting: 'ADMIN_TOKEN' }),

@@ -11,7 +11,8 @@ import { ApiError, badRequest, errorResponse, renderErrors } from './errors.ts';
 import { tenantAuth } from './auth.ts';
 import { requestIds } from './request-id.ts';
 import { apiCors, type CorsOrigins } from './cors.ts';
-import { docsPage } from './docs-page.ts';
+import { docsRoutes, type DocsAssets } from './docs-page.ts';
+import { documentPublicRoutes, openApiDocument } from './openapi-document.ts';
 import { createMeter } from './serving/metering.ts';
 import { generationRoutes } from './routes/generation.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -34,6 +35,8 @@ export interface ApiOptions {
   health?: () => Record<string, unknown>;
   /** Origins browsers may call /v1/* from (default '*'; null: no CORS headers). */
   corsOrigins?: CorsOrigins;
+  /** Swagger UI's script and stylesheet for /docs (the Worker bundles them; Node reads swagger-ui-dist). */
+  docsAssets?: DocsAssets;
 }
 
 /** @example const app = createApiApp({ engines, tenants, limiter }); export default { fetch: app.fetch }; */
@@ -106,14 +109,12 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   responsesRoutes(app, generation);
   usageRoutes(app, tenants);
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Unmask API',
-      version: '1.0.0',
-      description: 'OpenAI-compatible serving for block-diffusion language models.',
-    },
-  });
-  app.get('/docs', (c) => c.html(docsPage()));
+  documentPublicRoutes(app);
+  app.get('/openapi.json', (c) =>
+    c.json(
+      openApiDocument(app, { origin: new URL(c.req.url).origin, model: engines.list()[0]?.id }),
+    ),
+  );
+  docsRoutes(app, opts.docsAssets);
   return app;
 }

@@ -17,6 +17,8 @@ import { loadModel, type LoadedModel, type Provider } from '../load-model.ts';
 import { openFileTenantStore } from './file-tenant-store.ts';
 import { NODE_PREFIX_CACHE_MB, prefixCacheFromEnv } from '../../../src/worker/prefix-cache-env.ts';
 import { ApiMetrics } from './metrics.ts';
+import { nodeDocsAssets } from './docs-assets.ts';
+import { documentAdminApi } from '../../../src/tenants/admin/openapi.ts';
 
 export interface NodeApiOptions {
   /** The edge model: a package directory or s3://bucket/prefix. */
@@ -87,6 +89,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     tenants: store,
     limiter: createMemoryLimiter({ budgetUsed: tenants.usedTokens }),
     corsOrigins,
+    docsAssets: nodeDocsAssets(),
     log: (line) => {
       if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line);
     },
@@ -98,6 +101,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     }),
   });
   app.route('/', createAdminApp({ store, adminToken: o.adminToken }));
+  documentAdminApi(app.openAPIRegistry);
 
   const { server, port } = await listen(
     metrics.wrap(async (request) => app.fetch(request), o.adminToken),
