@@ -140,4 +140,28 @@ export class TextCodec {
   }
 
   private specials: string[] | undefined;
+
+  /**
+   * Decodes like `decode`, but these tokens stay in the text even where the tokenizer marks them special (a
+   * tokenizer may make `<tool_call>` a special token; the tool-call parser must still see it).
+   */
+  decodeKeeping(ids: ArrayLike<number>, keep: readonly string[]): string {
+    const kept = new Map<number, string>();
+    for (const text of keep) {
+      const id = this.tokenizer.token_to_id(text);
+      if (id !== undefined) kept.set(id, text);
+    }
+    if (kept.size === 0) return this.decode(ids);
+    let out = '';
+    let run: number[] = [];
+    for (const id of Array.from(ids)) {
+      const text = kept.get(id);
+      if (text === undefined) run.push(id);
+      else {
+        out += this.decode(run) + text;
+        run = [];
+      }
+    }
+    return out + this.decode(run);
+  }
 }

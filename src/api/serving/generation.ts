@@ -6,7 +6,13 @@ import type { DecodeOptions, StepEvent, TokenLogprob } from '../../decode/index.
 import type { OpenModel } from '../engine.ts';
 import { ClientGoneError } from '../api-error.ts';
 import { TextStream } from './text-stream.ts';
-import { ToolCallStream, type ParsedToolCall, type ToolStreamEvent } from './tool-calls.ts';
+import {
+  CALL_CLOSE,
+  CALL_OPEN,
+  ToolCallStream,
+  type ParsedToolCall,
+  type ToolStreamEvent,
+} from './tool-calls.ts';
 
 export interface DenoiseFrame {
   block: number;
@@ -71,7 +77,12 @@ export { ClientGoneError };
 
 export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
   const { model, options } = req;
-  const text = new TextStream(model.codec, req.stops);
+  // With tools, the call tags stay in the text even if the tokenizer marks them special.
+  const text = req.tools
+    ? new TextStream(model.codec, req.stops, (ids) =>
+        model.codec.decodeKeeping(ids, [CALL_OPEN, CALL_CLOSE]),
+      )
+    : new TextStream(model.codec, req.stops);
   const output = new ChoiceOutput(req);
   const maxTokens = options.maxTokens ?? Infinity;
   let emittedTokens = 0;
