@@ -29,6 +29,7 @@ import {
   prefixCacheFromEnv,
 } from './worker/prefix-cache-env.ts';
 import { bearerAuth } from './api/bearer-auth.ts';
+import { bodyLimit } from './api/body-limit.ts';
 import { DispatchConfigError } from './dispatch/index.ts';
 import { workerDocsAssets } from './worker/docs-assets.ts';
 import { documentAdminApi } from './tenants/admin/openapi.ts';
@@ -80,9 +81,12 @@ function buildApp(env: Env) {
       if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering'))
         console.log(line);
     },
+    // Public: the state and timings, never the package's location or a load error (those are the operator's,
+    // at GET /internal/health and in the log).
     health: () => {
-      const status = edge.loadStatus();
+      const { source: _source, error: _error, ...status } = edge.loadStatus();
       return {
+        status: status.state === 'ready' ? 'ok' : status.state,
         loaded: status.state === 'ready',
         ...status,
         ...('pools' in engines ? { pools: engines.pools() } : {}),
@@ -94,8 +98,19 @@ function buildApp(env: Env) {
   api.use(
     '/internal/*',
     bearerAuth({ token: env.ADMIN_TOKEN, name: 'admin token', setting: 'ADMIN_TOKEN' }),
+    bodyLimit({ maxBytes: 1 << 20 }),
   );
   api.post('/internal/generate', generateHandler(edge));
+  // The operator's health: loads the edge model if it is not loaded (or retries a failed load) and reports it
+  // with its source and any load error; 200 only when it is ready.
+  api.get('/internal/health', async (c) => {
+    await edge.model().catch(() => {});
+    const status = edge.loadStatus();
+    return c.json(
+      { loaded: status.state === 'ready', ...status },
+      status.state === 'ready' ? 200 : 503,
+    );
+  });
   return api;
 }
 

@@ -111,6 +111,12 @@ function moduleType(file: string, textNames: string[]): WorkerModule['type'] {
   return 'Data';
 }
 
+/** wrangler.toml's compatibility_flags (top level), e.g. enable_request_signal. */
+export async function compatibilityFlags(): Promise<string[]> {
+  const m = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(await readFile(WRANGLER_TOML, 'utf8'));
+  return m ? [...m[1].matchAll(/"([^"]+)"/g)].map((f) => f[1]) : [];
+}
+
 /** wrangler.toml's compatibility_date (the harness runs what wrangler would deploy). */
 export async function compatibilityDate(): Promise<string> {
   const m = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(await readFile(WRANGLER_TOML, 'utf8'));
@@ -158,6 +164,7 @@ export async function startWorker(
     modules: built.modules,
     modulesRoot: built.outDir,
     compatibilityDate: await compatibilityDate(),
+    compatibilityFlags: await compatibilityFlags(),
     r2Buckets: { [R2_BINDING]: R2_BUCKET },
     d1Databases: { DB: 'unmask' },
     durableObjects: { TENANT_LIMITER: { className: 'TenantLimiter', useSQLite: true } },

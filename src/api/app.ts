@@ -4,11 +4,11 @@
  * server both mount it. This file is the routing table; protocol/ holds the wire shapes, serving/ the work.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import type { EngineRegistry } from './engine.ts';
 import type { Limiter, TenantStore } from './tenancy.ts';
 import { ApiError, badRequest, errorResponse, renderErrors } from './errors.ts';
 import { tenantAuth } from './auth.ts';
+import { bodyLimit } from './body-limit.ts';
 import { requestIds } from './request-id.ts';
 import { apiCors, type CorsOrigins } from './cors.ts';
 import { docsRoutes, type DocsAssets } from './docs-page.ts';
@@ -31,7 +31,10 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** Logs one line per request (never keys). Default: none. */
   log?: (line: string) => void;
-  /** Extra fields for GET /health (e.g. the edge engine's load state). */
+  /**
+   * Extra fields for GET /health (e.g. the edge engine's load state; public, so never paths or errors). A
+   * `status` other than 'ok' replaces it; 'failed' answers 503.
+   */
   health?: () => Record<string, unknown>;
   /** Origins browsers may call /v1/* from (default '*'; null: no CORS headers). */
   corsOrigins?: CorsOrigins;
@@ -75,27 +78,15 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   app.use('*', requestIds());
   const corsMiddleware = apiCors(corsOrigins);
   if (corsMiddleware) app.use('/v1/*', corsMiddleware);
-  app.get('/health', (c) =>
-    c.json({
+  app.get('/health', (c) => {
+    const report = {
       status: 'ok',
       models: engines.list().map((e) => ({ id: e.id, backend: e.backend })),
       ...health?.(),
-    }),
-  );
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new ApiError(
-          413,
-          'invalid_request_error',
-          `request body exceeds ${maxBodyBytes} bytes`,
-          { code: 'request_too_large' },
-        );
-      },
-    }),
-  );
+    };
+    return c.json(report, report.status === 'failed' ? 503 : 200);
+  });
+  app.use('/v1/*', bodyLimit({ maxBytes: maxBodyBytes }));
   app.use('/v1/*', tenantAuth(tenants));
 
   modelRoutes(app, engines);

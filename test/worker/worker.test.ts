@@ -77,22 +77,30 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     return got;
   }
 
-  test('health before any load: not loaded', async () => {
+  test('health before any load: not loaded, and the public health names no package location', async () => {
     const { status, body } = await worker.get('/health');
     assert.equal(status, 200);
+    assert.equal(body.status, 'idle');
     assert.equal(body.loaded, false);
     assert.equal(body.state, 'idle');
     assert.equal(body.model, 'tiny-edge');
-    assert.equal(body.source, 'r2://MODELS/pkg');
+    assert.equal(body.source, undefined);
   });
 
-  test('a load that fails (empty bucket) → 503; health reports it; the next request retries', async () => {
+  test('a load that fails (empty bucket) → 503 everywhere; details only for the operator; the next request retries', async () => {
     const res = await worker.post('/internal/generate', { prompt_ids: prompt, max_tokens: 8 });
     assert.equal(res.status, 503);
     assert.deepEqual(Object.keys(res.body.error as object).sort(), ERROR_KEYS);
+    assert.doesNotMatch(JSON.stringify(res.body), /r2:|manifest/);
     const health = await worker.get('/health');
-    assert.equal(health.body.state, 'failed');
-    assert.match(String(health.body.error), /manifest\.json/);
+    assert.equal(health.status, 503, 'never "ok" while the model failed');
+    assert.equal(health.body.status, 'failed');
+    assert.equal(health.body.error, undefined);
+    assert.doesNotMatch(JSON.stringify(health.body), /r2:|manifest/);
+    const operator = await worker.get('/internal/health'); // admin token: retries the load, then reports
+    assert.equal(operator.status, 503);
+    assert.equal(operator.body.source, 'r2://MODELS/pkg');
+    assert.match(String(operator.body.error), /manifest\.json/);
     await seedPackage(worker, dir);
   });
 
@@ -156,7 +164,9 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
   });
 
   test('health after load: ready, package and heap reported', async () => {
-    const { body } = await worker.get('/health');
+    const { status, body } = await worker.get('/health');
+    assert.equal(status, 200);
+    assert.equal(body.status, 'ok');
     assert.equal(body.loaded, true);
     assert.equal(body.state, 'ready');
     assert.equal(body.package, node.manifest.name);
@@ -228,7 +238,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
       assert.equal(res.status, 200, JSON.stringify(res.body));
       const want = await generate(node.runner, prompt, { maxTokens: 24, blockLength: 8 });
       assert.deepEqual(res.body.tokens, want.tokens);
-      assert.equal((await s3Worker.get('/health')).body.source, 's3://edge-models/tiny');
+      assert.equal((await s3Worker.get('/internal/health')).body.source, 's3://edge-models/tiny');
     } finally {
       await s3Worker.dispose();
       await s3.stop();

@@ -204,7 +204,8 @@ export const COMPLETION: Flavor = {
     const offsets = new Map<number, number>();
     return {
       start: () => [],
-      choiceStart: () => [],
+      // An empty first chunk per choice, as chat's role chunk: the stream starts before the first block.
+      choiceStart: (index) => [w.chunk([{ index, text: '', logprobs: null, finish_reason: null }])],
       output(index, ev) {
         if (ev.type !== 'content') return [];
         const at = offsets.get(index) ?? 0;

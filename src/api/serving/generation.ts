@@ -91,17 +91,27 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
   let tpf = 0;
   let seed = options.seed ?? 0;
   let cachedPromptTokens = 0;
+  // Positions committed in the block being denoised: computed, not yet released as a block.
+  let pending = 0;
+  const report = () => {
+    if (req.progress)
+      req.progress.completionTokens = Math.min(maxTokens, text.completionTokens() + pending);
+  };
   for await (const event of model.decode(req.promptIds, options)) {
-    if (event.type === 'step' && event.cachedPromptTokens !== undefined)
-      cachedPromptTokens = event.cachedPromptTokens;
-    if (event.type === 'step' && req.onDenoise) await req.onDenoise(denoiseFrame(model, event));
+    if (event.type === 'step') {
+      if (event.cachedPromptTokens !== undefined) cachedPromptTokens = event.cachedPromptTokens;
+      pending += event.committed.length;
+      report();
+      if (req.onDenoise) await req.onDenoise(denoiseFrame(model, event));
+    }
     if (event.type === 'block') {
       // eos_early_stop may run past max_tokens inside the last block (HF quirk): the API clips it.
       const tokens = event.tokens.slice(0, Math.max(0, maxTokens - emittedTokens));
       emittedTokens += tokens.length;
+      pending = 0;
       const { delta, stopped } = text.push(tokens);
       const counted = text.completionTokens();
-      if (req.progress) req.progress.completionTokens = counted;
+      report();
       output.addLogprobs(tokens, event.logprobs, counted);
       await output.text(delta);
       // Leaving the loop ends the generator: no further forward runs.
