@@ -33,6 +33,8 @@ import {
 import { bearerAuth } from './api/bearer-auth.ts';
 import { bodyLimit } from './api/body-limit.ts';
 import { DispatchConfigError } from './dispatch/index.ts';
+import { workerDocsAssets } from './worker/docs-assets.ts';
+import { documentAdminApi } from './tenants/admin/openapi.ts';
 
 export { TenantLimiter } from './tenants/index.ts';
 
@@ -77,6 +79,7 @@ function buildApp(env: Env) {
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
     // Structured output; xgrammar's wasm is instantiated by the first request that asks for it.
     grammar: new GrammarService({ runtime: workerdXGrammar }),
+    docsAssets: workerDocsAssets,
     // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
     log: (line) => {
       if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering'))
@@ -95,6 +98,7 @@ function buildApp(env: Env) {
     },
   });
   api.route('/', createAdminApp({ store: tenants, adminToken: env.ADMIN_TOKEN }));
+  documentAdminApi(api.openAPIRegistry);
   api.use(
     '/internal/*',
     bearerAuth({ token: env.ADMIN_TOKEN, name: 'admin token', setting: 'ADMIN_TOKEN' }),

@@ -69,9 +69,10 @@ export async function buildWorker(): Promise<BuiltWorker> {
   const buildMs = performance.now() - started;
   const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(output);
   const files = (await readdir(outDir)).filter((f) => !f.endsWith('.map') && f !== 'README.md');
+  const textNames = await textRuleNames();
   const modules: WorkerModule[] = files.map((f) => ({
     path: join(outDir, f),
-    type: moduleType(f),
+    type: moduleType(f, textNames),
   }));
   // The entry must come first.
   modules.sort(
@@ -93,7 +94,17 @@ export async function buildWorker(): Promise<BuiltWorker> {
   };
 }
 
-function moduleType(file: string): WorkerModule['type'] {
+/** File names wrangler.toml's Text rules bundle as strings (globs like "**\/name"); emitted as "<hash>-name". */
+async function textRuleNames(): Promise<string[]> {
+  const toml = await readFile(WRANGLER_TOML, 'utf8');
+  const names: string[] = [];
+  for (const m of toml.matchAll(/type\s*=\s*"Text"\s*\nglobs\s*=\s*\[([^\]]*)\]/g))
+    for (const g of m[1].matchAll(/"([^"]+)"/g)) names.push(g[1].split('/').pop()!);
+  return names;
+}
+
+function moduleType(file: string, textNames: string[]): WorkerModule['type'] {
+  if (textNames.some((n) => file === n || file.endsWith(`-${n}`))) return 'Text';
   if (file.endsWith('.js') || file.endsWith('.mjs')) return 'ESModule';
   if (file.endsWith('.wasm')) return 'CompiledWasm';
   if (file.endsWith('.txt') || file.endsWith('.html')) return 'Text';

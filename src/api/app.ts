@@ -12,12 +12,14 @@ import { tenantAuth } from './auth.ts';
 import { bodyLimit } from './body-limit.ts';
 import { requestIds } from './request-id.ts';
 import { apiCors, type CorsOrigins } from './cors.ts';
-import { docsPage } from './docs-page.ts';
 import { notFound } from './not-found.ts';
+import { docsRoutes, type DocsAssets } from './docs-page.ts';
+import { documentPublicRoutes, openApiDocument } from './openapi-document.ts';
 import { createMeter } from './serving/metering.ts';
 import { generationRoutes } from './routes/generation.ts';
 import { modelRoutes } from './routes/models.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { responsesRoutes } from './routes/responses.ts';
 
 export interface ApiOptions {
   engines: EngineRegistry;
@@ -40,6 +42,8 @@ export interface ApiOptions {
   corsOrigins?: CorsOrigins;
   /** The grammar engine for response_format json_object / json_schema (absent: those are refused). */
   grammar?: GrammarService;
+  /** Swagger UI's script and stylesheet for /docs (the Worker bundles them; Node reads swagger-ui-dist). */
+  docsAssets?: DocsAssets;
 }
 
 /** @example const app = createApiApp({ engines, tenants, limiter }); export default { fetch: app.fetch }; */
@@ -65,8 +69,8 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     },
   });
 
-  app.onError(renderErrors({ log }));
-  app.notFound(notFound(app as never));
+  app.onError(renderErrors({ log, openai: true }));
+  app.notFound(notFound(app as never, { openai: true }));
 
   app.use('*', requestIds());
   const corsMiddleware = apiCors(corsOrigins);
@@ -83,23 +87,23 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   app.use('/v1/*', tenantAuth(tenants));
 
   modelRoutes(app, engines);
-  generationRoutes(app, {
+  const generation = {
     engines,
     meter: createMeter({ limiter, tenants, log }),
     keepAliveMs,
     grammar: opts.grammar,
     stallTimeoutMs: streamStallTimeoutMs,
-  });
+  };
+  generationRoutes(app, generation);
+  responsesRoutes(app, generation);
   usageRoutes(app, tenants);
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Unmask API',
-      version: '1.0.0',
-      description: 'OpenAI-compatible serving for block-diffusion language models.',
-    },
-  });
-  app.get('/docs', (c) => c.html(docsPage()));
+  documentPublicRoutes(app);
+  app.get('/openapi.json', (c) =>
+    c.json(
+      openApiDocument(app, { origin: new URL(c.req.url).origin, model: engines.list()[0]?.id }),
+    ),
+  );
+  docsRoutes(app, opts.docsAssets);
   return app;
 }

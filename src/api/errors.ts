@@ -16,6 +16,7 @@ export {
   badRequest,
   clientClosed,
   errorResponse,
+  openAiEnvelope,
   type ApiErrorOptions,
   type ErrorType,
 } from './api-error.ts';
@@ -48,6 +49,8 @@ export function toApiError(e: unknown): ApiError {
 export interface ErrorRendererOptions {
   /** Where 5xx failures are reported, one line each (never the error body a client sees). */
   log?: (line: string) => void;
+  /** Render OpenAI's error types (the public API) instead of ours (internal protocols). */
+  openai?: boolean;
 }
 
 /** The error and its causes, for the server log (a 503's cause names the package path and hashes; never sent). */
@@ -65,13 +68,13 @@ function describe(e: unknown): string {
  * with their cause (the client sees none of it).
  * @example app.onError(renderErrors({ log: console.error }))
  */
-export function renderErrors({ log }: ErrorRendererOptions = {}): ErrorHandler {
+export function renderErrors({ log, openai = false }: ErrorRendererOptions = {}): ErrorHandler {
   return (e: Error, c: Context) => {
     const err = toApiError(e);
     if (err.status >= 500) {
       const id = c.get('requestId') as string | undefined;
       log?.(`error ${c.req.method} ${c.req.path}${id ? ` request=${id}` : ''}: ${describe(e)}`);
     }
-    return errorResponse(err);
+    return errorResponse(err, { openai });
   };
 }

@@ -21,15 +21,17 @@ export function allowedMethods(routes: { method: string; path: string }[], path:
   return allowed.sort();
 }
 
-/** @example app.notFound(notFound(app)) */
-export function notFound(app: Hono<never>) {
+/** @example app.notFound(notFound(app, { openai: true })) */
+export function notFound(app: Hono<never>, { openai = false } = {}) {
   return (c: Context) => {
     const allowed = allowedMethods(app.routes, c.req.path);
-    if (allowed.length === 0)
+    // A handler of this very method that found nothing (an unknown asset) is a 404, not a 405.
+    if (allowed.length === 0 || allowed.includes(c.req.method))
       return errorResponse(
-        new ApiError(404, 'not_found_error', `No route for ${c.req.method} ${c.req.path}`, {
+        new ApiError(404, 'not_found_error', `Invalid URL (${c.req.method} ${c.req.path})`, {
           code: 'route_not_found',
         }),
+        { openai },
       );
     return errorResponse(
       new ApiError(
@@ -38,6 +40,7 @@ export function notFound(app: Hono<never>) {
         `${c.req.method} is not allowed on ${c.req.path}; use ${allowed.join(', ')}`,
         { code: 'method_not_allowed', headers: { allow: allowed.join(', ') } },
       ),
+      { openai },
     );
   };
 }

@@ -19,7 +19,7 @@ import type { StepEvent } from './events.ts';
 import type { ActiveRows } from './forwarder.ts';
 import type { DecodePlan } from './options.ts';
 import { RowSampler } from './sampling.ts';
-import type { StepOutcome, StepRunner } from './step.ts';
+import { tokenLogprob, type StepOutcome, type StepRunner } from './step.ts';
 
 export class ConstrainedStep {
   private readonly sampler = new RowSampler();
@@ -47,7 +47,14 @@ export class ConstrainedStep {
     let eosCommitted = false;
     const commit = (i: number, token: number, confidence: number) => {
       canvas[c.start + i] = token;
-      event.committed.push({ index: c.start + i - P, token, confidence });
+      event.committed.push({
+        index: c.start + i - P,
+        token,
+        confidence,
+        ...(this.plan.logprobs !== null
+          ? { logprob: tokenLogprob(c.dist, i, token, this.plan.logprobs) }
+          : {}),
+      });
       eosCommitted ||= token === eosId;
     };
     let i = c.masked.indexOf(1);

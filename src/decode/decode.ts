@@ -3,7 +3,13 @@
  * Blocks are counted from absolute position 0; the first decode block is floor(P/B); each runs at most S steps
  * and ends when it has no masks. A block whose generated part holds EOS ends the generation.
  */
-import type { DecodeEvent, DecodeResult, FinishReason } from './events.ts';
+import type {
+  BlockEvent,
+  DecodeEvent,
+  DecodeResult,
+  FinishReason,
+  TokenLogprob,
+} from './events.ts';
 import { cachedForwarder } from './forward-cached.ts';
 import { referenceForwarder } from './forward-reference.ts';
 import type { DecodeOptions, DecodePlan } from './options.ts';
@@ -69,6 +75,18 @@ async function* run(
   const maxSteps = plan.constraint ? B : layout.steps;
   let output: number[] = [];
   let finish: FinishReason = 'length';
+  // With logprobs: each generated position's log-probability at its (last) commit.
+  const logprobAt: TokenLogprob[] = [];
+  const blockEvent = (block: number, offset: number, tokens: number[]): BlockEvent =>
+    plan.logprobs === null
+      ? { type: 'block', block, offset, tokens }
+      : {
+          type: 'block',
+          block,
+          offset,
+          tokens,
+          logprobs: logprobAt.slice(offset, offset + tokens.length),
+        };
 
   // The consumer's time between events is not the loop's.
   async function* emit(ev: DecodeEvent): AsyncGenerator<DecodeEvent, void, undefined> {
@@ -103,6 +121,8 @@ async function* run(
           const { event, eosCommitted }: StepOutcome = constrained
             ? await constrained.run(canvas, block, step, rows)
             : stepper.run(canvas, block, step, rows);
+          if (plan.logprobs !== null)
+            for (const c of event.committed) if (c.logprob) logprobAt[c.index] = c.logprob;
           if (stats.forwards === stats.prefillForwards + 1)
             event.cachedPromptTokens = stats.cachedPromptTokens;
           stats.committedTokens += event.committed.length;
@@ -115,15 +135,14 @@ async function* run(
             // Output becomes x[P, end): usually this block's tail; empty when the EOS found is in the prompt.
             const full = Array.from(canvas.subarray(P, end));
             const fresh = full.slice(output.length);
-            if (fresh.length > 0)
-              yield* emit({ type: 'block', block, offset: output.length, tokens: fresh });
+            if (fresh.length > 0) yield* emit(blockEvent(block, output.length, fresh));
             output = full;
             finish = 'stop';
             break main;
           }
         }
         const cut = blockOutput(canvas, layout, block, eosId);
-        yield* emit({ type: 'block', block, offset: output.length, tokens: cut.tokens });
+        yield* emit(blockEvent(block, output.length, cut.tokens));
         output.push(...cut.tokens);
         if (cut.eos) finish = 'stop';
         if (cut.eos || cut.eosInTail) break main;

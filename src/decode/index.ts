@@ -14,6 +14,7 @@ export type {
   DoneEvent,
   FinishReason,
   StepEvent,
+  TokenLogprob,
 } from './events.ts';
 export { planLayout, transferSchedule } from './layout.ts';
 export { allows } from './constraint.ts';

@@ -56,6 +56,11 @@ export interface DecodeOptions {
    * at least one token, and a block may need one step per token.
    */
   constraint?: ConstraintSource;
+  /**
+   * Report each output token's log-probability at the step that committed it, with this many alternatives from
+   * the runner's top-k head (0 = the token's own only; at most `info.topK`). Unset: none.
+   */
+  logprobs?: number;
 }
 
 /** Where a step's candidate tokens come from. */
@@ -79,4 +84,6 @@ export interface DecodePlan {
   readonly signal?: AbortSignal;
   readonly prefixCache: PrefixCache | null;
   readonly constraint: ConstraintSource | null;
+  /** Alternatives per token log-probability, or null when none are reported. */
+  readonly logprobs: number | null;
 }

@@ -111,6 +111,15 @@ export function planDecode(
       { reason: 'context_length' },
     );
   }
+  const logprobs = options.logprobs ?? null;
+  if (
+    logprobs !== null &&
+    !(Number.isSafeInteger(logprobs) && logprobs >= 0 && logprobs <= info.topK)
+  )
+    throw new DecodeOptionsError(
+      'logprobs',
+      `must be an integer in [0, ${info.topK}] (the model's top-k head), got ${logprobs}`,
+    );
   const algo = createAlgorithm(algorithm, algorithmParams);
   const constraint = options.constraint ?? null;
   if (constraint && algorithm !== DEFAULT_ALGORITHM)
@@ -143,5 +152,6 @@ export function planDecode(
     signal: options.signal,
     prefixCache: mode === 'cached' ? (options.prefixCache ?? null) : null,
     constraint,
+    logprobs,
   };
 }

@@ -4,7 +4,7 @@
  */
 import { topUp } from './algorithms/rank.ts';
 import type { StepDistributions, StepView } from './algorithms/types.ts';
-import type { StepEvent } from './events.ts';
+import type { StepEvent, TokenLogprob } from './events.ts';
 import type { ActiveRows } from './forwarder.ts';
 import type { DecodePlan } from './options.ts';
 import { Xoshiro128 } from './prng.ts';
@@ -67,7 +67,14 @@ export class StepRunner {
       if (pick[i]) {
         // A committed mask id leaves the position masked, as in HF (x == mask is what counts).
         canvas[start + i] = tokens[i];
-        event.committed.push({ index: start + i - P, token: tokens[i], confidence: conf[i] });
+        event.committed.push({
+          index: start + i - P,
+          token: tokens[i],
+          confidence: conf[i],
+          ...(this.plan.logprobs !== null
+            ? { logprob: tokenLogprob(dist, i, tokens[i], this.plan.logprobs) }
+            : {}),
+        });
         eosCommitted ||= tokens[i] === eosId;
       }
       if (canvas[start + i] === maskId) event.masked.push(start + i - P);
@@ -143,4 +150,37 @@ export class StepRunner {
     tokens[i] = pick.token;
     conf[i] = pick.prob;
   }
+}
+
+/** OpenAI reports a probability that underflows as this, not as -Infinity (which JSON cannot carry). */
+const LOGPROB_FLOOR = -9999;
+const ln = (p: number) => Math.max(LOGPROB_FLOOR, Math.log(p));
+
+/**
+ * Row i's log-probability of `token` and its `alternatives` most probable tokens, from the head (its probs are the
+ * fp32 full-vocabulary softmax). A sampled token outside the head only occurs when the whole row was read, so its
+ * log-probability comes from those logits (log-softmax).
+ */
+export function tokenLogprob(
+  dist: StepDistributions,
+  i: number,
+  token: number,
+  alternatives: number,
+): TokenLogprob {
+  const { k, ids, probs } = dist;
+  const top: TokenLogprob['top'] = [];
+  for (let j = 0; j < alternatives; j++)
+    top.push({ token: ids[i * k + j], logprob: ln(probs[i * k + j]) });
+  for (let j = 0; j < k; j++)
+    if (ids[i * k + j] === token) return { logprob: ln(probs[i * k + j]), top };
+  if (dist.logits) {
+    const row = dist.logits.subarray(i * dist.vocabSize, (i + 1) * dist.vocabSize);
+    let max = -Infinity;
+    for (let v = 0; v < row.length; v++) max = Math.max(max, row[v]);
+    let sum = 0;
+    for (let v = 0; v < row.length; v++) sum += Math.exp(row[v] - max);
+    return { logprob: Math.max(LOGPROB_FLOOR, row[token] - max - Math.log(sum)), top };
+  }
+  // Unreachable with the loop's candidate sources; the head's smallest probability bounds it from above.
+  return { logprob: ln(probs[i * k + k - 1]), top };
 }

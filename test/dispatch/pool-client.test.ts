@@ -533,6 +533,7 @@ describe('GPU pool client against a protocol server', () => {
       model: 'llada',
       prompt: prompt(),
       stream: true,
+      skip_special_tokens: false,
       max_tokens: 24,
       temperature: 0,
     });

@@ -164,8 +164,10 @@ describe('the API on Node (serve:api)', () => {
         headers: bad ? { authorization: `Bearer ${bad}` } : {},
       });
       assert.equal(res.status, 401);
-      const body = (await res.json()) as { error: { type: string } };
-      assert.equal(body.error.type, 'authentication_error');
+      const body = (await res.json()) as { error: { type: string; code: string } };
+      // OpenAI's envelope for a bad key: invalid_request_error, the code says which.
+      assert.equal(body.error.type, 'invalid_request_error');
+      assert.equal(body.error.code, bad ? 'invalid_api_key' : 'missing_api_key');
     }
   });
 

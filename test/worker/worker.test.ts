@@ -205,7 +205,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     }
     const missing = await worker.get('/nope');
     assert.equal(missing.status, 404);
-    assert.equal((missing.body.error as Record<string, unknown>).type, 'not_found_error');
+    assert.equal((missing.body.error as Record<string, unknown>).type, 'invalid_request_error');
   });
 
   test('S3 source (MODEL_SOURCE=s3, s3rver, SigV4 keys as bindings): same greedy tokens', async () => {

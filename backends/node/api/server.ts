@@ -19,6 +19,8 @@ import { loadModel, type LoadedModel, type Provider } from '../load-model.ts';
 import { openFileTenantStore } from './file-tenant-store.ts';
 import { NODE_PREFIX_CACHE_MB, prefixCacheFromEnv } from '../../../src/worker/prefix-cache-env.ts';
 import { ApiMetrics } from './metrics.ts';
+import { nodeDocsAssets } from './docs-assets.ts';
+import { documentAdminApi } from '../../../src/tenants/admin/openapi.ts';
 
 export interface NodeApiOptions {
   /** The edge model: a package directory or s3://bucket/prefix. */
@@ -90,6 +92,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     limiter: createMemoryLimiter({ budgetUsed: tenants.usedTokens }),
     corsOrigins,
     grammar: new GrammarService({ runtime: nodeXGrammar }),
+    docsAssets: nodeDocsAssets(),
     log: (line) => {
       if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line);
     },
@@ -101,6 +104,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     }),
   });
   app.route('/', createAdminApp({ store, adminToken: o.adminToken }));
+  documentAdminApi(app.openAPIRegistry);
 
   const { server, port } = await listen(
     metrics.wrap(async (request) => app.fetch(request), o.adminToken),

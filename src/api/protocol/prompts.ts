@@ -5,11 +5,13 @@
 import type { ChatMessage } from '../../model/text-codec.ts';
 import { chatMessages } from './messages.ts';
 import type { ChatCompletionRequest, CompletionRequest } from './schemas.ts';
+import { toolPlan, type ToolPlan } from './tools.ts';
 
-export type PromptSource = { messages: ChatMessage[] } | { text: string } | { ids: number[] };
+export type PromptSource =
+  { messages: ChatMessage[]; tools: ToolPlan } | { text: string } | { ids: number[] };
 
 export function chatPrompts(body: ChatCompletionRequest): PromptSource[] {
-  return [{ messages: chatMessages(body.messages) }];
+  return [{ messages: chatMessages(body.messages), tools: toolPlan(body) }];
 }
 
 export function completionPrompts({ prompt }: CompletionRequest): PromptSource[] {

@@ -18,6 +18,7 @@ import {
   type FieldAliases,
 } from '../protocol/decode-fields.ts';
 import type { GenerationRequest } from '../protocol/schemas.ts';
+import type { ChoiceTools } from './generation.ts';
 
 /** Default completion length when the request names none (bounded by the context and the tenant cap). */
 export const DEFAULT_MAX_TOKENS = 512;
@@ -64,6 +65,37 @@ export interface Prepared {
   stops: string[];
   n: number;
   maxTokens: number;
+  /** Tools offered to the model (chat), whose calls are parsed out of its text. */
+  tools: ChoiceTools | null;
+  /** Report token log-probabilities (options.logprobs holds the alternatives per token). */
+  logprobs: boolean;
+}
+
+/**
+ * The request's log-probability ask: chat `logprobs: true` (+ `top_logprobs`), completions `logprobs: N`.
+ * Alternatives come from the model's top-k head, so more than its k are refused.
+ */
+export function logprobsOption(body: GenerationRequest, model: OpenModel): number | null {
+  const b = body as { logprobs?: boolean | number | null; top_logprobs?: number | null };
+  const chat = typeof b.logprobs === 'boolean' || b.top_logprobs != null;
+  const wanted =
+    typeof b.logprobs === 'number'
+      ? b.logprobs
+      : b.logprobs === true
+        ? (b.top_logprobs ?? 0)
+        : null;
+  if (chat && b.logprobs !== true && (b.top_logprobs ?? 0) > 0)
+    throw badRequest('top_logprobs needs logprobs: true', 'top_logprobs');
+  if (wanted === null) return null;
+  const k = model.info.topK;
+  if (wanted > k) {
+    const param = chat ? 'top_logprobs' : 'logprobs';
+    throw badRequest(
+      `${param} ${wanted} is more than this model reports: at most ${k} alternatives (its top-k head)`,
+      param,
+    );
+  }
+  return wanted;
 }
 
 /** The engine of `model`; a model the key may not use is reported exactly like one that does not exist. */
@@ -107,7 +139,7 @@ export function prepareOptions(
   prompts: number[][],
   promptParam: string,
   constraint?: ConstraintSource,
-): Omit<Prepared, 'engine' | 'model' | 'prompts'> {
+): Omit<Prepared, 'engine' | 'model' | 'prompts' | 'tools'> {
   const { requested, param: maxParam } = requestedMaxTokens(body, tenant);
   const aliases: FieldAliases = {
     promptIds: promptParam,
@@ -122,11 +154,13 @@ export function prepareOptions(
       'context_length_exceeded',
     );
   const maxTokens = requested ?? Math.min(room, tenant.maxTokens ?? DEFAULT_MAX_TOKENS);
+  const logprobs = logprobsOption(body, model);
   const options: DecodeOptions = {
     temperature: 0,
     ...toDecodeOptions(body),
     maxTokens,
     ...(constraint ? { constraint } : {}),
+    ...(logprobs !== null ? { logprobs } : {}),
   };
   try {
     for (const p of prompts) planDecode(model.info, p, options);
@@ -138,5 +172,5 @@ export function prepareOptions(
     body.stop == null
       ? []
       : (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.length > 0);
-  return { options, stops, n: body.n ?? 1, maxTokens };
+  return { options, stops, n: body.n ?? 1, maxTokens, logprobs: logprobs !== null };
 }

@@ -1,11 +1,12 @@
 /**
- * Runs a prepared request and answers it: one JSON body, or an SSE stream (role chunk, content deltas as
- * blocks commit, finish chunk, optional usage chunk and denoising frames, `data: [DONE]`, comment keep-alives).
- * Chat and legacy completions differ only in their chunk shapes (the Flavor).
+ * Runs a prepared request and answers it: one JSON body, or an SSE stream written by the API's Wire (chat and
+ * legacy completions: role chunk, content and tool-call deltas as blocks commit, finish chunk, optional usage
+ * chunk and denoising chunks, `data: [DONE]`; the Responses API: its typed events), with comment keep-alives.
+ * Choices run side by side (up to CONCURRENT_CHOICES), so a stream with n > 1 interleaves them by index.
  *
  * Metering: the work is settled exactly once, before the final byte is sent (so a usage record is durable by
  * then), and charges every token computed — a client that hangs up, or stops reading, is charged the committed
- * tokens of the choice it was on, with status 499, and its generation is aborted at the next forward.
+ * tokens of the choices it was on, with status 499, and its generations are aborted at the next forward.
  */
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -14,14 +15,18 @@ import {
   runChoice,
   ClientGoneError,
   type ChoiceProgress,
-  type DenoiseFrame,
+  type ChoiceResult,
+  type ChoiceTools,
 } from './generation.ts';
 import type { Prepared } from './prepare.ts';
-import { ApiError, clientClosed, toApiError } from '../errors.ts';
+import { ApiError, clientClosed, openAiEnvelope, toApiError } from '../errors.ts';
 import { decodeOptionsApiError } from '../protocol/decode-fields.ts';
-import type { Flavor } from './flavors.ts';
+import type { Flavor, SseEvent, Usage, Wire } from './flavors.ts';
 import type { Outcome } from './metering.ts';
 import { SseSink } from './sse-sink.ts';
+
+/** Choices decoded at once: enough to interleave a stream, few enough to bound one request's memory. */
+export const CONCURRENT_CHOICES = 4;
 
 export interface RespondOptions {
   flavor: Flavor;
@@ -63,27 +68,50 @@ function* choicePlan(
     for (let k = 0; k < p.n; k++) yield { index: index++, prompt, seedOffset: k };
 }
 
-/** Tokens computed so far: finished choices plus the committed part of the current one. */
+/** Tokens computed so far: finished choices plus the committed part of the running ones. */
 class Tally {
   completion = 0;
   cached = 0;
   forwards = 0;
-  readonly current: ChoiceProgress = { completionTokens: 0 };
-  finish(r: { completionTokens: number; cachedPromptTokens: number; forwards: number }) {
+  private readonly running = new Set<ChoiceProgress>();
+  start(): ChoiceProgress {
+    const progress = { completionTokens: 0 };
+    this.running.add(progress);
+    return progress;
+  }
+  finish(progress: ChoiceProgress, r: ChoiceResult) {
+    this.running.delete(progress);
     this.completion += r.completionTokens;
     this.cached += r.cachedPromptTokens;
     this.forwards += r.forwards;
-    this.current.completionTokens = 0;
   }
   get charged(): number {
-    return this.completion + this.current.completionTokens;
+    let running = 0;
+    for (const p of this.running) running += p.completionTokens;
+    return this.completion + running;
   }
 }
 
+/** Runs `work` over the items, at most `limit` at once; the first failure rejects (the rest are abandoned). */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
 export async function respond(c: Context, o: RespondOptions): Promise<Response> {
-  const { prepared: p, flavor } = o;
-  const id = `${flavor.idPrefix}${randomId()}`;
+  const { prepared: p } = o;
+  const id = `${o.flavor.idPrefix}${randomId()}`;
   const created = Math.floor(Date.now() / 1000);
+  const wire: Wire = o.flavor.wire({
+    id,
+    created,
+    model: o.modelId,
+    includeUsage: o.includeUsage,
+    codec: p.model.codec,
+  });
   const promptTokens = p.prompts.reduce((s, x) => s + x.length, 0);
   const abort = new AbortController();
   const clientSignal = c.req.raw.signal;
@@ -100,49 +128,57 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
   const settle = (status: number) => {
     if (settled) return;
     settled = true;
+    abort.abort(); // nothing may run past the settlement (a failed choice's siblings stop here)
     o.onDone({ promptTokens, completionTokens: tally.charged, status });
   };
   const failure = (e: unknown): ApiError => {
-    if (e instanceof ClientGoneError || abort.signal.aborted) return clientClosed();
+    if (e instanceof ClientGoneError || (abort.signal.aborted && !settled)) return clientClosed();
     if (e instanceof DecodeOptionsError)
       return decodeOptionsApiError(e, { promptIds: o.promptParam });
     return namingPrompt(toApiError(e), o.promptParam);
   };
-  const usage = () => ({
+  const usage = (): Usage => ({
     prompt_tokens: promptTokens,
     completion_tokens: tally.completion,
     total_tokens: promptTokens + tally.completion,
     prompt_tokens_details: { cached_tokens: tally.cached },
   });
+  const diffusion = () => ({
+    forwards: tally.forwards,
+    tokens_per_forward: tally.forwards ? tally.completion / tally.forwards : 0,
+  });
+  const plan = [...choicePlan(p)];
+  const results: ChoiceResult[] = [];
+  const tools: ChoiceTools | null = p.tools;
+
+  /** Decodes every choice; `send` (streaming) receives each one's events in order. */
+  const runAll = (send?: (events: SseEvent[]) => Promise<void>) =>
+    eachLimited(plan, CONCURRENT_CHOICES, async ({ index, prompt, seedOffset }) => {
+      if (send) await send(wire.choiceStart(index));
+      const progress = tally.start();
+      const r = await runChoice({
+        model: p.model,
+        promptIds: prompt,
+        options: optionsFor(seedOffset),
+        stops: p.stops,
+        tools,
+        logprobs: p.logprobs,
+        progress,
+        onEvent: send ? (ev) => send(wire.output(index, ev)) : undefined,
+        onDenoise:
+          send && o.includeDenoising ? (frame) => send(wire.denoise(index, frame)) : undefined,
+      });
+      tally.finish(progress, r);
+      results[index] = r;
+      if (send) await send(wire.choiceEnd(index, r));
+    });
 
   if (!o.stream) {
     try {
-      const choices: Record<string, unknown>[] = [];
-      for (const { index, prompt, seedOffset } of choicePlan(p)) {
-        const r = await runChoice({
-          model: p.model,
-          promptIds: prompt,
-          options: optionsFor(seedOffset),
-          stops: p.stops,
-          progress: tally.current,
-        });
-        tally.finish(r);
-        choices.push(flavor.choice(index, r.text, r.finishReason));
-      }
+      await runAll();
+      const body = wire.body(results, usage(), diffusion());
       settle(200);
-      return c.json({
-        id,
-        object: flavor.object,
-        created,
-        model: o.modelId,
-        system_fingerprint: 'unmask',
-        choices,
-        usage: usage(),
-        diffusion: {
-          forwards: tally.forwards,
-          tokens_per_forward: tally.forwards ? tally.completion / tally.forwards : 0,
-        },
-      });
+      return c.json(body);
     } catch (e: unknown) {
       const err = failure(e);
       settle(err.status);
@@ -156,46 +192,25 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
       stallTimeoutMs: o.stallTimeoutMs,
       onGone: () => abort.abort(),
     });
-    const chunk = (choices: Record<string, unknown>[], extra: Record<string, unknown> = {}) =>
-      sink.event(
-        JSON.stringify({
-          id,
-          object: flavor.chunkObject,
-          created,
-          model: o.modelId,
-          system_fingerprint: 'unmask',
-          choices,
-          ...extra,
-        }),
-      );
+    // One writer at a time: the choices' events are queued in the order they were produced.
+    let queue = Promise.resolve();
+    const send = (events: SseEvent[]) => {
+      const written = queue.then(async () => {
+        for (const ev of events) await sink.event(ev.data, ev.event);
+      });
+      queue = written.catch(() => {});
+      return written;
+    };
     try {
-      for (const { index, prompt, seedOffset } of choicePlan(p)) {
-        await chunk([flavor.chunkChoice(index, null, null, true)]);
-        const r = await runChoice({
-          model: p.model,
-          promptIds: prompt,
-          options: optionsFor(seedOffset),
-          stops: p.stops,
-          progress: tally.current,
-          onDelta: (text) => chunk([flavor.chunkChoice(index, text, null, false)]),
-          onDenoise: o.includeDenoising
-            ? (frame: DenoiseFrame) =>
-                sink.event(JSON.stringify({ id, index, ...frame }), 'denoise')
-            : undefined,
-        });
-        tally.finish(r);
-        await chunk([flavor.chunkChoice(index, null, r.finishReason, false)]);
-      }
-      if (o.includeUsage) await chunk([], { usage: usage() });
+      await send(wire.start());
+      await runAll(send);
+      const closing = wire.end(usage());
       settle(200);
-      await sink.event('[DONE]');
+      await send(closing);
     } catch (e: unknown) {
       const err = failure(e);
       settle(err.status);
-      if (err.status !== 499) {
-        await sink.event(JSON.stringify(err.toJSON())).catch(() => {});
-        await sink.event('[DONE]').catch(() => {});
-      }
+      if (err.status !== 499) await send(wire.error(openAiEnvelope(err))).catch(() => {});
     } finally {
       sink.close();
       settle(499);

@@ -23,6 +23,20 @@ import { encodePrompts } from './prompts.ts';
 import { respond } from './respond.ts';
 import { grammarFor } from './structured.ts';
 import type { GrammarService } from '../../grammar/index.ts';
+import type { ChoiceTools } from './generation.ts';
+import { forcedCallOpening } from './tool-prompt.ts';
+
+/** The tools a chat request offers, as the output parser needs them (null: no tools, plain text). */
+function choiceTools(model: OpenModel, sources: PromptSource[]): ChoiceTools | null {
+  const source = sources[0];
+  if (!source || !('messages' in source) || source.tools.tools.length === 0) return null;
+  const plan = source.tools;
+  return {
+    names: new Set(plan.tools.map((t) => t.function.name)),
+    parallel: plan.parallel,
+    opening: forcedCallOpening(model.codec, plan),
+  };
+}
 
 export interface GenerationDeps {
   engines: EngineRegistry;
@@ -70,7 +84,7 @@ export async function serveGeneration<B extends GenerationRequest>(
     const prompts = await encodePrompts(model, sources, promptParam);
     const constraint = await grammarFor(deps.grammar, body.response_format, model);
     const rest = prepareOptions(body, tenant, model, prompts, promptParam, constraint);
-    prepared = { engine, model, prompts, ...rest };
+    prepared = { engine, model, prompts, ...rest, tools: choiceTools(model, sources) };
     await metered.reserve(prompts.reduce((s, p) => s + p.length, 0) + rest.maxTokens * choices);
   } catch (e: unknown) {
     metered.cancel();

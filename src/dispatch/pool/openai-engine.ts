@@ -68,7 +68,16 @@ export function completionsBody(
     );
   }
   const fields = toRequestFields(o);
-  return { model, prompt: promptIds, stream: true, temperature: 0, ...fields };
+  // Special tokens come back as text and are re-encoded here, so the API decides what to show: a tokenizer
+  // that marks `<tool_call>` special would otherwise lose the tags the tool-call parser needs.
+  return {
+    model,
+    prompt: promptIds,
+    stream: true,
+    temperature: 0,
+    skip_special_tokens: false,
+    ...fields,
+  };
 }
 
 /** @example openAiPoolEngine({ id: 'llada2-mini', members, secret, model: () => edge.open() }) */

@@ -11,7 +11,7 @@
  *   GET  /metrics                Prometheus text, vLLM-compatible names (vllm: prefix).
  */
 import { z } from 'zod';
-import type { DecodeOptions, DecodeResult, StepEvent } from '../../decode/index.ts';
+import type { DecodeOptions, DecodeResult, StepEvent, TokenLogprob } from '../../decode/index.ts';
 import type { RunnerInfo } from '../../decode/runner.ts';
 
 export const GENERATE_PATH = '/internal/v1/generate';
@@ -51,6 +51,7 @@ export const generateRequestSchema = z.strictObject({
     mode: z.enum(['reference', 'cached']).optional(),
     algorithm: z.string().optional(),
     algorithmParams: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+    logprobs: z.number().int().optional(),
   }),
   denoise: z.boolean().optional(),
 }) satisfies z.ZodType<GenerateRequest>;
@@ -71,7 +72,7 @@ export function wireOptions({
 }
 
 export type PoolEvent =
-  | { type: 'block'; block: number; offset: number; tokens: number[] }
+  | { type: 'block'; block: number; offset: number; tokens: number[]; logprobs?: TokenLogprob[] }
   | (Omit<StepEvent, 'type'> & { type: 'step' })
   | { type: 'done'; result: DecodeResult }
   | {

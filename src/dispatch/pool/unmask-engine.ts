@@ -48,7 +48,13 @@ export function toDecodeEvent(e: PoolEvent): DecodeEvent {
         ...(e.cachedPromptTokens !== undefined ? { cachedPromptTokens: e.cachedPromptTokens } : {}),
       };
     case 'block':
-      return { type: 'block', block: e.block, offset: e.offset, tokens: e.tokens };
+      return {
+        type: 'block',
+        block: e.block,
+        offset: e.offset,
+        tokens: e.tokens,
+        ...(e.logprobs ? { logprobs: e.logprobs } : {}),
+      };
     case 'done':
       return { type: 'done', result: e.result };
     case 'error':
