@@ -24,7 +24,13 @@ import {
   createD1TenantStore,
   createDurableObjectLimiter,
 } from './tenants/index.ts';
-import { ModelSourceError, generateHandler, storeFromEnv, type WorkerEnv } from './worker/index.ts';
+import {
+  ModelSourceError,
+  documentGenerateRoute,
+  generateHandler,
+  storeFromEnv,
+  type WorkerEnv,
+} from './worker/index.ts';
 import {
   PrefixCacheConfigError,
   WORKER_PREFIX_CACHE_MB,
@@ -105,6 +111,7 @@ function buildApp(env: Env) {
     bodyLimit({ maxBytes: 1 << 20 }),
   );
   api.post('/internal/generate', generateHandler(edge));
+  documentGenerateRoute(api.openAPIRegistry);
   // The operator's health: loads the edge model if it is not loaded (or retries a failed load) and reports it
   // with its source and any load error; 200 only when it is ready.
   api.get('/internal/health', async (c) => {

@@ -131,6 +131,32 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.ok((streamCached?.cached_tokens ?? -1) >= 0);
   });
 
+  test('n > 1 streamed: choices interleave by index, each equals its non-streamed twin', async () => {
+    const body = {
+      model: 'tiny',
+      messages: [{ role: 'user' as const, content: 'two at once' }],
+      max_tokens: 96,
+      n: 2,
+      temperature: 0.9,
+      seed: 7,
+    };
+    const whole = await client.chat.completions.create(body);
+    const stream = await client.chat.completions.create({ ...body, stream: true });
+    const order: number[] = [];
+    const texts = ['', ''];
+    for await (const chunk of stream)
+      for (const c of chunk.choices) {
+        order.push(c.index);
+        texts[c.index] += c.delta.content ?? '';
+      }
+    const lastZero = order.lastIndexOf(0);
+    assert.ok(order.indexOf(1) < lastZero, `interleaved: ${order.join(',')}`);
+    assert.deepEqual(
+      texts,
+      whole.choices.map((c) => c.message.content),
+    );
+  });
+
   test('completions: string prompt, token prompt, n > 1, stop truncates inside a block', async () => {
     const r = await client.completions.create({
       model: 'tiny',

@@ -105,6 +105,18 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   });
   app.route('/', createAdminApp({ store, adminToken: o.adminToken }));
   documentAdminApi(app.openAPIRegistry);
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics (vLLM-compatible names, per-tenant tokens)',
+    tags: ['Admin'],
+    security: [{ adminToken: [] }],
+    responses: {
+      200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: {} } } },
+      401: { description: 'Missing or wrong admin token' },
+    },
+  });
 
   const { server, port } = await listen(
     metrics.wrap(async (request) => app.fetch(request), o.adminToken),

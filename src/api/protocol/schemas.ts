@@ -23,8 +23,10 @@ export const MessageSchema = z
 
 const StreamOptions = z.looseObject({
   include_usage: z.boolean().nullish(),
-  /** Extension: per-step denoising frames as `event: denoise` (OpenAI SDKs ignore named events). */
-  include_denoising: z.boolean().nullish(),
+  include_denoising: z.boolean().nullish().openapi({
+    description:
+      'Extension: a chunk per denoising step, with `choices: []` and a `diffusion` member (docs/api.md).',
+  }),
 });
 
 /** Fields shared by both generation endpoints. */
@@ -109,7 +111,19 @@ const DiffusionSchema = z
   })
   .openapi('Diffusion');
 
-const FinishReason = z.enum(['stop', 'length']);
+const FinishReason = z.enum(['stop', 'length', 'tool_calls']);
+
+/** One token's log-probability at the denoising step that committed it (docs/api.md), with alternatives. */
+const TokenLogprobSchema = z
+  .object({
+    token: z.string(),
+    logprob: z.number(),
+    bytes: z.array(z.number().int()),
+    top_logprobs: z.array(
+      z.object({ token: z.string(), logprob: z.number(), bytes: z.array(z.number().int()) }),
+    ),
+  })
+  .openapi('TokenLogprob');
 
 export const ChatCompletionSchema = z
   .object({
@@ -121,8 +135,13 @@ export const ChatCompletionSchema = z
     choices: z.array(
       z.object({
         index: z.number().int(),
-        message: z.object({ role: z.literal('assistant'), content: z.string() }),
-        logprobs: z.null(),
+        message: z.object({
+          role: z.literal('assistant'),
+          content: z.string().nullable(),
+          refusal: z.null(),
+          tool_calls: z.array(ToolCallSchema).optional(),
+        }),
+        logprobs: z.object({ content: z.array(TokenLogprobSchema), refusal: z.null() }).nullable(),
         finish_reason: FinishReason,
       }),
     ),
@@ -142,7 +161,14 @@ export const CompletionSchema = z
       z.object({
         index: z.number().int(),
         text: z.string(),
-        logprobs: z.null(),
+        logprobs: z
+          .object({
+            tokens: z.array(z.string()),
+            token_logprobs: z.array(z.number()),
+            top_logprobs: z.array(z.record(z.string(), z.number())),
+            text_offset: z.array(z.number().int()),
+          })
+          .nullable(),
         finish_reason: FinishReason,
       }),
     ),
