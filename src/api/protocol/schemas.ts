@@ -16,7 +16,7 @@ export const MessageSchema = z.looseObject({
 
 const StreamOptions = z.looseObject({
   include_usage: z.boolean().nullish(),
-  /** Extension: per-step denoising frames as `event: denoise` (OpenAI SDKs ignore named events). */
+  /** Extension: per-step denoising frames, as chunks with `choices: []` and a `diffusion` member. */
   include_denoising: z.boolean().nullish(),
 });
 

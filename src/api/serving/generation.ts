@@ -3,10 +3,13 @@ import type { DecodeOptions, StepEvent } from '../../decode/index.ts';
 import type { OpenModel } from '../engine.ts';
 import { TextStream } from './text-stream.ts';
 
+/** One denoising step as clients see it (indices count from the first generated token). */
 export interface DenoiseFrame {
   block: number;
   step: number;
-  committed: { index: number; token: number; text: string }[];
+  /** Positions committed by this step, with the probability that decided each (the commit confidence). */
+  committed: { index: number; token: number; text: string; confidence: number }[];
+  /** Positions of the active block still masked after this step. */
   masked: number[];
 }
 
@@ -90,6 +93,7 @@ function denoiseFrame(model: OpenModel, e: StepEvent): DenoiseFrame {
       index: c.index,
       token: c.token,
       text: model.codec.decode([c.token], { skipSpecialTokens: false }),
+      confidence: c.confidence,
     })),
     masked: e.masked,
   };

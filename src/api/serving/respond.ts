@@ -1,6 +1,6 @@
 /**
  * Runs a prepared request and answers it: one JSON body, or an SSE stream (role chunk, content deltas as
- * blocks commit, finish chunk, optional usage chunk and denoising frames, `data: [DONE]`, comment keep-alives).
+ * blocks commit, finish chunk, optional usage chunk and denoising frames (chunks with `choices: []` and a `diffusion` member), `data: [DONE]`, comment keep-alives).
  * Chat and legacy completions differ only in their chunk shapes (the Flavor).
  */
 import type { Context } from 'hono';
@@ -122,9 +122,9 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
           options: optionsFor(seedOffset),
           stops: p.stops,
           onDelta: (text) => chunk([flavor.chunkChoice(index, text, null, false)]),
+          // An ordinary chunk with no choices (OpenAI SDK iterators keep working) and a `diffusion` member.
           onDenoise: o.includeDenoising
-            ? (frame: DenoiseFrame) =>
-                sse.writeSSE({ event: 'denoise', data: JSON.stringify({ id, index, ...frame }) })
+            ? (frame: DenoiseFrame) => chunk([], { diffusion: { index, ...frame } })
             : undefined,
         });
         completionTokens += r.completionTokens;
