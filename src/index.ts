@@ -22,7 +22,13 @@ import {
   createD1TenantStore,
   createDurableObjectLimiter,
 } from './tenants/index.ts';
-import { ModelSourceError, generateHandler, storeFromEnv, type WorkerEnv } from './worker/index.ts';
+import {
+  ModelSourceError,
+  generateHandler,
+  packageSourceFromEnv,
+  storeFromEnv,
+  type WorkerEnv,
+} from './worker/index.ts';
 import {
   PrefixCacheConfigError,
   WORKER_PREFIX_CACHE_MB,
@@ -53,8 +59,10 @@ export interface Env extends WorkerEnv {
 let app: ReturnType<typeof buildApp> | undefined;
 
 function buildApp(env: Env) {
+  const edgeId = env.EDGE_MODEL || 'edge';
+  const edgePackage = packageSourceFromEnv(env);
   const edge = new WasmEngine({
-    id: env.EDGE_MODEL || 'edge',
+    id: edgeId,
     store: storeFromEnv(env),
     load: (s) => loadPackage(s, {}),
     ort: workerdOrt,
@@ -72,6 +80,8 @@ function buildApp(env: Env) {
     tenants,
     limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
+    // The playground's "Run in my browser" downloads the edge model's package (docs/playground.md).
+    packages: (id) => (id === edgeId ? edgePackage : undefined),
     // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
     log: (line) => {
       if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering'))

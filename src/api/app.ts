@@ -15,6 +15,8 @@ import { docsPage } from './docs-page.ts';
 import { createMeter } from './serving/metering.ts';
 import { generationRoutes } from './routes/generation.ts';
 import { modelRoutes } from './routes/models.ts';
+import { packageRoutes } from './routes/packages.ts';
+import type { PackageSources } from './package-files.ts';
 import { usageRoutes } from './routes/usage.ts';
 
 export interface ApiOptions {
@@ -31,6 +33,8 @@ export interface ApiOptions {
   health?: () => Record<string, unknown>;
   /** Origins browsers may call /v1/* from (default '*'; null: no CORS headers). */
   corsOrigins?: CorsOrigins;
+  /** Package files of the models clients may download (GET /v1/models/{id}/package/…). Default: none. */
+  packages?: PackageSources;
 }
 
 /** @example const app = createApiApp({ engines, tenants, limiter }); export default { fetch: app.fetch }; */
@@ -44,6 +48,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     log,
     health,
     corsOrigins = '*',
+    packages,
   } = opts;
   const app = new OpenAPIHono({
     defaultHook: (result) => {
@@ -90,6 +95,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   );
   app.use('/v1/*', tenantAuth(tenants));
 
+  packageRoutes(app, engines, packages);
   modelRoutes(app, engines);
   generationRoutes(app, { engines, meter: createMeter({ limiter, tenants, log }), keepAliveMs });
   usageRoutes(app, tenants);

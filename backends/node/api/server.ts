@@ -17,6 +17,7 @@ import { loadModel, type LoadedModel, type Provider } from '../load-model.ts';
 import { openFileTenantStore } from './file-tenant-store.ts';
 import { NODE_PREFIX_CACHE_MB, prefixCacheFromEnv } from '../../../src/worker/prefix-cache-env.ts';
 import { ApiMetrics } from './metrics.ts';
+import { dirPackageSource } from './dir-package-source.ts';
 
 export interface NodeApiOptions {
   /** The edge model: a package directory or s3://bucket/prefix. */
@@ -87,6 +88,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     tenants: store,
     limiter: createMemoryLimiter({ budgetUsed: tenants.usedTokens }),
     corsOrigins,
+    packages: (id) => (id === modelId ? dirPackageSource(loaded.dir) : undefined),
     log: (line) => {
       if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line);
     },
