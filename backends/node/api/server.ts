@@ -18,6 +18,8 @@ import { openFileTenantStore } from './file-tenant-store.ts';
 import { NODE_PREFIX_CACHE_MB, prefixCacheFromEnv } from '../../../src/worker/prefix-cache-env.ts';
 import { ApiMetrics } from './metrics.ts';
 import { dirPackageSource } from './dir-package-source.ts';
+import { buildPlayground } from '../playground/build.ts';
+import { playgroundApp } from '../playground/serve.ts';
 
 export interface NodeApiOptions {
   /** The edge model: a package directory or s3://bucket/prefix. */
@@ -43,6 +45,8 @@ export interface NodeApiOptions {
   secrets?: Record<string, unknown>;
   /** One line per request (tenant, model, status, tokens; never keys). */
   logRequests?: boolean;
+  /** Serve the playground page at `/` (built at start, about a second). Default true. */
+  playground?: boolean;
   log?: (line: string) => void;
 }
 
@@ -100,6 +104,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     }),
   });
   app.route('/', createAdminApp({ store, adminToken: o.adminToken }));
+  if (o.playground !== false) app.route('/', playgroundApp(await buildPlayground()));
 
   const { server, port } = await listen(
     metrics.wrap(async (request) => app.fetch(request), o.adminToken),
@@ -113,6 +118,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   log(
     `ready: ${modelId} on ${loaded.provider} (${loaded.fetchMs.toFixed(0)} ms read, ${loaded.sessionMs.toFixed(0)} ms session) at ${url}`,
   );
+  if (o.playground !== false) log(`playground: ${url}/`);
 
   return {
     url,
