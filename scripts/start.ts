@@ -2,7 +2,8 @@
  * `npm start` (contract): on a fresh clone after `npm ci`, builds the embedded model package if absent,
  * builds the Worker with wrangler, runs it in workerd (Miniflare) on PORT (default 8787) with local R2, D1
  * (migrations applied) and Durable Objects persisted under UNMASK_STATE_DIR (default .wrangler/state/unmask),
- * seeds the model into R2, and prints a ready line, a development key (tenant "dev") and a curl line to try it.
+ * seeds the model into R2, and prints a ready line, the playground page's URL, a development key (tenant "dev") and
+ * a curl line to try it.
  * ADMIN_TOKEN comes from the environment; in development one is generated and printed. PORT=0 picks a free port.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -76,6 +77,7 @@ runMain('start', async () => {
   if (generated)
     process.stderr.write(`start: ADMIN_TOKEN not set; generated one for this run: ${adminToken}\n`);
   process.stdout.write(`Unmask ready at ${url} — model "${manifest.name}" (${dir})\n`);
+  process.stdout.write(`playground: ${url}/ — watch it decode in a browser (use the key below)\n`);
   process.stdout.write(
     `development key (tenant "dev", kept in ${join(stateDir, DEV_KEY_FILE)}): ${devKey}\n`,
   );
