@@ -197,13 +197,6 @@ for (const [name, serve] of [
         .evaluateAll((cells) => cells.map((c) => c.getAttribute('aria-label') ?? '')))
         assert.match(label, /^position \d+: (masked|".*", confidence \d+%, committed)/);
       await page.keyboard.press('End');
-      if (SHOTS && name.startsWith('workerd')) {
-        await page.keyboard.press('Home');
-        await page
-          .locator('#main-panel')
-          .screenshot({ path: join(SHOTS, 'playground-denoising.png') });
-        await page.keyboard.press('End');
-      }
       assert.deepEqual(consoleErrors, []);
     });
 
@@ -235,7 +228,7 @@ for (const [name, serve] of [
       const cases = [
         { prompt: 'add: 012+345', threshold: '0.9', blockLength: '', strategy: 'low_confidence' },
         { prompt: 'sort: qwerty', threshold: '0.5', blockLength: '4', strategy: 'low_confidence' },
-        { prompt: 'sort: hgfedcba', threshold: '0.7', blockLength: '', strategy: 'hierarchy' },
+        { prompt: 'sort: tjnoqrhk', threshold: '0.7', blockLength: '', strategy: 'hierarchy' },
         { prompt: 'add: 999+001', threshold: '0.99', blockLength: '8', strategy: 'factor' },
       ];
       for (const c of cases) {
@@ -283,10 +276,69 @@ for (const [name, serve] of [
         .evaluateAll((trs) => trs.map((tr) => tr.textContent ?? ''));
       assert.equal(rows.length, 2);
       for (const row of rows) assert.match(row, /\d+ % \(\d\/4\)/);
-      if (SHOTS && name.startsWith('workerd'))
-        await page.screenshot({ path: join(SHOTS, 'playground.png'), fullPage: false });
       assert.deepEqual(consoleErrors, []);
     });
+
+    test(
+      "the README's screenshots",
+      {
+        skip: !SHOTS
+          ? 'set PLAYGROUND_SCREENSHOTS=<dir> to write them'
+          : !name.startsWith('workerd')
+            ? 'taken from the workerd run'
+            : false,
+      },
+      async () => {
+        // A longer answer at a high threshold: several steps per block, masks resolving a few at a time.
+        await page.fill('#prompt', 'sort: tjnoqrhk');
+        await page.fill('#threshold', '0.99');
+        await page.fill('#steps', '');
+        await page.click('#run');
+        assert.equal((await waitDone(page, 'main-panel')).state, 'done');
+        // Replay to the step with the most cells committed in it while others are still masked.
+        const best = await page.evaluate(() => {
+          const slider = document.querySelector<HTMLInputElement>(
+            '#main-panel input[type="range"]',
+          )!;
+          let pick = 0;
+          let score = -1;
+          for (let k = 0; k <= Number(slider.max); k++) {
+            slider.value = String(k);
+            slider.dispatchEvent(new Event('input'));
+            const n = document.querySelectorAll('#main-panel .cell.new').length;
+            const m = document.querySelectorAll('#main-panel .cell.masked').length;
+            const s = m > 0 && n > 0 ? n + m / 10 : -1;
+            if (s > score) [pick, score] = [k, s];
+          }
+          slider.value = String(pick);
+          slider.dispatchEvent(new Event('input'));
+          return pick;
+        });
+        assert.ok(best >= 0);
+        await page.setViewportSize({ width: 1100, height: 700 });
+        await page.locator('#view-title').scrollIntoViewIfNeeded();
+        const view = page.locator('section', { has: page.locator('#view-title') });
+        await view.screenshot({ path: join(SHOTS!, 'playground-denoising.png') });
+        await page.fill('#prompt', 'sort: tjnoqrhk');
+        await page.fill('#a-threshold', '0.99');
+        await page.fill('#b-threshold', '0.5');
+        await page.click('#compare-run');
+        await waitDone(page, 'panel-a');
+        await waitDone(page, 'panel-b');
+        await page.fill('#batch-size', '20');
+        await page.click('#batch-run');
+        await page.waitForFunction(
+          () => !(document.getElementById('batch-run') as HTMLButtonElement).disabled,
+          null,
+          { timeout: LONG },
+        );
+        const compare = page.locator('section', { has: page.locator('#compare-title') });
+        await compare.screenshot({ path: join(SHOTS!, 'playground-side-by-side.png') });
+        await page.evaluate(() => window.scrollTo(0, 0));
+        await page.screenshot({ path: join(SHOTS!, 'playground-top.png') });
+        await page.setViewportSize({ width: 1280, height: 900 });
+      },
+    );
 
     test("a bad key shows the API's own error", async () => {
       const expected = await fetch(`${served.url}/v1/models`, {
