@@ -2,10 +2,10 @@
  * `npm start` (contract): on a fresh clone after `npm ci`, builds the embedded model package if absent,
  * builds the Worker with wrangler, runs it in workerd (Miniflare) on PORT (default 8787) with local R2, D1
  * (migrations applied) and Durable Objects persisted under UNMASK_STATE_DIR (default .wrangler/state/unmask),
- * seeds the model into R2, loads it, and prints a ready line, a development key (tenant "dev") and a curl line to try
- * it — or exits 1 with the reason when the model cannot be loaded (e.g. a file fails verification). ADMIN_TOKEN,
- * LOG_REQUESTS, CORS_ORIGINS, PREFIX_CACHE_MB, POOL_CONFIG and its pools' secrets come from the environment; in
- * development an admin token is generated and printed. PORT=0 picks a free port.
+ * seeds the model into R2, loads it, and prints a ready line, the playground page's URL, a development key (tenant
+ * "dev") and a curl line to try it — or exits 1 with the reason when the model cannot be loaded (e.g. a file fails
+ * verification). ADMIN_TOKEN, LOG_REQUESTS, CORS_ORIGINS, PREFIX_CACHE_MB, POOL_CONFIG and its pools' secrets come
+ * from the environment; in development an admin token is generated and printed. PORT=0 picks a free port.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -94,6 +94,7 @@ runMain('start', async () => {
   if (generated)
     process.stderr.write(`start: ADMIN_TOKEN not set; generated one for this run: ${adminToken}\n`);
   process.stdout.write(`Unmask ready at ${url} — model "${manifest.name}" (${dir})\n`);
+  process.stdout.write(`playground: ${url}/ — watch it decode in a browser (use the key below)\n`);
   process.stdout.write(
     `development key (tenant "dev", kept in ${join(stateDir, DEV_KEY_FILE)}): ${devKey}\n`,
   );

@@ -28,6 +28,7 @@ import {
   ModelSourceError,
   documentGenerateRoute,
   generateHandler,
+  packageSourceFromEnv,
   storeFromEnv,
   type WorkerEnv,
 } from './worker/index.ts';
@@ -64,8 +65,10 @@ export interface Env extends WorkerEnv {
 let app: ReturnType<typeof buildApp> | undefined;
 
 function buildApp(env: Env) {
+  const edgeId = env.EDGE_MODEL || 'edge';
+  const edgePackage = packageSourceFromEnv(env);
   const edge = new WasmEngine({
-    id: env.EDGE_MODEL || 'edge',
+    id: edgeId,
     store: storeFromEnv(env),
     load: (s) => loadPackage(s, {}),
     ort: workerdOrt,
@@ -86,6 +89,8 @@ function buildApp(env: Env) {
     // Structured output; xgrammar's wasm is instantiated by the first request that asks for it.
     grammar: new GrammarService({ runtime: workerdXGrammar }),
     docsAssets: workerDocsAssets,
+    // The playground's "Run in my browser" downloads the edge model's package (docs/playground.md).
+    packages: (id) => (id === edgeId ? edgePackage : undefined),
     // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
     log: (line) => {
       if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering'))

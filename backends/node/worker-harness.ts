@@ -117,6 +117,13 @@ export async function compatibilityFlags(): Promise<string[]> {
   return m ? [...m[1].matchAll(/"([^"]+)"/g)].map((f) => f[1]) : [];
 }
 
+/** wrangler.toml's [assets] directory (the playground page, written by its [build] command), absolute. */
+export async function assetsDirectory(): Promise<string | null> {
+  const toml = await readFile(WRANGLER_TOML, 'utf8');
+  const m = /^\[assets\][^[]*?^directory\s*=\s*"([^"]+)"/m.exec(toml);
+  return m ? resolve(m[1]) : null;
+}
+
 /** wrangler.toml's compatibility_date (the harness runs what wrangler would deploy). */
 export async function compatibilityDate(): Promise<string> {
   const m = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(await readFile(WRANGLER_TOML, 'utf8'));
@@ -160,11 +167,14 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const prefix = opts.prefix ?? 'pkg';
   const persist = opts.persistDir;
+  const assets = await assetsDirectory();
   const mf = new Miniflare({
     modules: built.modules,
     modulesRoot: built.outDir,
     compatibilityDate: await compatibilityDate(),
     compatibilityFlags: await compatibilityFlags(),
+    // Static assets in front of the Worker, as Cloudflare serves them: files first, everything else to the Worker.
+    ...(assets ? { assets: { directory: assets, routerConfig: { has_user_worker: true } } } : {}),
     r2Buckets: { [R2_BINDING]: R2_BUCKET },
     d1Databases: { DB: 'unmask' },
     durableObjects: { TENANT_LIMITER: { className: 'TenantLimiter', useSQLite: true } },

@@ -470,7 +470,7 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.ok(store.records.every((r) => r.tenantId === 't1'));
   });
 
-  test('denoising frames are opt-in data chunks (choices: [], a diffusion field); a client abort mid-stream stops the forwards', async () => {
+  test('denoising frames are opt-in chunks with a diffusion member; a client abort mid-stream stops the forwards', async () => {
     const res = await app.request('/v1/chat/completions', {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
@@ -483,33 +483,64 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
       }),
     });
     const text = await res.text();
-    assert.doesNotMatch(text, /^event:/m, 'no named events: every SDK iterates plain data chunks');
-    const frames = text
-      .split('\n\n')
-      .filter((e) => e.startsWith('data: {'))
-      .map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>)
-      .filter((c) => 'diffusion' in c);
-    assert.ok(frames.length > 0);
-    for (const f of frames) {
-      assert.equal(f.object, 'chat.completion.chunk');
-      assert.deepEqual(f.choices, []);
-      const d = f.diffusion as { index: number; block: number; step: number; committed: unknown[] };
-      assert.equal(d.index, 0);
-      assert.ok(Number.isInteger(d.block) && Number.isInteger(d.step) && d.committed.length > 0);
-    }
+    assert.doesNotMatch(text, /^event:/m, 'no named events: SDK iterators see every frame');
     assert.match(text, /data: \[DONE\]\n\n$/);
-    // The README's loop over the official client's iterator survives the frames.
-    const framed = await client.chat.completions.create({
+    type Frame = {
+      id: string;
+      object: string;
+      choices: unknown[];
+      diffusion?: {
+        index: number;
+        block: number;
+        step: number;
+        committed: { index: number; token: number; text: string; confidence: number }[];
+        masked: number[];
+      };
+    };
+    const parsed = text
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as Frame);
+    const frames = parsed.filter((c) => c.diffusion).map((c) => c.diffusion!);
+    assert.ok(frames.length > 0, 'frames were sent');
+    for (const c of parsed.filter((c) => c.diffusion)) {
+      assert.equal(c.object, 'chat.completion.chunk');
+      assert.equal(c.id, parsed[0].id);
+      assert.deepEqual(c.choices, []);
+    }
+    const committed = frames.flatMap((f) => f.committed);
+    assert.ok(committed.length > 0);
+    for (const c of committed) {
+      assert.ok(c.confidence > 0 && c.confidence <= 1, `confidence ${c.confidence}`);
+      assert.equal(typeof c.text, 'string');
+    }
+    assert.ok(
+      frames.every(
+        (f) => f.index === 0 && !f.masked.some((m) => f.committed.some((c) => c.index === m)),
+      ),
+    );
+    // Through the OpenAI SDK: the frames arrive as chunks with no choices, the text as usual.
+    const sdkStream = (await client.chat.completions.create({
       model: 'tiny',
       messages: [{ role: 'user', content: 'frames' }],
       max_tokens: 16,
       stream: true,
-      stream_options: { include_denoising: true },
-    } as never);
-    let streamed = '';
-    for await (const chunk of framed as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>)
-      streamed += chunk.choices[0]?.delta.content ?? '';
-    assert.equal(typeof streamed, 'string');
+      stream_options: { include_denoising: true } as never,
+    })) as unknown as AsyncIterable<Frame & { choices: { delta?: { content?: string } }[] }>;
+    let sdkFrames = 0;
+    let sdkText = '';
+    for await (const c of sdkStream) {
+      if (c.diffusion) sdkFrames++;
+      sdkText += c.choices[0]?.delta?.content ?? '';
+    }
+    assert.equal(sdkFrames, frames.length);
+    const plain = text
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as { choices: { delta?: { content?: string } }[] })
+      .map((c) => c.choices[0]?.delta?.content ?? '')
+      .join('');
+    assert.equal(sdkText, plain);
 
     slowMs = 15;
     const controller = new AbortController();

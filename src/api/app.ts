@@ -18,6 +18,8 @@ import { documentPublicRoutes, openApiDocument } from './openapi-document.ts';
 import { createMeter } from './serving/metering.ts';
 import { generationRoutes } from './routes/generation.ts';
 import { modelRoutes } from './routes/models.ts';
+import { packageRoutes } from './routes/packages.ts';
+import type { PackageSources } from './package-files.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { responsesRoutes } from './routes/responses.ts';
 
@@ -44,6 +46,8 @@ export interface ApiOptions {
   grammar?: GrammarService;
   /** Swagger UI's script and stylesheet for /docs (the Worker bundles them; Node reads swagger-ui-dist). */
   docsAssets?: DocsAssets;
+  /** Package files of the models clients may download (GET /v1/models/{id}/package/…). Default: none. */
+  packages?: PackageSources;
 }
 
 /** @example const app = createApiApp({ engines, tenants, limiter }); export default { fetch: app.fetch }; */
@@ -58,6 +62,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     log,
     health,
     corsOrigins = '*',
+    packages,
   } = opts;
   const app = new OpenAPIHono({
     defaultHook: (result) => {
@@ -86,6 +91,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   app.use('/v1/*', bodyLimit({ maxBytes: maxBodyBytes }));
   app.use('/v1/*', tenantAuth(tenants));
 
+  packageRoutes(app, engines, packages);
   modelRoutes(app, engines);
   const generation = {
     engines,

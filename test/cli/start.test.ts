@@ -15,6 +15,7 @@ after(() => Promise.all(states.map((d) => rm(d, { recursive: true, force: true }
 interface Started {
   child: ChildProcess;
   url: string;
+  playground: string;
   key: string;
   curlBody: string;
 }
@@ -33,9 +34,17 @@ function start(stateDir: string, env: Record<string, string> = {}): Promise<Star
     child.stdout!.on('data', (d) => {
       out += d;
       const ready = /Unmask ready at (http:\/\/\S+)/.exec(out);
+      const playground = /^playground: (http:\/\/\S+)/m.exec(out);
       const key = /development key .*: (sk-unmask-\w+)/.exec(out);
       const curl = /try: curl .* -d '(.*)'\n/.exec(out);
-      if (ready && key && curl) resolve({ child, url: ready[1], key: key[1], curlBody: curl[1] });
+      if (ready && playground && key && curl)
+        resolve({
+          child,
+          url: ready[1],
+          playground: playground[1],
+          key: key[1],
+          curlBody: curl[1],
+        });
     });
     child.on('exit', (code) => reject(new Error(`npm start exited ${code}: ${err}`)));
   });
@@ -47,7 +56,7 @@ const stop = (s: Started) =>
     s.child.kill('SIGTERM');
   });
 
-test('npm start: the printed key and curl line answer "sort: dbca" with "abcd"; the key survives a restart', async () => {
+test('npm start: the printed key and curl line answer "sort: dbca" with "abcd", the printed playground URL serves the page; the key survives a restart', async () => {
   const stateDir = await mkdtemp(join(tmpdir(), 'unmask-start-'));
   states.push(stateDir);
   const first = await start(stateDir, { CORS_ORIGINS: 'https://app.example' });
@@ -79,6 +88,21 @@ test('npm start: the printed key and curl line answer "sort: dbca" with "abcd"; 
     assert.equal(body.model, 'unmask-demo');
     assert.equal(body.choices[0].message.content, 'abcd');
     assert.equal((await stat(join(stateDir, 'dev-key.json'))).mode & 0o777, 0o600);
+    // The printed playground URL serves the page, and the page's script and ORT's wasm come from the same app.
+    assert.equal(first.playground, `${first.url}/`);
+    const page = await fetch(first.playground);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    const html = await page.text();
+    assert.match(html, /<title>Unmask playground/);
+    const script = /<script type="module" src="([^"]+)"/.exec(html)![1];
+    const js = await fetch(new URL(script, first.url));
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('content-type') ?? '', /javascript/);
+    await js.arrayBuffer();
+    const wasm = await fetch(`${first.url}/playground/ort/ort-wasm-simd-threaded.wasm`);
+    assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+    assert.ok((await wasm.arrayBuffer()).byteLength > 1 << 20);
   } finally {
     await stop(first);
   }

@@ -41,10 +41,18 @@ function spawnUntil(
   });
   let out = '';
   return new Promise((resolve, reject) => {
+    // A server that never prints its ready line fails the suite instead of hanging it.
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`${args[0]} did not print ${ready} within 120 s: ${out}`));
+    }, 120_000);
     const seen = (d: Buffer) => {
       out += d;
       const match = ready.exec(out);
-      if (match) resolve({ child, match });
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, match });
+      }
     };
     child.stdout!.on('data', seen);
     child.stderr!.on('data', seen);
@@ -57,7 +65,7 @@ async function startNpmStart(): Promise<Server> {
   const { child, match } = await spawnUntil(
     ['scripts/start.ts'],
     { PORT: '0', ADMIN_TOKEN: ADMIN, UNMASK_STATE_DIR: dir },
-    /Unmask ready at (http:\/\/\S+)[^\n]*\ndevelopment key[^:]*: (sk-unmask-\S+)/,
+    /Unmask ready at (http:\/\/\S+)[^]*?\ndevelopment key[^:]*: (sk-unmask-\S+)/,
   );
   return { url: match[1], key: match[2], child, dir };
 }
@@ -279,7 +287,8 @@ for (const [name, start] of targets) {
     test('json_schema output, when the server constrains output', async (t) => {
       const schema = {
         type: 'object',
-        properties: { sorted: { type: 'string' } },
+        // Bounded, so the answer completes within max_tokens on a model that never saw JSON.
+        properties: { sorted: { type: 'string', maxLength: 8 } },
         required: ['sorted'],
         additionalProperties: false,
       };
@@ -287,6 +296,7 @@ for (const [name, start] of targets) {
         client.chat.completions.create({
           model: MODEL,
           messages: [SORT],
+          max_tokens: 64,
           response_format: {
             type: 'json_schema',
             json_schema: { name: 'out', schema, strict: true },
@@ -294,6 +304,7 @@ for (const [name, start] of targets) {
         }),
       );
       if (!r) return;
+      assert.equal(r.choices[0].finish_reason, 'stop');
       const value = JSON.parse(r.choices[0].message.content!) as { sorted: unknown };
       assert.equal(typeof value.sorted, 'string');
     });

@@ -21,6 +21,9 @@ import { NODE_PREFIX_CACHE_MB, prefixCacheFromEnv } from '../../../src/worker/pr
 import { ApiMetrics } from './metrics.ts';
 import { nodeDocsAssets } from './docs-assets.ts';
 import { documentAdminApi } from '../../../src/tenants/admin/openapi.ts';
+import { dirPackageSource } from './dir-package-source.ts';
+import { buildPlayground } from '../playground/build.ts';
+import { playgroundApp } from '../playground/serve.ts';
 
 export interface NodeApiOptions {
   /** The edge model: a package directory or s3://bucket/prefix. */
@@ -46,6 +49,8 @@ export interface NodeApiOptions {
   secrets?: Record<string, unknown>;
   /** One line per request (tenant, model, status, tokens; never keys). */
   logRequests?: boolean;
+  /** Serve the playground page at `/` (built at start, about a second). Default true. */
+  playground?: boolean;
   log?: (line: string) => void;
 }
 
@@ -93,6 +98,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     corsOrigins,
     grammar: new GrammarService({ runtime: nodeXGrammar }),
     docsAssets: nodeDocsAssets(),
+    packages: (id) => (id === modelId ? dirPackageSource(loaded.dir) : undefined),
     log: (line) => {
       if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line);
     },
@@ -117,6 +123,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
       401: { description: 'Missing or wrong admin token' },
     },
   });
+  if (o.playground !== false) app.route('/', playgroundApp(await buildPlayground()));
 
   const { server, port } = await listen(
     metrics.wrap(async (request) => app.fetch(request), o.adminToken),
@@ -130,6 +137,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   log(
     `ready: ${modelId} on ${loaded.provider} (${loaded.fetchMs.toFixed(0)} ms read, ${loaded.sessionMs.toFixed(0)} ms session) at ${url}`,
   );
+  if (o.playground !== false) log(`playground: ${url}/`);
 
   return {
     url,

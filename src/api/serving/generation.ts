@@ -14,10 +14,13 @@ import {
   type ToolStreamEvent,
 } from './tool-calls.ts';
 
+/** One denoising step as clients see it (indices count from the first generated token). */
 export interface DenoiseFrame {
   block: number;
   step: number;
+  /** Positions committed by this step, with the probability that decided each (the commit confidence). */
   committed: { index: number; token: number; text: string; confidence: number }[];
+  /** Positions of the active block still masked after this step. */
   masked: number[];
 }
 

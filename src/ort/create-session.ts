@@ -1,10 +1,11 @@
 /**
  * An ORT session from a package held in memory (graph bytes + external data + the manifest's session_config),
- * for any injected ORT module: onnxruntime-web in workerd, or in Node for tests and benchmarks.
+ * for any injected ORT module: onnxruntime-web in workerd and in the playground's browser mode, or in Node for
+ * tests and benchmarks.
  */
-import { PackageFilesError, packageFile } from '../../src/model/package-codec.ts';
+import { PackageFilesError, packageFile } from '../model/package-codec.ts';
 import type { InferenceSession } from 'onnxruntime-common';
-import type { Manifest } from '../../src/model/manifest.ts';
+import type { Manifest } from '../model/manifest.ts';
 
 /** What a loader hands over: the manifest and the package's files by path. */
 export interface PackageBytes {
@@ -32,12 +33,13 @@ const file = (pkg: PackageBytes, path: string): Uint8Array =>
 export function wasmSessionOptions(
   manifest: Manifest,
   externalData: { path: string; data: Uint8Array }[] = [],
+  executionProviders: InferenceSession.ExecutionProviderConfig[] = ['wasm'],
 ): InferenceSession.SessionOptions {
   const session = Object.fromEntries(
     Object.entries(manifest.graph.session_config).map(([k, v]) => [k.replace(/^session\./, ''), v]),
   );
   return {
-    executionProviders: ['wasm'],
+    executionProviders,
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(externalData.length ? { externalData } : {}),
@@ -45,10 +47,14 @@ export function wasmSessionOptions(
   };
 }
 
-/** Creates the package's session. ORT copies the bytes into its heap, so callers may drop `pkg` afterwards. */
+/**
+ * Creates the package's session (on the wasm EP unless told otherwise, e.g. ['webgpu'] in a browser). ORT copies
+ * the bytes into its heap, so callers may drop `pkg` afterwards.
+ */
 export async function createSession(
   ort: SessionFactory,
   pkg: PackageBytes,
+  executionProviders?: InferenceSession.ExecutionProviderConfig[],
 ): Promise<InferenceSession> {
   const { manifest } = pkg;
   const graph = file(pkg, manifest.graph.file);
@@ -56,5 +62,8 @@ export async function createSession(
     path,
     data: file(pkg, path),
   }));
-  return ort.InferenceSession.create(graph, wasmSessionOptions(manifest, externalData));
+  return ort.InferenceSession.create(
+    graph,
+    wasmSessionOptions(manifest, externalData, executionProviders),
+  );
 }
