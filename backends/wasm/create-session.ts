@@ -1,10 +1,11 @@
 /**
- * An ORT session from a package held in memory (graph bytes + external data + the manifest's session_config),
- * for any injected ORT module: onnxruntime-web in workerd, or in Node for tests and benchmarks.
+ * An onnxruntime-web session from a package held in memory (graph bytes + external data; options from
+ * src/ort/session-options.ts), for any injected ORT module: onnxruntime-web in workerd, or in Node.
  */
 import { PackageFilesError, packageFile } from '../../src/model/package-codec.ts';
 import type { InferenceSession } from 'onnxruntime-common';
 import type { Manifest } from '../../src/model/manifest.ts';
+import { sessionOptions } from '../../src/ort/session-options.ts';
 
 /** What a loader hands over: the manifest and the package's files by path. */
 export interface PackageBytes {
@@ -24,27 +25,6 @@ export { PackageFilesError };
 const file = (pkg: PackageBytes, path: string): Uint8Array =>
   packageFile(pkg.manifest, pkg.files, path);
 
-/**
- * Session options for the wasm EP, the same as backends/node/local-package.ts uses for Node: the manifest's
- * session_config with the `session.` prefix stripped goes to `extra.session` (e.g. `disable_quant_qdq: '1'`, which
- * makes ORT fold the int4 DequantizeLinear layout into fp32 weights at load).
- */
-export function wasmSessionOptions(
-  manifest: Manifest,
-  externalData: { path: string; data: Uint8Array }[] = [],
-): InferenceSession.SessionOptions {
-  const session = Object.fromEntries(
-    Object.entries(manifest.graph.session_config).map(([k, v]) => [k.replace(/^session\./, ''), v]),
-  );
-  return {
-    executionProviders: ['wasm'],
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-    ...(externalData.length ? { externalData } : {}),
-    extra: { session },
-  };
-}
-
 /** Creates the package's session. ORT copies the bytes into its heap, so callers may drop `pkg` afterwards. */
 export async function createSession(
   ort: SessionFactory,
@@ -56,5 +36,8 @@ export async function createSession(
     path,
     data: file(pkg, path),
   }));
-  return ort.InferenceSession.create(graph, wasmSessionOptions(manifest, externalData));
+  return ort.InferenceSession.create(
+    graph,
+    sessionOptions(manifest, { provider: 'wasm', externalData }),
+  );
 }

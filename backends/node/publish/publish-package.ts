@@ -11,7 +11,7 @@ import { withRetry, type RetryOptions } from '../../../src/model/loader/retry.ts
 import { sha256Hex } from '../../../src/model/loader/sha256.ts';
 import { formatS3Location, objectKey } from '../../../src/model/stores/parse-location.ts';
 import { isRetryableSdkError, sdkCode, sdkStatus } from '../stores/s3-client.ts';
-import { readLocalManifest } from '../local-package.ts';
+import { readLocalManifest } from '../stores/disk-package.ts';
 import { sha256File } from '../sha256-file.ts';
 import { PublishError, uploadFile, type RequestRunner } from './upload-file.ts';
 

@@ -7,10 +7,14 @@
  * opens by path, resolving external data next to the graph.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, symlink, utimes } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import type { Manifest, PackageFile } from '../../../src/model/manifest.ts';
+import {
+  MANIFEST_FILE,
+  parseManifest,
+  type Manifest,
+  type PackageFile,
+} from '../../../src/model/manifest.ts';
 import { ModelLoadError, type BlobStore } from '../../../src/model/store.ts';
 import {
   AbandonedError,
@@ -24,6 +28,7 @@ import { readManifest } from '../../../src/model/loader/read-manifest.ts';
 import { packageBytes, storageAccess, type StorageOptions } from '../../../src/model/loader.ts';
 import { DiskCache } from './disk-cache.ts';
 import { FsStore } from './fs-store.ts';
+import { sha256File } from '../sha256-file.ts';
 
 export interface DiskPackageOptions extends StorageOptions {
   /** Where remote files are kept (default: a DiskCache from the environment). Unused for a local directory. */
@@ -38,12 +43,17 @@ export interface DiskPackage {
   downloadedBytes: number;
 }
 
-/** Streams a file through SHA-256. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 }))
-    hash.update(chunk as Buffer);
-  return hash.digest('hex');
+export { sha256File };
+
+/** The manifest of a package directory, validated. */
+export async function readLocalManifest(dir: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+  } catch {
+    throw new Error(`no ${MANIFEST_FILE} in ${dir}: not a model package`);
+  }
+  return parseManifest(JSON.parse(text));
 }
 
 /**
