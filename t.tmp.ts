@@ -1,0 +1,10 @@
+import { presetConfig, presetTensors, PRESET_SPECIAL_IDS } from './backends/node/rehearse/presets.ts';
+import { writeRandomCheckpoint } from './backends/node/rehearse/random-checkpoint.ts';
+import { exportPackage } from './backends/node/export/export-package.ts';
+const config = presetConfig('llada2-ci');
+let t = performance.now();
+const r = await writeRandomCheckpoint({ dir: '/tmp/rh/ckpt', config, tensors: presetTensors(config), specialIds: PRESET_SPECIAL_IDS, shardBytes: 50e6, zeroHeadRows: [156895] });
+console.log('ckpt', ((performance.now() - t) / 1000).toFixed(1), 's', r.files.map(f=>f.name+':'+f.bytes).join(' '));
+t = performance.now();
+const m = await exportPackage({ checkpointDir: '/tmp/rh/ckpt', outDir: '/tmp/rh/pkg', dtype: 'int4', force: true });
+console.log('export', ((performance.now() - t) / 1000).toFixed(1), 's', m.files.map(f=>f.path+':'+f.bytes).join(' '), process.resourceUsage().maxRSS/1024, 'MiB');
