@@ -8,6 +8,9 @@ import type { Manifest } from '../model/manifest.ts';
 /** Execution providers Unmask knows: `wasm` is onnxruntime-web's; the others are onnxruntime-node's. */
 export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu' | 'wasm';
 
+/** The prefixes of ORT's session config keys. */
+const CONFIG_PREFIXES = ['session', 'optimization', 'ep', 'mlas'];
+
 export interface SessionSettings {
   /** Default 'cpu'. */
   provider?: ExecutionProvider;
@@ -32,15 +35,22 @@ export function sessionOptions(
   manifest: Manifest,
   { provider = 'cpu', deviceId = 0, threads, externalData = [] }: SessionSettings = {},
 ): InferenceSession.SessionOptions {
-  const session = Object.fromEntries(
-    Object.entries(manifest.graph.session_config).map(([k, v]) => [k.replace(/^session\./, ''), v]),
-  );
+  // ORT's config keys are dotted ('session.disable_quant_qdq', 'optimization.…'); `extra` takes them nested
+  // by their first segment. A key without a known prefix is a session key.
+  const extra: Record<string, Record<string, string>> = { session: {} };
+  for (const [key, value] of Object.entries(manifest.graph.session_config)) {
+    const dot = key.indexOf('.');
+    const prefix = dot > 0 && CONFIG_PREFIXES.includes(key.slice(0, dot)) ? key.slice(0, dot) : '';
+    const group = prefix || 'session';
+    extra[group] ??= {};
+    extra[group][prefix ? key.slice(dot + 1) : key] = value;
+  }
   return {
     executionProviders: [provider === 'cuda' ? { name: 'cuda', deviceId } : provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(externalData.length ? { externalData } : {}),
     ...(threads ? { intraOpNumThreads: threads } : {}),
-    extra: { session },
+    extra,
   };
 }

@@ -142,11 +142,7 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
         head_dim: dims.headDim,
         inputs: io.graphInputs(graphDims),
         outputs: io.graphOutputs(graphDims),
-        // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (ort-notes.md §3).
-        session_config:
-          dtype === 'int8' || (dtype === 'int4' && int4Layout === 'dq')
-            ? { 'session.disable_quant_qdq': '1' }
-            : {},
+        session_config: sessionConfig(dtype, int4Layout, dims.vocab * dims.hidden),
       },
       tokenizer: { file: 'tokenizer.json', config_file: 'tokenizer_config.json' },
       files,
@@ -167,6 +163,29 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   } finally {
     await ckpt.close();
   }
+}
+
+/** ORT's default: constant folding skips any node whose output would exceed 1 GiB. */
+const ORT_FOLDING_LIMIT = 2 ** 30;
+
+/**
+ * Session settings the package's encodings rely on. Weights stored as int4/int8 (DequantizeLinear) or fp16
+ * (Cast) are folded into fp32 at load, so they run as plain MatMuls; the largest of them, the embedding
+ * table and the head, reach vocab × hidden × 4 bytes (1.2 GiB for LLaDA2.0-mini), past ORT's folding limit,
+ * which would leave them to be dequantized again on every forward: the limit is raised to fit them.
+ */
+function sessionConfig(
+  dtype: WeightDtype,
+  int4Layout: Int4Layout,
+  largestMatrix: number,
+): Record<string, string> {
+  const config: Record<string, string> = {};
+  // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (ort-notes.md §3).
+  if (dtype === 'int8' || (dtype === 'int4' && int4Layout === 'dq'))
+    config['session.disable_quant_qdq'] = '1';
+  if (dtype !== 'fp32' && 4 * largestMatrix > ORT_FOLDING_LIMIT)
+    config['optimization.constant_folding_max_output_size_in_bytes'] = String(4 * largestMatrix);
+  return config;
 }
 
 async function exists(p: string): Promise<boolean> {
