@@ -68,6 +68,8 @@ export interface OpenedModel {
   fetchMs: number;
   /** Creating the session (for runtime 'wasm' including reading the bytes it is created from). */
   sessionMs: number;
+  /** Releases the session and this process's lease on the package's cache files. */
+  close(): Promise<void>;
 }
 
 /**
@@ -91,10 +93,12 @@ export async function openModel(
     files.set(path, await readPackageFile(pkg, path));
   const fetchMs = performance.now() - t0;
   const t1 = performance.now();
-  const { ort, session, provider } =
-    runtime === 'wasm'
-      ? await wasmSession(manifest, dir)
-      : await nativeSession(manifest, dir, { ...opts, log });
+  const { ort, session, provider } = await (
+    runtime === 'wasm' ? wasmSession(manifest, dir) : nativeSession(manifest, dir, { ...opts, log })
+  ).catch(async (e: unknown) => {
+    await pkg.release();
+    throw e;
+  });
   return {
     manifest,
     runner: new SessionRunner({ ort, session, manifest }),
@@ -106,6 +110,10 @@ export async function openModel(
     location: store.location,
     fetchMs,
     sessionMs: performance.now() - t1,
+    async close() {
+      await session.release();
+      await pkg.release();
+    },
   };
 }
 

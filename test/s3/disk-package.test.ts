@@ -142,6 +142,18 @@ describe('model packages on disk (ranged downloads into the disk cache)', () => 
     assert.equal(await sha256File(join(pkg.dir, weightsPath)), sha);
   });
 
+  test("a package in use keeps its cache files through another load's eviction until released", async () => {
+    // maxBytes 1: every eviction wants every file gone.
+    const cache = new DiskCache({ dir: await cacheDir(), maxBytes: 1 });
+    const pkg = await diskPackage(store('tiny'), { cache, ...FAST });
+    await cache.evict(); // what a second package loading into this cache does when it finishes
+    const names = new Set((await cache.entries()).map((e) => e.sha256));
+    for (const f of manifest.files) assert.ok(names.has(f.sha256), `${f.path} was evicted in use`);
+    await pkg.release();
+    await cache.evict();
+    assert.deepEqual(await cache.entries(), []);
+  });
+
   test('a local directory is verified in place; a damaged local file is refused', async () => {
     const pkg = await diskPackage(new FsStore(dir));
     assert.equal(pkg.dir, dir);

@@ -97,7 +97,7 @@ export async function serveStage(o: ServeStageOptions): Promise<ServeStageResult
   });
   log(`reference: first block in ${(reference.stats.totalMs / 1000).toFixed(1)} s`);
   const first = cached.tokens.slice(0, o.blockLength);
-  await model.session.release();
+  await model.close();
   return {
     provider: model.provider,
     fetchMs: model.fetchMs,

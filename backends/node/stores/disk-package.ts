@@ -41,6 +41,11 @@ export interface DiskPackage {
   dir: string;
   /** Bytes that had to be downloaded (0 when everything was cached or local). */
   downloadedBytes: number;
+  /**
+   * Ends this process's claim on the package's cache files (taken before the first download: no eviction
+   * removes them while the package is loading or in use). A no-op for a local directory.
+   */
+  release(): Promise<void>;
 }
 
 export { sha256File };
@@ -84,11 +89,30 @@ export async function diskPackage(
       await verify(store, file, path);
       advance(file.bytes, file.path);
     }
-    return { manifest, dir: store.location, downloadedBytes: 0 };
+    return { manifest, dir: store.location, downloadedBytes: 0, release: async () => {} };
   }
 
   const cache = options.cache ?? new DiskCache();
   await mkdir(cache.dir, { recursive: true });
+  const lease = await cache.lease(manifest.files.map((f) => f.sha256));
+  try {
+    const { dir, downloadedBytes } = await download(store, manifest, cache, options, advance);
+    return { manifest, dir, downloadedBytes, release: () => lease.release() };
+  } catch (e: unknown) {
+    await lease.release();
+    throw e;
+  }
+}
+
+/** Every file of the package into the cache (intact cached files are kept), then linked under its paths. */
+async function download(
+  store: BlobStore,
+  manifest: Manifest,
+  cache: DiskCache,
+  options: DiskPackageOptions,
+  advance: (n: number, path: string) => void,
+): Promise<{ dir: string; downloadedBytes: number }> {
+  const { call, rangeChunkBytes } = storageAccess(options);
   let downloadedBytes = 0;
   // One failed file stops the others (no new chunks) and the load reports it once every download has cleaned up.
   let failed = false;
@@ -102,7 +126,7 @@ export async function diskPackage(
         return;
       }
       try {
-        await download(store, file, cached, {
+        await downloadFile(store, file, cached, {
           call,
           rangeChunkBytes,
           stop: () => failed,
@@ -123,7 +147,7 @@ export async function diskPackage(
   // The package's files are the most recently used: eviction takes older ones first, and never these.
   await cache.evict(new Set(manifest.files.map((f) => f.sha256)));
   const dir = await linkPackage(cache.dir, manifest);
-  return { manifest, dir, downloadedBytes };
+  return { dir, downloadedBytes };
 }
 
 /** A cache entry counts only when its size and streamed hash still match (disks rot; caches get edited). */
@@ -145,7 +169,7 @@ async function verify(store: BlobStore, file: PackageFile, path: string): Promis
 }
 
 /** Ranged GETs written at their offsets into a temp file; verified, then renamed to `target`. */
-async function download(
+async function downloadFile(
   store: BlobStore,
   file: PackageFile,
   target: string,
