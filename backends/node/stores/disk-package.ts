@@ -70,7 +70,7 @@ export async function diskPackage(
   options: DiskPackageOptions = {},
 ): Promise<DiskPackage> {
   const { onProgress } = options;
-  const { call, rangeChunkBytes } = storageAccess(options);
+  const { call } = storageAccess(options);
   const manifest = await readManifest(store, call);
   const total = packageBytes(manifest);
   let done = 0;
