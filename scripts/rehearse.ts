@@ -13,11 +13,23 @@ import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.t
 import { DTYPES, rehearse } from '../backends/node/rehearse/rehearse.ts';
 import { PRESETS, type PresetName } from '../backends/node/rehearse/presets.ts';
 import { runStage } from '../backends/node/rehearse/stages.ts';
+import { PROVIDERS, type Provider } from '../backends/node/open-model.ts';
 import { summary } from '../backends/node/rehearse/summary.ts';
 import type { WeightDtype } from '../src/export/quantize.ts';
 
-const USAGE = `usage: rehearse --preset ${Object.keys(PRESETS).join('|')} [--layers N] [--dtype ${DTYPES.join('|')}] [--work DIR] [--keep] [--json] [--seed N]`;
+const USAGE = `usage: rehearse --preset ${Object.keys(PRESETS).join('|')} [--layers N] [--dtype ${DTYPES.join('|')}] [--work DIR] [--keep] [--json] [--seed N] [--providers webgpu,cpu] [--threads N]`;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+function parseProviders(list: string | undefined): Provider[] | undefined {
+  if (list === undefined) return undefined;
+  const providers = list.split(',').map((p) => p.trim()) as Provider[];
+  const bad = providers.find((p) => !PROVIDERS.includes(p));
+  if (bad !== undefined)
+    throw new UsageError(
+      `--providers: unknown provider ${JSON.stringify(bad)} (known: ${PROVIDERS.join(', ')})`,
+    );
+  return providers;
+}
 
 runMain('rehearse', async () => {
   const { values: v } = parseFlags(
@@ -30,6 +42,8 @@ runMain('rehearse', async () => {
       keep: { type: 'boolean' },
       json: { type: 'boolean' },
       seed: { type: 'string' },
+      providers: { type: 'string' },
+      threads: { type: 'string' },
       stage: { type: 'string' },
       'stage-options': { type: 'string' },
       help: { type: 'boolean' },
@@ -54,6 +68,8 @@ runMain('rehearse', async () => {
     work,
     keep,
     seed: intFlag(v.seed, 'seed', 0),
+    providers: parseProviders(v.providers),
+    threads: intFlag(v.threads, 'threads', 1),
     entries: {
       stage: here('./rehearse.ts'),
       exportOnnx: here('./export-onnx.ts'),

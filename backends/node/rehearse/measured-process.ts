@@ -154,9 +154,8 @@ export function phaseMeasures(
 ): PhaseMeasure[] {
   const starts = marks.filter((m) => m.phase !== 'exit');
   const exit = marks.find((m) => m.phase === 'exit');
-  const bounds = [{ phase: 'main', at: started, peakBytes: 0 }, ...starts];
-  // A first mark at the very start renames 'main' rather than leaving an empty phase.
-  if (starts.length && starts[0].at - started < 1000) bounds.shift();
+  // Start-up (before the first mark) counts towards the first phase; a process that marks none has one, 'main'.
+  const bounds = starts.length ? starts : [{ phase: 'main', at: started, peakBytes: 0 }];
   const out: PhaseMeasure[] = [];
   for (const [i, b] of bounds.entries()) {
     const next = bounds[i + 1];
@@ -164,9 +163,10 @@ export function phaseMeasures(
     const hwmBefore = i === 0 ? 0 : b.peakBytes;
     const hwmAfter = next?.peakBytes ?? exit?.peakBytes ?? 0;
     let peak = 0;
-    for (const s of samples) if (s.at >= b.at && s.at < end) peak = Math.max(peak, s.bytes);
+    const from = i === 0 ? started : b.at;
+    for (const s of samples) if (s.at >= from && s.at < end) peak = Math.max(peak, s.bytes);
     if (hwmAfter > hwmBefore) peak = Math.max(peak, hwmAfter);
-    out.push({ phase: b.phase, wallMs: end - (i === 0 ? started : b.at), peakRssBytes: peak });
+    out.push({ phase: b.phase, wallMs: end - from, peakRssBytes: peak });
   }
   return out;
 }

@@ -100,7 +100,9 @@ export async function writeRandomCheckpoint(
 
   const vocab = (opts.config as { vocab_size: number }).vocab_size;
   const maxPositions = (opts.config as { max_position_embeddings: number }).max_position_embeddings;
-  const bpe = trainByteLevelBpe(await readFile(CORPUS_URL, 'utf8'), 4096 - SPECIAL_TOKENS.length);
+  // A small real tokenizer (its merges fill the first ids); the ids above it up to the specials are unused.
+  const bpeSize = Math.min(4096, vocab) - SPECIAL_TOKENS.length;
+  const bpe = trainByteLevelBpe(await readFile(CORPUS_URL, 'utf8'), bpeSize);
   await json('tokenizer.json', tokenizerJson(bpe, vocab, opts.specialIds));
   await json('tokenizer_config.json', tokenizerConfigJson(vocab, maxPositions, opts.specialIds));
   return { dir, files, weightBytes, parameters: weightBytes / 2 };

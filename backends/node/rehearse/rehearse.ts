@@ -14,6 +14,7 @@ import { estimatePackageBytes } from './package-size.ts';
 import { parameterCount, presetConfig, type PresetName } from './presets.ts';
 import { diskBytes, type StageName, type StageReport } from './report.ts';
 import { startS3Stage } from './s3-stage.ts';
+import type { Provider } from '../open-model.ts';
 import type { ServeStageResult } from './serve-stage.ts';
 
 export const DTYPES: readonly WeightDtype[] = ['int4', 'int8', 'fp16', 'fp32'];
@@ -28,6 +29,9 @@ export interface RehearsalOptions {
   work: string;
   keep: boolean;
   seed?: number;
+  /** Execution providers of the serving stage, in order (default ['cpu']). */
+  providers?: Provider[];
+  threads?: number;
   /** Node entry points (run with tsx): this rehearsal's own stage runner, and the two pipeline CLIs. */
   entries: { stage: string; exportOnnx: string; publishModel: string };
   log: (line: string) => void;
@@ -37,6 +41,8 @@ export interface RehearsalReport {
   preset: PresetName;
   layers: number;
   dtype: WeightDtype;
+  /** The execution provider the model was served on. */
+  provider: string;
   parameters: number;
   stages: Record<StageName, StageReport>;
   package_bytes: number;
@@ -127,6 +133,8 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport> {
           promptIds: rehearsalPrompt(),
           genLength: 64,
           blockLength: 32,
+          providers: o.providers,
+          threads: o.threads,
         }),
       ],
       { ...s3.env, UNMASK_CACHE_DIR: dirs.cache },
@@ -162,6 +170,7 @@ export async function rehearse(o: RehearsalOptions): Promise<RehearsalReport> {
       preset: o.preset,
       layers,
       dtype: o.dtype,
+      provider: result.provider,
       parameters: parameterCount(config),
       stages,
       package_bytes: packageBytes,

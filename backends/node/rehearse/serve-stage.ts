@@ -6,7 +6,7 @@
 import { generate, type BlockRunner, type DecodeStats } from '../../../src/decode/index.ts';
 import type { ForwardInput, ForwardOutput } from '../../../src/decode/runner.ts';
 import { OrtKvState } from '../../../src/ort/session-runner.ts';
-import { openModel } from '../open-model.ts';
+import { openModel, type Provider } from '../open-model.ts';
 import { markPhase } from './rss-report.ts';
 
 export interface ServeStageOptions {
@@ -16,6 +16,8 @@ export interface ServeStageOptions {
   /** Tokens to generate with the cache (64). */
   genLength: number;
   blockLength: number;
+  /** onnxruntime-node providers in order (default ['cpu']). */
+  providers?: Provider[];
   threads?: number;
   env?: Record<string, string | undefined>;
   log?: (line: string) => void;
@@ -66,7 +68,7 @@ export async function serveStage(o: ServeStageOptions): Promise<ServeStageResult
   markPhase('load');
   const model = await openModel(o.model, {
     env: o.env,
-    providers: ['cpu'],
+    providers: o.providers ?? ['cpu'],
     threads: o.threads,
     log,
     onProgress: progressEvery(10_000, (done, total) =>

@@ -6,7 +6,7 @@ const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
 export function summary(r: RehearsalReport): string {
   const lines = [
-    `${r.preset}, ${r.layers} layers, ${(r.parameters / 1e9).toFixed(2)} B parameters, ${r.dtype}`,
+    `${r.preset}, ${r.layers} layers, ${(r.parameters / 1e9).toFixed(2)} B parameters, ${r.dtype}, served on ${r.provider}`,
     '',
     '| stage | wall | peak RSS | on disk |',
     '|---|---:|---:|---:|',
