@@ -65,6 +65,18 @@ export const LLADA2_MINI_CONFIG: Readonly<Record<string, unknown>> = {
   vocab_size: 157184,
 };
 
+/** LLaDA2.0-flash: mini's structure at 32 layers, hidden 4096, 32/4 heads (for the size arithmetic; too big to rehearse here). */
+export const LLADA2_FLASH_CONFIG: Readonly<Record<string, unknown>> = {
+  ...LLADA2_MINI_CONFIG,
+  hidden_size: 4096,
+  intermediate_size: 9216,
+  moe_intermediate_size: 1024,
+  moe_shared_expert_intermediate_size: 1024,
+  num_attention_heads: 32,
+  num_hidden_layers: 32,
+  max_window_layers: 32,
+};
+
 /**
  * Same structure as mini (dense first layer, grouped sigmoid routing, shared expert, partial RoPE, QK-norm,
  * untied head, official special-token ids) at widths a 2-core CI machine runs in seconds.
