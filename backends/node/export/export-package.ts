@@ -203,7 +203,7 @@ export function sessionConfig(o: {
   expertParameters: number;
 }): Record<string, string> {
   const config: Record<string, string> = {};
-  // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (ort-notes.md §3).
+  // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (docs/model-graph.md §6).
   if (o.dtype === 'int8' || (o.dtype === 'int4' && o.int4Layout === 'dq'))
     config['session.disable_quant_qdq'] = '1';
   if (o.dtype !== 'fp32' && 4 * o.largestMatrix > ORT_FOLDING_LIMIT)

@@ -66,7 +66,7 @@ export async function uploadFile(opts: UploadFileOptions): Promise<'single' | 'm
   const { client, bucket, key, path, size, metadata, contentType, run, onBytes } = opts;
   const plan = uploadPlan(size, opts.partSize);
   if (plan.kind === 'single') {
-    // A buffer body, never a stream: streams are sent aws-chunked (spec/platform.md §6).
+    // A buffer body, never a stream: streams are sent aws-chunked (docs/storage.md §2).
     await run(async () =>
       client.send(
         new PutObjectCommand({

@@ -16,7 +16,7 @@ import type { TrainedBpe } from './bpe-train.ts';
 export type SpecialIds = Readonly<Record<(typeof SPECIAL_TOKENS)[number], number>>;
 
 /**
- * The Ling-2.0 / LLaDA2 chat format (spec llada2.md §4), without tool calls:
+ * The Ling-2.0 / LLaDA2 chat format (docs/model-graph.md §4), without tool calls:
  * `<role>SYSTEM</role>[first system message + "\n"]detailed thinking off<|role_end|>`, then per message
  * `<role>HUMAN|ASSISTANT|SYSTEM</role>{content}<|role_end|>`, then `<role>ASSISTANT</role>` as the generation prompt.
  * Non-string content (multimodal parts) renders as empty text.
