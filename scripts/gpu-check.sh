@@ -14,6 +14,8 @@
 #       Results go to DIR (default models/gpu-check): one JSON file per step and summary.txt.
 #       --provider cpu runs the same steps on the CPU (the path a machine without a GPU can check);
 #       --quick uses the CI-sized rehearsal preset.
+#   scripts/gpu-check.sh vulkan-env         prints the Vulkan settings `run` would use (as export lines).
+# GPU_DEPS_DIR overrides .gpu-deps.
 #
 # onnxruntime-node 1.30 for Linux x64 contains the WebGPU provider (Dawn on Vulkan); it needs libvulkan.so.1 and
 # a Vulkan driver, nothing else. CUDA needs libonnxruntime_providers_cuda.so, which npm's install script downloads
@@ -21,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEPS=.gpu-deps
+DEPS="${GPU_DEPS_DIR:-.gpu-deps}"
 LOADER_DEB=libvulkan1_1.3.239.0-1_amd64.deb
 LOADER_URL="https://deb.debian.org/debian/pool/main/v/vulkan-loader/$LOADER_DEB"
 LOADER_SHA256=622f28b807ba55a1f5ad1622ff83aa2c5b11fedbec074850e04c10a8f28b43d3
@@ -67,7 +69,7 @@ build_packages() {
 setup_vulkan() {
   if ! ldconfig -p 2> /dev/null | grep -q 'libvulkan\.so\.1 '; then
     [ -f "$DEPS/lib/libvulkan.so.1" ] || die "no libvulkan.so.1 on this machine and none in $DEPS/lib: run 'scripts/gpu-check.sh prepare' where there is network, and carry $DEPS"
-    export LD_LIBRARY_PATH="$PWD/$DEPS/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LD_LIBRARY_PATH="$(cd "$DEPS/lib" && pwd)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     log "Vulkan loader: $DEPS/lib/libvulkan.so.1 (carried)"
   else
     log "Vulkan loader: system"
@@ -82,7 +84,7 @@ setup_vulkan() {
   if [ -n "$glx" ]; then
     mkdir -p "$DEPS/icd"
     printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.3.0"}}\n' "$glx" > "$DEPS/icd/nvidia_icd.json"
-    export VK_ICD_FILENAMES="$PWD/$DEPS/icd/nvidia_icd.json"
+    export VK_ICD_FILENAMES="$(cd "$DEPS/icd" && pwd)/nvidia_icd.json"
     log "Vulkan driver: $glx (ICD file written to $DEPS/icd)"
   else
     log "warning: no NVIDIA Vulkan driver found (no nvidia_icd.json, no libGLX_nvidia.so.0): the container needs NVIDIA_DRIVER_CAPABILITIES to include graphics"
@@ -134,5 +136,10 @@ cmd="${1:-}"; [ $# -gt 0 ] && shift
 case "$cmd" in
   prepare) prepare "$@" ;;
   run) run "$@" ;;
-  *) die "usage: scripts/gpu-check.sh prepare | run [--provider webgpu|cuda|cpu] [--quick] [--out DIR] [--rehearse-layers N]" ;;
+  vulkan-env)
+    setup_vulkan
+    echo "export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+    echo "export VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-}"
+    ;;
+  *) die "usage: scripts/gpu-check.sh prepare | run [--provider webgpu|cuda|cpu] [--quick] [--out DIR] [--rehearse-layers N] | vulkan-env" ;;
 esac
