@@ -8,12 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { UsageError, intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
-import {
-  RUNTIMES,
-  openLocalCodec,
-  openLocalModel,
-  type Runtime,
-} from '../backends/node/local-package.ts';
+import { RUNTIMES, modelCodec, openModel, type Runtime } from '../backends/node/open-model.ts';
 import { evaluateExamples } from '../training/evaluate.ts';
 import { evaluateViaApi, type ApiTarget } from './quality/api.ts';
 import { algorithmNames } from '../src/decode/index.ts';
@@ -139,8 +134,8 @@ async function localEvaluator(
     throw new UsageError(
       `--runtime must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(v.runtime)}`,
     );
-  const local = await openLocalModel(model, { runtime, threads: 1 });
-  const codec = await openLocalCodec(model, local.manifest);
+  const local = await openModel(model, { runtime, threads: 1 });
+  const codec = modelCodec(local);
   const blockLength = local.manifest.decode.block_length;
   return {
     evaluate: (examples, s) =>

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { generate, type ConstraintSource, type DecodeResult } from '../src/decode/index.ts';
 import { GrammarService } from '../src/grammar/index.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
-import { openLocalCodec, openLocalModel } from '../backends/node/local-package.ts';
+import { modelCodec, openModel } from '../backends/node/open-model.ts';
 import { nodeXGrammar } from '../backends/node/xgrammar-node.ts';
 import { TINY, ensureBenchPackage } from './model/models.ts';
 import { promptIds } from '../training/examples.ts';
@@ -67,8 +67,9 @@ runMain('bench-structured', async () => {
   for (const name of models) {
     const dir =
       name === 'demo' ? resolve('assets/demo-model') : (await ensureBenchPackage(TINY, log)).dir;
-    const { runner, manifest } = await openLocalModel(dir);
-    const codec = await openLocalCodec(dir, manifest);
+    const opened = await openModel(dir);
+    const { runner, manifest } = opened;
+    const codec = modelCodec(opened);
     const model = { codec, info: runner.info };
     let t0 = performance.now();
     const formats: [string, ConstraintSource | undefined, object | null][] = [

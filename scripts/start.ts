@@ -10,7 +10,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { defaultPackage } from '../backends/node/default-package.ts';
-import { readLocalManifest } from '../backends/node/local-package.ts';
+import { readLocalManifest } from '../backends/node/stores/disk-package.ts';
 import {
   buildWorker,
   seedPackage,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { blockCausalVisibility } from '../src/decode/visibility.ts';
 import { exportPackage } from '../backends/node/export/export-package.ts';
 import { openCheckpoint } from '../backends/node/export/checkpoint.ts';
-import { openLocalModel } from '../backends/node/local-package.ts';
+import { openModel } from '../backends/node/open-model.ts';
 import { Rng } from '../src/export/tiny/rng.ts';
 import { demoConfigFromHf, fromHfCheckpoint, writeHfCheckpoint } from './hf-checkpoint.ts';
 import {
@@ -114,7 +114,7 @@ describe('export parity', () => {
         outDir: join(root, 'pkg'),
         blockLength: B,
       });
-      const model = await openLocalModel(join(root, 'pkg'), { runtime: 'node', threads: 1 });
+      const model = await openModel(join(root, 'pkg'), { runtime: 'node', threads: 1 });
       assert.equal(model.manifest.decode.block_length, B);
       assert.equal(model.manifest.moe.implementation, 'none');
       const out = await model.runner.forward({

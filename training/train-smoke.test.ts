@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from '../src/decode/index.ts';
-import { openLocalCodec, openLocalModel } from '../backends/node/local-package.ts';
+import { modelCodec, openModel } from '../backends/node/open-model.ts';
 import {
   DEFAULT_MODEL,
   DEFAULT_SETTINGS,
@@ -68,9 +68,9 @@ describe('train-tiny smoke', () => {
     assert.ok(lines.some((l) => /^step 30\/30 loss [\d.]+ .* steps\/s/.test(l)));
     assert.ok(lines.some((l) => /^eval step 15: sort [\d.]+% \(TPF/.test(l)));
 
-    const model = await openLocalModel(join(root, 'pkg'), { runtime: 'node', threads: 1 });
+    const model = await openModel(join(root, 'pkg'), { runtime: 'node', threads: 1 });
     assert.equal(model.manifest.decode.block_length, SETTINGS.blockLength);
-    const codec = await openLocalCodec(join(root, 'pkg'), model.manifest);
+    const codec = modelCodec(model);
     const out = await generate(model.runner, promptIds(codec, 'sort: dbca'), {
       maxTokens: 16,
       threshold: 0.9,

@@ -11,7 +11,7 @@ import { createApiApp } from './app.ts';
 import { staticRegistry } from './engine.ts';
 import { runnerEngine } from './runner-engine.ts';
 import { StaticTenantStore, openTenant, unlimited } from './single-tenant.ts';
-import { openLocalCodec, openLocalModel } from '../../backends/node/local-package.ts';
+import { modelCodec, openModel } from '../../backends/node/open-model.ts';
 import { tinyFixture, type Fixture } from '../../test/fixtures/export.ts';
 import type { BlockRunner, ForwardInput } from '../decode/runner.ts';
 
@@ -31,8 +31,9 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
   before(async () => {
     fx = await tinyFixture({ seed: 41 });
     const dir = await fx.pkg('tiny');
-    const { runner, manifest } = await openLocalModel(dir);
-    const codec = await openLocalCodec(dir, manifest);
+    const model = await openModel(dir);
+    const { runner } = model;
+    const codec = modelCodec(model);
     // Count forwards (and optionally slow them) to observe aborts.
     const counting: BlockRunner = {
       info: runner.info,

@@ -15,7 +15,7 @@ import { createApiApp } from './app.ts';
 import { staticRegistry } from './engine.ts';
 import { runnerEngine } from './runner-engine.ts';
 import { StaticTenantStore, openTenant, unlimited } from './single-tenant.ts';
-import { openLocalCodec, openLocalModel } from '../../backends/node/local-package.ts';
+import { modelCodec, openModel } from '../../backends/node/open-model.ts';
 import { nodeXGrammar } from '../../backends/node/xgrammar-node.ts';
 import { tinyFixture, type Fixture } from '../../test/fixtures/export.ts';
 import { SCHEMAS, schemaValidator } from '../../test/fixtures/schemas.ts';
@@ -34,11 +34,11 @@ describe('structured output through the API (ORT-node, xgrammar)', () => {
   before(async () => {
     fx = await tinyFixture({ seed: 43 });
     const dir = await fx.pkg('tiny', { blockLength: 8 });
-    const local = await openLocalModel(dir);
-    tiny = { runner: local.runner, codec: await openLocalCodec(dir, local.manifest) };
+    const local = await openModel(dir);
+    tiny = { runner: local.runner, codec: modelCodec(local) };
     const demoDir = resolve('assets/demo-model');
-    const demo = await openLocalModel(demoDir);
-    const demoCodec = await openLocalCodec(demoDir, demo.manifest);
+    const demo = await openModel(demoDir);
+    const demoCodec = modelCodec(demo);
     const engines = staticRegistry([
       runnerEngine({ id: 'tiny', backend: 'node', load: async () => tiny }),
       runnerEngine({

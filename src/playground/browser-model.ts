@@ -87,7 +87,7 @@ export async function loadBrowserModel(o: LoadOptions): Promise<BrowserModel> {
           (await import('onnxruntime-web/jspi')) as unknown as OrtWeb,
           'ort-wasm-simd-threaded.jspi.wasm',
         );
-        session = await createSession(ort, pkg, ['webgpu']);
+        session = await createSession(ort, pkg, 'webgpu');
         backend = 'webgpu';
       } catch (e: unknown) {
         fallback = `WebGPU failed: ${(e as Error).message}`;
@@ -97,7 +97,7 @@ export async function loadBrowserModel(o: LoadOptions): Promise<BrowserModel> {
   }
   if (!session) {
     ort = configure(await import('onnxruntime-web/wasm'), 'ort-wasm-simd-threaded.wasm');
-    session = await createSession(ort, pkg, ['wasm']);
+    session = await createSession(ort, pkg, 'wasm');
   }
   const t2 = performance.now();
   const runner = new SessionRunner({ ort: ort!, session, manifest: pkg.manifest });

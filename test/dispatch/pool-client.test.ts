@@ -8,11 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { generate, type DecodeEvent, type DecodeOptions } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import { tinyFixture, randomIds, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 import { PoolMembers, createPoolEngine, type PoolEngine } from '../../src/dispatch/pool/index.ts';
@@ -63,7 +59,7 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 describe('GPU pool client against a protocol server', () => {
   let fx: Fixture;
-  let local: LocalModel;
+  let local: OpenedModel;
   let codec: TextCodec;
   let dir: string;
   let pool: FakePool;
@@ -102,8 +98,8 @@ describe('GPU pool client against a protocol server', () => {
   before(async () => {
     fx = await tinyFixture({ seed: 29 });
     dir = await fx.pkg('tiny');
-    local = await openLocalModel(dir);
-    codec = await openLocalCodec(dir, local.manifest);
+    local = await openModel(dir);
+    codec = modelCodec(local);
     pool = await startPool();
     second = await startPool();
     want = (await generate(local.runner, prompt(), OPTIONS)).tokens;

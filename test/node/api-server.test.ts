@@ -15,11 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { generate } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 
@@ -88,7 +84,7 @@ describe('the API on Node (serve:api)', () => {
   let pkg: string;
   let data: string;
   let server: Running | undefined;
-  let node: LocalModel;
+  let node: OpenedModel;
   let codec: TextCodec;
   let modelId: string;
 
@@ -107,8 +103,8 @@ describe('the API on Node (serve:api)', () => {
     fx = await tinyFixture({ seed: 31 });
     pkg = await fx.pkg('fp32');
     data = await mkdtemp(join(tmpdir(), 'unmask-node-api-'));
-    node = await openLocalModel(pkg);
-    codec = await openLocalCodec(pkg, node.manifest);
+    node = await openModel(pkg);
+    codec = modelCodec(node);
     modelId = node.manifest.name;
     server = await serveApi(['--model', pkg, '--data', data, '--threads', '1']);
   });

@@ -8,11 +8,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { generate } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import {
   buildWorker,
   seedPackage,
@@ -29,7 +25,7 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
   let fx: Fixture;
   let built: BuiltWorker;
   let worker: RunningWorker;
-  let node: LocalModel;
+  let node: OpenedModel;
   let codec: TextCodec;
 
   const admin = async (path: string, body?: unknown, method = body ? 'POST' : 'GET') => {
@@ -69,8 +65,8 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     const dir = await fx.pkg('fp32');
     worker = await startWorker(built, { edgeModel: MODEL });
     await seedPackage(worker, dir);
-    node = await openLocalModel(dir);
-    codec = await openLocalCodec(dir, node.manifest);
+    node = await openModel(dir);
+    codec = modelCodec(node);
   });
   after(async () => {
     await worker?.dispose();

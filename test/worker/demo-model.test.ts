@@ -9,11 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { generate } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import {
   buildWorker,
   seedPackage,
@@ -36,7 +32,7 @@ const SETTING = { algorithm: 'low_confidence', threshold: 0.9, maxTokens: 16 };
 describe('demo model through the API in workerd', () => {
   let built: BuiltWorker;
   let worker: RunningWorker;
-  let local: LocalModel;
+  let local: OpenedModel;
   let codec: TextCodec;
   let target: ApiTarget;
 
@@ -44,8 +40,8 @@ describe('demo model through the API in workerd', () => {
     built = await buildWorker();
     worker = await startWorker(built, { edgeModel: MODEL, prefix: MODEL });
     await seedPackage(worker, DEMO);
-    local = await openLocalModel(DEMO);
-    codec = await openLocalCodec(DEMO, local.manifest);
+    local = await openModel(DEMO);
+    codec = modelCodec(local);
     const tenant = await worker.post('/admin/tenants', { name: 'demo-quality' });
     const key = await worker.post(`/admin/tenants/${tenant.body.id}/keys`, {});
     assert.equal(key.status, 201, JSON.stringify(key.body));

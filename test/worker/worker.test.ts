@@ -10,11 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AwsClient } from 'aws4fetch';
 import { generate, type DecodeOptions } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import {
   buildWorker,
   seedPackage,
@@ -40,7 +36,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
   let dir: string;
   let built: BuiltWorker;
   let worker: RunningWorker;
-  let node: LocalModel;
+  let node: OpenedModel;
   let prompt: number[];
 
   before(async () => {
@@ -48,7 +44,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     dir = await fx.pkg('fp32');
     [worker, node] = await Promise.all([
       startWorker(built, { edgeModel: 'tiny-edge' }),
-      openLocalModel(dir, { runtime: 'node' }),
+      openModel(dir, { runtime: 'node' }),
     ]);
     prompt = randomIds(9, node.runner.info.vocabSize - 8, 5);
   });
@@ -153,7 +149,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
   });
 
   test('text prompt through the chat template: same ids and tokens as Node', async () => {
-    const codec = await openLocalCodec(dir, node.manifest);
+    const codec = modelCodec(node);
     const ids = codec.encode(codec.applyChatTemplate([{ role: 'user', content: 'hello edge' }]));
     const r = await compare(
       { prompt: 'hello edge', chat: true, max_tokens: 16, mode: 'reference' },

@@ -15,7 +15,8 @@ import { poolRegistry } from '../../../src/dispatch/pool-registry.ts';
 import { listen } from '../listen.ts';
 import { nodeXGrammar } from '../xgrammar-node.ts';
 import { GrammarService } from '../../../src/grammar/index.ts';
-import { loadModel, type LoadedModel, type Provider } from '../load-model.ts';
+import { openModel, type OpenedModel, type Provider } from '../open-model.ts';
+import type { ExecutionProvider } from '../../../src/ort/session-options.ts';
 import { openFileTenantStore } from './file-tenant-store.ts';
 import { NODE_PREFIX_CACHE_MB, prefixCacheFromEnv } from '../../../src/worker/prefix-cache-env.ts';
 import { ApiMetrics } from './metrics.ts';
@@ -58,7 +59,7 @@ export interface NodeApiServer {
   url: string;
   port: number;
   /** The execution provider the edge model runs on. */
-  provider: Provider;
+  provider: ExecutionProvider;
   close(): Promise<void>;
 }
 
@@ -69,8 +70,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   const prefixCache = prefixCacheFromEnv(o.prefixCacheMb, NODE_PREFIX_CACHE_MB);
   const corsOrigins = parseCorsOrigins(o.corsOrigins);
   const tenants = await openFileTenantStore({ dir: o.dataDir, log });
-  const loaded: LoadedModel = await loadModel({
-    location: o.model,
+  const loaded: OpenedModel = await openModel(o.model, {
     providers: o.providers ?? ['cpu'],
     threads: o.threads,
     log,

@@ -13,7 +13,7 @@ import { runnerEngine } from '../runner-engine.ts';
 import { StaticTenantStore, openTenant } from '../single-tenant.ts';
 import type { Tenant } from '../tenancy.ts';
 import { createMemoryLimiter } from '../../tenants/limiter/memory-limiter.ts';
-import { openLocalCodec, openLocalModel } from '../../../backends/node/local-package.ts';
+import { modelCodec, openModel } from '../../../backends/node/open-model.ts';
 import { tinyFixture, type Fixture } from '../../../test/fixtures/export.ts';
 import type { BlockRunner } from '../../decode/runner.ts';
 import type { TextCodec } from '../../model/text-codec.ts';
@@ -36,8 +36,9 @@ async function harness(
   tenants: Record<string, Tenant>,
   opts: { stallTimeoutMs?: number; budgetUsed?: (tenantId: string) => number } = {},
 ): Promise<Harness & { codec: TextCodec }> {
-  const { runner, manifest } = await openLocalModel(dir);
-  const codec = await openLocalCodec(dir, manifest);
+  const model = await openModel(dir);
+  const { runner, manifest } = model;
+  const codec = modelCodec(model);
   let opens = 0;
   let forwards = 0;
   let slowMs = 0;

@@ -12,6 +12,9 @@
 import { SPECIAL_TOKENS, specialTokenIds } from './options.ts';
 import type { TrainedBpe } from './bpe-train.ts';
 
+/** The id of each special token. */
+export type SpecialIds = Readonly<Record<(typeof SPECIAL_TOKENS)[number], number>>;
+
 /**
  * The Ling-2.0 / LLaDA2 chat format (docs/model-graph.md §4), without tool calls:
  * `<role>SYSTEM</role>[first system message + "\n"]detailed thinking off<|role_end|>`, then per message
@@ -44,8 +47,12 @@ function addedToken(id: number, content: string) {
   };
 }
 
-export function tokenizerJson(bpe: TrainedBpe, vocabSize: number): Record<string, unknown> {
-  const ids = specialTokenIds(vocabSize);
+/** `ids`: where the special tokens go (default: the last five ids of the vocabulary). */
+export function tokenizerJson(
+  bpe: TrainedBpe,
+  vocabSize: number,
+  ids: SpecialIds = specialTokenIds(vocabSize),
+): Record<string, unknown> {
   const vocab: Record<string, number> = {};
   bpe.tokens.forEach((t, i) => {
     vocab[t] = i;
@@ -88,8 +95,8 @@ export function tokenizerJson(bpe: TrainedBpe, vocabSize: number): Record<string
 export function tokenizerConfigJson(
   vocabSize: number,
   maxPositions: number,
+  ids: SpecialIds = specialTokenIds(vocabSize),
 ): Record<string, unknown> {
-  const ids = specialTokenIds(vocabSize);
   const decoder: Record<string, unknown> = {};
   for (const t of SPECIAL_TOKENS) {
     const { id: _id, ...rest } = addedToken(ids[t], t);
