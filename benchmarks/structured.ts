@@ -68,7 +68,7 @@ runMain('bench-structured', async () => {
     const dir =
       name === 'demo' ? resolve('assets/demo-model') : (await ensureBenchPackage(TINY, log)).dir;
     const opened = await openModel(dir);
-    const { runner, manifest } = opened;
+    const { runner } = opened;
     const codec = modelCodec(opened);
     const model = { codec, info: runner.info };
     let t0 = performance.now();

@@ -37,7 +37,7 @@ async function harness(
   opts: { stallTimeoutMs?: number; budgetUsed?: (tenantId: string) => number } = {},
 ): Promise<Harness & { codec: TextCodec }> {
   const model = await openModel(dir);
-  const { runner, manifest } = model;
+  const { runner } = model;
   const codec = modelCodec(model);
   let opens = 0;
   let forwards = 0;
