@@ -5,9 +5,26 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 
+/** A tool call as OpenAI's chat messages carry it (`arguments` is usually a JSON string). */
+export interface ChatToolCall {
+  id?: string;
+  type?: string;
+  function: { name: string; arguments: string | Record<string, unknown> };
+}
+
 export interface ChatMessage {
   role: string;
-  content: string;
+  /** null (or absent) renders as empty text, as for an assistant turn that only calls tools. */
+  content: string | null;
+  tool_calls?: ChatToolCall[];
+  tool_call_id?: string;
+}
+
+export interface ChatTemplateOptions {
+  /** Ends the text with the assistant's opening marker (default true). */
+  addGenerationPrompt?: boolean;
+  /** OpenAI function-tool objects, rendered by the template's tools block. */
+  tools?: readonly object[];
 }
 
 export class TemplateError extends Error {
@@ -39,12 +56,19 @@ export class TextCodec {
     return this.template !== null;
   }
 
-  /** Renders messages with the package's chat template (no BOS is added: LLaDA2's template has none). */
-  applyChatTemplate(messages: ChatMessage[], { addGenerationPrompt = true } = {}): string {
+  /**
+   * Renders messages with the package's chat template (no BOS is added: LLaDA2's template has none). `tools`
+   * are passed to the template as its `tools` variable; without them the tools block is left out.
+   */
+  applyChatTemplate(
+    messages: ChatMessage[],
+    { addGenerationPrompt = true, tools }: ChatTemplateOptions = {},
+  ): string {
     if (!this.template) throw new TemplateError('this model package has no chat template');
     try {
       return this.template.render({
         messages,
+        ...(tools && tools.length > 0 ? { tools } : {}),
         add_generation_prompt: addGenerationPrompt,
         bos_token: this.config.bos_token ?? '',
         eos_token: this.config.eos_token ?? '',
