@@ -16,21 +16,19 @@ import type {
 import { ApiError, errorResponse } from './api/errors.ts';
 import { createApiApp } from './api/app.ts';
 import { parseCorsOrigins } from './api/cors.ts';
-import { runnerEngine } from './api/runner-engine.ts';
 import { loadPackage } from './model/loader.ts';
 import {
   createAdminApp,
   createD1TenantStore,
   createDurableObjectLimiter,
 } from './tenants/index.ts';
-import { ModelSourceError, storeFromEnv, type WorkerEnv } from './worker/index.ts';
-import { generateHandler } from './worker/generate.ts';
+import { ModelSourceError, generateHandler, storeFromEnv, type WorkerEnv } from './worker/index.ts';
 import {
   PrefixCacheConfigError,
   WORKER_PREFIX_CACHE_MB,
   prefixCacheFromEnv,
 } from './worker/prefix-cache-env.ts';
-import { adminOnly } from './worker/admin-only.ts';
+import { bearerAuth } from './api/bearer-auth.ts';
 import { DispatchConfigError } from './dispatch/index.ts';
 
 export { TenantLimiter } from './tenants/index.ts';
@@ -55,20 +53,14 @@ export interface Env extends WorkerEnv {
 let app: ReturnType<typeof buildApp> | undefined;
 
 function buildApp(env: Env) {
-  const wasm = new WasmEngine({
-    name: env.EDGE_MODEL || 'edge',
+  const edge = new WasmEngine({
+    id: env.EDGE_MODEL || 'edge',
     store: storeFromEnv(env),
-    // The engine keeps the session, not the bytes: no loader memo.
-    load: (s) => loadPackage(s, { memo: false }),
+    load: (s) => loadPackage(s, {}),
     ort: workerdOrt,
-  });
-  const tenants = createD1TenantStore({ db: env.DB as never });
-  const edge = runnerEngine({
-    id: wasm.name,
-    backend: 'edge-wasm',
-    load: () => wasm.model(),
     prefixCache: prefixCacheFromEnv(env.PREFIX_CACHE_MB, WORKER_PREFIX_CACHE_MB),
   });
+  const tenants = createD1TenantStore({ db: env.DB as never });
   const engines = poolRegistry({
     poolConfig: env.POOL_CONFIG,
     secrets: env as unknown as Record<string, unknown>,
@@ -86,7 +78,7 @@ function buildApp(env: Env) {
         console.log(line);
     },
     health: () => {
-      const status = wasm.status();
+      const status = edge.loadStatus();
       return {
         loaded: status.state === 'ready',
         ...status,
@@ -95,8 +87,11 @@ function buildApp(env: Env) {
     },
   });
   api.route('/', createAdminApp({ store: tenants, adminToken: env.ADMIN_TOKEN }));
-  api.use('/internal/*', adminOnly(env.ADMIN_TOKEN));
-  api.post('/internal/generate', generateHandler(wasm));
+  api.use(
+    '/internal/*',
+    bearerAuth({ token: env.ADMIN_TOKEN, name: 'admin token', setting: 'ADMIN_TOKEN' }),
+  );
+  api.post('/internal/generate', generateHandler(edge));
   return api;
 }
 

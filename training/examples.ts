@@ -3,7 +3,7 @@
  * Task examples as token ids, through the same tokenizer and chat template a served request uses (TextCodec):
  * each stage's prompt is its conversation rendered up to the generation prompt `<role>ASSISTANT</role>` (with
  * the tools block when the stage offers tools); its target is the expected reply, `<|role_end|>` and
- * `<|endoftext|>`, as the template closes an assistant turn (spec §1.3 notes).
+ * `<|endoftext|>`, as the template closes an assistant turn (docs/model-graph.md §4).
  */
 import { TextCodec } from '../src/model/text-codec.ts';
 import { stagesOf, type ChatStage, type TaskExample } from './task.ts';

@@ -1,6 +1,6 @@
 /**
  * @module
- * Training parameters ↔ the Hugging Face LLaDA2 layout (spec llada2.md §3.2): official tensor names, linear
+ * Training parameters ↔ the Hugging Face LLaDA2 layout (docs/model-graph.md §2): official tensor names, linear
  * weights [out, in], q/k/v fused into `attention.query_key_value` in Q, K, V row order, MoE layers as
  * `mlp.gate.weight`, `mlp.gate.expert_bias`, `mlp.experts.E.{gate,up,down}_proj` and `mlp.shared_experts.*`,
  * and a config.json with the official llada2_moe keys, so backends/node/export/export-package.ts and the float64

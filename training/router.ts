@@ -1,6 +1,6 @@
 /**
  * @module
- * Expert selection of a LLaDA2 MoE layer (spec llada2.md §3.2 step 5, as the official code and
+ * Expert selection of a LLaDA2 MoE layer (docs/model-graph.md §3, as the official code and
  * src/export/moe.ts do it), on the CPU: choice = sigmoid score + expert_bias (float32 adds); each group scores
  * the sum of its top-2 choices; the best topk_group groups stay; the top-k choices among their experts are
  * picked (ties to the lower index). The bias only steers selection; the weights use the unbiased scores.

@@ -1,6 +1,6 @@
 /**
  * @module
- * The tool-calling task, in the LLaDA2 / Ling-2.0 chat format (spec llada2.md §4). One fixed tool, `add(a, b)`,
+ * The tool-calling task, in the LLaDA2 / Ling-2.0 chat format (docs/model-graph.md §4). One fixed tool, `add(a, b)`,
  * is offered through the template's tools block. Stage 1: the user asks `what is 12 plus 345?` and the model
  * calls the tool, `<tool_call>{"name": "add", "arguments": {"a": 12, "b": 345}}</tool_call>`. Stage 2: the same
  * conversation continued with that call and the tool's result as an OBSERVATION turn; the model answers

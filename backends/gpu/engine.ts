@@ -12,7 +12,7 @@ import type {
   WireDecodeOptions,
   WireError,
   WorkerConfig,
-} from './worker/messages.ts';
+} from './inference/messages.ts';
 
 /** A sequence failed inside the worker, or the worker died under it. */
 export class InferenceError extends Error {
@@ -91,7 +91,7 @@ export class InferenceEngine {
     config: WorkerConfig,
     { log = () => {}, onForward = () => {}, onExit = () => {} }: EngineOptions = {},
   ): Promise<InferenceEngine> {
-    const worker = spawnWorker(new URL('./worker/inference-worker.ts', import.meta.url), config);
+    const worker = spawnWorker(new URL('./inference/inference-thread.ts', import.meta.url), config);
     return new Promise((resolve, reject) => {
       let engine: InferenceEngine | null = null;
       const died = (reason: string) => {

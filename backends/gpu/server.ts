@@ -4,7 +4,7 @@
  * refuses new work, lets every admitted request finish, and closes.
  */
 import { listen } from '../node/listen.ts';
-import { Admission } from './admission.ts';
+import { AdmissionQueue } from './admission-queue.ts';
 import { InferenceEngine } from './engine.ts';
 import { createPoolApp, type PoolState, type PoolStatus } from './http/app.ts';
 import type { Provider } from '../node/load-model.ts';
@@ -59,7 +59,7 @@ class ServerState implements PoolState {
   engine: InferenceEngine | null = null;
   model: ModelDescription | null = null;
   constructor(
-    readonly admission: Admission,
+    readonly admission: AdmissionQueue,
     readonly metrics: PoolMetrics,
   ) {}
 }
@@ -90,7 +90,7 @@ export async function startGpuServer({
     throw new Error(`padSeqRatio must be >= 1, got ${padSeqRatio}`);
   if (!(prefixCacheMb >= 0)) throw new Error(`prefixCacheMb must be >= 0, got ${prefixCacheMb}`);
   const state = new ServerState(
-    new Admission({ maxRunning: maxBatch, maxWaiting: maxQueue }),
+    new AdmissionQueue({ maxRunning: maxBatch, maxWaiting: maxQueue }),
     new PoolMetrics(),
   );
   const app = createPoolApp({ secret, state });

@@ -119,7 +119,6 @@ export async function openModel(
   const store = openStore(location, { env: opts.env });
   const pkg = await loadPackage(store, {
     cache,
-    memo: false,
     memoryBudgetBytes: opts.memoryBudgetBytes,
     onProgress: opts.onProgress,
   });

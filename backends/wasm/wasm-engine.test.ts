@@ -53,9 +53,9 @@ describe('WasmEngine (ORT-web in Node, precompiled module redirect)', () => {
   const dirs: Record<string, string> = {};
   const engine = (store: BlobStore) =>
     new WasmEngine({
-      name: 'edge',
+      id: 'edge',
       store,
-      load: (s) => loadPackage(s, { memo: false, retries: 0 }),
+      load: (s) => loadPackage(s, { retries: 0 }),
       ort: () => ort,
     });
 
@@ -73,12 +73,12 @@ describe('WasmEngine (ORT-web in Node, precompiled module redirect)', () => {
 
   test('concurrent callers share one load; tokens match ORT-node; heap is reported', async () => {
     const e = engine(await DirStore.open(dirs.fp32, 'fp32'));
-    assert.equal(e.status().state, 'idle');
+    assert.equal(e.loadStatus().state, 'idle');
     const [a, b] = [e.model(), e.model()];
     assert.equal(a, b);
-    assert.equal(e.status().state, 'loading');
+    assert.equal(e.loadStatus().state, 'loading');
     const model = await a;
-    const status = e.status();
+    const status = e.loadStatus();
     assert.equal(status.state, 'ready');
     assert.ok((status.heapBytes ?? 0) >= 16 * 2 ** 20, `heap ${status.heapBytes}`);
     assert.equal(await e.model(), model);
@@ -96,10 +96,10 @@ describe('WasmEngine (ORT-web in Node, precompiled module redirect)', () => {
     store.failures = 1;
     const e = engine(store);
     await assert.rejects(e.model(), /injected storage failure/);
-    assert.equal(e.status().state, 'failed');
-    assert.match(e.status().error ?? '', /injected/);
+    assert.equal(e.loadStatus().state, 'failed');
+    assert.match(e.loadStatus().error ?? '', /injected/);
     await e.model();
-    assert.equal(e.status().state, 'ready');
+    assert.equal(e.loadStatus().state, 'ready');
   });
 
   for (const layout of ['dq', 'mnb'] as const) {

@@ -5,7 +5,11 @@
  */
 import type { BlobStore } from '../../src/model/store.ts';
 import { SessionRunner } from '../../src/ort/session-runner.ts';
-import type { EdgeModel, EngineStatus, ModelEngine } from '../../src/worker/engine.ts';
+import type { PrefixCache } from '../../src/decode/index.ts';
+import type { Manifest } from '../../src/model/manifest.ts';
+import type { TextCodec } from '../../src/model/text-codec.ts';
+import type { EngineStatus, ModelEngine, OpenModel } from '../../src/api/engine.ts';
+import { runnerEngine } from '../../src/api/runner-engine.ts';
 import { createSession, type PackageBytes } from './create-session.ts';
 import { packageCodec } from '../../src/model/package-codec.ts';
 import type { OrtWasm } from './ort-wasm.ts';
@@ -14,16 +18,20 @@ import type { OrtWasm } from './ort-wasm.ts';
 export type PackageLoad = (store: BlobStore) => Promise<PackageBytes>;
 
 export interface WasmEngineOptions {
-  /** The model name the edge serves (EDGE_MODEL). */
-  name: string;
+  /** The model id the edge serves (EDGE_MODEL). */
+  id: string;
   store: BlobStore;
   load: PackageLoad;
   /** The configured ORT-web module; called once, at the first load. */
   ort: () => OrtWasm | Promise<OrtWasm>;
+  /** Prompt prefixes shared across the isolate's requests (default: none). */
+  prefixCache?: PrefixCache;
 }
 
 /** A loaded model plus what it cost. */
-export interface WasmModel extends EdgeModel {
+export interface WasmModel {
+  manifest: Manifest;
+  codec: TextCodec;
   runner: SessionRunner;
   load: { fetchMs: number; sessionMs: number; totalMs: number };
   /** The wasm heap right after session create. */
@@ -33,12 +41,16 @@ export interface WasmModel extends EdgeModel {
 }
 
 /**
+ * The API's engine for the in-process model (decodes interleave between forwards and share the prefix cache).
  * @example
- * const engine = new WasmEngine({ name: 'llada2-mini', store, load: (s) => loadPackage(s), ort: workerdOrt });
- * const { runner, codec } = await engine.model();   // inside a request handler
+ * const engine = new WasmEngine({ id: 'llada2-mini', store, load: (s) => loadPackage(s), ort: workerdOrt });
+ * const model = await engine.open();   // inside a request handler
  */
 export class WasmEngine implements ModelEngine {
-  readonly name: string;
+  readonly id: string;
+  readonly backend = 'edge-wasm';
+  readonly ownedBy = 'unmask';
+  private readonly engine: ModelEngine;
   private readonly store: BlobStore;
   private readonly loadPackage: PackageLoad;
   private readonly getOrt: WasmEngineOptions['ort'];
@@ -46,15 +58,25 @@ export class WasmEngine implements ModelEngine {
   private loaded: WasmModel | undefined;
   private lastError: string | undefined;
 
-  constructor({ name, store, load, ort }: WasmEngineOptions) {
-    this.name = name;
+  constructor({ id, store, load, ort, prefixCache }: WasmEngineOptions) {
+    this.id = id;
     this.store = store;
     this.loadPackage = load;
     this.getOrt = ort;
+    this.engine = runnerEngine({
+      id,
+      backend: this.backend,
+      load: () => this.model(),
+      prefixCache,
+    });
   }
 
-  status(): EngineStatus {
-    const base = { model: this.name, source: this.store.location };
+  open(): Promise<OpenModel> {
+    return this.engine.open();
+  }
+
+  loadStatus(): EngineStatus {
+    const base = { model: this.id, source: this.store.location };
     if (this.loaded) {
       const { manifest, load, heapBytes, heapNow } = this.loaded;
       return {
@@ -72,6 +94,7 @@ export class WasmEngine implements ModelEngine {
       : { ...base, state: 'failed', error: this.lastError };
   }
 
+  /** The loaded model itself (the session's runner, its heap), loading it on the first call. */
   model(): Promise<WasmModel> {
     if (!this.pending) {
       const p = this.load();

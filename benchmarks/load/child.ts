@@ -25,7 +25,7 @@ const sampler = setInterval(() => {
 }, 5);
 const t0 = performance.now();
 if (mode === 'memory') {
-  const { files } = await loadPackage(remote, { memo: false });
+  const { files } = await loadPackage(remote, {});
   peak = Math.max(peak, rss());
   if (files.size === 0) throw new Error('nothing loaded');
 } else {

@@ -18,6 +18,25 @@ export interface OpenModel {
   readonly backend?: string;
 }
 
+/** Load state of an in-process model, for GET /health (never triggers a load). */
+export interface EngineStatus {
+  state: 'idle' | 'loading' | 'ready' | 'failed';
+  /** The model id it serves. */
+  model: string;
+  /** Where the package is read from, e.g. "r2://MODELS/tiny-random" (never credentials). */
+  source: string;
+  /** The package's manifest name, once loaded. */
+  package?: string;
+  /** Timings of the last successful load, ms. */
+  load?: { fetchMs: number; sessionMs: number; totalMs: number };
+  /** Size of the runtime's heap (wasm linear memory) right after the session was created, bytes. */
+  heapBytes?: number | null;
+  /** Its size now (it grows with the largest request so far and never shrinks), bytes. */
+  heapNowBytes?: number | null;
+  /** The last load failure, while not ready (for operators; tenants never see it). */
+  error?: string;
+}
+
 export interface ModelEngine {
   readonly id: string;
   /** Which backend serves it, for usage records and metrics (e.g. "edge-wasm", "gpu-pool", "node"). */
@@ -25,6 +44,8 @@ export interface ModelEngine {
   readonly ownedBy: string;
   /** Loads lazily; the same promise is reused while it succeeds. */
   open(): Promise<OpenModel>;
+  /** Load state, for engines that load in-process (health checks). */
+  loadStatus?(): EngineStatus;
 }
 
 /** Who is asking, for registries that route per request (e.g. a tenant that degrades to the edge). */

@@ -11,6 +11,7 @@ import type {
   UsageSummary,
 } from './tenancy.ts';
 import { summarizeRecords } from './usage-summary.ts';
+import { constantTimeEqual, sha256Hex } from './secrets.ts';
 
 export function openTenant(id: string, overrides: Partial<Tenant> = {}): Tenant {
   return {
@@ -29,19 +30,6 @@ export function openTenant(id: string, overrides: Partial<Tenant> = {}): Tenant 
   };
 }
 
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** Equal-length hex compare in constant time. */
-function sameHash(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
-
 export class StaticTenantStore implements TenantStore {
   private readonly entries: { hash: Promise<string>; tenant: Tenant; keyId: string }[];
   readonly records: UsageRecord[] = [];
@@ -49,7 +37,7 @@ export class StaticTenantStore implements TenantStore {
   /** @param keys api key → tenant */
   constructor(keys: Record<string, Tenant>) {
     this.entries = Object.entries(keys).map(([key, tenant], i) => ({
-      hash: sha256(key),
+      hash: sha256Hex(key),
       tenant,
       keyId: `key_${i}`,
     }));
@@ -57,9 +45,9 @@ export class StaticTenantStore implements TenantStore {
 
   async authenticate(apiKey: string | null) {
     if (!apiKey) return { ok: false as const, reason: 'missing' as const };
-    const hash = await sha256(apiKey);
+    const hash = await sha256Hex(apiKey);
     let found: (typeof this.entries)[number] | undefined;
-    for (const e of this.entries) if (sameHash(await e.hash, hash)) found = e;
+    for (const e of this.entries) if (constantTimeEqual(await e.hash, hash)) found = e;
     return found
       ? { ok: true as const, tenant: found.tenant, keyId: found.keyId }
       : { ok: false as const, reason: 'invalid' as const };

@@ -2,6 +2,7 @@
 export { decode, generate } from './decode.ts';
 export { planDecode } from './plan.ts';
 export { DecodeOptionsError } from './errors.ts';
+export type { DecodeOptionName, DecodeOptionsErrorReason } from './errors.ts';
 export { PrefixCache, type PrefixCacheOptions, type PrefixHit } from './prefix-cache.ts';
 export { DEFAULT_MAX_TOKENS, DEFAULT_STEPS, DEFAULT_THRESHOLD } from './options.ts';
 export type { CandidateSource, DecodeMode, DecodeOptions, DecodePlan } from './options.ts';

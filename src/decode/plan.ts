@@ -1,6 +1,6 @@
 /** Validates a request against the runner and builds the DecodePlan; throws DecodeOptionsError before any forward. */
 import { createAlgorithm, DEFAULT_ALGORITHM } from './algorithms/registry.ts';
-import { DecodeOptionsError } from './errors.ts';
+import { DecodeOptionsError, type DecodeOptionName } from './errors.ts';
 import { planLayout } from './layout.ts';
 import {
   DEFAULT_MAX_TOKENS,
@@ -12,13 +12,13 @@ import {
 } from './options.ts';
 import type { RunnerInfo } from './runner.ts';
 
-function positiveInt(param: string, v: number): number {
+function positiveInt(param: DecodeOptionName, v: number): number {
   if (!Number.isSafeInteger(v) || v <= 0)
     throw new DecodeOptionsError(param, `must be a positive integer, got ${v}`);
   return v;
 }
 
-function inUnitInterval(param: string, v: number): number {
+function inUnitInterval(param: DecodeOptionName, v: number): number {
   if (!(typeof v === 'number' && v > 0 && v <= 1))
     throw new DecodeOptionsError(param, `must be in (0, 1], got ${v}`);
   return v;
@@ -75,7 +75,8 @@ export function planDecode(
   if (options.maxTokens === undefined && room <= 0) {
     throw new DecodeOptionsError(
       'promptIds',
-      `the prompt (${prompt.length}) leaves no room in ${info.maxPositions} positions`,
+      `the prompt (${prompt.length} tokens) leaves no room in the model's ${info.maxPositions} positions`,
+      { reason: 'context_length' },
     );
   }
   const steps = options.steps ?? DEFAULT_STEPS;
@@ -92,7 +93,7 @@ export function planDecode(
   if (minimalTopk > maxTokens) {
     throw new DecodeOptionsError(
       'minimalTopk',
-      `must not exceed maxTokens (${maxTokens}): no step would remain`,
+      `must not exceed the completion length (${maxTokens}): no step would remain`,
     );
   }
   if (mode !== 'reference' && mode !== 'cached') {
@@ -105,8 +106,9 @@ export function planDecode(
   if (layout.canvasLength > info.maxPositions) {
     throw new DecodeOptionsError(
       'maxTokens',
-      `prompt (${prompt.length}) + maxTokens (${maxTokens}) padded to blocks of ${blockLength} is ` +
-        `${layout.canvasLength} positions, over the model's ${info.maxPositions}`,
+      `the prompt (${prompt.length} tokens) and ${maxTokens} completion tokens, padded to blocks of ` +
+        `${blockLength}, need ${layout.canvasLength} positions, over the model's ${info.maxPositions}`,
+      { reason: 'context_length' },
     );
   }
   const algo = createAlgorithm(algorithm, algorithmParams);

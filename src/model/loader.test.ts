@@ -1,7 +1,7 @@
-/** loadPackage over an in-memory store: verification, budget, ranged GETs, retries, memo and cache rules. */
+/** loadPackage over an in-memory store: verification, budget, ranged GETs, retries and cache rules. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forgetPackage, loadPackage } from './loader.ts';
+import { loadPackage } from './loader.ts';
 import { MANIFEST_FILE } from './manifest.ts';
 import { ModelLoadError, type BlobStore } from './store.ts';
 import {
@@ -11,7 +11,7 @@ import {
   memoryPackage,
   patternBytes,
 } from './testing/memory-store.ts';
-import { createLimiter } from './loader/limiter.ts';
+import { createConcurrencyLimit } from './loader/concurrency.ts';
 import { backoffDelay, withRetry } from './loader/retry.ts';
 
 const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 2 };
@@ -56,7 +56,6 @@ describe('loadPackage', () => {
     const { store, manifest } = await memoryPackage(files);
     const seen: number[] = [];
     const pkg = await loadPackage(store, {
-      memo: false,
       rangeChunkBytes: 300,
       onProgress: (done, total) => {
         seen.push(done);
@@ -77,33 +76,29 @@ describe('loadPackage', () => {
 
   test('no manifest → missing, naming the location; bad JSON and unknown format_version → format', async () => {
     await rejects(
-      loadPackage(new MemoryStore('mem://empty'), { memo: false }),
+      loadPackage(new MemoryStore('mem://empty'), {}),
       'missing',
       /manifest\.json.*mem:\/\/empty/,
     );
     const { store } = await memoryPackage(FILES());
     store.objects.set(MANIFEST_FILE, new TextEncoder().encode('{"format": '));
-    await rejects(loadPackage(store, { memo: false }), 'format', /not valid JSON/);
+    await rejects(loadPackage(store, {}), 'format', /not valid JSON/);
     const manifest = await makeManifest(FILES(), { format_version: 99 });
     store.objects.set(MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest)));
-    await rejects(loadPackage(store, { memo: false }), 'format', /format_version 99/);
+    await rejects(loadPackage(store, {}), 'format', /format_version 99/);
   });
 
   test('a manifest path that leaves the package is a format error', async () => {
     const { store } = await memoryPackage(FILES());
     const manifest = await makeManifest({ '../escape.onnx': patternBytes(4) });
     store.objects.set(MANIFEST_FILE, new TextEncoder().encode(JSON.stringify(manifest)));
-    await rejects(
-      loadPackage(store, { memo: false }),
-      'format',
-      /escape\.onnx.*leaves the package/,
-    );
+    await rejects(loadPackage(store, {}), 'format', /escape\.onnx.*leaves the package/);
   });
 
   test('the memory budget is checked before any file is downloaded', async () => {
     const { store } = await memoryPackage(FILES());
     await rejects(
-      loadPackage(store, { memo: false, memoryBudgetBytes: 1000 }),
+      loadPackage(store, { memoryBudgetBytes: 1000 }),
       'budget',
       /1060 bytes.*1000 bytes/,
     );
@@ -118,7 +113,7 @@ describe('loadPackage', () => {
     corrupt[500] ^= 1;
     store.objects.set('model.onnx', corrupt);
     await rejects(
-      loadPackage(store, { memo: false, cache, rangeChunkBytes: 256 }),
+      loadPackage(store, { cache, rangeChunkBytes: 256 }),
       'checksum',
       /model\.onnx.*corrupt/,
     );
@@ -127,19 +122,15 @@ describe('loadPackage', () => {
     assert.equal(cache.entries.has(sha('model.onnx')), false);
     store.objects.set('model.onnx', files['model.onnx'].slice(0, 999));
     await rejects(
-      loadPackage(store, { memo: false, cache, rangeChunkBytes: 256 }),
+      loadPackage(store, { cache, rangeChunkBytes: 256 }),
       'truncated',
       /model\.onnx.*999 bytes.*1000/,
     );
-    await rejects(loadPackage(store, { memo: false, cache }), 'truncated', /model\.onnx/);
+    await rejects(loadPackage(store, { cache }), 'truncated', /model\.onnx/);
     const fresh = new MemoryCache();
     store.objects.delete('tokenizer.json');
     store.objects.set('model.onnx', files['model.onnx']);
-    await rejects(
-      loadPackage(store, { memo: false, cache: fresh }),
-      'missing',
-      /tokenizer\.json.*missing/,
-    );
+    await rejects(loadPackage(store, { cache: fresh }), 'missing', /tokenizer\.json.*missing/);
     assert.equal(fresh.entries.has(sha('tokenizer.json')), false);
   });
 
@@ -147,12 +138,12 @@ describe('loadPackage', () => {
     const files = FILES();
     const { store, manifest } = await memoryPackage(files);
     const cache = new MemoryCache();
-    await loadPackage(store, { memo: false, cache });
+    await loadPackage(store, { cache });
     assert.equal(cache.entries.size, 3);
     store.calls.length = 0;
     const graph = manifest.files.find((f) => f.path === 'model.onnx')!;
     cache.entries.get(graph.sha256)![0] ^= 0xff;
-    const pkg = await loadPackage(store, { memo: false, cache });
+    const pkg = await loadPackage(store, { cache });
     assert.deepEqual(store.calls, [`get ${MANIFEST_FILE}`, 'get model.onnx']);
     assert.deepEqual(pkg.files.get('model.onnx'), files['model.onnx']);
     assert.deepEqual(cache.entries.get(graph.sha256), files['model.onnx']);
@@ -161,11 +152,11 @@ describe('loadPackage', () => {
   test('transient errors are retried with backoff; other errors and exhausted retries are not hidden', async () => {
     const { store } = await memoryPackage(FILES());
     const twice = flaky(store, 2);
-    const pkg = await loadPackage(twice, { memo: false, retry: FAST_RETRY });
+    const pkg = await loadPackage(twice, { retry: FAST_RETRY });
     assert.equal(twice.failed, 2);
     assert.equal(pkg.files.size, 3);
     await rejects(
-      loadPackage(flaky(store, 5), { memo: false, retries: 2, retry: FAST_RETRY }),
+      loadPackage(flaky(store, 5), { retries: 2, retry: FAST_RETRY }),
       'transient',
       /503/,
     );
@@ -178,33 +169,22 @@ describe('loadPackage', () => {
       },
       head: async () => null,
     };
-    await rejects(
-      loadPackage(denied, { memo: false, retry: FAST_RETRY }),
-      'missing',
-      /access denied/,
-    );
+    await rejects(loadPackage(denied, { retry: FAST_RETRY }), 'missing', /access denied/);
     assert.equal(calls, 1);
   });
 
-  test('repeated loads of one location share a promise; a failed load is not memoized', async () => {
-    forgetPackage();
-    const { store } = await memoryPackage(FILES(), 'mem://memo');
-    const [a, b] = await Promise.all([loadPackage(store), loadPackage(store)]);
-    assert.equal(a, b);
-    assert.equal(store.calls.filter((c) => c === `get ${MANIFEST_FILE}`).length, 1);
-    await rejects(loadPackage(store, { memoryBudgetBytes: 10 }), 'budget', /budget/);
-    forgetPackage('mem://memo');
-    const broken = new MemoryStore('mem://memo');
-    await rejects(loadPackage(broken), 'missing', /manifest/);
-    const fixed = await loadPackage(store);
-    assert.notEqual(fixed, a);
-    forgetPackage();
+  test('no hidden state: every load reads the store and hands out its own bytes', async () => {
+    const { store } = await memoryPackage(FILES(), 'mem://again');
+    const a = await loadPackage(store);
+    const b = await loadPackage(store);
+    assert.notEqual(a.files, b.files);
+    assert.equal(store.calls.filter((c) => c === `get ${MANIFEST_FILE}`).length, 2);
   });
 });
 
 describe('loader helpers', () => {
   test('the limiter never runs more than n tasks at once', async () => {
-    const limit = createLimiter(3);
+    const limit = createConcurrencyLimit(3);
     let active = 0;
     let peak = 0;
     await Promise.all(

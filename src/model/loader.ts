@@ -6,9 +6,9 @@
 import type { Manifest } from './manifest.ts';
 import { ModelLoadError, type BlobStore, type FileCache } from './store.ts';
 import { describeFile, fetchFile, type StorageCall } from './loader/fetch-file.ts';
-import { createLimiter } from './loader/limiter.ts';
+import { createConcurrencyLimit } from './loader/concurrency.ts';
 import { readManifest } from './loader/read-manifest.ts';
-import { withRetry, type RetryOptions } from './loader/retry.ts';
+import { withRetry, type StorageRetryOptions } from './loader/retry.ts';
 import { sha256Hex } from './loader/sha256.ts';
 
 export const DEFAULT_CONCURRENCY = 8;
@@ -26,28 +26,15 @@ export interface LoadPackageOptions {
   /** Extra attempts for a transient storage error (default 4), with exponential backoff and jitter. */
   retries?: number;
   /** Backoff tuning (tests shorten it). */
-  retry?: Omit<RetryOptions, 'retries'>;
+  retry?: Omit<StorageRetryOptions, 'retries'>;
   /** Bytes done (cache hits included) of the package total, and the file that advanced. */
   onProgress?: (doneBytes: number, totalBytes: number, file: string) => void;
-  /**
-   * Reuse an earlier or in-flight load of the same `store.location` (default true). A failed load is
-   * forgotten. The memo keeps the bytes alive: pass false, or call forgetPackage, once they are consumed.
-   */
-  memo?: boolean;
 }
 
 export interface LoadedPackage {
   manifest: Manifest;
   /** Verified bytes of every manifest file, by package path. */
   files: Map<string, Uint8Array>;
-}
-
-const memo = new Map<string, Promise<LoadedPackage>>();
-
-/** Drops memoized loads: one location, or all of them. */
-export function forgetPackage(location?: string): void {
-  if (location === undefined) memo.clear();
-  else memo.delete(location);
 }
 
 export function packageBytes(manifest: Manifest): number {
@@ -69,51 +56,14 @@ function mib(n: number): string {
 }
 
 /**
- * Loads (or reuses the memoized load of) the package at `store`.
+ * Loads the package at `store`: manifest, then every file, sizes and sha256 verified. Callers own the bytes
+ * (nothing is kept here), so they can drop them once a session holds its own copy.
  * @example const { manifest, files } = await loadPackage(new R2Store(env.MODELS, { prefix: 'tiny' }), { memoryBudgetBytes: 64 << 20 })
  */
 export async function loadPackage(
   store: BlobStore,
   options: LoadPackageOptions = {},
 ): Promise<LoadedPackage> {
-  if (options.memo === false) return loadUncached(store, options);
-  let pending = memo.get(store.location);
-  if (!pending) {
-    pending = loadUncached(store, options);
-    memo.set(store.location, pending);
-    pending.catch(() => {
-      if (memo.get(store.location) === pending) memo.delete(store.location);
-    });
-  }
-  const loaded = await pending;
-  checkBudget(store, loaded.manifest, options.memoryBudgetBytes);
-  return loaded;
-}
-
-/** How storage is read: what every package loader (in memory, or onto disk on Node) takes from the options. */
-export type StorageOptions = Pick<
-  LoadPackageOptions,
-  'concurrency' | 'rangeChunkBytes' | 'retries' | 'retry' | 'onProgress'
->;
-
-/** The request discipline: at most `concurrency` storage requests at once, transient errors retried. */
-export function storageAccess({
-  concurrency = DEFAULT_CONCURRENCY,
-  rangeChunkBytes = DEFAULT_RANGE_CHUNK_BYTES,
-  retries,
-  retry,
-}: StorageOptions): { call: StorageCall; rangeChunkBytes: number } {
-  if (!Number.isInteger(rangeChunkBytes) || rangeChunkBytes < 1)
-    throw new RangeError(`rangeChunkBytes must be a positive integer, got ${rangeChunkBytes}`);
-  const limit = createLimiter(concurrency);
-  // Retry outside the limit, so a backoff sleep does not hold a request slot.
-  return {
-    call: (request) => withRetry(() => limit(request), { ...retry, retries }),
-    rangeChunkBytes,
-  };
-}
-
-async function loadUncached(store: BlobStore, options: LoadPackageOptions): Promise<LoadedPackage> {
   const { cache, memoryBudgetBytes, onProgress } = options;
   const { call, rangeChunkBytes } = storageAccess(options);
   const manifest = await readManifest(store, call);
@@ -151,6 +101,29 @@ async function loadUncached(store: BlobStore, options: LoadPackageOptions): Prom
     }),
   );
   return { manifest, files };
+}
+
+/** How storage is read: what every package loader (in memory, or onto disk on Node) takes from the options. */
+export type StorageOptions = Pick<
+  LoadPackageOptions,
+  'concurrency' | 'rangeChunkBytes' | 'retries' | 'retry' | 'onProgress'
+>;
+
+/** The request discipline: at most `concurrency` storage requests at once, transient errors retried. */
+export function storageAccess({
+  concurrency = DEFAULT_CONCURRENCY,
+  rangeChunkBytes = DEFAULT_RANGE_CHUNK_BYTES,
+  retries,
+  retry,
+}: StorageOptions): { call: StorageCall; rangeChunkBytes: number } {
+  if (!Number.isInteger(rangeChunkBytes) || rangeChunkBytes < 1)
+    throw new RangeError(`rangeChunkBytes must be a positive integer, got ${rangeChunkBytes}`);
+  const limit = createConcurrencyLimit(concurrency);
+  // Retry outside the limit, so a backoff sleep does not hold a request slot.
+  return {
+    call: (request) => withRetry(() => limit(request), { ...retry, retries }),
+    rangeChunkBytes,
+  };
 }
 
 /** A cache hit is used only when it still matches its size and hash (disks rot; caches get edited). */

@@ -3,6 +3,10 @@
  * Only hashes are stored; a key is shown once, when it is created.
  */
 
+import { sha256Hex } from '../api/secrets.ts';
+
+export { constantTimeEqual, secretsEqual } from '../api/secrets.ts';
+
 export const API_KEY_PREFIX = 'sk-unmask-';
 /** 43 base62 characters carry 43·log2(62) ≈ 256 bits, i.e. 32 random bytes. */
 const SECRET_LENGTH = 43;
@@ -47,38 +51,9 @@ export function newTenantId(): string {
 }
 
 /** Lower-case hex SHA-256 of the whole key, the only form a key is stored in. */
-export async function hashApiKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key));
-  return toHex(new Uint8Array(digest));
-}
+export const hashApiKey = sha256Hex;
 
 /** The last 4 characters of a key, stored as a hint for listings (never enough to guess the key). */
 export function keyHint(key: string): string {
   return key.slice(-4);
-}
-
-/**
- * Compares two strings in time that depends only on their lengths (hashes have a fixed, public length):
- * every character is visited and differences are OR-ed together, with no early exit.
- */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const length = Math.max(a.length, b.length);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < length; i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
-  return diff === 0;
-}
-
-/**
- * Constant-time comparison of secrets of any length (e.g. an admin token): both sides are hashed first, so
- * the comparison runs over two 64-character digests and leaks neither content nor length.
- */
-export async function secretsEqual(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([hashApiKey(given), hashApiKey(expected)]);
-  return constantTimeEqual(a, b);
-}
-
-function toHex(bytes: Uint8Array): string {
-  let hex = '';
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
-  return hex;
 }

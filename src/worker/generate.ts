@@ -1,41 +1,31 @@
 /**
- * POST /internal/generate: one non-streaming generation on the edge model, for smoke tests and benchmarks.
- * Body: { prompt_ids | prompt [+ chat], max_tokens, block_length?, steps?, threshold?, temperature?, top_k?,
- * top_p?, seed?, eos_early_stop?, mode? } → { model, tokens, text, finish_reason, seed, prompt_tokens, stats }.
+ * POST /internal/generate: one non-streaming generation on the edge model, for smoke tests and benchmarks. It runs
+ * through the same engine as the OpenAI routes (interleaved forwards, the prefix cache).
+ * Body: { prompt_ids | prompt [+ chat], max_tokens, the decode fields of the OpenAI routes, mode? }
+ *   → { model, tokens, text, finish_reason, seed, prompt_tokens, stats }.
  */
 import type { Context } from 'hono';
 import { z } from 'zod';
-import { ApiError, badRequest } from '../api/errors.ts';
-import { DecodeOptionsError, generate, type DecodeOptions } from '../decode/index.ts';
+import { DecodeOptionsError, type DecodeResult } from '../decode/index.ts';
 import { TemplateError } from '../model/text-codec.ts';
-import type { EdgeModel, ModelEngine } from './engine.ts';
+import type { ModelEngine, OpenModel } from '../api/engine.ts';
+import { badRequest } from '../api/errors.ts';
+import {
+  decodeFields,
+  decodeOptionsApiError,
+  toDecodeOptions,
+} from '../api/protocol/decode-fields.ts';
 
 const GenerateBody = z.strictObject({
+  ...decodeFields,
   prompt_ids: z.array(z.number().int()).optional(),
   prompt: z.string().optional(),
   chat: z.boolean().optional(),
   max_tokens: z.number().int(),
-  block_length: z.number().int().optional(),
-  steps: z.number().int().optional(),
-  threshold: z.number().optional(),
-  temperature: z.number().optional(),
-  top_k: z.number().int().optional(),
-  top_p: z.number().optional(),
-  seed: z.number().int().optional(),
-  eos_early_stop: z.boolean().optional(),
   mode: z.enum(['reference', 'cached']).optional(),
 });
 
 export type GenerateBody = z.infer<typeof GenerateBody>;
-
-/** DecodeOptions names → this route's field names. */
-const FIELDS: Record<string, string> = {
-  maxTokens: 'max_tokens',
-  blockLength: 'block_length',
-  topK: 'top_k',
-  topP: 'top_p',
-  eosEarlyStop: 'eos_early_stop',
-};
 
 async function readBody(c: Context): Promise<GenerateBody> {
   let raw: unknown;
@@ -58,25 +48,7 @@ async function readBody(c: Context): Promise<GenerateBody> {
   return body;
 }
 
-function decodeOptions(b: GenerateBody): DecodeOptions {
-  const options: DecodeOptions = {
-    maxTokens: b.max_tokens,
-    blockLength: b.block_length,
-    steps: b.steps,
-    threshold: b.threshold,
-    temperature: b.temperature,
-    topK: b.top_k,
-    topP: b.top_p,
-    seed: b.seed,
-    eosEarlyStop: b.eos_early_stop,
-    mode: b.mode,
-  };
-  for (const k of Object.keys(options) as (keyof DecodeOptions)[])
-    if (options[k] === undefined) delete options[k];
-  return options;
-}
-
-function promptIds(b: GenerateBody, { codec }: EdgeModel): number[] {
+function promptIds(b: GenerateBody, { codec }: OpenModel): number[] {
   if (b.prompt_ids) return b.prompt_ids;
   try {
     return codec.encode(
@@ -97,32 +69,30 @@ function keepAlive(c: Context, p: Promise<unknown>): void {
   }
 }
 
-/** Runs the decode loop; a DecodeOptionsError becomes a 400 naming this route's field. */
-async function run(model: EdgeModel, ids: number[], body: GenerateBody) {
+/** Runs one generation to its result; a bad option is a 400 naming this route's field. */
+async function run(model: OpenModel, ids: number[], body: GenerateBody): Promise<DecodeResult> {
+  const options = { ...toDecodeOptions(body), ...(body.mode ? { mode: body.mode } : {}) };
+  const aliases = { promptIds: body.prompt_ids ? 'prompt_ids' : 'prompt' };
   try {
-    return await generate(model.runner, ids, decodeOptions(body));
+    for await (const ev of model.decode(ids, options)) if (ev.type === 'done') return ev.result;
   } catch (e: unknown) {
-    if (!(e instanceof DecodeOptionsError)) throw e;
-    const root = e.param.split('.')[0];
-    const param =
-      root === 'promptIds' ? (body.prompt_ids ? 'prompt_ids' : 'prompt') : (FIELDS[root] ?? root);
-    throw new ApiError(400, 'invalid_request_error', e.message.replace(/^[\w.]+: /, `${param}: `), {
-      param,
-    });
+    if (e instanceof DecodeOptionsError) throw decodeOptionsApiError(e, aliases);
+    throw e;
   }
+  throw new Error('decode ended without a result');
 }
 
 /** The route handler for `engine`. */
 export function generateHandler(engine: ModelEngine) {
   return async function internalGenerate(c: Context): Promise<Response> {
     const body = await readBody(c);
-    const loading = engine.model();
-    keepAlive(c, loading);
-    const model = await loading;
+    const opening = engine.open();
+    keepAlive(c, opening);
+    const model = await opening;
     const ids = promptIds(body, model);
     const result = await run(model, ids, body);
     return c.json({
-      model: engine.name,
+      model: engine.id,
       tokens: result.tokens,
       text: model.codec.decode(result.tokens),
       finish_reason: result.finishReason,

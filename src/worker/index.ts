@@ -1,4 +1,3 @@
-/** The Worker app factory, its engine contract and the env → model source mapping. */
-export { createWorkerApp, type WorkerAppOptions } from './app.ts';
-export type { EdgeModel, EngineState, EngineStatus, ModelEngine } from './engine.ts';
+/** The Worker's wiring: the env → model source mapping, settings, and the internal generate route. */
 export { ModelSourceError, storeFromEnv, type WorkerEnv } from './model-source.ts';
+export { generateHandler } from './generate.ts';

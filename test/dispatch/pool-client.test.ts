@@ -137,7 +137,7 @@ describe('GPU pool client against a protocol server', () => {
     assert.deepEqual(req.body, {
       model: POOL_MODEL,
       prompt_ids: prompt(),
-      options: { max_tokens: 24, threshold: 0.9, temperature: 0, seed: 4 },
+      options: { maxTokens: 24, threshold: 0.9, temperature: 0, seed: 4 },
     });
   });
 
@@ -205,7 +205,8 @@ describe('GPU pool client against a protocol server', () => {
       (n: number) => (n === 0 ? { stallAfterEvents: 0 } : undefined),
     ]) {
       const p = await startPool(script);
-      const one = engineFor([p.url], { idleTimeoutMs: 200 });
+      // The idle timeout detects the last script's stall; the retry budget (1500 ms) leaves room for the retry.
+      const one = engineFor([p.url], { idleTimeoutMs: 500 });
       const got = await collect((await one.engine.open()).decode(prompt(), OPTIONS));
       assert.deepEqual(
         got.flatMap((e) => (e.type === 'block' ? e.tokens : [])),

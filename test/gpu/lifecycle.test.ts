@@ -20,7 +20,7 @@ const MODEL = 'tiny-gpu';
 const LONG = (seed: number, maxTokens: number): GenerateRequest => ({
   model: MODEL,
   prompt_ids: randomIds(6, 400, seed),
-  options: { max_tokens: maxTokens, block_length: 32, threshold: 1 },
+  options: { maxTokens: maxTokens, blockLength: 32, threshold: 1 },
 });
 
 async function drainEvents(res: Response): Promise<PoolEvent[]> {

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generate, type DecodeOptions, type DecodeResult } from '../../src/decode/index.ts';
+import { generate, type DecodeResult } from '../../src/decode/index.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
 import { openLocalModel } from '../../backends/node/local-package.ts';
 import {
@@ -31,61 +31,46 @@ const MODEL = 'tiny-gpu';
 
 /** Different prompt lengths (some with complete prompt blocks, so a prefill), block sizes and samplers. */
 const CASES: { prompt: number; options: GenerateRequest['options'] }[] = [
-  { prompt: 5, options: { max_tokens: 40, block_length: 8, threshold: 0.9 } },
-  { prompt: 8, options: { max_tokens: 33, block_length: 8, threshold: 0.5 } },
-  { prompt: 13, options: { max_tokens: 24, block_length: 4, threshold: 0.7, steps: 2 } },
-  { prompt: 21, options: { max_tokens: 48, block_length: 16, threshold: 0.95, steps: 20 } },
+  { prompt: 5, options: { maxTokens: 40, blockLength: 8, threshold: 0.9 } },
+  { prompt: 8, options: { maxTokens: 33, blockLength: 8, threshold: 0.5 } },
+  { prompt: 13, options: { maxTokens: 24, blockLength: 4, threshold: 0.7, steps: 2 } },
+  { prompt: 21, options: { maxTokens: 48, blockLength: 16, threshold: 0.95, steps: 20 } },
   {
     prompt: 9,
     options: {
-      max_tokens: 40,
-      block_length: 8,
+      maxTokens: 40,
+      blockLength: 8,
       threshold: 0.8,
       temperature: 0.9,
-      top_k: 20,
-      top_p: 0.9,
+      topK: 20,
+      topP: 0.9,
       seed: 7,
     },
   },
   {
     prompt: 17,
-    options: { max_tokens: 40, block_length: 8, threshold: 0.6, temperature: 1.2, seed: 3 },
+    options: { maxTokens: 40, blockLength: 8, threshold: 0.6, temperature: 1.2, seed: 3 },
   },
   {
     prompt: 12,
     options: {
-      max_tokens: 40,
-      block_length: 8,
+      maxTokens: 40,
+      blockLength: 8,
       threshold: 0.9,
-      eos_early_stop: true,
-      strategy: 'hierarchy',
+      eosEarlyStop: true,
+      algorithm: 'hierarchy',
     },
   },
-  { prompt: 40, options: { max_tokens: 64, block_length: 8, threshold: 0.9 } },
-  { prompt: 70, options: { max_tokens: 64, block_length: 8, threshold: 0.7 } },
-  { prompt: 3, options: { max_tokens: 64, block_length: 8, threshold: 0.99 } },
+  { prompt: 40, options: { maxTokens: 64, blockLength: 8, threshold: 0.9 } },
+  { prompt: 70, options: { maxTokens: 64, blockLength: 8, threshold: 0.7 } },
+  { prompt: 3, options: { maxTokens: 64, blockLength: 8, threshold: 0.99 } },
 ];
-
-function decodeOptions(o: GenerateRequest['options']): DecodeOptions {
-  return {
-    maxTokens: o.max_tokens,
-    blockLength: o.block_length,
-    steps: o.steps,
-    threshold: o.threshold,
-    temperature: o.temperature,
-    topK: o.top_k,
-    topP: o.top_p,
-    seed: o.seed,
-    eosEarlyStop: o.eos_early_stop,
-    algorithm: o.strategy,
-  };
-}
 
 /** A long greedy generation: threshold 1 commits exactly one token per step, so it takes max_tokens forwards. */
 const LONG = (seed: number, maxTokens = 512): GenerateRequest => ({
   model: MODEL,
   prompt_ids: randomIds(6, 400, seed),
-  options: { max_tokens: maxTokens, block_length: 32, threshold: 1 },
+  options: { maxTokens: maxTokens, blockLength: 32, threshold: 1 },
 });
 
 function done(events: PoolEvent[]) {
@@ -116,7 +101,7 @@ describe('GPU server (CPU provider, tiny model)', () => {
   test("one request: the direct loop's tokens, block events concatenating to the result", async () => {
     const { prompt, options } = CASES[0];
     const ids = randomIds(prompt, vocab - 8, 100);
-    const want = await generate(runner, ids, decodeOptions(options));
+    const want = await generate(runner, ids, options);
     const events = await collect(server.url, { model: MODEL, prompt_ids: ids, options });
     const result = done(events);
     assert.deepEqual(result.tokens, want.tokens);
@@ -138,7 +123,7 @@ describe('GPU server (CPU provider, tiny model)', () => {
     const events = await collect(server.url, {
       model: MODEL,
       prompt_ids: ids,
-      options: { max_tokens: 16, block_length: 8 },
+      options: { maxTokens: 16, blockLength: 8 },
       denoise: true,
     });
     const steps = events.filter((e) => e.type === 'step');
@@ -151,7 +136,7 @@ describe('GPU server (CPU provider, tiny model)', () => {
     const ids = CASES.map((c, i) => randomIds(c.prompt, vocab - 8, 100 + i));
     const want: DecodeResult[] = [];
     for (let i = 0; i < CASES.length; i++)
-      want.push(await generate(runner, ids[i], decodeOptions(CASES[i].options)));
+      want.push(await generate(runner, ids[i], CASES[i].options));
     const got = await Promise.all(
       CASES.map((c, i) =>
         collect(server.url, { model: MODEL, prompt_ids: ids[i], options: c.options }),
@@ -180,12 +165,12 @@ describe('GPU server (CPU provider, tiny model)', () => {
 
   test('a repeated prompt prefix is served from the prefix cache: same tokens, no prefill', async () => {
     const system = randomIds(40, vocab - 8, 4242);
-    const options = { max_tokens: 24, block_length: 8, threshold: 0.8 };
+    const options = { maxTokens: 24, blockLength: 8, threshold: 0.8 };
     const first = done(
       await collect(server.url, { model: MODEL, prompt_ids: [...system, 1, 2, 3], options }),
     );
     const ids = [...system, 7, 7, 7];
-    const want = await generate(runner, ids, decodeOptions(options));
+    const want = await generate(runner, ids, options);
     const second = done(await collect(server.url, { model: MODEL, prompt_ids: ids, options }));
     assert.equal(first.stats.cachedPromptTokens, 0);
     assert.deepEqual(second.tokens, want.tokens);
@@ -218,15 +203,15 @@ describe('GPU server (CPU provider, tiny model)', () => {
   });
 
   test('bad requests get 400 with the error envelope naming the field', async () => {
-    const base = { model: MODEL, prompt_ids: [1, 2, 3], options: { max_tokens: 8 } };
+    const base = { model: MODEL, prompt_ids: [1, 2, 3], options: { maxTokens: 8 } };
     const cases: [unknown, string | null, string | null][] = [
       ['{not json', null, 'invalid_json'],
       [{ model: MODEL, prompt_ids: [1] }, 'options', null],
       [{ ...base, prompt_ids: [1, 'x'] }, 'prompt_ids.1', null],
       [{ ...base, prompt_ids: [1, vocab + 5] }, 'prompt_ids', null],
-      [{ ...base, options: { max_tokens: 8, threshold: 2 } }, 'threshold', null],
-      [{ ...base, options: { max_tokens: 8, strategy: 'nope' } }, 'strategy', null],
-      [{ ...base, options: { max_tokens: 100_000 } }, 'max_tokens', 'context_length_exceeded'],
+      [{ ...base, options: { maxTokens: 8, threshold: 2 } }, 'threshold', null],
+      [{ ...base, options: { maxTokens: 8, algorithm: 'nope' } }, 'strategy', null],
+      [{ ...base, options: { maxTokens: 100_000 } }, 'max_tokens', 'context_length_exceeded'],
       [{ ...base, model: 'other' }, 'model', 'model_not_found'],
     ];
     for (const [body, param, code] of cases) {

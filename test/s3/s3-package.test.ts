@@ -28,7 +28,7 @@ import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import { S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from '../fixtures/s3rver.ts';
 
 const PART_SIZE = 64 * 1024;
-const FAST = { memo: false, retry: { baseDelayMs: 1, maxDelayMs: 5 } } as const;
+const FAST = { retry: { baseDelayMs: 1, maxDelayMs: 5 } } as const;
 
 function expectLoadError(code: ModelLoadError['code'], file: string) {
   return (e: unknown) => {

@@ -30,7 +30,7 @@ interface GenerateResponse {
   text: string;
   finish_reason: string;
   seed: number;
-  stats: { forwards: number; runnerMs: number };
+  stats: { forwards: number; prefillForwards: number; runnerMs: number };
 }
 
 const ERROR_KEYS = ['code', 'message', 'param', 'type'];
@@ -69,7 +69,11 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     const want = await generate(node.runner, ids, opts);
     assert.deepEqual(got.tokens, want.tokens);
     assert.equal(got.finish_reason, want.finishReason);
-    assert.equal(got.stats.forwards, want.stats.forwards);
+    // The route shares the isolate's prefix cache, so a prompt seen before skips its prefill forward.
+    assert.equal(
+      got.stats.forwards - got.stats.prefillForwards,
+      want.stats.forwards - want.stats.prefillForwards,
+    );
     return got;
   }
 
@@ -157,25 +161,6 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     assert.equal(body.state, 'ready');
     assert.equal(body.package, node.manifest.name);
     assert.ok(Number(body.heapBytes) > 0, `heapBytes ${body.heapBytes}`);
-  });
-
-  test('warm per-forward time, workerd vs ORT-node', async (t) => {
-    const body = { prompt_ids: prompt, max_tokens: 64, block_length: 32, threshold: 0.95 };
-    const res = await worker.post('/internal/generate', body);
-    const w = (res.body as unknown as GenerateResponse).stats;
-    const n = (
-      await generate(node.runner, prompt, { maxTokens: 64, blockLength: 32, threshold: 0.95 })
-    ).stats;
-    t.diagnostic(
-      `ms/forward (B=32, warm): workerd ${(w.runnerMs / w.forwards).toFixed(2)}, ORT-node ${(n.runnerMs / n.forwards).toFixed(2)} (${w.forwards} forwards)`,
-    );
-    const kib = (b: number) => (b / 1024).toFixed(0);
-    const files = built.sizes
-      .map((s) => `${s.file.replace(/^[0-9a-f]{40}-/, '')} ${kib(s.bytes)}/${kib(s.gzipBytes)} KiB`)
-      .join(', ');
-    t.diagnostic(
-      `bundle: wrangler Total Upload ${built.upload?.kib} KiB / gzip ${built.upload?.gzipKiB} KiB (${files}); build ${built.buildMs.toFixed(0)} ms`,
-    );
   });
 
   test('bad input → 400 OpenAI error envelope, never 500', async () => {

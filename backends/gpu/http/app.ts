@@ -1,6 +1,6 @@
 /** The GPU server's routes (protocol.ts): health, metrics, and the authenticated internal generate/model API. */
 import { Hono } from 'hono';
-import type { Admission } from '../admission.ts';
+import type { AdmissionQueue } from '../admission-queue.ts';
 import type { InferenceEngine } from '../engine.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../../node/metrics/prometheus.ts';
 import type { PoolMetrics } from '../metrics/pool-metrics.ts';
@@ -10,7 +10,7 @@ import {
   type ModelDescription,
 } from '../../../src/dispatch/pool/protocol.ts';
 import { poolAuth } from './auth.ts';
-import { ApiError, errorResponse } from '../../../src/api/errors.ts';
+import { ApiError, errorResponse, renderErrors } from '../../../src/api/errors.ts';
 import { unavailable } from './errors.ts';
 import { generationStream } from './generation.ts';
 import { parseGenerate } from './request.ts';
@@ -23,7 +23,7 @@ export interface PoolState {
   /** Set once the model is loaded and warmed. */
   readonly engine: InferenceEngine | null;
   readonly model: ModelDescription | null;
-  readonly admission: Admission;
+  readonly admission: AdmissionQueue;
   readonly metrics: PoolMetrics;
 }
 
@@ -45,13 +45,7 @@ export function createPoolApp({
 }: PoolAppOptions): Hono {
   const app = new Hono();
 
-  app.onError((e, c) => {
-    if (e instanceof ApiError) return errorResponse(e);
-    console.error(`gpu-server: ${c.req.method} ${c.req.path}:`, e);
-    return errorResponse(
-      new ApiError(500, 'server_error', 'internal error', { code: 'internal_error' }),
-    );
-  });
+  app.onError(renderErrors({ log: (line) => console.error(`gpu-server: ${line}`) }));
   app.notFound((c) =>
     errorResponse(new ApiError(404, 'not_found_error', `no route ${c.req.method} ${c.req.path}`)),
   );

@@ -1,28 +1,18 @@
-/** Shared-secret bearer auth for the internal API, compared in constant time. */
-import { createHash, timingSafeEqual } from 'node:crypto';
+/** The pool's internal API is for holders of the shared secret only (GPU_POOL_SECRET). */
 import type { MiddlewareHandler } from 'hono';
-import { ApiError } from '../../../src/api/errors.ts';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** True when `header` is `Bearer <secret>`. Hashing first makes the compare length-independent. */
-export function bearerMatches(header: string | undefined, secret: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  return m !== null && timingSafeEqual(digest(m[1].trim()), digest(secret));
-}
+import { bearerAuth } from '../../../src/api/bearer-auth.ts';
 
 /**
- * Rejects requests without the pool secret (401 authentication_error).
+ * Rejects requests without the pool secret (401 authentication_error). An empty secret is a start-up error,
+ * never an open API.
  * @example app.use('/internal/*', poolAuth({ secret: process.env.GPU_POOL_SECRET! }))
  */
 export function poolAuth({ secret }: { secret: string }): MiddlewareHandler {
   if (!secret) throw new Error('poolAuth: the secret must not be empty');
-  return async function poolAuth(c, next) {
-    if (!bearerMatches(c.req.header('authorization'), secret)) {
-      throw new ApiError(401, 'authentication_error', 'invalid or missing pool secret', {
-        code: 'invalid_api_key',
-      });
-    }
-    await next();
-  };
+  return bearerAuth({
+    token: secret,
+    name: 'pool secret',
+    setting: 'GPU_POOL_SECRET',
+    codes: { disabled: 'pool_disabled', invalid: 'invalid_api_key' },
+  });
 }

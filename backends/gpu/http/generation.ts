@@ -3,7 +3,7 @@
  * events as SSE PoolEvents, records the request's metrics, and leaves the batch when the client goes away.
  */
 import type { DecodeEvent } from '../../../src/decode/index.ts';
-import type { Ticket } from '../admission.ts';
+import type { Ticket } from '../admission-queue.ts';
 import { InferenceError, type InferenceEngine } from '../engine.ts';
 import type { PoolMetrics } from '../metrics/pool-metrics.ts';
 import type { PoolEvent } from '../../../src/dispatch/pool/protocol.ts';

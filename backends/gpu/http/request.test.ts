@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunnerInfo } from '../../../src/decode/runner.ts';
-import { bearerMatches } from './auth.ts';
-import { ApiError } from '../../../src/api/errors.ts';
+import { Hono } from 'hono';
+import { poolAuth } from './auth.ts';
+import { ApiError, renderErrors } from '../../../src/api/errors.ts';
 import { parseGenerate } from './request.ts';
 
 const info: RunnerInfo = {
@@ -24,12 +25,12 @@ function error(body: unknown): ApiError {
   throw new Error('no error');
 }
 
-test('maps the snake_case options onto DecodeOptions and fixes the seed', () => {
+test('takes the DecodeOptions as sent and fixes the seed', () => {
   const r = parseGenerate(
     {
       model: 'm',
       prompt_ids: [1, 2],
-      options: { max_tokens: 8, top_k: 3, strategy: 'hierarchy', eos_early_stop: true },
+      options: { maxTokens: 8, topK: 3, algorithm: 'hierarchy', eosEarlyStop: true },
     },
     'm',
     info,
@@ -40,18 +41,19 @@ test('maps the snake_case options onto DecodeOptions and fixes the seed', () => 
   assert.ok(Number.isSafeInteger(seed));
   assert.deepEqual(rest, { maxTokens: 8, topK: 3, algorithm: 'hierarchy', eosEarlyStop: true });
   assert.equal(
-    parseGenerate({ model: 'm', prompt_ids: [1], options: { max_tokens: 8, seed: 5 } }, 'm', info)
+    parseGenerate({ model: 'm', prompt_ids: [1], options: { maxTokens: 8, seed: 5 } }, 'm', info)
       .options.seed,
     5,
   );
 });
 
 test('bad requests name the request field', () => {
-  const base = { model: 'm', prompt_ids: [1], options: { max_tokens: 8 } };
-  assert.equal(error({ ...base, options: {} }).param, 'options.max_tokens');
+  const base = { model: 'm', prompt_ids: [1], options: { maxTokens: 8 } };
+  assert.equal(error({ ...base, options: {} }).param, 'options.maxTokens');
+  assert.equal(error({ ...base, options: { maxTokens: 8, max_tokens: 8 } }).param, 'options');
   assert.equal(error({ ...base, prompt_ids: [508] }).param, 'prompt_ids');
-  assert.equal(error({ ...base, options: { max_tokens: 8, top_p: 0 } }).param, 'top_p');
-  const ctx = error({ ...base, options: { max_tokens: 5000 } });
+  assert.equal(error({ ...base, options: { maxTokens: 8, topP: 0 } }).param, 'top_p');
+  const ctx = error({ ...base, options: { maxTokens: 5000 } });
   assert.deepEqual(
     [ctx.status, ctx.param, ctx.code],
     [400, 'max_tokens', 'context_length_exceeded'],
@@ -59,9 +61,18 @@ test('bad requests name the request field', () => {
   assert.equal(error({ ...base, model: 'x' }).code, 'model_not_found');
 });
 
-test('bearer auth matches only the exact secret', () => {
-  assert.ok(bearerMatches('Bearer s3cret', 's3cret'));
-  assert.ok(bearerMatches('bearer  s3cret ', 's3cret'));
-  for (const h of [undefined, '', 's3cret', 'Bearer s3cre', 'Bearer s3crett', 'Basic s3cret'])
-    assert.ok(!bearerMatches(h, 's3cret'), String(h));
+test('the pool secret: only the exact bearer token passes, in the OpenAI error envelope otherwise', async () => {
+  const app = new Hono();
+  app.onError(renderErrors());
+  app.use('/internal/*', poolAuth({ secret: 's3cret' }));
+  app.get('/internal/x', (c) => c.text('ok'));
+  const status = async (authorization?: string) =>
+    (await app.request('/internal/x', authorization ? { headers: { authorization } } : {})).status;
+  assert.equal(await status('Bearer s3cret'), 200);
+  assert.equal(await status('bearer  s3cret '), 200);
+  for (const h of [undefined, 's3cret', 'Bearer s3cre', 'Bearer s3crett', 'Basic s3cret'])
+    assert.equal(await status(h), 401, String(h));
+  const body = (await (await app.request('/internal/x')).json()) as { error: { code: string } };
+  assert.equal(body.error.code, 'invalid_api_key');
+  assert.throws(() => poolAuth({ secret: '' }), /must not be empty/);
 });

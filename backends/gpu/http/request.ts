@@ -1,41 +1,12 @@
-/** Parses and validates a GenerateRequest body, and maps it onto DecodeOptions (planDecode checks the values). */
-import { z } from 'zod';
+/** Parses and validates a GenerateRequest body (the pool protocol) against the served model. */
 import { DecodeOptionsError, planDecode } from '../../../src/decode/index.ts';
 import type { RunnerInfo } from '../../../src/decode/runner.ts';
-import type { GenerateRequest } from '../../../src/dispatch/pool/protocol.ts';
-import type { WireDecodeOptions } from '../worker/messages.ts';
+import {
+  generateRequestSchema,
+  type WireDecodeOptions,
+} from '../../../src/dispatch/pool/protocol.ts';
 import { badRequest } from '../../../src/api/errors.ts';
-
-const GenerateRequestSchema = z.object({
-  model: z.string(),
-  prompt_ids: z.array(z.number().int()),
-  options: z.object({
-    max_tokens: z.number().int().positive(),
-    block_length: z.number().int().positive().optional(),
-    steps: z.number().int().positive().optional(),
-    threshold: z.number().optional(),
-    temperature: z.number().optional(),
-    top_k: z.number().int().optional(),
-    top_p: z.number().optional(),
-    seed: z.number().int().optional(),
-    eos_early_stop: z.boolean().optional(),
-    strategy: z.string().optional(),
-  }),
-  denoise: z.boolean().optional(),
-}) satisfies z.ZodType<GenerateRequest>;
-
-/** DecodeOptions names → the request's snake_case field. */
-const PARAM_NAMES: Record<string, string> = {
-  maxTokens: 'max_tokens',
-  blockLength: 'block_length',
-  topK: 'top_k',
-  topP: 'top_p',
-  eosEarlyStop: 'eos_early_stop',
-  algorithm: 'strategy',
-  algorithmParams: 'strategy',
-  promptIds: 'prompt_ids',
-  minimalTopk: 'minimal_topk',
-};
+import { decodeOptionsApiError } from '../../../src/api/protocol/decode-fields.ts';
 
 export interface ParsedGenerate {
   promptIds: number[];
@@ -45,7 +16,7 @@ export interface ParsedGenerate {
 
 /** Validates `body` for the model `modelId`; throws an ApiError 400 naming the offending field. */
 export function parseGenerate(body: unknown, modelId: string, info: RunnerInfo): ParsedGenerate {
-  const parsed = GenerateRequestSchema.safeParse(body);
+  const parsed = generateRequestSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue.path.join('.');
@@ -58,32 +29,13 @@ export function parseGenerate(body: unknown, modelId: string, info: RunnerInfo):
       'model',
       'model_not_found',
     );
-  const o = req.options;
-  const options: WireDecodeOptions = Object.fromEntries(
-    Object.entries({
-      maxTokens: o.max_tokens,
-      blockLength: o.block_length,
-      steps: o.steps,
-      threshold: o.threshold,
-      temperature: o.temperature,
-      topK: o.top_k,
-      topP: o.top_p,
-      seed: o.seed,
-      eosEarlyStop: o.eos_early_stop,
-      algorithm: o.strategy,
-    }).filter(([, v]) => v !== undefined),
-  );
+  const options: WireDecodeOptions = { ...req.options };
   try {
     // Fix the seed here, so the worker's plan and this one agree and the result reports it.
     options.seed = planDecode(info, req.prompt_ids, options).seed;
   } catch (e: unknown) {
     if (!(e instanceof DecodeOptionsError)) throw e;
-    const root = e.param.split('.')[0];
-    const param = PARAM_NAMES[root] ?? root;
-    const code = /over the model's|leaves no room/.test(e.message)
-      ? 'context_length_exceeded'
-      : null;
-    throw badRequest(e.message.replace(/^[\w.]+: /, `${param}: `), param, code);
+    throw decodeOptionsApiError(e, { promptIds: 'prompt_ids' });
   }
   return { promptIds: req.prompt_ids, options, denoise: req.denoise ?? false };
 }

@@ -5,8 +5,8 @@
  * known paths, anything else is "other", so cardinality stays bounded.
  */
 import { Hono } from 'hono';
-import { ApiError, errorResponse, toApiError } from '../../../src/api/errors.ts';
-import { adminOnly } from '../../../src/worker/admin-only.ts';
+import { ApiError, errorResponse, renderErrors } from '../../../src/api/errors.ts';
+import { bearerAuth } from '../../../src/api/bearer-auth.ts';
 import type { TenantStore, UsageRecord } from '../../../src/api/tenancy.ts';
 import {
   Counter,
@@ -85,7 +85,7 @@ export class ApiMetrics {
     adminToken: string | undefined,
   ): (request: Request) => Promise<Response> {
     const metricsApp = new Hono();
-    metricsApp.onError((e) => errorResponse(toApiError(e)));
+    metricsApp.onError(renderErrors());
     metricsApp.notFound((c) =>
       errorResponse(
         new ApiError(405, 'invalid_request_error', `${c.req.method} /metrics: use GET`, {
@@ -95,7 +95,7 @@ export class ApiMetrics {
     );
     metricsApp.get(
       '/metrics',
-      adminOnly(adminToken),
+      bearerAuth({ token: adminToken, name: 'admin token', setting: 'ADMIN_TOKEN' }),
       () => new Response(this.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } }),
     );
     return async (request) => {

@@ -6,8 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { MANIFEST_FILE, type PackageFile } from '../../../src/model/manifest.ts';
-import { createLimiter } from '../../../src/model/loader/limiter.ts';
-import { withRetry, type RetryOptions } from '../../../src/model/loader/retry.ts';
+import { createConcurrencyLimit } from '../../../src/model/loader/concurrency.ts';
+import { withRetry, type StorageRetryOptions } from '../../../src/model/loader/retry.ts';
 import { sha256Hex } from '../../../src/model/loader/sha256.ts';
 import { formatS3Location, objectKey } from '../../../src/model/stores/parse-location.ts';
 import { isRetryableSdkError, sdkCode, sdkStatus } from '../stores/s3-client.ts';
@@ -33,7 +33,7 @@ export interface PublishOptions {
   concurrency?: number;
   /** Extra attempts per request for network errors, throttling and 5xx (default 4). */
   retries?: number;
-  retry?: Omit<RetryOptions, 'retries' | 'isRetryable'>;
+  retry?: Omit<StorageRetryOptions, 'retries' | 'isRetryable'>;
   onProgress?: (doneBytes: number, totalBytes: number, file: string) => void;
 }
 
@@ -77,7 +77,7 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
         `${join(dir, file.path)} has ${local.size} bytes but ${MANIFEST_FILE} says ${file.bytes}`,
       );
   }
-  const limit = createLimiter(concurrency);
+  const limit = createConcurrencyLimit(concurrency);
   const run: RequestRunner = (request) =>
     withRetry(() => limit(request), {
       ...retry,

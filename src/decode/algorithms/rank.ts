@@ -45,8 +45,9 @@ export function numberParam(
   if (!ok) {
     const open = range.loInclusive ? '[' : '(';
     throw new DecodeOptionsError(
-      `algorithmParams.${name}`,
+      'algorithmParams',
       `must be a number in ${open}${range.lo}, ${range.hi}]`,
+      { knob: name },
     );
   }
   return v;
@@ -55,6 +56,6 @@ export function numberParam(
 export function booleanParam(params: AlgorithmParams, name: string, fallback: boolean): boolean {
   const v = params[name] ?? fallback;
   if (typeof v !== 'boolean')
-    throw new DecodeOptionsError(`algorithmParams.${name}`, 'must be a boolean');
+    throw new DecodeOptionsError('algorithmParams', 'must be a boolean', { knob: name });
   return v;
 }

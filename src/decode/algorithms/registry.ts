@@ -32,8 +32,11 @@ export function createAlgorithm(name: string, params: AlgorithmParams = {}): Dec
     if (!factory.params.includes(key)) {
       const known = factory.params.length > 0 ? factory.params.join(', ') : 'none';
       throw new DecodeOptionsError(
-        `algorithmParams.${key}`,
+        'algorithmParams',
         `unknown parameter for "${name}"; known: ${known}`,
+        {
+          knob: key,
+        },
       );
     }
   }

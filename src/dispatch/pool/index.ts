@@ -18,7 +18,7 @@ export {
   type BreakerTicket,
 } from './breaker.ts';
 export { readSse, SseParser, IdleTimeoutError, type SseFrame } from './sse.ts';
-export { withRetries, type RetryOptions } from './retry.ts';
+export { withRetries, type PoolRetryOptions } from './retry.ts';
 export {
   unmaskPoolEngine,
   wireOptions,

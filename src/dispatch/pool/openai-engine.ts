@@ -8,9 +8,15 @@
  * diffusion knobs this API cannot pass on (block_length, steps, threshold, strategy, eos_early_stop) are refused.
  * The tokenizer and limits come from elsewhere (`model`, e.g. the edge package of the same model).
  */
-import type { DecodeEvent, DecodeOptions, RunnerInfo } from '../../decode/index.ts';
+import type {
+  DecodeEvent,
+  DecodeOptionName,
+  DecodeOptions,
+  RunnerInfo,
+} from '../../decode/index.ts';
 import type { OpenModel } from '../../api/engine.ts';
 import { ApiError } from '../../api/errors.ts';
+import { paramFor, toRequestFields } from '../../api/protocol/decode-fields.ts';
 import type { TextCodec } from '../../model/text-codec.ts';
 import { fromPoolError, poolDisconnected } from './errors.ts';
 import { poolStream } from './pool-stream.ts';
@@ -29,13 +35,8 @@ export interface OpenAiPoolOptions extends Omit<PoolEngineOptions, 'describeBudg
   model: () => Promise<{ codec: TextCodec; info: RunnerInfo }>;
 }
 
-const UNSUPPORTED: [keyof DecodeOptions, string][] = [
-  ['blockLength', 'block_length'],
-  ['steps', 'steps'],
-  ['threshold', 'threshold'],
-  ['algorithm', 'strategy'],
-  ['eosEarlyStop', 'eos_early_stop'],
-];
+/** The knobs an OpenAI-compatible completions API carries; the diffusion ones it has no field for are refused. */
+const CARRIED = new Set(['maxTokens', 'temperature', 'topP', 'topK', 'seed']);
 
 interface Chunk {
   choices?: { text?: string; finish_reason?: string | null }[];
@@ -48,25 +49,23 @@ export function completionsBody(
   promptIds: number[],
   o: DecodeOptions,
 ): Record<string, unknown> {
-  for (const [key, param] of UNSUPPORTED) {
-    if (o[key] !== undefined)
-      throw new ApiError(
-        400,
-        'invalid_request_error',
-        `${param} is not supported by this model's backend`,
-        { param, code: 'unsupported_parameter' },
-      );
+  const refused = Object.entries(o).find(
+    ([k, v]) => v !== undefined && k !== 'signal' && k !== 'prefixCache' && !CARRIED.has(k),
+  );
+  if (refused) {
+    const param = paramFor(refused[0] as DecodeOptionName);
+    throw new ApiError(
+      400,
+      'invalid_request_error',
+      `${param} is not supported by this model's backend`,
+      {
+        param,
+        code: 'unsupported_parameter',
+      },
+    );
   }
-  return {
-    model,
-    prompt: promptIds,
-    stream: true,
-    max_tokens: o.maxTokens,
-    temperature: o.temperature ?? 0,
-    ...(o.topP !== undefined ? { top_p: o.topP } : {}),
-    ...(o.topK !== undefined ? { top_k: o.topK } : {}),
-    ...(o.seed !== undefined ? { seed: o.seed } : {}),
-  };
+  const fields = toRequestFields(o);
+  return { model, prompt: promptIds, stream: true, temperature: 0, ...fields };
 }
 
 /** @example openAiPoolEngine({ id: 'llada2-mini', members, secret, model: () => edge.open() }) */

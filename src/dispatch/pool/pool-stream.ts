@@ -8,13 +8,13 @@ import type { DecodeEvent } from '../../decode/index.ts';
 import { ApiError } from '../../api/errors.ts';
 import { errorFromResponse, poolDisconnected } from './errors.ts';
 import type { PoolMembers } from './members.ts';
-import { AbortedError, classifyStatus, withRetries, type RetryOptions } from './retry.ts';
+import { AbortedError, classifyStatus, withRetries, type PoolRetryOptions } from './retry.ts';
 import { abortedResult, describeError, openStream, streamHeaders } from './shared.ts';
 import type { SseFrame } from './sse.ts';
 
 export interface PoolStreamRequest<F> {
   members: PoolMembers;
-  retry: RetryOptions;
+  retry: PoolRetryOptions;
   fetch: (input: string, init: RequestInit) => Promise<Response>;
   idleTimeoutMs: number;
   secret: string;

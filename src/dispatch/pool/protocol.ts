@@ -10,29 +10,60 @@
  *   GET  /health                 200 {"status":"ready"} once the model is loaded and warmed, else 503.
  *   GET  /metrics                Prometheus text, vLLM-compatible names (vllm: prefix).
  */
-import type { DecodeResult, StepEvent } from '../../decode/index.ts';
+import { z } from 'zod';
+import type { DecodeOptions, DecodeResult, StepEvent } from '../../decode/index.ts';
 import type { RunnerInfo } from '../../decode/runner.ts';
 
 export const GENERATE_PATH = '/internal/v1/generate';
 export const MODEL_PATH = '/internal/v1/model';
 
+/**
+ * The decode loop's own options, sent unchanged (both ends are Unmask; no second vocabulary). maxTokens is
+ * required: the Worker decides it.
+ */
+export type WireDecodeOptions = Omit<DecodeOptions, 'signal' | 'prefixCache'> & {
+  maxTokens: number;
+};
+
 export interface GenerateRequest {
   model: string;
   prompt_ids: number[];
-  options: {
-    max_tokens: number;
-    block_length?: number;
-    steps?: number;
-    threshold?: number;
-    temperature?: number;
-    top_k?: number;
-    top_p?: number;
-    seed?: number;
-    eos_early_stop?: boolean;
-    strategy?: string;
-  };
+  options: WireDecodeOptions;
   /** Stream per-step denoising snapshots too. */
   denoise?: boolean;
+}
+
+/** The shape of a GenerateRequest (types only: the values are validated by planDecode, which names the option). */
+export const generateRequestSchema = z.strictObject({
+  model: z.string(),
+  prompt_ids: z.array(z.number().int()),
+  options: z.strictObject({
+    maxTokens: z.number().int(),
+    blockLength: z.number().int().optional(),
+    steps: z.number().int().optional(),
+    threshold: z.number().optional(),
+    minimalTopk: z.number().int().optional(),
+    temperature: z.number().optional(),
+    topK: z.number().int().optional(),
+    topP: z.number().optional(),
+    seed: z.number().int().optional(),
+    eosEarlyStop: z.boolean().optional(),
+    mode: z.enum(['reference', 'cached']).optional(),
+    algorithm: z.string().optional(),
+    algorithmParams: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+  }),
+  denoise: z.boolean().optional(),
+}) satisfies z.ZodType<GenerateRequest>;
+
+/** DecodeOptions → the wire's options (what a signal or a cache object cannot cross). */
+export function wireOptions({
+  signal: _signal,
+  prefixCache: _cache,
+  ...rest
+}: DecodeOptions): WireDecodeOptions {
+  if (rest.maxTokens === undefined)
+    throw new RangeError('maxTokens is required for a pool request');
+  return { ...rest, maxTokens: rest.maxTokens };
 }
 
 export type PoolEvent =

@@ -10,7 +10,7 @@ import { IdleTimeoutError } from './sse.ts';
 import { ApiError } from '../../api/errors.ts';
 import { poolUnavailable, retryAfterMs } from './errors.ts';
 
-export interface RetryOptions {
+export interface PoolRetryOptions {
   /** Time allowed before the first event, all attempts and waits together. Default 60 000 ms. */
   budgetMs?: number;
   /** Failed attempts at most (busy answers are bounded by the budget only). Default 8. */
@@ -62,7 +62,7 @@ export class AbortedError extends Error {
 export async function withRetries<T>(
   members: PoolMembers,
   signal: AbortSignal | undefined,
-  options: RetryOptions,
+  options: PoolRetryOptions,
   attempt: AttemptFn<T>,
 ): Promise<Attempt<T>> {
   const {

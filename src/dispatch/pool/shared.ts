@@ -1,8 +1,7 @@
 /** What both pool engine kinds share: their options, the engine shape, aborted results and event reading. */
 import type { DecodeResult } from '../../decode/index.ts';
-import type { ModelEngine } from '../../api/engine.ts';
-import type { PoolMembers, MemberStatus } from './members.ts';
-import type { RetryOptions } from './retry.ts';
+import type { PoolMembers } from './members.ts';
+import type { PoolRetryOptions } from './retry.ts';
 import { readSse, type SseFrame } from './sse.ts';
 import { RetryableError } from './retry.ts';
 
@@ -15,7 +14,7 @@ export interface PoolEngineOptions {
   /** GPU_POOL_SECRET, sent as `Authorization: Bearer …`. */
   secret: string;
   /** Retries before the first event (budget, attempts, backoff, connect timeout). */
-  retry?: RetryOptions;
+  retry?: PoolRetryOptions;
   /** Longest silence on a stream, before and after its first event (comments count as activity). Default 60 000 ms. */
   idleTimeoutMs?: number;
   /** Retry budget of open() (the model description). Default 15 000 ms: open() runs before a stream starts. */
@@ -26,11 +25,7 @@ export interface PoolEngineOptions {
   fetch?: typeof fetch;
 }
 
-/** A ModelEngine served by a pool: also says whether the pool can serve now (for degrading to the edge). */
-export interface PoolEngine extends ModelEngine {
-  available(): Promise<boolean>;
-  status(): { members: MemberStatus[] };
-}
+export type { PoolEngine } from '../types.ts';
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 export const DEFAULT_DESCRIBE_BUDGET_MS = 15_000;

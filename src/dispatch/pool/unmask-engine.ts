@@ -10,7 +10,10 @@ import {
   type GenerateRequest,
   type ModelDescription,
   type PoolEvent,
+  wireOptions,
 } from './protocol.ts';
+
+export { wireOptions } from './protocol.ts';
 import type { DecodeEvent, DecodeOptions } from '../../decode/index.ts';
 import type { OpenModel } from '../../api/engine.ts';
 import { TextCodec } from '../../model/text-codec.ts';
@@ -29,22 +32,6 @@ import {
 export interface UnmaskPoolOptions extends PoolEngineOptions {
   /** Ask the pool for per-step denoising snapshots (stream_options.include_denoising needs them). Default false. */
   denoise?: boolean;
-}
-
-/** DecodeOptions → the wire's snake_case options (fields the protocol lacks are not sent). */
-export function wireOptions(o: DecodeOptions): GenerateRequest['options'] {
-  if (o.maxTokens === undefined) throw new RangeError('maxTokens is required for a pool request');
-  const out: GenerateRequest['options'] = { max_tokens: o.maxTokens };
-  if (o.blockLength !== undefined) out.block_length = o.blockLength;
-  if (o.steps !== undefined) out.steps = o.steps;
-  if (o.threshold !== undefined) out.threshold = o.threshold;
-  if (o.temperature !== undefined) out.temperature = o.temperature;
-  if (o.topK !== undefined) out.top_k = o.topK;
-  if (o.topP !== undefined) out.top_p = o.topP;
-  if (o.seed !== undefined) out.seed = o.seed;
-  if (o.eosEarlyStop !== undefined) out.eos_early_stop = o.eosEarlyStop;
-  if (o.algorithm !== undefined) out.strategy = o.algorithm;
-  return out;
 }
 
 /** PoolEvent → DecodeEvent, or a thrown ApiError for an `error` event. */

@@ -13,7 +13,7 @@ import { SPECIAL_TOKENS, specialTokenIds } from './options.ts';
 import type { TrainedBpe } from './bpe-train.ts';
 
 /**
- * The Ling-2.0 / LLaDA2 chat format (spec llada2.md §4):
+ * The Ling-2.0 / LLaDA2 chat format (docs/model-graph.md §4):
  * - `<role>SYSTEM</role>`, the first system message + "\n" if there is one, the tools block when `tools` (OpenAI
  *   function-tool objects) are given — one `tool | tojson` line per tool inside `<tools>…</tools>`, worded as the
  *   Ling-2.0 template words it — then `detailed thinking off<|role_end|>`;

@@ -5,7 +5,7 @@ export const DEFAULT_RETRIES = 4;
 export const DEFAULT_RETRY_BASE_MS = 200;
 export const DEFAULT_RETRY_MAX_MS = 5_000;
 
-export interface RetryOptions {
+export interface StorageRetryOptions {
   /** Extra attempts after the first (default 4; 0 disables retries). */
   retries?: number;
   /** Delay before the first retry, doubled for each later one (default 200 ms). */
@@ -39,7 +39,7 @@ export function backoffDelay(
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
-  options: RetryOptions = {},
+  options: StorageRetryOptions = {},
 ): Promise<T> {
   const {
     retries = DEFAULT_RETRIES,

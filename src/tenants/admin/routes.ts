@@ -3,7 +3,6 @@
  * Routes carry their full `/admin/...` paths, so mount with `app.route('/', createAdminApp(...))`.
  */
 import { Hono, type Context } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
 import {
   keyCreateBody,
@@ -17,7 +16,8 @@ import {
   usageJson,
   usageQuery,
 } from './schemas.ts';
-import { secretsEqual } from '../keys.ts';
+import { ApiError, badRequest, renderErrors, type ErrorType } from '../../api/errors.ts';
+import { bearerAuth } from '../../api/bearer-auth.ts';
 import { TenantStoreError, type TenantAdminStore, type TenantInput } from '../types.ts';
 
 export interface AdminAppOptions {
@@ -28,27 +28,7 @@ export interface AdminAppOptions {
   now?: () => number;
 }
 
-type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'api_error';
-
-/** A failure rendered as the OpenAI error envelope. */
-class AdminError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly type: ErrorType,
-    message: string,
-    readonly param: string | null = null,
-    readonly code: string | null = null,
-  ) {
-    super(message);
-  }
-}
-
-const STORE_ERRORS: Record<TenantStoreError['code'], [ContentfulStatusCode, ErrorType]> = {
+const STORE_ERRORS: Record<TenantStoreError['code'], [number, ErrorType]> = {
   tenant_not_found: [404, 'not_found_error'],
   key_not_found: [404, 'not_found_error'],
   key_revoked: [400, 'invalid_request_error'],
@@ -63,28 +43,20 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   const { store, adminToken, now = Date.now } = options;
   const app = new Hono();
 
-  app.use('/admin/*', async (c, next) => {
-    if (!adminToken)
-      throw new AdminError(
-        403,
-        'permission_error',
-        'The admin API is disabled: set the ADMIN_TOKEN secret to enable it.',
-        null,
-        'admin_disabled',
-      );
-    const match = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
-    if (!match || !(await secretsEqual(match[1].trim(), adminToken))) {
-      throw new AdminError(
-        401,
-        'authentication_error',
-        'Invalid or missing admin token (Authorization: Bearer <ADMIN_TOKEN>).',
-        null,
-        'invalid_admin_token',
-      );
-    }
-    c.header('cache-control', 'no-store');
-    await next();
+  const render = renderErrors({ log: (line) => console.error(`admin: ${line}`) });
+  app.onError((error, c) => {
+    if (!(error instanceof TenantStoreError)) return render(error, c);
+    const [status, type] = STORE_ERRORS[error.code];
+    return render(new ApiError(status, type, error.message, { code: error.code }), c);
   });
+  app.use(
+    '/admin/*',
+    bearerAuth({ token: adminToken, name: 'admin token', setting: 'the ADMIN_TOKEN secret' }),
+    async (c, next) => {
+      c.header('cache-control', 'no-store');
+      await next();
+    },
+  );
 
   app.post('/admin/tenants', async (c) => {
     const body = await parseBody(c, tenantCreateBody);
@@ -140,15 +112,6 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     return c.json(usageJson(await store.usage(c.req.param('id'), since)));
   });
 
-  app.onError((error, c) => {
-    const e = toAdminError(error);
-    if (e.status >= 500)
-      console.error(`admin: ${c.req.method} ${c.req.path} failed: ${error.message}`);
-    return c.json(
-      { error: { message: e.message, type: e.type, param: e.param, code: e.code } },
-      e.status,
-    );
-  });
   return app;
 }
 
@@ -179,15 +142,6 @@ function validate<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   throw invalid(message, param);
 }
 
-function invalid(message: string, param: string | null): AdminError {
-  return new AdminError(400, 'invalid_request_error', message, param, 'invalid_value');
-}
-
-function toAdminError(error: unknown): AdminError {
-  if (error instanceof AdminError) return error;
-  if (error instanceof TenantStoreError) {
-    const [status, type] = STORE_ERRORS[error.code];
-    return new AdminError(status, type, error.message, null, error.code);
-  }
-  return new AdminError(500, 'api_error', 'Internal error in the admin API.', null, null);
+function invalid(message: string, param: string | null): ApiError {
+  return badRequest(message, param, 'invalid_value');
 }

@@ -1,5 +1,5 @@
 /** Messages between the HTTP thread and the inference worker thread (structured-clone data only). */
-import type { DecodeEvent, DecodeOptions } from '../../../src/decode/index.ts';
+import type { DecodeEvent } from '../../../src/decode/index.ts';
 import type { RunnerInfo } from '../../../src/decode/runner.ts';
 import type { ForwardStats } from '../batch/scheduler.ts';
 import type { Provider } from '../../node/load-model.ts';
@@ -17,8 +17,9 @@ export interface WorkerConfig {
   prefixCacheMb: number;
 }
 
-/** DecodeOptions without the signal (the worker owns one per sequence). */
-export type WireDecodeOptions = Omit<DecodeOptions, 'signal'>;
+/** The pool protocol's options (the worker owns a signal per sequence). */
+export type { WireDecodeOptions } from '../../../src/dispatch/pool/protocol.ts';
+import type { WireDecodeOptions } from '../../../src/dispatch/pool/protocol.ts';
 
 export type ToWorker =
   | { type: 'start'; id: number; promptIds: number[]; options: WireDecodeOptions }

@@ -1,6 +1,6 @@
 /** Runs one choice through a model: decode events → text deltas (stop-aware) and optional denoising frames. */
-import type { DecodeOptions, StepEvent } from '../decode/index.ts';
-import type { OpenModel } from './engine.ts';
+import type { DecodeOptions, StepEvent } from '../../decode/index.ts';
+import type { OpenModel } from '../engine.ts';
 import { TextStream } from './text-stream.ts';
 
 export interface DenoiseFrame {

@@ -2,11 +2,16 @@
  * Turns a validated request into what a generation needs: the engine (checked against the tenant's allowed
  * models), prompt ids per prompt, and DecodeOptions — all validated before any admission or forward.
  */
-import { planDecode, type DecodeOptions } from '../decode/index.ts';
-import type { Tenant } from './tenancy.ts';
-import type { EngineRegistry, ModelEngine, OpenModel } from './engine.ts';
-import { ApiError, badRequest, toApiError } from './errors.ts';
-import type { GenerationFields } from './schemas.ts';
+import { DecodeOptionsError, planDecode, type DecodeOptions } from '../../decode/index.ts';
+import type { Tenant } from '../tenancy.ts';
+import type { EngineRegistry, ModelEngine, OpenModel } from '../engine.ts';
+import { ApiError, badRequest, toApiError } from '../errors.ts';
+import {
+  decodeOptionsApiError,
+  toDecodeOptions,
+  type FieldAliases,
+} from '../protocol/decode-fields.ts';
+import type { GenerationRequest } from '../protocol/schemas.ts';
 
 /** Default completion length when the request names none (bounded by the context and the tenant cap). */
 export const DEFAULT_MAX_TOKENS = 512;
@@ -47,24 +52,38 @@ export async function openEngine(engine: ModelEngine): Promise<OpenModel> {
         503,
         'service_unavailable_error',
         `The model '${engine.id}' is unavailable`,
-        { code: 'model_unavailable', headers: { 'retry-after': '5' } },
+        {
+          code: 'model_unavailable',
+          headers: { 'retry-after': '5' },
+        },
       );
     throw err;
   }
 }
 
+/**
+ * The request's DecodeOptions, stops and choice count, validated against every prompt (so a bad request costs no
+ * admission and no forward). `promptParam` is the field that carries the prompt ('messages' or 'prompt').
+ */
 export function prepareOptions(
-  body: GenerationFields,
+  body: GenerationRequest,
   tenant: Tenant,
   model: OpenModel,
   prompts: number[][],
+  promptParam: string,
 ): Omit<Prepared, 'engine' | 'model' | 'prompts'> {
-  const requested = body.max_completion_tokens ?? body.max_tokens ?? null;
-  const param = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+  const completionCap =
+    (body as { max_completion_tokens?: number | null }).max_completion_tokens ?? null;
+  const requested: number | null = completionCap ?? body.max_tokens ?? null;
+  const aliases: FieldAliases = {
+    promptIds: promptParam,
+    ...(completionCap != null ? { maxTokens: 'max_completion_tokens' } : {}),
+  };
+  const maxParam = aliases.maxTokens ?? 'max_tokens';
   if (requested !== null && tenant.maxTokens !== null && requested > tenant.maxTokens) {
     throw badRequest(
-      `${param} ${requested} exceeds this key's limit of ${tenant.maxTokens}`,
-      param,
+      `${maxParam} ${requested} exceeds this key's limit of ${tenant.maxTokens}`,
+      maxParam,
     );
   }
   const longest = Math.max(...prompts.map((p) => p.length));
@@ -72,30 +91,20 @@ export function prepareOptions(
   if (room < 1)
     throw badRequest(
       `the prompt has ${longest} tokens, which fills the model's context of ${model.info.maxPositions}`,
-      'messages',
+      promptParam,
       'context_length_exceeded',
     );
   const maxTokens = requested ?? Math.min(room, tenant.maxTokens ?? DEFAULT_MAX_TOKENS);
   const options: DecodeOptions = {
+    temperature: 0,
+    ...toDecodeOptions(body),
     maxTokens,
-    temperature: body.temperature ?? 0,
-    ...(body.top_p != null ? { topP: body.top_p } : {}),
-    ...(body.top_k != null ? { topK: body.top_k } : {}),
-    ...(body.seed != null ? { seed: body.seed } : {}),
-    ...(body.block_length != null ? { blockLength: body.block_length } : {}),
-    ...(body.steps != null ? { steps: body.steps } : {}),
-    ...(body.threshold != null ? { threshold: body.threshold } : {}),
-    ...(body.strategy != null ? { algorithm: body.strategy } : {}),
-    ...(body.eos_early_stop != null ? { eosEarlyStop: body.eos_early_stop } : {}),
   };
-  // Validate every prompt now, so a bad request costs no admission and no forward.
   try {
     for (const p of prompts) planDecode(model.info, p, options);
   } catch (e: unknown) {
-    const err = toApiError(e);
-    if (err.param === 'max_tokens' && param !== 'max_tokens')
-      throw badRequest(err.message.replace('max_tokens', param), param, err.code);
-    throw err;
+    if (e instanceof DecodeOptionsError) throw decodeOptionsApiError(e, aliases);
+    throw e;
   }
   const stops =
     body.stop == null

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Admission } from './admission.ts';
+import { AdmissionQueue } from './admission-queue.ts';
 
 const settled = async (p: Promise<void>) =>
   Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10))]);
 
 test('admits up to maxRunning, queues up to maxWaiting FIFO, refuses the rest', async () => {
-  const a = new Admission({ maxRunning: 2, maxWaiting: 2 });
+  const a = new AdmissionQueue({ maxRunning: 2, maxWaiting: 2 });
   const [r1, r2, w1, w2] = [a.tryAdmit()!, a.tryAdmit()!, a.tryAdmit()!, a.tryAdmit()!];
   assert.equal(a.tryAdmit(), null);
   assert.deepEqual([a.numRunning, a.numWaiting], [2, 2]);
@@ -25,6 +25,6 @@ test('admits up to maxRunning, queues up to maxWaiting FIFO, refuses the rest', 
 });
 
 test('rejects bad limits at construction', () => {
-  assert.throws(() => new Admission({ maxRunning: 0, maxWaiting: 1 }), /maxRunning/);
-  assert.throws(() => new Admission({ maxRunning: 1, maxWaiting: -1 }), /maxWaiting/);
+  assert.throws(() => new AdmissionQueue({ maxRunning: 0, maxWaiting: 1 }), /maxRunning/);
+  assert.throws(() => new AdmissionQueue({ maxRunning: 1, maxWaiting: -1 }), /maxWaiting/);
 });

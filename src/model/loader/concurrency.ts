@@ -1,8 +1,8 @@
 /** A concurrency limit for storage requests: at most `n` run at once, the rest wait in FIFO order. */
 
-export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
+export type ConcurrencyLimit = <T>(task: () => Promise<T>) => Promise<T>;
 
-export function createLimiter(n: number): Limiter {
+export function createConcurrencyLimit(n: number): ConcurrencyLimit {
   if (!Number.isInteger(n) || n < 1)
     throw new RangeError(`concurrency must be an integer ≥ 1, got ${n}`);
   let active = 0;

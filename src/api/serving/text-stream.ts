@@ -3,7 +3,7 @@
  * an incomplete UTF-8 tail (U+FFFD) and the last (longest stop − 1) characters are held back, so a stop
  * sequence split across blocks is still caught and never streamed.
  */
-import type { TextCodec } from '../model/text-codec.ts';
+import type { TextCodec } from '../../model/text-codec.ts';
 
 const REPLACEMENT = '\uFFFD';
 

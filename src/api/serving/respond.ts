@@ -7,57 +7,9 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { runChoice, ClientGoneError, type ChoiceResult, type DenoiseFrame } from './generation.ts';
 import type { Prepared } from './prepare.ts';
-import { toApiError } from './errors.ts';
-
-export interface Flavor {
-  idPrefix: string;
-  object: string;
-  chunkObject: string;
-  choice(index: number, text: string, finish: string): Record<string, unknown>;
-  chunkChoice(
-    index: number,
-    delta: string | null,
-    finish: string | null,
-    first: boolean,
-  ): Record<string, unknown>;
-}
-
-export const CHAT: Flavor = {
-  idPrefix: 'chatcmpl-',
-  object: 'chat.completion',
-  chunkObject: 'chat.completion.chunk',
-  choice: (index, text, finish) => ({
-    index,
-    message: { role: 'assistant', content: text },
-    logprobs: null,
-    finish_reason: finish,
-  }),
-  chunkChoice: (index, delta, finish, first) => ({
-    index,
-    delta: first ? { role: 'assistant', content: '' } : delta === null ? {} : { content: delta },
-    logprobs: null,
-    finish_reason: finish,
-  }),
-};
-
-export const COMPLETION: Flavor = {
-  idPrefix: 'cmpl-',
-  object: 'text_completion',
-  chunkObject: 'text_completion',
-  choice: (index, text, finish) => ({ index, text, logprobs: null, finish_reason: finish }),
-  chunkChoice: (index, delta, finish) => ({
-    index,
-    text: delta ?? '',
-    logprobs: null,
-    finish_reason: finish,
-  }),
-};
-
-export interface Outcome {
-  promptTokens: number;
-  completionTokens: number;
-  status: number;
-}
+import { toApiError } from '../errors.ts';
+import type { Flavor } from './flavors.ts';
+import type { Outcome } from './metering.ts';
 
 export interface RespondOptions {
   flavor: Flavor;

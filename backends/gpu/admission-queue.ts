@@ -17,7 +17,7 @@ export interface Ticket {
   release(): void;
 }
 
-export class Admission {
+export class AdmissionQueue {
   private running = 0;
   private readonly waiters: (() => void)[] = [];
   private readonly maxRunning: number;

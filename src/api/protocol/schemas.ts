@@ -1,0 +1,169 @@
+/**
+ * OpenAI request and response schemas (zod, with OpenAPI metadata). Unknown request fields pass through and are
+ * ignored (SDKs send extras); unsupported features are refused by ./unsupported.ts naming the field. The decode
+ * knobs, diffusion extensions included, come from ./decode-fields.ts.
+ */
+import { z } from '@hono/zod-openapi';
+import { decodeFields } from './decode-fields.ts';
+
+const Content = z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]);
+
+export const MessageSchema = z.looseObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  content: Content.nullish(),
+  name: z.string().optional(),
+});
+
+const StreamOptions = z.looseObject({
+  include_usage: z.boolean().nullish(),
+  /** Extension: per-step denoising frames as `event: denoise` (OpenAI SDKs ignore named events). */
+  include_denoising: z.boolean().nullish(),
+});
+
+/** Fields shared by both generation endpoints. */
+const generationFields = {
+  model: z.string().min(1).openapi({ example: 'unmask-demo' }),
+  ...decodeFields,
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+  n: z.number().int().min(1).max(8).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: StreamOptions.nullish(),
+  user: z.string().nullish(),
+};
+
+export const ChatCompletionRequestSchema = z
+  .looseObject({
+    ...generationFields,
+    messages: z.array(MessageSchema).min(1),
+    max_completion_tokens: z.number().int().min(1).nullish(),
+  })
+  .openapi('ChatCompletionRequest');
+
+export const CompletionRequestSchema = z
+  .looseObject({
+    ...generationFields,
+    prompt: z.union([
+      z.string(),
+      z.array(z.string()).min(1),
+      z.array(z.number().int()).min(1),
+      z.array(z.array(z.number().int()).min(1)).min(1),
+    ]),
+  })
+  .openapi('CompletionRequest');
+
+export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
+export type CompletionRequest = z.infer<typeof CompletionRequestSchema>;
+export type GenerationRequest = ChatCompletionRequest | CompletionRequest;
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      message: z.string(),
+      type: z.string(),
+      param: z.string().nullable(),
+      code: z.string().nullable(),
+    }),
+  })
+  .openapi('Error');
+
+export const UsageSchema = z
+  .object({
+    prompt_tokens: z.number().int(),
+    completion_tokens: z.number().int(),
+    total_tokens: z.number().int(),
+    prompt_tokens_details: z.object({ cached_tokens: z.number().int() }).optional(),
+  })
+  .openapi('Usage');
+
+/** Unmask's extension on completions: how the diffusion decode went. */
+const DiffusionSchema = z
+  .object({
+    forwards: z.number().int().openapi({ description: 'Model forwards (NFE) over all choices.' }),
+    tokens_per_forward: z.number(),
+  })
+  .openapi('Diffusion');
+
+const FinishReason = z.enum(['stop', 'length']);
+
+export const ChatCompletionSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion'),
+    created: z.number().int(),
+    model: z.string(),
+    system_fingerprint: z.string(),
+    choices: z.array(
+      z.object({
+        index: z.number().int(),
+        message: z.object({ role: z.literal('assistant'), content: z.string() }),
+        logprobs: z.null(),
+        finish_reason: FinishReason,
+      }),
+    ),
+    usage: UsageSchema,
+    diffusion: DiffusionSchema,
+  })
+  .openapi('ChatCompletion');
+
+export const CompletionSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('text_completion'),
+    created: z.number().int(),
+    model: z.string(),
+    system_fingerprint: z.string(),
+    choices: z.array(
+      z.object({
+        index: z.number().int(),
+        text: z.string(),
+        logprobs: z.null(),
+        finish_reason: FinishReason,
+      }),
+    ),
+    usage: UsageSchema,
+    diffusion: DiffusionSchema,
+  })
+  .openapi('Completion');
+
+export const ModelCardSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('model'),
+    created: z.number().int(),
+    owned_by: z.string(),
+    max_model_len: z.number().int().optional(),
+    backend: z.string().optional(),
+  })
+  .openapi('Model');
+
+export const ModelListSchema = z
+  .object({ object: z.literal('list'), data: z.array(ModelCardSchema) })
+  .openapi('ModelList');
+
+export const UsageSummarySchema = z
+  .object({
+    tenantId: z.string(),
+    since: z.number().int(),
+    requests: z.number().int(),
+    promptTokens: z.number().int(),
+    completionTokens: z.number().int(),
+    byModel: z.record(
+      z.string(),
+      z.object({
+        requests: z.number().int(),
+        promptTokens: z.number().int(),
+        completionTokens: z.number().int(),
+      }),
+    ),
+    budget: z
+      .object({
+        period: z.enum(['day', 'month']),
+        periodStart: z.number().int(),
+        periodEnd: z.number().int(),
+        limitTokens: z.number().int(),
+        usedTokens: z.number().int(),
+        remainingTokens: z.number().int(),
+      })
+      .optional(),
+  })
+  .openapi('UsageSummary');

@@ -1,0 +1,80 @@
+/** POST /v1/chat/completions and POST /v1/completions: thin handlers over serveGeneration. */
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import {
+  ChatCompletionRequestSchema,
+  ChatCompletionSchema,
+  CompletionRequestSchema,
+  CompletionSchema,
+} from '../protocol/schemas.ts';
+import { chatMessages } from '../protocol/messages.ts';
+import { CHAT, COMPLETION } from '../serving/flavors.ts';
+import { serveGeneration, type GenerationDeps } from '../serving/serve-generation.ts';
+import { errorResponses, sseStream } from './openapi.ts';
+
+const chatRoute = createRoute({
+  method: 'post',
+  path: '/v1/chat/completions',
+  operationId: 'createChatCompletion',
+  summary: 'Chat completion (JSON, or an SSE stream of chunks with `stream: true`)',
+  request: {
+    body: {
+      content: { 'application/json': { schema: ChatCompletionRequestSchema } },
+      required: true,
+    },
+  },
+  responses: {
+    200: {
+      description: 'A chat completion, or an SSE stream of `chat.completion.chunk` objects',
+      content: { 'application/json': { schema: ChatCompletionSchema }, ...sseStream },
+    },
+    ...errorResponses,
+  },
+});
+
+const completionRoute = createRoute({
+  method: 'post',
+  path: '/v1/completions',
+  operationId: 'createCompletion',
+  summary: 'Text completion (JSON, or an SSE stream of chunks with `stream: true`)',
+  request: {
+    body: { content: { 'application/json': { schema: CompletionRequestSchema } }, required: true },
+  },
+  responses: {
+    200: {
+      description: 'A completion, or an SSE stream of `text_completion` chunks',
+      content: { 'application/json': { schema: CompletionSchema }, ...sseStream },
+    },
+    ...errorResponses,
+  },
+});
+
+export function generationRoutes(app: OpenAPIHono, deps: GenerationDeps): void {
+  app.openapi(
+    chatRoute,
+    (c) =>
+      serveGeneration(c, deps, {
+        flavor: CHAT,
+        body: c.req.valid('json'),
+        promptParam: 'messages',
+        toPrompts: (model, body) => [
+          model.codec.encode(model.codec.applyChatTemplate(chatMessages(body.messages))),
+        ],
+      }) as never,
+  );
+
+  app.openapi(
+    completionRoute,
+    (c) =>
+      serveGeneration(c, deps, {
+        flavor: COMPLETION,
+        body: c.req.valid('json'),
+        promptParam: 'prompt',
+        toPrompts: (model, { prompt: p }) => {
+          if (typeof p === 'string') return [model.codec.encode(p)];
+          if (typeof p[0] === 'string') return (p as string[]).map((s) => model.codec.encode(s));
+          if (typeof p[0] === 'number') return [p as number[]];
+          return p as number[][];
+        },
+      }) as never,
+  );
+}
