@@ -7,7 +7,8 @@
  * `denseLayers` layers and a MoE after them: the fp32 sigmoid router, selection with the expert bias on the CPU
  * (router.ts), the chosen experts' unbiased scores renormalised × routed_scaling_factor, plus the ungated shared
  * expert. Every expert is computed and weighted by a routing matrix that is zero off the chosen ones, so
- * gradients reach only the chosen experts (and the router through their weights), exactly as a sparse MoE.
+ * gradients reach only the chosen experts (and the router through their weights), exactly as a sparse MoE
+ * (docs/training.md §3).
  *
  * Speed notes (docs/training.md §2): every matmul goes through a custom gradient with explicit transposes (the
  * wasm matmul with transpose flags is about 10× slower), embeddings are a one-hot matmul with the one-hot cast
