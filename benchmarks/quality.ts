@@ -9,13 +9,14 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { UsageError, intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
-import { RUNTIMES, type Runtime } from '../backends/node/local-package.ts';
+import { RUNTIMES, type Runtime } from '../backends/node/open-model.ts';
+import { demoCodec } from '../training/examples.ts';
 import { evaluateViaApi, type ApiTarget } from './quality/api.ts';
 import { encodingLabel, openQualityPackages } from './quality/packages.ts';
 import { packagesChartSize, packagesChartSvg } from './quality/packages-chart.ts';
 import { algorithmNames } from '../src/decode/index.ts';
 import { qualityChartSvg, CHART_HEIGHT, CHART_WIDTH } from './quality/chart.ts';
-import { svgToPng } from './quality/png.ts';
+import { svgToPng } from '../backends/node/svg-png.ts';
 import {
   packagesJson,
   packagesTable,
@@ -233,8 +234,10 @@ async function apiEvaluator(
     );
   const model = apiModel ?? (await firstModel(baseUrl, apiKey));
   const target: ApiTarget = { baseUrl, apiKey, model };
+  // The tool task's turns are rendered locally with the demo model's template (the chat route takes no tools).
+  const codec = demoCodec();
   return {
-    evaluate: (examples, s) => evaluateViaApi(target, examples, s),
+    evaluate: (examples, s) => evaluateViaApi(target, examples, { ...s, codec }),
     meta: {
       model: `${model} at ${baseUrl}`,
       runtime: 'served API',

@@ -4,12 +4,8 @@
  * in Node, the Worker's build), with its size and, for WASM, the heap a Worker isolate would hold for it.
  */
 import { basename, resolve } from 'node:path';
-import {
-  openLocalCodec,
-  openLocalModel,
-  readLocalManifest,
-  type Runtime,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type Runtime } from '../../backends/node/open-model.ts';
+import { readLocalManifest } from '../../backends/node/stores/disk-package.ts';
 import { UsageError } from '../../backends/node/cli.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { evaluateExamples } from '../../training/evaluate.ts';
@@ -52,8 +48,8 @@ export async function openQualityPackages(
   for (const dir of dirs) await readLocalManifest(dir);
   const out: QualityPackage[] = [];
   for (const [i, dir] of dirs.entries()) {
-    const local = await openLocalModel(dir, { runtime, threads: 1 });
-    const codec = await openLocalCodec(dir, local.manifest);
+    const local = await openModel(dir, { runtime, threads: 1 });
+    const codec = modelCodec(local);
     const blockLength = local.manifest.decode.block_length;
     let wasmHeap: QualityPackage['wasmHeap'] = null;
     if (runtime === 'wasm') {
@@ -62,7 +58,7 @@ export async function openQualityPackages(
     }
     const bytes = local.manifest.files.reduce((s, f) => s + f.bytes, 0);
     log(
-      `${names[i]}: ${local.manifest.quantization.dtype}, ${(bytes / 2 ** 20).toFixed(2)} MiB, session ${local.loadMs.toFixed(0)} ms`,
+      `${names[i]}: ${local.manifest.quantization.dtype}, ${(bytes / 2 ** 20).toFixed(2)} MiB, session ${local.sessionMs.toFixed(0)} ms`,
     );
     out.push({
       name: names[i],

@@ -7,7 +7,7 @@ import * as io from '../model/graph-io.ts';
 import { DT, type GraphBuilder } from './onnx-builder.ts';
 import { embeddingDtype, embeddingLookup, linear, type QuantOptions } from './quantize.ts';
 import { moeLayer, type MoeImplementation } from './moe.ts';
-import { readTensor, type TensorSource } from './tensor-source.ts';
+import { readTensor, rowBlocks, type TensorSource } from './tensor-source.ts';
 
 export { ExportError, type TensorSource } from './tensor-source.ts';
 
@@ -18,6 +18,8 @@ export interface GraphOptions {
   onProgress?: (done: number, total: number, what: string) => void;
 }
 
+/** Rows of the embedding table converted and written at a time (16 MiB of fp32 at hidden 2048). */
+const EMBEDDING_BLOCK_ROWS = 2048;
 const NEG_BIG = -1e30; // masked attention logit: finite so fully-masked padding rows give no NaN
 
 export class Llada2GraphBuilder {
@@ -49,12 +51,12 @@ export class Llada2GraphBuilder {
     const total = d.layers + 2;
     this.opt.onProgress?.(0, total, 'embeddings');
 
-    const emb = await readTensor(this.src, 'model.word_embeddings.weight', [d.vocab, d.hidden]);
-    let h = embeddingLookup(
+    const embeddings = 'model.word_embeddings.weight';
+    let h = await embeddingLookup(
       b,
       io.INPUT_IDS,
-      'model.word_embeddings.weight',
-      emb,
+      embeddings,
+      rowBlocks(this.src, embeddings, [d.vocab, d.hidden], EMBEDDING_BLOCK_ROWS),
       d.vocab,
       d.hidden,
       embeddingDtype(this.opt.quant),
@@ -88,10 +90,13 @@ export class Llada2GraphBuilder {
     }
     this.opt.onProgress?.(total - 1, total, 'head');
     const normed = await this.rmsNorm(h, 'model.norm.weight', d.hidden);
-    // Tied checkpoints have no lm_head tensor: the head reuses the embedding matrix (stored transposed).
-    const head = this.cfg.tie_word_embeddings
-      ? emb
-      : await readTensor(this.src, 'lm_head.weight', [d.vocab, d.hidden]);
+    // Tied checkpoints have no lm_head tensor: the head reuses the embedding matrix (stored transposed), read
+    // again here rather than held through every layer.
+    const head = await readTensor(
+      this.src,
+      this.cfg.tie_word_embeddings ? 'model.word_embeddings.weight' : 'lm_head.weight',
+      [d.vocab, d.hidden],
+    );
     b.op(
       'Identity',
       [

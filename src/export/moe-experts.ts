@@ -1,7 +1,9 @@
 /**
  * How the routed experts' weights are stored in a package and what ORT kernel computes them. One projection of
- * all experts ([E, rows, cols], cols the reduction axis) is accumulated expert by expert (chunks for the weight
- * sink, so a checkpoint is never held whole) and then emitted as the MoE or QMoE kernel's weight inputs.
+ * all experts ([E, rows, cols], cols the reduction axis) is streamed into the weight sink expert by expert:
+ * each expert's matrix is encoded and written as it arrives, so memory holds one expert's matrices plus the
+ * fp32 scales (a quarter of the int4 bytes at block 32, far less for 8-bit rows), whatever the expert count. The stored
+ * tensors then become the MoE or QMoE kernel's weight inputs.
  */
 import { DT, type GraphBuilder } from './onnx-builder.ts';
 import { packInt4, packUnsigned, quantizeBlocks, requantScales } from './quant-math.ts';
@@ -35,17 +37,20 @@ export function usesQmoe(enc: ExpertEncoding): boolean {
 const f32Bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 export class ExpertTensor {
-  private readonly chunks: Uint8Array[] = [];
-  private readonly scaleChunks: Uint8Array[] = [];
-  private readonly requant: Uint8Array[] = [];
   private readonly bits: 4 | 8;
   /** Scale block along cols (cols itself: one scale per row). */
   private readonly block: number;
   /** Block scales (QMoE's block_size attribute set, scales [E, rows, cols / block] even when that is 1). */
   private readonly blockwise: boolean;
+  /** Initializer names once stored: the weights, their scales, and dq4-qmoe8's 8-bit row scales. */
+  private weights = '';
+  private scales = '';
+  private requant: Uint8Array[] = [];
 
   /** `block`: the int4 block (0 or one that does not divide cols: one scale per row). */
   constructor(
+    readonly name: string,
+    readonly experts: number,
     readonly rows: number,
     readonly cols: number,
     readonly enc: ExpertEncoding,
@@ -57,71 +62,108 @@ export class ExpertTensor {
     this.block = this.blockwise ? block : cols;
   }
 
-  add(w: Float32Array): void {
-    const { enc } = this;
-    if (enc === 'fp32') return void this.chunks.push(f32Bytes(w));
-    if (enc === 'fp16') return void this.chunks.push(toFloat16Bytes(w));
-    const q = quantizeBlocks(w, this.rows, this.cols, this.bits, this.block, this.search);
-    this.scaleChunks.push(f32Bytes(q.scales));
-    if (enc === 'qmoe8' || enc === 'qmoe4') this.chunks.push(packUnsigned(q.values, this.bits));
-    else if (enc === 'dq8') this.chunks.push(new Uint8Array(q.values.buffer));
-    else this.chunks.push(packInt4(q.values));
-    if (enc === 'dq4-qmoe8') this.requant.push(f32Bytes(requantScales(q)));
+  /**
+   * Encodes and writes the experts' matrices ([rows, cols] fp32 each, in expert order) one at a time, then the
+   * scales; the graph inputs come from float() or quantized().
+   */
+  async store(b: GraphBuilder, matrices: AsyncIterable<Float32Array>): Promise<void> {
+    const { enc, name, rows, cols, experts: E } = this;
+    const dims = [E, rows, cols];
+    const put = async (n: string, dt: number, shape: number[], chunks: AsyncIterable<Uint8Array>) =>
+      b.addInitializer(await b.sink.putStream(n, dt, shape, chunks));
+    const count = async function* (): AsyncGenerator<Float32Array> {
+      let n = 0;
+      for await (const m of matrices) {
+        if (m.length !== rows * cols)
+          throw new Error(`${name}: expert ${n} has ${m.length} values`);
+        n++;
+        yield m;
+      }
+      if (n !== E) throw new Error(`${name}: ${n} experts, expected ${E}`);
+    };
+    if (enc === 'fp32' || enc === 'fp16') {
+      const half = enc === 'fp16';
+      const encoded = async function* () {
+        for await (const m of count()) yield half ? toFloat16Bytes(m) : f32Bytes(m);
+      };
+      this.weights = await put(
+        half ? `${name}.fp16` : name,
+        half ? DT.FLOAT16 : DT.FLOAT,
+        dims,
+        encoded(),
+      );
+      return;
+    }
+    const scaleChunks: Uint8Array[] = [];
+    const requant: Uint8Array[] = [];
+    const { bits, block, search } = this;
+    const encoded = async function* () {
+      for await (const m of count()) {
+        const q = quantizeBlocks(m, rows, cols, bits, block, search);
+        scaleChunks.push(f32Bytes(q.scales));
+        if (enc === 'dq4-qmoe8') requant.push(f32Bytes(requantScales(q)));
+        if (enc === 'qmoe8' || enc === 'qmoe4') yield packUnsigned(q.values, bits);
+        else if (enc === 'dq8')
+          yield new Uint8Array(q.values.buffer, q.values.byteOffset, q.values.length);
+        else yield packInt4(q.values);
+      }
+    };
+    if (usesQmoe(enc) && enc !== 'dq4-qmoe8') {
+      this.weights = await put(
+        `${name}.q${bits}`,
+        DT.UINT8,
+        [E, rows, (cols * bits) / 8],
+        encoded(),
+      );
+      const scaleDims = this.blockwise ? [E, rows, cols / block] : [E, rows];
+      this.scales = b.addInitializer(
+        b.sink.put(`${name}.scales`, DT.FLOAT, scaleDims, scaleChunks),
+      );
+    } else {
+      const dt = bits === 8 ? DT.INT8 : DT.INT4;
+      this.weights = await put(`${name}.int${bits}`, dt, dims, encoded());
+      const scaleDims = [E, rows, cols / block];
+      this.scales = b.addInitializer(b.sink.put(`${name}.scale`, DT.FLOAT, scaleDims, scaleChunks));
+    }
+    this.requant = requant;
   }
 
-  private put(b: GraphBuilder, name: string, dt: number, dims: number[], chunks: Uint8Array[]) {
-    return b.addInitializer(b.sink.put(name, dt, dims, chunks));
+  private stored(): void {
+    if (!this.weights) throw new Error(`${this.name}: store() the experts first`);
   }
 
   /** DequantizeLinear of the INT8/INT4 blocks along the last axis. */
-  private dequantized(b: GraphBuilder, name: string, E: number): string {
-    const { rows, cols, block, bits } = this;
-    const dt = bits === 8 ? DT.INT8 : DT.INT4;
-    return b.op1(
-      'DequantizeLinear',
-      [
-        this.put(b, `${name}.int${bits}`, dt, [E, rows, cols], this.chunks),
-        this.put(b, `${name}.scale`, DT.FLOAT, [E, rows, cols / block], this.scaleChunks),
-      ],
-      { axis: 2, block_size: block },
-    );
+  private dequantized(b: GraphBuilder): string {
+    return b.op1('DequantizeLinear', [this.weights, this.scales], {
+      axis: 2,
+      block_size: this.block,
+    });
   }
 
   /** fp32 weights [E, rows, cols] for the MoE kernel. */
-  float(b: GraphBuilder, name: string, E: number): string {
-    const dims = [E, this.rows, this.cols];
-    if (this.enc === 'fp32') return this.put(b, name, DT.FLOAT, dims, this.chunks);
-    if (this.enc === 'fp16') {
-      const half = this.put(b, `${name}.fp16`, DT.FLOAT16, dims, this.chunks);
-      return b.op1('Cast', [half], { to: DT.FLOAT });
-    }
-    return this.dequantized(b, name, E);
+  float(b: GraphBuilder): string {
+    this.stored();
+    if (this.enc === 'fp32') return this.weights;
+    if (this.enc === 'fp16') return b.op1('Cast', [this.weights], { to: DT.FLOAT });
+    return this.dequantized(b);
   }
 
   /** [weights, scales] for the QMoE kernel, and its block_size attribute (0: row-wise). */
-  quantized(b: GraphBuilder, name: string, E: number): [string, string, number] {
-    const { rows, cols, block, enc } = this;
-    if (enc === 'dq4-qmoe8') {
+  quantized(b: GraphBuilder): [string, string, number] {
+    this.stored();
+    const { name, rows, cols, experts: E } = this;
+    if (this.enc === 'dq4-qmoe8') {
       // Row-wise uint8 (zero point 128) from the decoded int4 blocks: QuantizeLinear blocked over a whole row.
-      const scale3 = this.put(b, `${name}.scale8.q`, DT.FLOAT, [E, rows, 1], this.requant);
-      const zeros = new Uint8Array(E * rows).fill(128);
-      const zp = this.put(b, `${name}.zp8`, DT.UINT8, [E, rows, 1], [zeros]);
-      const weights = b.op1('QuantizeLinear', [this.dequantized(b, name, E), scale3, zp], {
+      const put = (n: string, dt: number, dims: number[], chunks: Uint8Array[]) =>
+        b.addInitializer(b.sink.put(n, dt, dims, chunks));
+      const scale3 = put(`${name}.scale8.q`, DT.FLOAT, [E, rows, 1], this.requant);
+      const zp = put(`${name}.zp8`, DT.UINT8, [E, rows, 1], [new Uint8Array(E * rows).fill(128)]);
+      const weights = b.op1('QuantizeLinear', [this.dequantized(b), scale3, zp], {
         axis: 2,
         block_size: cols,
       });
-      return [weights, this.put(b, `${name}.scale8`, DT.FLOAT, [E, rows], this.requant), 0];
+      return [weights, put(`${name}.scale8`, DT.FLOAT, [E, rows], this.requant), 0];
     }
-    const packed = (cols * this.bits) / 8;
-    const weights = this.put(b, `${name}.q${this.bits}`, DT.UINT8, [E, rows, packed], this.chunks);
-    const { blockwise } = this;
-    const scales = this.put(
-      b,
-      `${name}.scales`,
-      DT.FLOAT,
-      blockwise ? [E, rows, cols / block] : [E, rows],
-      this.scaleChunks,
-    );
-    return [weights, scales, blockwise ? block : 0];
+    return [this.weights, this.scales, this.blockwise ? this.block : 0];
   }
 }

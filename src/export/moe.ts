@@ -220,24 +220,27 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
   const search = quant.scaleSearch ?? true;
   // QMoE takes one block size for both projections: block-wise only when it divides both widths.
   const block = H % quant.blockSize === 0 && I % quant.blockSize === 0 ? quant.blockSize : 0;
-  const fc1 = new ExpertTensor(2 * I, H, enc, block, search);
-  const fc2 = new ExpertTensor(H, I, enc, block, search);
-  for (let e = 0; e < E; e++) {
-    const pre = `${p.prefix}.experts.${e}`;
-    fc1.add(
-      interleaveGateUp(
-        await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]),
-        await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]),
-        I,
-        H,
-      ),
-    );
-    fc2.add(
-      (await readTensor(p.src, `${pre}.down_proj.weight`, [H, I])).map(
-        (v) => v * cfg.routed_scaling_factor,
-      ),
-    );
+  const name = `${p.prefix}.experts`;
+  const fc1 = new ExpertTensor(`${name}.fc1`, E, 2 * I, H, enc, block, search);
+  const fc2 = new ExpertTensor(`${name}.fc2`, E, H, I, enc, block, search);
+  // One expert at a time, in two passes (fc1 = gate/up of every expert, then fc2 = down of every expert), each
+  // streamed into the sink: memory stays at one expert's matrices whatever the expert count and encoding.
+  async function* fc1Experts(): AsyncGenerator<Float32Array> {
+    for (let e = 0; e < E; e++) {
+      const pre = `${p.prefix}.experts.${e}`;
+      const gate = await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]);
+      const up = await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]);
+      yield interleaveGateUp(gate, up, I, H);
+    }
   }
+  async function* fc2Experts(): AsyncGenerator<Float32Array> {
+    for (let e = 0; e < E; e++) {
+      const down = await readTensor(p.src, `${p.prefix}.experts.${e}.down_proj.weight`, [H, I]);
+      yield down.map((v) => v * cfg.routed_scaling_factor);
+    }
+  }
+  await fc1.store(b, fc1Experts());
+  await fc2.store(b, fc2Experts());
   const attrs = {
     k,
     activation_type: 'swiglu',
@@ -246,19 +249,12 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
     activation_beta: { float: 0 },
     normalize_routing_weights: 0,
   };
-  const name = `${p.prefix}.experts`;
   if (!usesQmoe(enc)) {
-    const inputs = [
-      x2d,
-      router,
-      fc1.float(b, `${name}.fc1`, E),
-      '',
-      fc2.float(b, `${name}.fc2`, E),
-    ];
+    const inputs = [x2d, router, fc1.float(b), '', fc2.float(b)];
     return unnormalisedTop1(b, r, b.op1('MoE', inputs, attrs, MS_DOMAIN), k);
   }
-  const [w1, s1, blockSize] = fc1.quantized(b, `${name}.fc1`, E);
-  const [w2, s2] = fc2.quantized(b, `${name}.fc2`, E);
+  const [w1, s1, blockSize] = fc1.quantized(b);
+  const [w2, s2] = fc2.quantized(b);
   const y = b.op1(
     'QMoE',
     [x2d, router, w1, s1, '', w2, s2, ''],

@@ -90,30 +90,51 @@ export function floatMatrix(
 }
 
 /**
- * Rows of table[rows, cols] gathered by `ids` (any shape) → fp32 [..ids, cols]. int8 keeps the table int8 in
- * memory (one scale per row, applied after the Gather), so the heap holds a quarter of fp32.
+ * Rows of table[rows, cols] gathered by `ids` (any shape) → fp32 [..ids, cols]. The table arrives in blocks of
+ * whole rows (`blocks`, in order) and is written block by block, so it is never whole in memory (1.3 GB of fp32
+ * for LLaDA2.0-mini). fp16 is stored with a Cast (folded at load). int8 keeps the table int8 in memory (one
+ * scale per row, applied after the Gather), so the heap holds a quarter of fp32; its scales are per row, so a
+ * block quantizes exactly as the whole table would.
  */
-export function embeddingLookup(
+export async function embeddingLookup(
   b: GraphBuilder,
   ids: string,
   name: string,
-  table: Float32Array,
+  blocks: AsyncIterable<Float32Array>,
   rows: number,
   cols: number,
   dtype: EmbeddingDtype,
   scaleSearch = true,
-): string {
+): Promise<string> {
+  const dims = [rows, cols];
   if (dtype !== 'int8') {
-    const t = floatMatrix(b, name, table, [rows, cols], dtype === 'fp16');
-    return b.op1('Gather', [t, ids], { axis: 0 });
+    const half = dtype === 'fp16';
+    async function* encoded(): AsyncGenerator<Uint8Array> {
+      for await (const block of blocks) yield half ? toFloat16Bytes(block) : bytesOf(block);
+    }
+    const stored = b.addInitializer(
+      await b.sink.putStream(
+        half ? `${name}.fp16` : name,
+        half ? DT.FLOAT16 : DT.FLOAT,
+        dims,
+        encoded(),
+      ),
+    );
+    const table = half ? b.op1('Cast', [stored], { to: DT.FLOAT }) : stored;
+    return b.op1('Gather', [table, ids], { axis: 0 });
   }
-  const q = quantizeBlocks(table, rows, cols, 8, 0, scaleSearch);
+  const scaleChunks: Uint8Array[] = [];
+  async function* quantized(): AsyncGenerator<Uint8Array> {
+    for await (const block of blocks) {
+      const q = quantizeBlocks(block, block.length / cols, cols, 8, 0, scaleSearch);
+      scaleChunks.push(bytesOf(q.scales));
+      yield bytesOf(q.values);
+    }
+  }
   const values = b.addInitializer(
-    b.sink.put(`${name}.int8`, DT.INT8, [rows, cols], [bytesOf(q.values)]),
+    await b.sink.putStream(`${name}.int8`, DT.INT8, dims, quantized()),
   );
-  const scales = b.addInitializer(
-    b.sink.put(`${name}.scale`, DT.FLOAT, [rows], [bytesOf(q.scales)]),
-  );
+  const scales = b.addInitializer(b.sink.put(`${name}.scale`, DT.FLOAT, [rows], scaleChunks));
   const gathered = b.op1('Cast', [b.op1('Gather', [values, ids], { axis: 0 })], { to: DT.FLOAT });
   const rowScale = b.op1('Unsqueeze', [b.op1('Gather', [scales, ids], { axis: 0 }), b.i64([-1])]);
   return b.op1('Mul', [gathered, rowScale]);

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { openLocalModel, readLocalManifest } from '../../backends/node/local-package.ts';
+import { openModel } from '../../backends/node/open-model.ts';
+import { readLocalManifest } from '../../backends/node/stores/disk-package.ts';
 import { blockCausalVisibility } from '../../src/decode/visibility.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
 import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
@@ -70,7 +71,7 @@ describe('quantized packages', () => {
   let ids: number[];
   before(async () => {
     fx = await tinyFixture({ seed: 21 });
-    const { runner } = await openLocalModel(await fx.pkg('fp32'));
+    const { runner } = await openModel(await fx.pkg('fp32'));
     ids = randomIds(10, runner.info.vocabSize, 3);
     fp32 = await logits(runner, ids);
   });
@@ -79,13 +80,13 @@ describe('quantized packages', () => {
   for (const v of VARIANTS) {
     test(`${v.name}: node = wasm, close to fp32, manifest describes it`, async () => {
       const dir = await fx.pkg(v.name, v.opts);
-      const node = await logits((await openLocalModel(dir, { runtime: 'node' })).runner, ids);
-      const wasm = await logits((await openLocalModel(dir, { runtime: 'wasm' })).runner, ids);
+      const node = await logits((await openModel(dir, { runtime: 'node' })).runner, ids);
+      const wasm = await logits((await openModel(dir, { runtime: 'wasm' })).runner, ids);
       assert.ok(maxAbsDiff(node, wasm) <= 1e-4, `node vs wasm ${maxAbsDiff(node, wasm)}`);
       const err = maxAbsDiff(node, fp32);
       assert.ok(err > 0 && err <= v.tol, `max |Δlogits| vs fp32 = ${err}`);
       // A sequence's logits do not depend on what else is in the batch (per-token activation scales).
-      const runner = (await openLocalModel(dir, { runtime: 'node' })).runner;
+      const runner = (await openModel(dir, { runtime: 'node' })).runner;
       const batched = await logits(runner, ids, randomIds(ids.length, runner.info.vocabSize, 9));
       assert.ok(maxAbsDiff(batched.subarray(0, node.length), node) <= 1e-5, 'batch independence');
       const m = await readLocalManifest(dir);
@@ -122,8 +123,19 @@ describe('quantized packages', () => {
     assert.deepEqual(m.graph.external_data, ['model.onnx.data']);
     assert.ok(m.files.some((f) => f.path === 'model.onnx.data' && f.role === 'weights'));
     for (const runtime of ['node', 'wasm'] as const) {
-      const got = await logits((await openLocalModel(dir, { runtime })).runner, ids);
+      const got = await logits((await openModel(dir, { runtime })).runner, ids);
       assert.ok(maxAbsDiff(got, fp32) <= 1e-4, runtime);
+    }
+  });
+
+  test('external data: streamed quantized experts and int8 embeddings equal the inline package', async () => {
+    for (const name of ['int4-dq', 'int8-emb8-head-fp16']) {
+      const opts = VARIANTS.find((v) => v.name === name)!.opts;
+      const inline = await logits((await openModel(join(fx.root, name))).runner, ids);
+      const dir = await fx.pkg(`${name}-external`, { ...opts, externalData: 'always' });
+      assert.deepEqual((await readLocalManifest(dir)).graph.external_data, ['model.onnx.data']);
+      const external = await logits((await openModel(dir)).runner, ids);
+      assert.deepEqual(external, inline, name);
     }
   });
 });

@@ -23,9 +23,9 @@ import { GraphBuilder, OPSET } from '../../../src/export/onnx-builder.ts';
 import { InlineSink, type WeightSink } from '../../../src/export/weight-sink.ts';
 import { ExternalFileSink } from './external-file-sink.ts';
 import { ExportError, Llada2GraphBuilder } from '../../../src/export/llada2-graph.ts';
+import { sessionConfig } from './session-config.ts';
 import {
   embeddingDtype,
-  foldsQuantizedWeights,
   type EmbeddingDtype,
   type Int4Layout,
   type QuantKernel,
@@ -173,9 +173,14 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
         head_dim: dims.headDim,
         inputs: io.graphInputs(graphDims),
         outputs: io.graphOutputs(graphDims),
-        // Fold DequantizeLinear/QuantizeLinear on weights at load instead of running them every forward
-        // (docs/quantization.md).
-        session_config: foldsQuantizedWeights(quant) ? { 'session.disable_quant_qdq': '1' } : {},
+        // Folding of quantized weights at load, ORT's folding limit, QMoE prepacking (session-config.ts).
+        session_config: sessionConfig(quant, {
+          vocab: dims.vocab,
+          hidden: dims.hidden,
+          sparseMoeLayers: moe === 'ort-moe' ? dims.layers - dims.denseLayers : 0,
+          experts: cfg.num_experts,
+          moeIntermediate: cfg.moe_intermediate_size,
+        }),
       },
       tokenizer: { file: 'tokenizer.json', config_file: 'tokenizer_config.json' },
       files,
