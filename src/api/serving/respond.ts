@@ -191,6 +191,7 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
       keepAliveMs: o.keepAliveMs,
       stallTimeoutMs: o.stallTimeoutMs,
       onGone: () => abort.abort(),
+      clientSignal,
     });
     // One writer at a time: the choices' events are queued in the order they were produced.
     let queue = Promise.resolve();

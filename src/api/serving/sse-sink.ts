@@ -14,12 +14,20 @@ export interface SseSinkOptions {
   stallTimeoutMs: number;
   /** Called once when the client is found gone (abort the generation). */
   onGone: () => void;
+  /**
+   * The request's own signal (the runtime aborts it when the client disconnects). A write pending on a body
+   * nobody reads any more is released at once instead of waiting out the stall timeout: workerd does not
+   * always cancel the response stream of a client that left before reading it.
+   */
+  clientSignal?: AbortSignal;
 }
 
 export class SseSink {
   private writing = false;
   private lastWrite = Date.now();
   private gone = false;
+  /** Aborted when the client is found gone: releases a pending write. */
+  private readonly goneSignal = new AbortController();
   private readonly keepAlive: ReturnType<typeof setInterval>;
 
   constructor(
@@ -27,6 +35,8 @@ export class SseSink {
     private readonly o: SseSinkOptions,
   ) {
     sse.onAbort(() => this.markGone());
+    if (o.clientSignal?.aborted) this.markGone();
+    else o.clientSignal?.addEventListener('abort', () => this.markGone(), { once: true });
     this.keepAlive = setInterval(() => {
       if (this.writing || this.gone || Date.now() - this.lastWrite < o.keepAliveMs / 2) return;
       void this.write(': keep-alive\n\n').catch(() => {});
@@ -58,8 +68,17 @@ export class SseSink {
     const stalled = new Promise<'stalled'>((resolve) => {
       timer = setTimeout(() => resolve('stalled'), this.o.stallTimeoutMs);
     });
+    let onGone = () => {};
+    const left = new Promise<'gone'>((resolve) => {
+      onGone = () => resolve('gone');
+      this.goneSignal.signal.addEventListener('abort', onGone, { once: true });
+    });
     try {
-      const outcome = await Promise.race([this.sse.write(text).then(() => 'written'), stalled]);
+      const outcome = await Promise.race([
+        this.sse.write(text).then(() => 'written'),
+        stalled,
+        left,
+      ]);
       if (outcome === 'stalled') {
         this.markGone();
         this.sse.abort(); // drops the queued bytes: a reader that never reads holds no more than this
@@ -68,6 +87,7 @@ export class SseSink {
       this.lastWrite = Date.now();
     } finally {
       clearTimeout(timer);
+      this.goneSignal.signal.removeEventListener('abort', onGone);
       this.writing = false;
     }
   }
@@ -75,6 +95,7 @@ export class SseSink {
   private markGone(): void {
     if (this.gone) return;
     this.gone = true;
+    this.goneSignal.abort();
     this.o.onGone();
   }
 }
