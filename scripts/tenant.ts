@@ -11,6 +11,12 @@
  *   npm run tenant -- usage --tenant ID [--since ISO]
  */
 import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
+import {
+  adminRequest,
+  createKey,
+  type AdminCall,
+  type AdminTarget,
+} from '../backends/node/admin-client.ts';
 
 const USAGE =
   'usage: tenant create|update|get|list|keys|key|rotate|revoke|usage [flags] (see scripts/tenant.ts)';
@@ -35,12 +41,6 @@ const FLAGS = {
 } as const;
 
 type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>['values'];
-
-interface Call {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  path: string;
-  body?: Record<string, unknown>;
-}
 
 function required(value: string | undefined, flag: string): string {
   if (!value) throw new UsageError(`--${flag} is required`);
@@ -71,7 +71,7 @@ function tenantBody(v: Flags): Record<string, unknown> {
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
 }
 
-function toCall(command: string | undefined, v: Flags): Call {
+function toCall(command: string | undefined, v: Flags): AdminCall {
   switch (command) {
     case 'create':
       if (!v.name) throw new UsageError('--name is required');
@@ -116,41 +116,10 @@ function toCall(command: string | undefined, v: Flags): Call {
   }
 }
 
-async function send(call: Call): Promise<unknown> {
+function target(): AdminTarget {
   const token = process.env.ADMIN_TOKEN;
   if (!token) throw new UsageError('ADMIN_TOKEN is not set in the environment');
-  const base = process.env.UNMASK_URL || DEFAULT_URL;
-  let response: Response;
-  try {
-    response = await fetch(new URL(call.path, base), {
-      method: call.method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(call.body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: call.body ? JSON.stringify(call.body) : undefined,
-    });
-  } catch (e: unknown) {
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(
-      `cannot reach ${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
-    );
-  }
-  const text = await response.text();
-  let body: unknown = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* not JSON: reported below */
-  }
-  if (!response.ok) {
-    const error = (body as { error?: { message?: string; param?: string | null } } | null)?.error;
-    const detail = error?.message ?? (text.slice(0, 200) || response.statusText);
-    throw new Error(`${call.method} ${call.path} → ${response.status}: ${detail}`);
-  }
-  if (body === null)
-    throw new Error(`${call.method} ${call.path} → ${response.status}: response is not JSON`);
-  return body;
+  return { url: process.env.UNMASK_URL || DEFAULT_URL, token };
 }
 
 runMain('tenant', async () => {
@@ -158,17 +127,12 @@ runMain('tenant', async () => {
   const { values } = parseFlags(rest, FLAGS, false);
   if (values['with-key'] && command !== 'create')
     throw new UsageError('--with-key applies to create only');
-  const result = (await send(toCall(command, values))) as Record<string, unknown>;
+  const call = toCall(command, values);
+  const admin = target();
+  const result = (await adminRequest(admin, call)) as Record<string, unknown>;
   // create --with-key: the new tenant plus its first key (shown once), in one step.
   const output = values['with-key']
-    ? {
-        ...result,
-        key: await send({
-          method: 'POST',
-          path: `/admin/tenants/${encodeURIComponent(String(result.id))}/keys`,
-          body: {},
-        }),
-      }
+    ? { ...result, key: await createKey(admin, String(result.id)) }
     : result;
   process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
 });
