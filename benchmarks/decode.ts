@@ -6,7 +6,7 @@
  * (onnxruntime-node CPU, intra-op threads pinned), greedy, block 32, steps 32, a fixed 20-token prompt. Each mode
  * runs one warm-up generation per model first; every measured pair must produce identical tokens. With --repeat N
  * each measurement is the fastest of N runs (a shared machine's noise only ever adds time). Progress goes
- * to stderr; stdout gets a table, or with --json one object. The issue's goals are reported, not asserted: the
+ * to stderr; stdout gets a table, or with --json one object. Its targets are reported, not asserted: the
  * exit status is non-zero only for a failure (a token mismatch included).
  */
 import { cpus, platform, release, arch } from 'node:os';

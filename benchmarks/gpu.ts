@@ -4,7 +4,7 @@
  * [--json-file <path>]`:
  * starts the GPU server (scripts/serve-gpu.ts) on a bench model (built once under models/bench-gpu) and drives it
  * with 1, 4 and 16 concurrent closed-loop streams through the internal API. Reports output tokens/s, TTFT (send →
- * first block event with tokens) and ITL (gaps between block events), vLLM's definitions (api-anchors.md §4), the
+ * first block event with tokens) and ITL (gaps between block events), vLLM's definitions, the
  * sequences each forward carried, and the batching speedup: tokens/s at 16 streams ÷ tokens/s with 1.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

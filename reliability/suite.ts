@@ -45,8 +45,8 @@ function contextFor(
       tally.observe(await send(target.url, s), scenario.name, opts?.cutExpected),
     async tenant(fields = {}) {
       const created = await createTenantWithKey(
-        { url: target.url, token: target.adminToken },
         { name: `${scenario.name}-${++tenantSerial}`, ...fields },
+        { url: target.url, token: target.adminToken },
       );
       return { id: created.id, key: created.key.key };
     },
@@ -72,8 +72,8 @@ async function runDeployment(name: DeploymentName, o: SuiteOptions): Promise<Tal
   try {
     // The Worker loads its model on the first request: not inside a scenario's measurements.
     const warm = await createTenantWithKey(
-      { url: target.url, token: target.adminToken },
       { name: 'warm-up' },
+      { url: target.url, token: target.adminToken },
     );
     const first = await send(target.url, {
       path: '/v1/completions',

@@ -1,6 +1,6 @@
 /**
  * @module
- * Training parameters ↔ the Hugging Face LLaDA2 layout (spec llada2.md §3.2): official tensor names, linear
+ * Training parameters ↔ the Hugging Face LLaDA2 layout (docs/model-graph.md §2): official tensor names, linear
  * weights [out, in], q/k/v fused into `attention.query_key_value` in Q, K, V row order, and a config.json with
  * the official llada2_moe keys (first_k_dense_replace = num_hidden_layers: every layer is dense), so
  * backends/node/export/export-package.ts and the float64 oracle read it with no special case.

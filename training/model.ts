@@ -1,11 +1,11 @@
 /**
  * @module
- * The dense LLaDA2 layer stack in tfjs ops, for training (spec llada2.md §3.2 with first_k_dense_replace =
+ * The dense LLaDA2 layer stack in tfjs ops, for training (docs/model-graph.md §2 with first_k_dense_replace =
  * layers): embeddings → per layer [h += dense(attention(input_layernorm(h))); h += SwiGLU(post_attention_layernorm(h))]
  * → model.norm → lm_head. Attention: separate q/k/v projections (fused to query_key_value at export), per-head
  * QK-RMSNorm before partial NeoX RoPE, GQA, an additive mask that encodes any visibility pattern.
  *
- * Speed notes (train-notes.md §6): every matmul goes through a custom gradient with explicit transposes (the
+ * Speed notes (docs/training.md §2): every matmul goes through a custom gradient with explicit transposes (the
  * wasm matmul with transpose flags is about 10× slower), embeddings are a one-hot matmul with the one-hot cast
  * to float32 (tf.oneHot(..., 'float32') is wrong on wasm), and only functional ops are used.
  */

@@ -1,6 +1,6 @@
 /**
  * @module
- * The block-diffusion training objective (LLaDA2.0 / BD3-LM; train-notes.md §1), in the `[x_t ; x_0]` form.
+ * The block-diffusion training objective (LLaDA2.0 / BD3-LM; docs/training.md §1), in the `[x_t ; x_0]` form.
  *
  * Each sequence is its canvas: prompt, target (answer, `<|role_end|>`, EOS) and EOS fill up to L, a multiple of
  * the block length B, with blocks counted from position 0 as in the decode loop. Per sequence t ~ U(0, 1]

@@ -1,7 +1,7 @@
 /**
  * @module
  * Adam with global-norm gradient clipping and a warmup + cosine learning-rate schedule over a step horizon
- * (train-notes.md §1). The schedule depends on the step index only, so a run stopped early by its time limit
+ * (docs/training.md §1). The schedule depends on the step index only, so a run stopped early by its time limit
  * holds exactly the weights a longer run had at that step, and a resumed run continues bit for bit.
  */
 import type { Params } from './model.ts';

@@ -53,7 +53,7 @@ export interface TrainCliOptions {
 }
 
 /**
- * train-notes.md §1 (3 layers, hidden 128, heads of 32 with 16 rotary dims, SwiGLU 384) with 8/4 heads instead
+ * the size of the first feasibility runs (3 layers, hidden 128, heads of 32 with 16 rotary dims, SwiGLU 384) with 8/4 heads instead
  * of 4/2: the shipped demo model (assets/demo-model/TRAINING.md).
  */
 export const DEFAULT_MODEL: DemoModelConfig = {

@@ -1,6 +1,6 @@
 /**
  * @module
- * tfjs set-up for training in Node (train-notes.md §6): the core package plus the wasm backend (SIMD, one
+ * tfjs set-up for training in Node (docs/training.md §2): the core package plus the wasm backend (SIMD, one
  * thread; workers do not start in Node), with the gradient registry loaded explicitly. Its ESM files use
  * extensionless imports that Node's resolver refuses, so it is required through tsx's CommonJS loader.
  */

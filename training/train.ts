@@ -24,7 +24,7 @@ import { TfjsRunner } from './tfjs-runner.ts';
 import { trainStep } from './train-step.ts';
 import { TOKEN_IDS } from './vocab.ts';
 
-/** Threshold of the progress evaluation (the issue's "accuracy at 0.9"). */
+/** Threshold of the progress evaluation (accuracy is reported at 0.9). */
 export const EVAL_THRESHOLD = 0.9;
 /** New tokens the evaluation allows: every task's answer + `<|role_end|>` + EOS fit well inside. */
 export const EVAL_MAX_TOKENS = 16;

@@ -11,7 +11,7 @@ import { llada2TokenizerConfig } from '../src/export/tiny/tokenizer-files.ts';
 import { TASK_PREFIXES } from './tasks.ts';
 
 /**
- * The fixed text of a single-turn prompt around the user message (spec llada2.md §4), one token each. A long
+ * The fixed text of a single-turn prompt around the user message (docs/model-graph.md §4), one token each. A long
  * constant prefix made positional lookups (addition) far slower to learn, so the whole head and tail of the
  * rendered template are single tokens; added tokens match leftmost-longest, so they win over `<role>` and
  * `<|role_end|>`.

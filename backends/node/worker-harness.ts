@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
 import { applyMigrations } from '../../src/tenants/d1/schema.ts';
+import { d1Migrations } from './d1-migrations.ts';
 
 const WRANGLER = resolve('node_modules/wrangler/bin/wrangler.js');
 const WRANGLER_TOML = resolve('wrangler.toml');
@@ -174,7 +175,7 @@ export async function startWorker(
   const existing = await db
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tenants'")
     .first();
-  if (!existing) await applyMigrations(db as never);
+  if (!existing) await applyMigrations(db as never, d1Migrations());
   const admin = opts.adminToken ?? TEST_ADMIN_TOKEN;
   // Operator routes (/internal, /admin) get the admin token unless the caller sets its own Authorization.
   const fetchFn = async (path: string, init: RequestInit = {}) => {

@@ -1,5 +1,5 @@
 /**
- * Points onnxruntime-web at a precompiled WebAssembly.Module (spec ort-notes.md §2). Workers forbid compiling
+ * Points onnxruntime-web at a precompiled WebAssembly.Module (docs/workerd.md §2). Workers forbid compiling
  * wasm bytes, and ORT 1.30 has no `instantiateWasm` hook, so `WebAssembly.instantiate` is wrapped once; the wrapper
  * only acts on our placeholder `wasmBinary`, every other call passes through. It also keeps the ORT heap's
  * WebAssembly.Memory so the engine can report its size.

@@ -1,5 +1,5 @@
 /**
- * The block-diffusion decode loop of LLaDA2.0 (spec llada2.md §1.3), streaming, in two exact modes.
+ * The block-diffusion decode loop of LLaDA2.0 (docs/decode-algorithm.md §2–5), streaming, in two exact modes.
  * Blocks are counted from absolute position 0; the first decode block is floor(P/B); each runs at most S steps
  * and ends when it has no masks. A block whose generated part holds EOS ends the generation.
  */

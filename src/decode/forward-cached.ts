@@ -1,5 +1,5 @@
 /**
- * The `cached` mode (spec llada2.md §1.8): exact prefix K/V cache, same tokens as `reference`.
+ * The `cached` mode (docs/decode-algorithm.md §6): exact prefix K/V cache, same tokens as `reference`.
  * - Prefill: the complete prompt blocks [0, floor(P/B)·B), block-causal, once. The prompt tail belongs to the
  *   first decode block and is re-fed at each of its steps.
  * - Step: only the active block, which sees all cached K/V and itself.

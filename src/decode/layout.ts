@@ -1,4 +1,4 @@
-/** Canvas geometry of one generation (spec llada2.md §1.2–1.3): lengths, blocks and the transfer schedule. */
+/** Canvas geometry of one generation (docs/decode-algorithm.md §2–3): lengths, blocks and the transfer schedule. */
 
 export interface CanvasLayout {
   /** P: prompt tokens at canvas[0, P). */

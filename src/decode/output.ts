@@ -1,4 +1,4 @@
-/** Which canvas tokens become output, and the two EOS stop rules (spec llada2.md §1.3 steps 8–9, §1.5, §8). */
+/** Which canvas tokens become output, and the two EOS stop rules (docs/decode-algorithm.md §3 item 8, §5, §8). */
 import type { CanvasLayout } from './layout.ts';
 
 export interface BlockOutput {

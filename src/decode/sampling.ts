@@ -1,5 +1,5 @@
 /**
- * One row's token draw (spec llada2.md §1.4, HF `_sample_with_temperature_topk_topp`): divide by T (skipped at
+ * One row's token draw (docs/decode-algorithm.md §4, HF `_sample_with_temperature_topk_topp`): divide by T (skipped at
  * T = 1), top-k filter, top-p filter, softmax, one multinomial draw. The confidence is the drawn token's
  * probability under that filtered, tempered distribution. Arithmetic is float64; the confidence is rounded to
  * float32, like the reference's fp32 softmax.

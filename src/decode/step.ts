@@ -1,5 +1,5 @@
 /**
- * One denoising step of the active block (spec llada2.md §1.3 steps 1–7): candidates for every masked position,
+ * One denoising step of the active block (docs/decode-algorithm.md §3): candidates for every masked position,
  * the algorithm's selection topped up to the step's quota, then the commit into the canvas.
  */
 import { topUp } from './algorithms/rank.ts';

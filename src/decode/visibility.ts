@@ -1,4 +1,4 @@
-/** Block-causal attention visibility (spec llada2.md §1.2 item 4), in the `ForwardInput.visibility` layout. */
+/** Block-causal attention visibility (docs/decode-algorithm.md §2 item 3), in the `ForwardInput.visibility` layout. */
 
 /**
  * Visibility for `seq` new tokens at absolute positions `start ..` behind `pastLength` cached keys, which are

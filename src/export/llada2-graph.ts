@@ -1,5 +1,5 @@
 /**
- * Builds the LLaDA2.0 (llada2_moe) forward graph exactly as the official modeling code (llada2.md §3.2, §8),
+ * Builds the LLaDA2.0 (llada2_moe) forward graph exactly as the official modeling code (docs/model-graph.md §2–3),
  * with the I/O contract of src/model/graph-io.ts. Weights are read one tensor at a time from the checkpoint.
  */
 import { modelDims, type Llada2Config, type ModelDims } from '../model/config.ts';

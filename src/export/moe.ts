@@ -1,5 +1,5 @@
 /**
- * The LLaDA2 MoE layer: sigmoid router with expert bias and group-limited top-k (llada2.md §3.2 step 5),
+ * The LLaDA2 MoE layer: sigmoid router with expert bias and group-limited top-k (docs/model-graph.md §3),
  * experts computed either densely (all experts, tiny configs only) or with ORT's sparse MoE kernel.
  */
 import type { Llada2Config } from '../model/config.ts';
@@ -30,7 +30,7 @@ export interface Routing {
 
 /**
  * Router over x2d [n, H]. Selection uses sigmoid scores + expert_bias; weights use the unbiased scores.
- * The official code renormalises whenever top-k > 1, whatever norm_topk_prob says (llada2.md §8).
+ * The official code renormalises whenever top-k > 1, whatever norm_topk_prob says (docs/model-graph.md §3).
  */
 export async function route(
   b: GraphBuilder,

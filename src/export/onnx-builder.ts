@@ -1,4 +1,4 @@
-/** A small typed wrapper over onnx-proto for building graphs from TypeScript (ort-notes.md §1). */
+/** A small typed wrapper over onnx-proto for building graphs from TypeScript (docs/model-graph.md §6). */
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import type { WeightSink } from './weight-sink.ts';

@@ -152,7 +152,7 @@ function int4MatMulNBits(b: GraphBuilder, x: string, w: LinearWeight, block: num
   const sName = b.addInitializer(
     b.sink.put(`${w.name}.scales`, DT.FLOAT, [w.out * nb], [bytesOf(scales)]),
   );
-  // accuracy_level 0: fp32 activations, so ORT-node and ORT-web agree (ort-notes.md §1).
+  // accuracy_level 0: fp32 activations, so ORT-node and ORT-web agree (docs/model-graph.md §6).
   return b.op1(
     'MatMulNBits',
     [x, qName, sName],

@@ -39,7 +39,7 @@ export const Llada2ConfigSchema = z.looseObject({
 
 export type Llada2Config = z.infer<typeof Llada2ConfigSchema>;
 
-/** Dimensions every consumer needs, computed once from the config (spec llada2.md §3, §8). */
+/** Dimensions every consumer needs, computed once from the config (docs/model-graph.md §1–3). */
 export interface ModelDims {
   hidden: number;
   layers: number;
@@ -112,6 +112,6 @@ export function modelDims(c: Llada2Config): ModelDims {
   };
 }
 
-/** Official LLaDA2.0 token ids, used when a config carries none (spec llada2.md §1.1). */
+/** Official LLaDA2.0 token ids, used when a config carries none (docs/decode-algorithm.md §1). */
 export const LLADA2_DEFAULT_EOS_ID = 156892;
 export const LLADA2_DEFAULT_MASK_ID = 156895;

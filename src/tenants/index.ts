@@ -30,5 +30,5 @@ export {
   type TenantSnapshot,
 } from './memory/store.ts';
 export { formatDuration } from './limiter/rate-headers.ts';
-export { applyMigrations, MIGRATIONS } from './d1/schema.ts';
+export { applyMigrations, type Migration } from './d1/schema.ts';
 export * from './types.ts';

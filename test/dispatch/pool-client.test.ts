@@ -205,8 +205,8 @@ describe('GPU pool client against a protocol server', () => {
       (n: number) => (n === 0 ? { stallAfterEvents: 0 } : undefined),
     ]) {
       const p = await startPool(script);
-      // Long enough that a slow forward on a loaded machine is not mistaken for the stall the last script makes.
-      const one = engineFor([p.url], { idleTimeoutMs: 1500 });
+      // The idle timeout detects the last script's stall; the retry budget (1500 ms) leaves room for the retry.
+      const one = engineFor([p.url], { idleTimeoutMs: 500 });
       const got = await collect((await one.engine.open()).decode(prompt(), OPTIONS));
       assert.deepEqual(
         got.flatMap((e) => (e.type === 'block' ? e.tokens : [])),

@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { PoolMetrics } from '../../backends/gpu/metrics/pool-metrics.ts';
 
 const K8S = 'infra/k8s';
-/** The names the issue requires the server to export (vLLM-compatible). */
+/** The metric names the GPU server must export (vLLM-compatible: dashboards and KEDA triggers rely on them). */
 const REQUIRED_METRICS = [
   'vllm:num_requests_waiting',
   'vllm:num_requests_running',

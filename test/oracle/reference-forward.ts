@@ -1,7 +1,7 @@
 /**
  * @module
  * The test oracle: a plain float64 LLaDA2-MoE forward over a checkpoint (no ORT), implementing
- * spec llada2.md §3.2 as the official modeling_llada2_moe.py behaves (§8):
+ * docs/model-graph.md §2–3, as the official modeling_llada2_moe.py behaves:
  *   embeddings → per layer [h += dense(attn(QK-norm, partial RoPE, GQA)(input_layernorm(h)));
  *   h += mlp(post_attention_layernorm(h))] → model.norm → lm_head (or tied embeddings).
  * Where the official code and the config keys disagree, the code wins:

@@ -2,7 +2,7 @@
  * @module
  * The float64 building blocks of the reference forward (reference-forward.ts), kept separate so each is
  * unit-tested against hand-computed values. Everything follows the official modeling_llada2_moe.py
- * (spec llada2.md §3.2, §8), in float64 so the oracle's own rounding is negligible next to ORT's fp32.
+ * (docs/model-graph.md §2–3), in float64 so the oracle's own rounding is negligible next to ORT's fp32.
  */
 
 /** y = W·x for a row-major [rows, cols] weight (the HF Linear layout [out, in]). */

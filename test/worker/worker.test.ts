@@ -30,7 +30,7 @@ interface GenerateResponse {
   text: string;
   finish_reason: string;
   seed: number;
-  stats: { forwards: number; runnerMs: number };
+  stats: { forwards: number; prefillForwards: number; runnerMs: number };
 }
 
 const ERROR_KEYS = ['code', 'message', 'param', 'type'];

@@ -1,5 +1,5 @@
 /**
- * The GPU server's metrics: vLLM's names and buckets (vllm: prefix, model_name label; api-anchors.md §1g) for
+ * The GPU server's metrics: vLLM's names and buckets (vllm: prefix, model_name label) for
  * requests, latencies and tokens, vLLM's diffusion counters, and unmask_* batching counters showing how many
  * sequences each forward carried.
  */

@@ -142,7 +142,7 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
         head_dim: dims.headDim,
         inputs: io.graphInputs(graphDims),
         outputs: io.graphOutputs(graphDims),
-        // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (ort-notes.md §3).
+        // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (docs/model-graph.md §6).
         session_config:
           dtype === 'int8' || (dtype === 'int4' && int4Layout === 'dq')
             ? { 'session.disable_quant_qdq': '1' }

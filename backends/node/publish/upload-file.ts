@@ -45,7 +45,7 @@ export function effectivePartSize(size: number, partSize: number): number {
 export async function uploadFile(opts: UploadFileOptions): Promise<'single' | 'multipart'> {
   const { client, bucket, key, path, size, metadata, contentType, run, onBytes } = opts;
   if (size <= opts.partSize) {
-    // A buffer body, never a stream: streams are sent aws-chunked (spec/platform.md §6).
+    // A buffer body, never a stream: streams are sent aws-chunked (docs/storage.md §2).
     await run(async () =>
       client.send(
         new PutObjectCommand({

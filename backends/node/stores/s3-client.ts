@@ -17,7 +17,7 @@ export interface S3ClientOptions {
 
 /**
  * Checksums are WHEN_REQUIRED: the SDK's default CRC32 trailers break R2 (501) and make s3rver store
- * aws-chunked framing inside objects (spec/platform.md §4, §6).
+ * aws-chunked framing inside objects (docs/storage.md §2).
  * @example createS3Client({ endpoint: process.env.S3_ENDPOINT })
  */
 export function createS3Client({

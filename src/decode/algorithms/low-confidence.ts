@@ -1,5 +1,5 @@
 /**
- * `low_confidence`, the default: the official LLaDA2.0 rule (spec llada2.md §1.3 steps 5–6). Commit every masked
+ * `low_confidence`, the default: the official LLaDA2.0 rule (docs/decode-algorithm.md §3 items 5–6). Commit every masked
  * position whose confidence is strictly above the threshold; when fewer than the step's quota qualify, commit
  * the quota's top positions by confidence instead.
  * Source: inclusionAI/LLaDA2.0-mini `modeling_llada2_moe.py` `generate()` (copy in ZHZisZZ/dllm); SGLang

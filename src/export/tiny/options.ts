@@ -211,7 +211,7 @@ export function specialTokenIds(vocab: number): Record<(typeof SPECIAL_TOKENS)[n
   >;
 }
 
-/** config.json with the official llada2_moe keys, plus explicit eos/mask/pad ids (spec llada2.md §8). */
+/** config.json with the official llada2_moe keys, plus explicit eos/mask/pad ids (docs/decode-algorithm.md §1). */
 export function tinyConfigJson(o: TinyModelOptions): Record<string, unknown> {
   const ids = specialTokenIds(o.vocab);
   return {

@@ -13,7 +13,7 @@ import { SPECIAL_TOKENS, specialTokenIds } from './options.ts';
 import type { TrainedBpe } from './bpe-train.ts';
 
 /**
- * The Ling-2.0 / LLaDA2 chat format (spec llada2.md §4), without tool calls:
+ * The Ling-2.0 / LLaDA2 chat format (docs/model-graph.md §4), without tool calls:
  * `<role>SYSTEM</role>[first system message + "\n"]detailed thinking off<|role_end|>`, then per message
  * `<role>HUMAN|ASSISTANT|SYSTEM</role>{content}<|role_end|>`, then `<role>ASSISTANT</role>` as the generation prompt.
  * Non-string content (multimodal parts) renders as empty text.

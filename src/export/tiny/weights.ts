@@ -1,7 +1,7 @@
 /**
  * @module
  * Random weights for the tiny LLaDA2 checkpoint, with the official tensor names and [out, in] linear layout
- * (spec llada2.md §3.2). Each tensor draws from its own seeded stream (rng.ts), so adding a flag that changes
+ * (docs/model-graph.md §2). Each tensor draws from its own seeded stream (rng.ts), so adding a flag that changes
  * one tensor's shape leaves the others' values alone.
  *
  * The scales are chosen for testing, not realism: next-token distributions must be peaked (many positions with

@@ -1,6 +1,6 @@
 /**
- * The D1 schema as data, for tests and local bootstrapping; `migrations/*.sql` (wrangler's migrations_dir) is
- * the source of truth and schema.test.ts checks that both agree.
+ * Applying the D1 schema without wrangler (tests and local bootstrapping). The migrations themselves are the
+ * `migrations/*.sql` files wrangler applies (its migrations_dir); callers read them (see backends/node/d1-migrations.ts).
  */
 import type { D1Database } from '@cloudflare/workers-types';
 
@@ -8,57 +8,6 @@ export interface Migration {
   name: string;
   sql: string;
 }
-
-export const MIGRATIONS: readonly Migration[] = [
-  {
-    name: '0001_init.sql',
-    sql: `-- Tenants, their API keys (SHA-256 hashes only, never keys) and per-request usage. Times are epoch milliseconds.
-CREATE TABLE tenants (
-  id TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  models TEXT,
-  rpm INTEGER,
-  tpm INTEGER,
-  max_concurrent INTEGER,
-  max_tokens INTEGER,
-  budget_tokens INTEGER,
-  budget_period TEXT CHECK (budget_period IN ('day', 'month')),
-  degrade_to_edge INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-
-CREATE TABLE api_keys (
-  id TEXT PRIMARY KEY,
-  tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
-  hash TEXT NOT NULL UNIQUE,
-  hint TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER,
-  revoked_at INTEGER
-);
-
-CREATE INDEX api_keys_tenant ON api_keys (tenant_id);
-
-CREATE TABLE usage (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  tenant_id TEXT NOT NULL,
-  key_id TEXT NOT NULL,
-  request_id TEXT NOT NULL,
-  model TEXT NOT NULL,
-  backend TEXT NOT NULL,
-  prompt_tokens INTEGER NOT NULL,
-  completion_tokens INTEGER NOT NULL,
-  status INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
-  at INTEGER NOT NULL
-);
-
-CREATE UNIQUE INDEX usage_request ON usage (tenant_id, request_id);
-CREATE INDEX usage_tenant_at ON usage (tenant_id, at);
-`,
-  },
-];
 
 /** Splits a migration into statements (`;` at a line end; `--` comment lines dropped), as D1's batch() wants. */
 export function splitStatements(sql: string): string[] {
@@ -71,7 +20,10 @@ export function splitStatements(sql: string): string[] {
 }
 
 /** Applies every migration in one batch (a transaction); for a fresh database only (no d1_migrations bookkeeping). */
-export async function applyMigrations(db: D1Database): Promise<void> {
-  const statements = MIGRATIONS.flatMap((migration) => splitStatements(migration.sql));
+export async function applyMigrations(
+  db: D1Database,
+  migrations: readonly Migration[],
+): Promise<void> {
+  const statements = migrations.flatMap((migration) => splitStatements(migration.sql));
   await db.batch(statements.map((statement) => db.prepare(statement)));
 }

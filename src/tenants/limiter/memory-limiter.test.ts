@@ -1,22 +1,10 @@
+import { openTenant } from '../../api/single-tenant.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tenant } from '../../api/tenancy.ts';
 import { createMemoryLimiter } from './memory-limiter.ts';
 
-const tenant = (id: string, limits: Partial<Tenant> = {}): Tenant => ({
-  id,
-  name: id,
-  models: null,
-  rpm: null,
-  tpm: null,
-  maxConcurrent: null,
-  maxTokens: null,
-  budgetTokens: null,
-  budgetPeriod: null,
-  degradeToEdge: false,
-  createdAt: 0,
-  ...limits,
-});
+const tenant = (id: string, limits: Partial<Tenant> = {}): Tenant => openTenant(id, limits);
 
 test('the memory limiter keeps one state per tenant and follows its clock', async () => {
   let now = Date.UTC(2026, 0, 1);

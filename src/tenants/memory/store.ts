@@ -4,6 +4,7 @@
  * id counted once). Durability is the caller's: `persist` receives every admin change as a whole snapshot and
  * `appendUsage` every new usage record (backends/node/api/file-tenant-store.ts writes them to files).
  */
+import { openTenant } from '../../api/single-tenant.ts';
 import type {
   AuthOutcome,
   BudgetSummary,
@@ -224,19 +225,7 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
     createTenant: (input: TenantInput) =>
       change(() => {
         const at = now();
-        const base: Tenant = {
-          id: newTenantId(),
-          name: input.name,
-          models: null,
-          rpm: null,
-          tpm: null,
-          maxConcurrent: null,
-          maxTokens: null,
-          budgetTokens: null,
-          budgetPeriod: null,
-          degradeToEdge: false,
-          createdAt: at,
-        };
+        const base = openTenant(newTenantId(), { name: input.name, createdAt: at });
         const tenant = applyInput(base, input);
         tenants.set(tenant.id, tenant);
         return { ...tenant };

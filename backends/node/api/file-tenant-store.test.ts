@@ -8,10 +8,10 @@ import {
   TENANTS_FILE,
   TenantFileError,
   USAGE_FILE,
-} from '../../backends/node/api/file-tenant-store.ts';
-import { tenantStoreContract } from '../fixtures/tenants/store-contract.ts';
-import { storeAppHarness } from '../fixtures/tenants/store-app-harness.ts';
-import type { MemoryTenantStore } from '../../src/tenants/index.ts';
+} from './file-tenant-store.ts';
+import { tenantStoreContract } from '../../../test/fixtures/tenants/store-contract.ts';
+import { storeAppHarness } from '../../../test/fixtures/tenants/store-app-harness.ts';
+import type { MemoryTenantStore } from '../../../src/tenants/index.ts';
 
 const dirs: string[] = [];
 const freshDir = async () => {

@@ -1,9 +1,9 @@
 /** The in-memory tenant store held to the TenantStore contract, plus what only it promises. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMemoryTenantStore, type TenantSnapshot } from '../../src/tenants/index.ts';
-import { tenantStoreContract } from '../fixtures/tenants/store-contract.ts';
-import { storeAppHarness } from '../fixtures/tenants/store-app-harness.ts';
+import { createMemoryTenantStore, type TenantSnapshot } from '../index.ts';
+import { tenantStoreContract } from '../../../test/fixtures/tenants/store-contract.ts';
+import { storeAppHarness } from '../../../test/fixtures/tenants/store-app-harness.ts';
 
 tenantStoreContract('memory tenant store', async () =>
   storeAppHarness((now) => createMemoryTenantStore({ now })),
