@@ -37,7 +37,7 @@ export const MEASURES = {
   staleTempFiles: 'temp files left in the data dir after kill -9',
   completedBeforeKill: 'responses completed before kill -9',
   rssGrowthMiB: 'server RSS growth beside slow readers (MiB)',
-  slowStreamMiB: 'bytes produced for slow readers (MiB)',
+  slowStreamKiB: 'bytes slow readers received (KiB)',
 } as const;
 export type Measure = keyof typeof MEASURES;
 

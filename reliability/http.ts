@@ -6,11 +6,15 @@
  */
 import http from 'node:http';
 
-/** When the client hangs up. `afterEvents` counts SSE data events (the role chunk is event 1). */
-export type Drop =
+/**
+ * When the client hangs up (`afterEvents` counts SSE data events; the role chunk is event 1), and how: a close
+ * (FIN, as a client that gives up or exits does) or, with `reset`, a connection reset (RST).
+ */
+export type Drop = (
   | { kind: 'afterMs'; ms: number }
   | { kind: 'afterEvents'; events: number }
-  | { kind: 'afterTokens'; tokens: number; count: (text: string) => number };
+  | { kind: 'afterTokens'; tokens: number; count: (text: string) => number }
+) & { reset?: boolean };
 
 export interface SendOptions {
   /** What this request is, for findings (default: method and path). */
@@ -125,6 +129,7 @@ export function send(url: string, o: SendOptions): Promise<Exchange> {
     const hangUp = () => {
       if (settled) return;
       ex.dropped = true;
+      if (o.drop?.reset && req.socket) req.socket.resetAndDestroy();
       req.destroy();
       end();
     };

@@ -84,6 +84,8 @@ async function runDeployment(name: DeploymentName, o: SuiteOptions): Promise<Tal
     for (const scenario of scenarios) {
       const t0 = performance.now();
       const before = tally.findings.reduce((s, f) => s + f.count, 0);
+      const seen5xx = tally.counts.serverErrors;
+      const counted5xx = await target.serverErrorCount?.().catch(() => null);
       let error: string | undefined;
       o.log(`${name} ${scenario.name}: ${scenario.summary}`);
       try {
@@ -91,6 +93,17 @@ async function runDeployment(name: DeploymentName, o: SuiteOptions): Promise<Tal
       } catch (e: unknown) {
         // A scenario that cannot finish is a failure of the run, reported with its reason.
         error = (e as Error).message.split('\n')[0];
+      }
+      // 5xx the server answered to clients that had gone (nobody saw them, the server counted them).
+      if (counted5xx != null && (await target.alive())) {
+        const unseen =
+          (await target.serverErrorCount!()) - counted5xx - (tally.counts.serverErrors - seen5xx);
+        tally.fail(
+          scenario.name,
+          'serverErrors',
+          unseen,
+          `the server counted ${unseen} more 5xx answers than clients received (its /metrics)`,
+        );
       }
       if (!(await target.alive())) {
         const last = target.lastOutput().trim().split('\n').slice(-3).join(' / ');

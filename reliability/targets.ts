@@ -49,6 +49,8 @@ export interface Target {
   alive(): Promise<boolean>;
   /** The server's last output lines (for a crash report). */
   lastOutput(): string;
+  /** Node only: 5xx answers the server counted itself (its /metrics), seen by a client or not. */
+  serverErrorCount?(): Promise<number>;
   /** Node only: SIGKILL the server process. */
   kill9?(): Promise<void>;
   /** Node only: start the server again on the same data dir (after kill9). */
@@ -240,6 +242,17 @@ export async function startNodeTarget(packageDir: string): Promise<Target> {
       current.child.signalCode === null &&
       (await healthy(target.url)),
     lastOutput: () => current.stderr().slice(-4000),
+    async serverErrorCount() {
+      const res = await fetch(`${target.url}/metrics`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      let n = 0;
+      for (const m of (await res.text()).matchAll(
+        /^unmask_api_requests_total\{[^}]*status="5\d\d"[^}]*\} (\d+)$/gm,
+      ))
+        n += Number(m[1]);
+      return n;
+    },
     async kill9() {
       current.child.kill('SIGKILL');
       await exited(current.child);

@@ -94,11 +94,24 @@ async function sequential(ctx: ScenarioContext, size: Sizes, rounds: number) {
       'chat stream dropped after the role chunk',
       () => streamRequest(ctx, size, tenant.key, { kind: 'afterEvents', events: 1 }, true),
     ]);
+    for (const reset of [false, true])
+      cases.push([
+        `non-stream dropped while computing (${reset ? 'connection reset' : 'connection closed'})`,
+        () =>
+          heavy(ctx, size, tenant.key, {
+            drop: { kind: 'afterMs', ms: Math.round(fullMs * 0.2), reset },
+          }),
+        fullMs,
+      ]);
     cases.push([
-      'non-stream dropped while computing',
+      'stream dropped mid-stream (connection reset)',
       () =>
-        heavy(ctx, size, tenant.key, { drop: { kind: 'afterMs', ms: Math.round(fullMs * 0.2) } }),
-      fullMs,
+        streamRequest(ctx, size, tenant.key, {
+          kind: 'afterTokens',
+          tokens: size.streamTokens / 2,
+          count: (t) => ctx.tokens.count(t),
+          reset: true,
+        }),
     ]);
   }
   const dropped: Dropped[] = [];

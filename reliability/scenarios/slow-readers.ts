@@ -103,7 +103,7 @@ export const slowReaders: Scenario = {
     ctx.measure('p50SlowIdleMs', idle);
     ctx.measure('p50SlowReadersMs', p50);
     judgeLatency(ctx, idle, p50, `${done.length} slow readers`);
-    ctx.measure('slowStreamMiB', done.reduce((s, e) => s + e.bytes, 0) / MIB);
+    ctx.measure('slowStreamKiB', done.reduce((s, e) => s + e.bytes, 0) / 1024);
     if (rss0 !== null) {
       const growth = (peak - rss0) / MIB;
       ctx.measure('rssGrowthMiB', growth);
