@@ -24,6 +24,7 @@ const SRC_FOLDERS = [
   'decode',
   'dispatch',
   'export',
+  'grammar',
   'model',
   'ort',
   'tenants',
@@ -74,7 +75,17 @@ const srcZone = (folder, allowed) =>
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'dist/**', '.wrangler/**', 'models/**', '**/*.min.*', '.data/**'],
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.wrangler/**',
+      'models/**',
+      '**/*.min.*',
+      '.data/**',
+      '.probe/**',
+      // Generated from @mlc-ai/web-xgrammar (npm run vendor:xgrammar).
+      'backends/wasm/xgrammar/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -103,10 +114,12 @@ export default tseslint.config(
   srcZone('model', ['decode']),
   srcZone('ort', ['decode', 'model']),
   srcZone('export', ['decode', 'model']),
-  srcZone('api', ['decode', 'model']),
+  // The grammar wrapper (structured output): xgrammar arrives injected, so no runtime-specific imports.
+  srcZone('grammar', ['decode']),
+  srcZone('api', ['decode', 'grammar', 'model']),
   srcZone('tenants', ['api', 'model']),
-  srcZone('dispatch', ['api', 'decode', 'model']),
-  srcZone('worker', ['api', 'decode', 'model', 'tenants', 'dispatch']),
+  srcZone('dispatch', ['api', 'decode', 'grammar', 'model']),
+  srcZone('worker', ['api', 'decode', 'grammar', 'model', 'tenants', 'dispatch']),
   srcZone('playground', ['api', 'decode', 'model', 'ort']),
   // The Workers entry is the one src/ file that wires a concrete backend (backends/wasm).
   zone(

@@ -16,7 +16,7 @@ import {
   TEST_ADMIN_TOKEN,
 } from '../backends/node/worker-harness.ts';
 import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
-import { readLocalManifest } from '../backends/node/local-package.ts';
+import { readLocalManifest } from '../backends/node/stores/disk-package.ts';
 
 const log = (line: string) => process.stderr.write(`bench-api: ${line}\n`);
 const PORT = 18787;

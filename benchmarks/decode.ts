@@ -27,7 +27,7 @@ import {
   type BenchModelSpec,
 } from './model/models.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
-import { openLocalModel, type LocalModel } from '../backends/node/local-package.ts';
+import { openModel, type OpenedModel } from '../backends/node/open-model.ts';
 
 const USAGE =
   'usage: bench-decode [--gen 128,256,512] [--quick] [--models tiny,bench,vocab157k] [--threshold 0.95] [--threads 1] [--prompt-tokens 20] [--repeat 1] [--json]';
@@ -167,7 +167,7 @@ function countingRunner(runner: BlockRunner): { runner: BlockRunner; tokens: () 
 }
 
 async function timedGenerate(
-  model: LocalModel,
+  model: OpenedModel,
   prompt: number[],
   gen: number,
   mode: DecodeMode,
@@ -247,9 +247,9 @@ async function benchModel(
 ): Promise<Row[]> {
   const built = await ensureBenchPackage(spec, log);
   if (built.builtMs !== null) log(`${spec.name}: built in ${ms(built.builtMs)}`);
-  const model = await openLocalModel(built.dir, { runtime: 'node', threads });
+  const model = await openModel(built.dir, { runtime: 'node', threads });
   const { vocabSize, maxPositions } = model.runner.info;
-  log(`${spec.name}: ${spec.description}; session ready in ${ms(model.loadMs)}`);
+  log(`${spec.name}: ${spec.description}; session ready in ${ms(model.sessionMs)}`);
   const prompt = benchPrompt(vocabSize, promptTokens);
   const fits = gens.filter((g) => Math.ceil((prompt.length + g) / BLOCK) * BLOCK <= maxPositions);
   if (fits.length < gens.length)

@@ -13,7 +13,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
-import { openLocalModel } from '../backends/node/local-package.ts';
+import { openModel } from '../backends/node/open-model.ts';
 import {
   BENCH_MODEL,
   DTYPE_VARIANTS,
@@ -99,8 +99,8 @@ runMain('bench-model', async () => {
     for (const variant of DTYPE_VARIANTS) {
       const pkg = await ensurePackage(spec, variant, build);
       if (pkg.builtMs !== null) log(`${spec.name} ${variant.label}: built in ${secs(pkg.builtMs)}`);
-      const node = await openLocalModel(pkg.dir, { runtime: 'node', threads: settings.threads });
-      log(`${spec.name} ${variant.label}: node session created in ${secs(node.loadMs)}`);
+      const node = await openModel(pkg.dir, { runtime: 'node', threads: settings.threads });
+      log(`${spec.name} ${variant.label}: node session created in ${secs(node.sessionMs)}`);
       packages.push(pkg);
       nodes.push(node);
       checks.push(await node.runner.forward(benchInput(node.runner.info.vocabSize, true)));
@@ -135,7 +135,7 @@ runMain('bench-model', async () => {
         packageMiB: pkg.bytes / MiB,
         maxAbsDeltaLogits: maxAbsDiff(check.logits!, reference),
         top1AgreeWithFp32: argmaxAgreement(check.logits!, reference, vocab),
-        node: { createMs: nodes[i].loadMs, forward: nodeTimes[i] },
+        node: { createMs: nodes[i].sessionMs, forward: nodeTimes[i] },
         wasm: {
           createMs: wasm.createMs,
           forward: wasm.forward,
@@ -161,9 +161,9 @@ runMain('bench-model', async () => {
         const pkg = await ensurePackage(spec, variant, build);
         if (pkg.builtMs !== null)
           log(`${spec.name} ${variant.label}: built in ${secs(pkg.builtMs)}`);
-        const node = await openLocalModel(pkg.dir, { runtime: 'node', threads: settings.threads });
+        const node = await openModel(pkg.dir, { runtime: 'node', threads: settings.threads });
         log(
-          `${spec.name} ${pkg.manifest.moe.implementation}: node session created in ${secs(node.loadMs)}`,
+          `${spec.name} ${pkg.manifest.moe.implementation}: node session created in ${secs(node.sessionMs)}`,
         );
         opened.push({ spec, pkg, node });
       }
@@ -185,7 +185,7 @@ runMain('bench-model', async () => {
         topk: k,
         implementation: pkg.manifest.moe.implementation,
         packageMiB: pkg.bytes / MiB,
-        createMs: node.loadMs,
+        createMs: node.sessionMs,
         forward: times[i],
       });
     }

@@ -10,7 +10,7 @@ import { cpus } from 'node:os';
 import { PrefixCache, generate, type DecodeResult } from '../src/decode/index.ts';
 import { BENCH, TINY, ensureBenchPackage, type BenchModelSpec } from './model/models.ts';
 import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
-import { openLocalModel } from '../backends/node/local-package.ts';
+import { openModel } from '../backends/node/open-model.ts';
 
 const MODELS: Record<string, BenchModelSpec> = { tiny: TINY, bench: BENCH };
 const USER_TOKENS = 24;
@@ -59,7 +59,7 @@ runMain('bench-prefix', async () => {
   const rows: Record<string, unknown>[] = [];
   for (const spec of specs) {
     const { dir } = await ensureBenchPackage(spec, log);
-    const model = await openLocalModel(dir, { threads });
+    const model = await openModel(dir, { threads });
     const vocab = model.runner.info.vocabSize;
     const system = ids(7, shared, vocab);
     const options = { maxTokens: gen, blockLength: 32, threshold: 0.95 };

@@ -8,17 +8,13 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { UsageError, intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
-import {
-  RUNTIMES,
-  openLocalCodec,
-  openLocalModel,
-  type Runtime,
-} from '../backends/node/local-package.ts';
+import { RUNTIMES, modelCodec, openModel, type Runtime } from '../backends/node/open-model.ts';
 import { evaluateExamples } from '../training/evaluate.ts';
+import { demoCodec } from '../training/examples.ts';
 import { evaluateViaApi, type ApiTarget } from './quality/api.ts';
 import { algorithmNames } from '../src/decode/index.ts';
 import { qualityChartSvg, CHART_HEIGHT, CHART_WIDTH } from './quality/chart.ts';
-import { svgToPng } from './quality/png.ts';
+import { svgToPng } from '../backends/node/svg-png.ts';
 import { qualityJson, qualityTable } from './quality/report.ts';
 import {
   DEFAULT_ALGORITHMS,
@@ -139,8 +135,8 @@ async function localEvaluator(
     throw new UsageError(
       `--runtime must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(v.runtime)}`,
     );
-  const local = await openLocalModel(model, { runtime, threads: 1 });
-  const codec = await openLocalCodec(model, local.manifest);
+  const local = await openModel(model, { runtime, threads: 1 });
+  const codec = modelCodec(local);
   const blockLength = local.manifest.decode.block_length;
   return {
     evaluate: (examples, s) =>
@@ -174,8 +170,10 @@ async function apiEvaluator(
     );
   const model = apiModel ?? (await firstModel(baseUrl, apiKey));
   const target: ApiTarget = { baseUrl, apiKey, model };
+  // The tool task's turns are rendered locally with the demo model's template (the chat route takes no tools).
+  const codec = demoCodec();
   return {
-    evaluate: (examples, s) => evaluateViaApi(target, examples, s),
+    evaluate: (examples, s) => evaluateViaApi(target, examples, { ...s, codec }),
     meta: {
       model: `${model} at ${baseUrl}`,
       runtime: 'served API',

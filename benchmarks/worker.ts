@@ -12,7 +12,7 @@ import { generate, type DecodeStats } from '../src/decode/index.ts';
 import { median } from './model/measure.ts';
 import { DTYPE_VARIANTS, ensurePackage, moeScalingModel } from './model/packages.ts';
 import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
-import { openLocalModel } from '../backends/node/local-package.ts';
+import { openModel } from '../backends/node/open-model.ts';
 import {
   buildWorker,
   seedPackage,
@@ -91,14 +91,14 @@ async function runInNode(
   runtime: 'node' | 'wasm',
   runs: number,
 ): Promise<{ createMs: number; msPerForward: number }> {
-  const model = await openLocalModel(dir, { runtime, threads: runtime === 'node' ? 1 : undefined });
+  const model = await openModel(dir, { runtime, threads: runtime === 'node' ? 1 : undefined });
   try {
     const { ids, opts } = request(model.runner.info.vocabSize);
     await generate(model.runner, ids, opts);
     const samples: number[] = [];
     for (let i = 0; i < runs; i++)
       samples.push(perForward((await generate(model.runner, ids, opts)).stats));
-    return { createMs: model.loadMs, msPerForward: median(samples) };
+    return { createMs: model.sessionMs, msPerForward: median(samples) };
   } finally {
     await model.session.release();
   }
@@ -128,7 +128,7 @@ runMain('bench-worker', async () => {
   log('building the Worker (wrangler deploy --dry-run)');
   const built = await buildWorker();
   try {
-    const vocab = (await openLocalModel(dir, { runtime: 'node' })).runner.info.vocabSize;
+    const vocab = (await openModel(dir, { runtime: 'node' })).runner.info.vocabSize;
     log(`workerd: ${dir}`);
     const workerd = await runInWorkerd(built, dir, vocab, runs);
     log('ORT-node and ORT-web (Node)');

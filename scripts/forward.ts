@@ -3,7 +3,7 @@
  * One forward over the ids with block-causal visibility and positions 0..L-1; prints {"shape":[L,V],"logits":[[...]]}.
  */
 import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
-import { openModel, RUNTIMES, type Runtime } from '../backends/node/local-package.ts';
+import { openModel, RUNTIMES, type Runtime } from '../backends/node/open-model.ts';
 import { blockCausalVisibility } from '../src/decode/visibility.ts';
 
 const USAGE =

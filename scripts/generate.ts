@@ -7,12 +7,7 @@
  */
 import { decode, type DecodeOptions, type DecodeResult } from '../src/decode/index.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
-import {
-  openModel,
-  openModelCodec,
-  RUNTIMES,
-  type Runtime,
-} from '../backends/node/local-package.ts';
+import { modelCodec, openModel, RUNTIMES, type Runtime } from '../backends/node/open-model.ts';
 import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
 
 const USAGE =
@@ -66,7 +61,7 @@ runMain('generate', async () => {
     throw new UsageError(`--runtime must be one of ${RUNTIMES.join('|')}`);
   const dir = v.model ?? (await ensureTinyPackage({ quiet: false }));
   const model = await openModel(dir, { runtime });
-  const codec = openModelCodec(model);
+  const codec = modelCodec(model);
   const promptIds =
     v['prompt-ids'] !== undefined
       ? parseIds(v['prompt-ids'])

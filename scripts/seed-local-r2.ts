@@ -9,7 +9,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { parseFlags, runMain } from '../backends/node/cli.ts';
-import { readLocalManifest } from '../backends/node/local-package.ts';
+import { readLocalManifest } from '../backends/node/stores/disk-package.ts';
 import { R2_BINDING, R2_BUCKET } from '../backends/node/worker-harness.ts';
 import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
 

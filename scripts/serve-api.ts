@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { startNodeApi } from '../backends/node/api/server.ts';
-import { PROVIDERS, type Provider } from '../backends/node/load-model.ts';
+import { PROVIDERS, type Provider } from '../backends/node/open-model.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
 import { defaultPackage } from '../backends/node/default-package.ts';
 

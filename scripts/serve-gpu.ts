@@ -4,7 +4,7 @@
  * (backends/gpu/server.ts). GPU_POOL_SECRET is required. Prints `listening on <url>` at once and `ready: …` once the
  * model is warmed (both on stderr). SIGTERM/SIGINT drain: new requests get 503, admitted ones finish, then exit 0.
  */
-import { PROVIDERS, type Provider } from '../backends/node/load-model.ts';
+import { PROVIDERS, type Provider } from '../backends/node/open-model.ts';
 import { startGpuServer } from '../backends/gpu/server.ts';
 import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
 

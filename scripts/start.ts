@@ -2,13 +2,15 @@
  * `npm start` (contract): on a fresh clone after `npm ci`, builds the embedded model package if absent,
  * builds the Worker with wrangler, runs it in workerd (Miniflare) on PORT (default 8787) with local R2, D1
  * (migrations applied) and Durable Objects persisted under UNMASK_STATE_DIR (default .wrangler/state/unmask),
- * seeds the model into R2, and prints a ready line, a development key (tenant "dev") and a curl line to try it.
- * ADMIN_TOKEN comes from the environment; in development one is generated and printed. PORT=0 picks a free port.
+ * seeds the model into R2, loads it, and prints a ready line, the playground page's URL, a development key (tenant
+ * "dev") and a curl line to try it — or exits 1 with the reason when the model cannot be loaded (e.g. a file fails
+ * verification). ADMIN_TOKEN, LOG_REQUESTS, CORS_ORIGINS, PREFIX_CACHE_MB, POOL_CONFIG and its pools' secrets come
+ * from the environment; in development an admin token is generated and printed. PORT=0 picks a free port.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { defaultPackage } from '../backends/node/default-package.ts';
-import { readLocalManifest } from '../backends/node/local-package.ts';
+import { readLocalManifest } from '../backends/node/stores/disk-package.ts';
 import {
   buildWorker,
   seedPackage,
@@ -16,6 +18,7 @@ import {
   type RunningWorker,
 } from '../backends/node/worker-harness.ts';
 import { intFlag, runMain } from '../backends/node/cli.ts';
+import { workerBindingsFromEnv } from '../backends/node/worker-env.ts';
 
 const DEV_KEY_FILE = 'dev-key.json';
 
@@ -47,6 +50,15 @@ async function ensureDevKey(worker: RunningWorker, file: string): Promise<string
   return key;
 }
 
+/** Loads the model in the Worker (GET /internal/health); a model that cannot load is a start-up failure. */
+async function ensureLoaded(worker: RunningWorker, stop: () => Promise<void>): Promise<void> {
+  process.stderr.write('start: loading the model in the Worker…\n');
+  const { status, body } = await worker.get('/internal/health');
+  if (status === 200) return;
+  await stop();
+  throw new Error(`the model failed to load: ${String(body.error ?? `HTTP ${status}`)}`);
+}
+
 function randomToken(): string {
   return `adm-${Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
@@ -62,6 +74,7 @@ runMain('start', async () => {
   const generated = !process.env.ADMIN_TOKEN;
   const adminToken = process.env.ADMIN_TOKEN || randomToken();
   process.stderr.write(`start: building the Worker (wrangler deploy --dry-run)…\n`);
+  const bindings = workerBindingsFromEnv(process.env, manifest.name);
   const built = await buildWorker();
   const worker = await startWorker(built, {
     edgeModel: manifest.name,
@@ -69,13 +82,19 @@ runMain('start', async () => {
     adminToken,
     persistDir: stateDir,
     listen: { host, port },
+    bindings,
   });
   await seedPackage(worker, dir, manifest.name);
+  await ensureLoaded(worker, async () => {
+    await worker.dispose();
+    await built.cleanup();
+  });
   const url = `http://${host}:${worker.url.port}`;
   const devKey = await ensureDevKey(worker, join(stateDir, DEV_KEY_FILE));
   if (generated)
     process.stderr.write(`start: ADMIN_TOKEN not set; generated one for this run: ${adminToken}\n`);
   process.stdout.write(`Unmask ready at ${url} — model "${manifest.name}" (${dir})\n`);
+  process.stdout.write(`playground: ${url}/ — watch it decode in a browser (use the key below)\n`);
   process.stdout.write(
     `development key (tenant "dev", kept in ${join(stateDir, DEV_KEY_FILE)}): ${devKey}\n`,
   );

@@ -7,6 +7,8 @@
  */
 import { workerdOrt } from '../backends/wasm/ort-workerd.ts';
 import { WasmEngine } from '../backends/wasm/wasm-engine.ts';
+import { workerdXGrammar } from '../backends/wasm/xgrammar-workerd.ts';
+import { GrammarService } from './grammar/index.ts';
 import { poolRegistry } from './dispatch/pool-registry.ts';
 import type {
   ExecutionContext,
@@ -22,14 +24,24 @@ import {
   createD1TenantStore,
   createDurableObjectLimiter,
 } from './tenants/index.ts';
-import { ModelSourceError, generateHandler, storeFromEnv, type WorkerEnv } from './worker/index.ts';
+import {
+  ModelSourceError,
+  documentGenerateRoute,
+  generateHandler,
+  packageSourceFromEnv,
+  storeFromEnv,
+  type WorkerEnv,
+} from './worker/index.ts';
 import {
   PrefixCacheConfigError,
   WORKER_PREFIX_CACHE_MB,
   prefixCacheFromEnv,
 } from './worker/prefix-cache-env.ts';
 import { bearerAuth } from './api/bearer-auth.ts';
+import { bodyLimit } from './api/body-limit.ts';
 import { DispatchConfigError } from './dispatch/index.ts';
+import { workerDocsAssets } from './worker/docs-assets.ts';
+import { documentAdminApi } from './tenants/admin/openapi.ts';
 
 export { TenantLimiter } from './tenants/index.ts';
 
@@ -53,8 +65,10 @@ export interface Env extends WorkerEnv {
 let app: ReturnType<typeof buildApp> | undefined;
 
 function buildApp(env: Env) {
+  const edgeId = env.EDGE_MODEL || 'edge';
+  const edgePackage = packageSourceFromEnv(env);
   const edge = new WasmEngine({
-    id: env.EDGE_MODEL || 'edge',
+    id: edgeId,
     store: storeFromEnv(env),
     load: (s) => loadPackage(s, {}),
     ort: workerdOrt,
@@ -72,14 +86,22 @@ function buildApp(env: Env) {
     tenants,
     limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
+    // Structured output; xgrammar's wasm is instantiated by the first request that asks for it.
+    grammar: new GrammarService({ runtime: workerdXGrammar }),
+    docsAssets: workerDocsAssets,
+    // The playground's "Run in my browser" downloads the edge model's package (docs/playground.md).
+    packages: (id) => (id === edgeId ? edgePackage : undefined),
     // One line per request only when asked (LOG_REQUESTS=1); failures are always logged.
     log: (line) => {
       if (env.LOG_REQUESTS === '1' || line.startsWith('error') || line.startsWith('metering'))
         console.log(line);
     },
+    // Public: the state and timings, never the package's location or a load error (those are the operator's,
+    // at GET /internal/health and in the log).
     health: () => {
-      const status = edge.loadStatus();
+      const { source: _source, error: _error, ...status } = edge.loadStatus();
       return {
+        status: status.state === 'ready' ? 'ok' : status.state,
         loaded: status.state === 'ready',
         ...status,
         ...('pools' in engines ? { pools: engines.pools() } : {}),
@@ -87,11 +109,24 @@ function buildApp(env: Env) {
     },
   });
   api.route('/', createAdminApp({ store: tenants, adminToken: env.ADMIN_TOKEN }));
+  documentAdminApi(api.openAPIRegistry);
   api.use(
     '/internal/*',
     bearerAuth({ token: env.ADMIN_TOKEN, name: 'admin token', setting: 'ADMIN_TOKEN' }),
+    bodyLimit({ maxBytes: 1 << 20 }),
   );
   api.post('/internal/generate', generateHandler(edge));
+  documentGenerateRoute(api.openAPIRegistry);
+  // The operator's health: loads the edge model if it is not loaded (or retries a failed load) and reports it
+  // with its source and any load error; 200 only when it is ready.
+  api.get('/internal/health', async (c) => {
+    await edge.model().catch(() => {});
+    const status = edge.loadStatus();
+    return c.json(
+      { loaded: status.state === 'ready', ...status },
+      status.state === 'ready' ? 200 : 503,
+    );
+  });
   return api;
 }
 

@@ -52,7 +52,9 @@ describe('option parsing', () => {
       '--minutes',
       '1.5',
     ]);
-    assert.deepEqual(o.settings.tasks, ['sort', 'add']);
+    assert.deepEqual(o.settings.tasks, ['sort', 'add', 'tool']);
+    assert.equal(o.settings.maxPositions, 4096);
+    assert.equal(o.settings.model.denseLayers, 1);
     assert.deepEqual(o.settings.curriculum, { task: 'add', steps: 600 });
     assert.equal(o.settings.blockLength, 8);
     assert.equal(o.session.minutes, 1.5);
@@ -66,7 +68,15 @@ describe('option parsing', () => {
 
   test('bad values throw one-line usage errors', () => {
     const bad: [string[], RegExp][] = [
-      [['--task', 'nope'], /unknown task "nope"; known: sort, add, all/],
+      [['--task', 'nope'], /unknown task "nope"; known: sort, add, tool, all/],
+      [['--experts', '12', '--groups', '8'], /--experts \(12\) must split into --groups \(8\)/],
+      [['--topk-group', '5'], /--topk-group \(5\) exceeds --groups \(4\)/],
+      [
+        ['--experts-per-tok', '9'],
+        /--experts-per-tok \(9\) exceeds the experts of --topk-group groups \(8\)/,
+      ],
+      [['--dense-layers', '4'], /--dense-layers \(4\) exceeds --layers \(3\)/],
+      [['--bias-rate', '1.5'], /--bias-rate must be in \[0, 1\)/],
       [['--block', 'x'], /--block must be an integer/],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
       [['--heads', '3', '--kv-heads', '2'], /--heads \(3\) must be a multiple of --kv-heads \(2\)/],

@@ -3,12 +3,15 @@
  * Exact-match accuracy of a model on task examples with the real decode loop (src/decode generate()), plus the
  * parallelism it reached: tokens per forward (TPF), forwards and wall time per answer. Runtime-agnostic: it
  * takes any BlockRunner (the tfjs model while training, an ORT session over an exported package in benchmarks).
+ * A multi-stage example (the tool task) is right when every stage's reply is exact; each stage continues the
+ * conversation with the previous stage's expected reply, which is the model's own when that stage was right.
+ * Its forwards and tokens are those of all the stages it ran.
  */
 import { generate } from '../src/decode/index.ts';
 import type { BlockRunner, DecodeOptions } from '../src/decode/index.ts';
 import type { TextCodec } from '../src/model/text-codec.ts';
 import { encodeExample } from './examples.ts';
-import type { TaskExample } from './tasks.ts';
+import type { TaskExample } from './task.ts';
 
 export interface EvalResult {
   examples: number;
@@ -29,6 +32,8 @@ export interface ExampleOutcome {
   correct: boolean;
   /** The decoded answer text, asked for only to log a failure. */
   got: () => string;
+  /** What the failing stage should have said (default: the example's answer). */
+  expected?: string;
   forwards: number;
   committedTokens: number;
   outputTokens: number;
@@ -54,7 +59,7 @@ export async function tally(
     output += r.outputTokens;
     if (r.correct) correct++;
     else if (failures.length < 5)
-      failures.push({ prompt: ex.prompt, expected: ex.answer, got: r.got() });
+      failures.push({ prompt: ex.prompt, expected: r.expected ?? ex.answer, got: r.got() });
   }
   const n = examples.length;
   return {
@@ -77,16 +82,28 @@ export function evaluateExamples(
   options: DecodeOptions,
 ): Promise<EvalResult> {
   return tally(examples, async (ex) => {
-    const enc = encodeExample(codec, ex);
-    const result = await generate(runner, enc.prompt, { temperature: 0, ...options });
-    return {
-      correct:
-        result.tokens.length === enc.target.length &&
-        result.tokens.every((t, i) => t === enc.target[i]),
-      got: () => codec.decode(result.tokens),
-      forwards: result.stats.forwards,
-      committedTokens: result.stats.committedTokens,
-      outputTokens: result.tokens.length,
+    const outcome: ExampleOutcome = {
+      correct: true,
+      got: () => '',
+      forwards: 0,
+      committedTokens: 0,
+      outputTokens: 0,
     };
+    for (const enc of encodeExample(codec, ex)) {
+      const result = await generate(runner, enc.prompt, { temperature: 0, ...options });
+      outcome.forwards += result.stats.forwards;
+      outcome.committedTokens += result.stats.committedTokens;
+      outcome.outputTokens += result.tokens.length;
+      const exact =
+        result.tokens.length === enc.target.length &&
+        result.tokens.every((t, i) => t === enc.target[i]);
+      if (!exact) {
+        outcome.correct = false;
+        outcome.got = () => codec.decode(result.tokens);
+        outcome.expected = codec.decode(enc.target);
+        break;
+      }
+    }
+    return outcome;
   });
 }

@@ -1,9 +1,10 @@
 /**
  * @module
  * Training parameters ↔ the Hugging Face LLaDA2 layout (docs/model-graph.md §2): official tensor names, linear
- * weights [out, in], q/k/v fused into `attention.query_key_value` in Q, K, V row order, and a config.json with
- * the official llada2_moe keys (first_k_dense_replace = num_hidden_layers: every layer is dense), so
- * backends/node/export/export-package.ts and the float64 oracle read it with no special case.
+ * weights [out, in], q/k/v fused into `attention.query_key_value` in Q, K, V row order, MoE layers as
+ * `mlp.gate.weight`, `mlp.gate.expert_bias`, `mlp.experts.E.{gate,up,down}_proj` and `mlp.shared_experts.*`,
+ * and a config.json with the official llada2_moe keys, so backends/node/export/export-package.ts and the float64
+ * oracle read it with no special case.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,13 +13,21 @@ import { modelDims } from '../src/model/config.ts';
 import type { Llada2Config } from '../src/model/config.ts';
 import { encodeSafetensors } from '../src/model/safetensors.ts';
 import { resolveTinyOptions, tinyConfigJson } from '../src/export/tiny/options.ts';
-import type { DemoModelConfig } from './shapes.ts';
+import { isMoeLayer, moeLayers, type DemoModelConfig } from './shapes.ts';
 import { demoTokenizerConfigJson, demoTokenizerJson } from './vocab.ts';
 
 export interface HfTensor {
   name: string;
   shape: number[];
   data: Float32Array;
+}
+
+/** Expert bias per MoE layer (not trained by gradient; see router.ts). */
+export type ExpertBias = Map<number, Float32Array>;
+
+/** Zero bias for every MoE layer of c. */
+export function zeroExpertBias(c: DemoModelConfig): ExpertBias {
+  return new Map(moeLayers(c).map((l) => [l, new Float32Array(c.experts)]));
 }
 
 /** The HF config.json of a demo model (official keys plus eos/mask/pad ids at the end of the vocabulary). */
@@ -35,23 +44,20 @@ export function hfConfigJson(c: DemoModelConfig, maxPositions: number): Record<s
     rotaryFactor: c.rotaryDim / c.headDim,
     ropeTheta: c.ropeTheta,
     maxPositions,
-    denseLayers: c.layers,
-    // No MoE layer exists; these only have to be a valid routing shape for the config schema.
-    experts: 2,
-    expertsPerTok: 1,
-    groups: 1,
-    topkGroup: 1,
-    sharedExperts: 0,
-    moeIntermediate: c.intermediate,
+    denseLayers: c.denseLayers,
+    experts: c.experts,
+    expertsPerTok: c.expertsPerTok,
+    groups: c.groups,
+    topkGroup: c.topkGroup,
+    sharedExperts: c.sharedExperts,
+    moeIntermediate: c.moeIntermediate,
   });
-  return { ...tinyConfigJson(o), rms_norm_eps: c.eps };
+  return { ...tinyConfigJson(o), routed_scaling_factor: c.routedScaling, rms_norm_eps: c.eps };
 }
 
-/** The demo config a HF config describes; throws when it is not a dense model this trainer can hold. */
+/** The demo config a HF config describes; throws when it is not a model this trainer can hold. */
 export function demoConfigFromHf(cfg: Llada2Config): DemoModelConfig {
   const d = modelDims(cfg);
-  if (d.denseLayers < d.layers)
-    throw new Error('checkpoint has MoE layers; the demo trainer holds dense models only');
   if (!cfg.use_qk_norm || cfg.use_qkv_bias || cfg.use_bias || cfg.tie_word_embeddings)
     throw new Error('checkpoint is not a QK-norm, bias-free, untied LLaDA2 model');
   return {
@@ -65,6 +71,14 @@ export function demoConfigFromHf(cfg: Llada2Config): DemoModelConfig {
     intermediate: cfg.intermediate_size,
     vocab: d.vocab,
     eps: cfg.rms_norm_eps,
+    denseLayers: d.denseLayers,
+    experts: cfg.num_experts,
+    expertsPerTok: cfg.num_experts_per_tok,
+    groups: cfg.n_group,
+    topkGroup: cfg.topk_group,
+    moeIntermediate: cfg.moe_intermediate_size,
+    sharedExperts: cfg.num_shared_experts,
+    routedScaling: cfg.routed_scaling_factor,
   };
 }
 
@@ -75,8 +89,20 @@ function transpose(data: Float32Array, rows: number, cols: number): Float32Array
   return out;
 }
 
-/** Training arrays → HF tensors, sorted by name. */
-export function toHfTensors(c: DemoModelConfig, p: Map<string, Float32Array>): HfTensor[] {
+/** Columns [from, from + count) of a row-major [rows, cols] matrix. */
+function columns(data: Float32Array, rows: number, cols: number, from: number, count: number) {
+  const out = new Float32Array(rows * count);
+  for (let r = 0; r < rows; r++)
+    out.set(data.subarray(r * cols + from, r * cols + from + count), r * count);
+  return out;
+}
+
+/** Training arrays (and the MoE layers' expert bias) → HF tensors, sorted by name. */
+export function toHfTensors(
+  c: DemoModelConfig,
+  p: Map<string, Float32Array>,
+  bias: ExpertBias = zeroExpertBias(c),
+): HfTensor[] {
   const get = (n: string) => {
     const t = p.get(n);
     if (!t) throw new Error(`parameter ${n} missing`);
@@ -109,10 +135,55 @@ export function toHfTensors(c: DemoModelConfig, p: Map<string, Float32Array>): H
         data: lin(`l${l}.o`, nh * hd, H),
       },
       { name: `${hf}.post_attention_layernorm.weight`, shape: [H], data: get(`l${l}.post_norm`) },
-      { name: `${hf}.mlp.gate_proj.weight`, shape: [I, H], data: lin(`l${l}.gate`, H, I) },
-      { name: `${hf}.mlp.up_proj.weight`, shape: [I, H], data: lin(`l${l}.up`, H, I) },
-      { name: `${hf}.mlp.down_proj.weight`, shape: [H, I], data: lin(`l${l}.down`, I, H) },
     );
+    if (!isMoeLayer(c, l)) {
+      out.push(
+        { name: `${hf}.mlp.gate_proj.weight`, shape: [I, H], data: lin(`l${l}.gate`, H, I) },
+        { name: `${hf}.mlp.up_proj.weight`, shape: [I, H], data: lin(`l${l}.up`, H, I) },
+        { name: `${hf}.mlp.down_proj.weight`, shape: [H, I], data: lin(`l${l}.down`, I, H) },
+      );
+      continue;
+    }
+    const { experts: E, moeIntermediate: M } = c;
+    const b = bias.get(l);
+    if (!b || b.length !== E) throw new Error(`expert bias of layer ${l} missing`);
+    out.push(
+      { name: `${hf}.mlp.gate.weight`, shape: [E, H], data: lin(`l${l}.router`, H, E) },
+      { name: `${hf}.mlp.gate.expert_bias`, shape: [E], data: Float32Array.from(b) },
+    );
+    const gate = get(`l${l}.experts.gate`);
+    const up = get(`l${l}.experts.up`);
+    const down = get(`l${l}.experts.down`);
+    for (let e = 0; e < E; e++) {
+      const x = `${hf}.mlp.experts.${e}`;
+      out.push(
+        {
+          name: `${x}.gate_proj.weight`,
+          shape: [M, H],
+          data: transpose(columns(gate, H, E * M, e * M, M), H, M),
+        },
+        {
+          name: `${x}.up_proj.weight`,
+          shape: [M, H],
+          data: transpose(columns(up, H, E * M, e * M, M), H, M),
+        },
+        // Rows [e·M, (e+1)·M) of the [E·M, H] training matrix are expert e's [in, out] down weight.
+        {
+          name: `${x}.down_proj.weight`,
+          shape: [H, M],
+          data: transpose(down.slice(e * M * H, (e + 1) * M * H), M, H),
+        },
+      );
+    }
+    if (c.sharedExperts > 0) {
+      const S = c.sharedExperts * M;
+      const x = `${hf}.mlp.shared_experts`;
+      out.push(
+        { name: `${x}.gate_proj.weight`, shape: [S, H], data: lin(`l${l}.shared.gate`, H, S) },
+        { name: `${x}.up_proj.weight`, shape: [S, H], data: lin(`l${l}.shared.up`, H, S) },
+        { name: `${x}.down_proj.weight`, shape: [H, S], data: lin(`l${l}.shared.down`, S, H) },
+      );
+    }
   }
   out.push(
     { name: 'model.norm.weight', shape: [H], data: get('norm') },
@@ -121,17 +192,18 @@ export function toHfTensors(c: DemoModelConfig, p: Map<string, Float32Array>): H
   return out.sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-/** HF checkpoint → training arrays (the inverse of toHfTensors). */
+/** HF checkpoint → training arrays and expert bias (the inverse of toHfTensors). */
 export async function fromHfCheckpoint(
   ckpt: Checkpoint,
   c: DemoModelConfig,
-): Promise<Map<string, Float32Array>> {
+): Promise<{ params: Map<string, Float32Array>; bias: ExpertBias }> {
   const { hidden: H, heads: nh, kvHeads: nkv, headDim: hd, intermediate: I, vocab: V } = c;
   const read = async (n: string) => (await ckpt.read(n)).data;
   /** HF [out, in] → training [in, out]. */
   const lin = async (n: string, outDim: number, inDim: number) =>
     transpose(await read(n), outDim, inDim);
   const p = new Map<string, Float32Array>();
+  const bias: ExpertBias = new Map();
   p.set('embed', await read('model.word_embeddings.weight'));
   for (let l = 0; l < c.layers; l++) {
     const hf = `model.layers.${l}`;
@@ -146,17 +218,53 @@ export async function fromHfCheckpoint(
     p.set(`l${l}.k_norm`, await read(`${hf}.attention.key_layernorm.weight`));
     p.set(`l${l}.o`, await lin(`${hf}.attention.dense.weight`, H, nh * hd));
     p.set(`l${l}.post_norm`, await read(`${hf}.post_attention_layernorm.weight`));
-    p.set(`l${l}.gate`, await lin(`${hf}.mlp.gate_proj.weight`, I, H));
-    p.set(`l${l}.up`, await lin(`${hf}.mlp.up_proj.weight`, I, H));
-    p.set(`l${l}.down`, await lin(`${hf}.mlp.down_proj.weight`, H, I));
+    if (!isMoeLayer(c, l)) {
+      p.set(`l${l}.gate`, await lin(`${hf}.mlp.gate_proj.weight`, I, H));
+      p.set(`l${l}.up`, await lin(`${hf}.mlp.up_proj.weight`, I, H));
+      p.set(`l${l}.down`, await lin(`${hf}.mlp.down_proj.weight`, H, I));
+      continue;
+    }
+    const { experts: E, moeIntermediate: M } = c;
+    p.set(`l${l}.router`, await lin(`${hf}.mlp.gate.weight`, E, H));
+    bias.set(
+      l,
+      ckpt.has(`${hf}.mlp.gate.expert_bias`)
+        ? await read(`${hf}.mlp.gate.expert_bias`)
+        : new Float32Array(E),
+    );
+    const gate = new Float32Array(H * E * M);
+    const up = new Float32Array(H * E * M);
+    const down = new Float32Array(E * M * H);
+    for (let e = 0; e < E; e++) {
+      const x = `${hf}.mlp.experts.${e}`;
+      const g = await lin(`${x}.gate_proj.weight`, M, H); // [H, M]
+      const u = await lin(`${x}.up_proj.weight`, M, H);
+      for (let r = 0; r < H; r++) {
+        gate.set(g.subarray(r * M, (r + 1) * M), r * E * M + e * M);
+        up.set(u.subarray(r * M, (r + 1) * M), r * E * M + e * M);
+      }
+      down.set(await lin(`${x}.down_proj.weight`, H, M), e * M * H); // [M, H]
+    }
+    p.set(`l${l}.experts.gate`, gate);
+    p.set(`l${l}.experts.up`, up);
+    p.set(`l${l}.experts.down`, down);
+    if (c.sharedExperts > 0) {
+      const S = c.sharedExperts * M;
+      const x = `${hf}.mlp.shared_experts`;
+      p.set(`l${l}.shared.gate`, await lin(`${x}.gate_proj.weight`, S, H));
+      p.set(`l${l}.shared.up`, await lin(`${x}.up_proj.weight`, S, H));
+      p.set(`l${l}.shared.down`, await lin(`${x}.down_proj.weight`, H, S));
+    }
   }
   p.set('norm', await read('model.norm.weight'));
   p.set('lm_head', await lin('lm_head.weight', V, H));
-  return p;
+  return { params: p, bias };
 }
 
 export interface WriteHfOptions {
   maxPositions: number;
+  /** The MoE layers' expert bias (default zeros). */
+  bias?: ExpertBias;
   /** Goes into the safetensors metadata (how the weights were made). */
   metadata?: Record<string, string>;
 }
@@ -170,7 +278,7 @@ export async function writeHfCheckpoint(
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
   const json = (x: unknown) => `${JSON.stringify(x, null, 2)}\n`;
-  const tensors = toHfTensors(c, p).map((t) => ({ ...t, dtype: 'F32' as const }));
+  const tensors = toHfTensors(c, p, opts.bias).map((t) => ({ ...t, dtype: 'F32' as const }));
   await atomicWrite(join(dir, 'config.json'), json(hfConfigJson(c, opts.maxPositions)));
   await atomicWrite(
     join(dir, 'model.safetensors'),

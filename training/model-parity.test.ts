@@ -6,9 +6,14 @@ import { join } from 'node:path';
 import { blockCausalVisibility } from '../src/decode/visibility.ts';
 import { exportPackage } from '../backends/node/export/export-package.ts';
 import { openCheckpoint } from '../backends/node/export/checkpoint.ts';
-import { openLocalModel } from '../backends/node/local-package.ts';
+import { openModel } from '../backends/node/open-model.ts';
 import { Rng } from '../src/export/tiny/rng.ts';
-import { demoConfigFromHf, fromHfCheckpoint, writeHfCheckpoint } from './hf-checkpoint.ts';
+import {
+  demoConfigFromHf,
+  fromHfCheckpoint,
+  writeHfCheckpoint,
+  type ExpertBias,
+} from './hf-checkpoint.ts';
 import {
   forwardConsts,
   forwardLogits,
@@ -16,14 +21,16 @@ import {
   paramsFromArrays,
   type DemoModelConfig,
   type Params,
+  type RouterState,
 } from './model.ts';
+import { moeLayers } from './shapes.ts';
 import { buildBatch } from './objective.ts';
 import { diffusionLoss } from './train-step.ts';
 import { initTf, tf } from './tf.ts';
 import { TOKEN_IDS, VOCAB_SIZE } from './vocab.ts';
 import { loadReferenceModel, referenceForward } from '../test/oracle/reference-forward.ts';
 
-const CONFIG: DemoModelConfig = {
+const DENSE: DemoModelConfig = {
   layers: 2,
   hidden: 32,
   heads: 4,
@@ -34,12 +41,31 @@ const CONFIG: DemoModelConfig = {
   intermediate: 48,
   vocab: VOCAB_SIZE,
   eps: 1e-6,
+  denseLayers: 2,
+  experts: 4,
+  expertsPerTok: 2,
+  groups: 2,
+  topkGroup: 1,
+  moeIntermediate: 16,
+  sharedExperts: 1,
+  routedScaling: 2.5,
 };
+/** Layer 0 dense, layers 1–2 MoE: 8 experts in 4 groups, top-2 within the best 2 groups, a shared expert. */
+const MOE: DemoModelConfig = {
+  ...DENSE,
+  layers: 3,
+  denseLayers: 1,
+  experts: 8,
+  expertsPerTok: 2,
+  groups: 4,
+  topkGroup: 2,
+};
+const CONFIG = MOE;
 const B = 8;
 
 /** Seeded weights large enough for peaked, position-dependent logits (the init's 0.02 gives near-uniform ones). */
-function strongArrays(seed: number): Map<string, Float32Array> {
-  const arrays = initParamArrays(CONFIG, seed);
+function strongArrays(config: DemoModelConfig, seed: number): Map<string, Float32Array> {
+  const arrays = initParamArrays(config, seed);
   const rng = new Rng(seed + 1);
   for (const [name, a] of arrays) {
     for (let i = 0; i < a.length; i++)
@@ -61,15 +87,27 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return m;
 };
 
+/** A non-zero expert bias, so selection differs from the plain scores' top-k. */
+function seededBias(config: DemoModelConfig, seed: number): ExpertBias {
+  const rng = new Rng(seed);
+  return new Map(
+    moeLayers(config).map((l) => [
+      l,
+      Float32Array.from({ length: config.experts }, () => 0.1 * rng.normal()),
+    ]),
+  );
+}
+
 let root: string;
 let arrays: Map<string, Float32Array>;
 let params: Params;
+const bias = seededBias(CONFIG, 5);
+const router: RouterState = { bias };
 before(async () => {
   await initTf('wasm');
   root = await mkdtemp(join(tmpdir(), 'unmask-train-parity-'));
-  arrays = strongArrays(3);
+  arrays = strongArrays(CONFIG, 3);
   params = paramsFromArrays(CONFIG, arrays);
-  await writeHfCheckpoint(join(root, 'ckpt'), CONFIG, arrays, { maxPositions: 64 });
 });
 after(async () => {
   await rm(root, { recursive: true, force: true });
@@ -83,64 +121,105 @@ const positions = Array.from({ length: W }, (_, i) => i);
 const vis = blockCausalVisibility(0, 0, W, B);
 
 describe('export parity', () => {
-  test('HF checkpoint round-trips and the tfjs logits match the float64 oracle and ORT (≤ 1e-4)', async () => {
-    const ckpt = await openCheckpoint(join(root, 'ckpt'));
-    try {
-      const cfg = demoConfigFromHf(ckpt.config);
-      assert.deepEqual(cfg, CONFIG);
-      const back = await fromHfCheckpoint(ckpt, cfg);
-      for (const [n, a] of arrays) assert.deepEqual(back.get(n), a, n);
-      const ref = await loadReferenceModel(ckpt);
-      const oracle = referenceForward(ref, {
-        ids,
-        positions,
-        visible: (i, j) => vis[i * W + j] === 1,
-      });
-      const mine = await forwardLogits(CONFIG, params, {
-        batch: 1,
-        seq: W,
-        ids: Int32Array.from(ids),
-        positions: Int32Array.from(positions),
-        visibility: vis,
-      });
-      assert.ok(maxAbs(oracle) > 3, `logits too flat to test (${maxAbs(oracle)})`);
-      assert.ok(
-        maxDiff(oracle, mine) <= 1e-4 * Math.max(1, maxAbs(oracle)),
-        `tfjs vs oracle ${maxDiff(oracle, mine)}`,
-      );
+  for (const [label, config] of [
+    ['dense', DENSE],
+    ['MoE', MOE],
+  ] as const) {
+    test(`${label}: HF checkpoint round-trips; tfjs logits match the float64 oracle and every ORT export (≤ 1e-4)`, async () => {
+      const dir = join(root, `ckpt-${label}`);
+      const weights = strongArrays(config, 3);
+      const expertBias = seededBias(config, 5);
+      await writeHfCheckpoint(dir, config, weights, { maxPositions: 64, bias: expertBias });
+      const ckpt = await openCheckpoint(dir);
+      const state: RouterState = { bias: expertBias, loads: new Map() };
+      for (const l of moeLayers(config)) state.loads!.set(l, new Float64Array(config.experts));
+      try {
+        const cfg = demoConfigFromHf(ckpt.config);
+        assert.deepEqual(cfg, config);
+        const back = await fromHfCheckpoint(ckpt, cfg);
+        for (const [n, a] of weights) assert.deepEqual(back.params.get(n), a, n);
+        assert.deepEqual(back.bias, expertBias);
+        const ref = await loadReferenceModel(ckpt);
+        const oracleLoads = new Map<number, number[]>();
+        const oracle = referenceForward(ref, {
+          ids,
+          positions,
+          visible: (i, j) => vis[i * W + j] === 1,
+          onRoute: ({ layer, route }) => {
+            const row = oracleLoads.get(layer) ?? new Array<number>(config.experts).fill(0);
+            for (const e of route.experts) row[e]++;
+            oracleLoads.set(layer, row);
+          },
+        });
+        const tfParams = paramsFromArrays(config, weights);
+        const mine = await forwardLogits(
+          config,
+          tfParams,
+          {
+            batch: 1,
+            seq: W,
+            ids: Int32Array.from(ids),
+            positions: Int32Array.from(positions),
+            visibility: vis,
+          },
+          state,
+        );
+        tf.dispose(Object.values(tfParams));
+        assert.ok(maxAbs(oracle) > 3, `logits too flat to test (${maxAbs(oracle)})`);
+        assert.ok(
+          maxDiff(oracle, mine) <= 1e-4 * Math.max(1, maxAbs(oracle)),
+          `tfjs vs oracle ${maxDiff(oracle, mine)}`,
+        );
+        // The same experts chosen for every token, and more than a few of them (the bias matters).
+        for (const l of moeLayers(config)) {
+          assert.deepEqual(
+            Array.from(state.loads!.get(l)!),
+            oracleLoads.get(l),
+            `layer ${l} loads`,
+          );
+          assert.ok(
+            oracleLoads.get(l)!.filter((n) => n > 0).length >= 4,
+            `layer ${l} uses few experts`,
+          );
+        }
 
-      await exportPackage({
-        checkpointDir: join(root, 'ckpt'),
-        outDir: join(root, 'pkg'),
-        blockLength: B,
-      });
-      const model = await openLocalModel(join(root, 'pkg'), { runtime: 'node', threads: 1 });
-      assert.equal(model.manifest.decode.block_length, B);
-      assert.equal(model.manifest.moe.implementation, 'none');
-      const out = await model.runner.forward({
-        batch: 1,
-        seq: W,
-        ids: Int32Array.from(ids),
-        positions: Int32Array.from(positions),
-        visibility: vis,
-        past: null,
-        wantLogits: true,
-        wantPresent: false,
-      });
-      assert.ok(
-        maxDiff(out.logits!, mine) <= 1e-4 * Math.max(1, maxAbs(oracle)),
-        `ORT vs tfjs ${maxDiff(out.logits!, mine)}`,
-      );
-    } finally {
-      await ckpt.close();
-    }
-  });
+        const moeKinds =
+          config.denseLayers < config.layers
+            ? (['dense', 'ort-moe'] as const)
+            : ([undefined] as const);
+        for (const moe of moeKinds) {
+          const pkg = join(root, `pkg-${label}-${moe ?? 'none'}`);
+          await exportPackage({ checkpointDir: dir, outDir: pkg, blockLength: B, moe });
+          const model = await openModel(pkg, { runtime: 'node', threads: 1 });
+          assert.equal(model.manifest.decode.block_length, B);
+          assert.equal(model.manifest.moe.implementation, moe ?? 'none');
+          const out = await model.runner.forward({
+            batch: 1,
+            seq: W,
+            ids: Int32Array.from(ids),
+            positions: Int32Array.from(positions),
+            visibility: vis,
+            past: null,
+            wantLogits: true,
+            wantPresent: false,
+          });
+          assert.ok(
+            maxDiff(out.logits!, mine) <= 1e-4 * Math.max(1, maxAbs(oracle)),
+            `ORT (${moe ?? 'dense model'}) vs tfjs ${maxDiff(out.logits!, mine)}`,
+          );
+        }
+      } finally {
+        await ckpt.close();
+      }
+    });
+  }
 });
 
 describe('objective', () => {
   const prompt = Array.from({ length: 17 }, (_, i) => (i * 11 + 3) % 260);
   const example = {
     example: { task: 'sort', prompt: '', answer: '' },
+    stage: 0,
     prompt,
     target: [64, 65, 66, 67, TOKEN_IDS['<|role_end|>'], TOKEN_IDS['<|endoftext|>']],
   };
@@ -152,20 +231,25 @@ describe('objective', () => {
     assert.equal(batch.noisyStart, 16);
     assert.ok(batch.maskedCount > 0);
     const rows = batch.rowEnd! - batch.rowStart!;
-    const train = await forwardLogits(CONFIG, params, batch);
+    const train = await forwardLogits(CONFIG, params, batch, router);
     // Decode view of block 2: window [0, 24) = clean blocks 0, 1 + the noisy block, block-causal mask.
     for (let n = 0; n < 2; n++) {
       const canvas = [
         ...Array.from(batch.ids.subarray(n * batch.seq + rows, n * batch.seq + rows + 16)),
         ...Array.from(batch.ids.subarray(n * batch.seq, n * batch.seq + 8)),
       ];
-      const dec = await forwardLogits(CONFIG, params, {
-        batch: 1,
-        seq: 24,
-        ids: Int32Array.from(canvas),
-        positions: Int32Array.from(positions),
-        visibility: vis,
-      });
+      const dec = await forwardLogits(
+        CONFIG,
+        params,
+        {
+          batch: 1,
+          seq: 24,
+          ids: Int32Array.from(canvas),
+          positions: Int32Array.from(positions),
+          visibility: vis,
+        },
+        router,
+      );
       const fromTrain = train.subarray(n * rows * VOCAB_SIZE, (n * rows + 8) * VOCAB_SIZE);
       assert.ok(
         maxDiff(fromTrain, dec.subarray(16 * VOCAB_SIZE)) < 1e-4,
@@ -184,7 +268,9 @@ describe('objective', () => {
     const weights = tf.tensor(batch.weights, [batch.batch, batch.noisyRows]);
     const names = Object.keys(params);
     const lossAt = (p: Params) =>
-      tf.tidy(() => diffusionLoss(CONFIG, p, batch, consts, targets, weights).dataSync()[0]);
+      tf.tidy(
+        () => diffusionLoss(CONFIG, p, batch, consts, targets, weights, router).dataSync()[0],
+      );
     const grads = tf.grads((...ts: tf.Tensor[]) =>
       diffusionLoss(
         CONFIG,
@@ -193,6 +279,7 @@ describe('objective', () => {
         consts,
         targets,
         weights,
+        router,
       ),
     )(names.map((n) => params[n]));
     // Direction: the unit gradient plus a random unit vector, so both the gradient's size and its direction matter.

@@ -1,19 +1,32 @@
 /**
  * @module
- * The dense LLaDA2 layer stack in tfjs ops, for training (docs/model-graph.md §2 with first_k_dense_replace =
- * layers): embeddings → per layer [h += dense(attention(input_layernorm(h))); h += SwiGLU(post_attention_layernorm(h))]
- * → model.norm → lm_head. Attention: separate q/k/v projections (fused to query_key_value at export), per-head
- * QK-RMSNorm before partial NeoX RoPE, GQA, an additive mask that encodes any visibility pattern.
+ * The LLaDA2 layer stack in tfjs ops, for training (docs/model-graph.md §2): embeddings → per layer
+ * [h += dense(attention(input_layernorm(h))); h += mlp(post_attention_layernorm(h))] → model.norm → lm_head.
+ * Attention: separate q/k/v projections (fused to query_key_value at export), per-head QK-RMSNorm before partial
+ * NeoX RoPE, GQA, an additive mask that encodes any visibility pattern. The MLP is a SwiGLU in the first
+ * `denseLayers` layers and a MoE after them: the fp32 sigmoid router, selection with the expert bias on the CPU
+ * (router.ts), the chosen experts' unbiased scores renormalised × routed_scaling_factor, plus the ungated shared
+ * expert. Every expert is computed and weighted by a routing matrix that is zero off the chosen ones, so
+ * gradients reach only the chosen experts (and the router through their weights), exactly as a sparse MoE
+ * (docs/training.md §3).
  *
  * Speed notes (docs/training.md §2): every matmul goes through a custom gradient with explicit transposes (the
  * wasm matmul with transpose flags is about 10× slower), embeddings are a one-hot matmul with the one-hot cast
  * to float32 (tf.oneHot(..., 'float32') is wrong on wasm), and only functional ops are used.
  */
-import { paramShapes, type DemoModelConfig } from './shapes.ts';
+import { selectExperts } from './router.ts';
+import { isMoeLayer, paramShapes, type DemoModelConfig } from './shapes.ts';
 import { tf } from './tf.ts';
 
 export type { DemoModelConfig } from './shapes.ts';
 export { initParamArrays, paramShapes } from './shapes.ts';
+
+/** Router state of the MoE layers: the expert bias per layer (no gradient), and where to count the loads. */
+export interface RouterState {
+  bias: Map<number, Float32Array>;
+  /** When given, each forward adds the tokens routed to each expert, per layer. */
+  loads?: Map<number, Float64Array>;
+}
 
 /** Parameters by training name; linear weights are [in, out] so the forward needs no transpose. */
 export type Params = Record<string, tf.Tensor>;
@@ -170,6 +183,7 @@ export function forward(
   p: Params,
   b: ForwardBatch,
   k: ForwardConsts,
+  router?: RouterState,
 ): tf.Tensor3D {
   const { batch: N, seq: T } = b;
   const { heads: nh, kvHeads: nkv, headDim: hd } = c;
@@ -214,9 +228,10 @@ export function forward(
     ]);
     h = tf.add(h, linear2d(ctx, w('o')));
     const xm = rmsNorm(h, w('post_norm'), c.eps);
-    const gate = linear2d(xm, w('gate'));
-    const act = tf.mul(tf.mul(gate, tf.sigmoid(gate)), linear2d(xm, w('up')));
-    h = tf.add(h, linear2d(act, w('down')));
+    h = tf.add(
+      h,
+      isMoeLayer(c, l) ? moe(c, p, l, xm, router) : swiglu(xm, w('gate'), w('up'), w('down')),
+    );
   }
   const start = b.rowStart ?? 0;
   const end = b.rowEnd ?? T;
@@ -230,15 +245,52 @@ export function forward(
   return tf.reshape(logits, [N, end - start, c.vocab]);
 }
 
+function swiglu(x: tf.Tensor, gate: tf.Tensor, up: tf.Tensor, down: tf.Tensor): tf.Tensor {
+  const g = linear2d(x, gate);
+  return linear2d(tf.mul(tf.mul(g, tf.sigmoid(g)), linear2d(x, up)), down);
+}
+
+/** The MoE MLP of layer l over x [rows, hidden]. */
+function moe(
+  c: DemoModelConfig,
+  p: Params,
+  l: number,
+  x: tf.Tensor,
+  router: RouterState | undefined,
+): tf.Tensor {
+  const w = (n: string) => p[`l${l}.${n}`];
+  const rows = x.shape[0];
+  const { experts: E, moeIntermediate: I } = c;
+  const bias = router?.bias.get(l);
+  if (!bias) throw new Error(`layer ${l} is MoE: the forward needs its expert bias`);
+  const scores = tf.sigmoid(linear2d(x, w('router'))); // [rows, E], fp32
+  const mask = tf.tensor2d(
+    selectExperts(scores.dataSync() as Float32Array, bias, c, router?.loads?.get(l)),
+    [rows, E],
+  );
+  const chosen = tf.mul(scores, mask);
+  const weights = tf.mul(tf.div(chosen, tf.add(tf.sum(chosen, -1, true), 1e-20)), c.routedScaling); // [rows, E]
+  const g = linear2d(x, w('experts.gate'));
+  const act = tf.mul(tf.mul(g, tf.sigmoid(g)), linear2d(x, w('experts.up'))); // [rows, E·I]
+  const weighted = tf.reshape(
+    tf.mul(tf.reshape(act, [rows, E, I]), tf.reshape(weights, [rows, E, 1])),
+    [rows, E * I],
+  );
+  const routed = linear2d(weighted, w('experts.down'));
+  if (c.sharedExperts === 0) return routed;
+  return tf.add(routed, swiglu(x, w('shared.gate'), w('shared.up'), w('shared.down')));
+}
+
 /** Logits as float32 [batch × rows × vocab] (inference; no gradients kept). */
 export async function forwardLogits(
   c: DemoModelConfig,
   p: Params,
   b: ForwardBatch,
+  router?: RouterState,
 ): Promise<Float32Array> {
   const k = forwardConsts(c, b);
   try {
-    const t = tf.tidy(() => forward(c, p, b, k));
+    const t = tf.tidy(() => forward(c, p, b, k, router));
     const data = (await t.data()) as Float32Array;
     t.dispose();
     return data;

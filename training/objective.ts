@@ -12,6 +12,9 @@
  * A noisy block sees itself (both ways) and the clean blocks before it: exactly what a decode step of that
  * block sees. The clean half is block-causal. Loss: cross-entropy on masked positions × 1/t ÷ (L − P), summed
  * over positions and averaged over the batch.
+ *
+ * A step's examples are grouped by canvas length (buildStepBatches), one forward per group, so a few long
+ * conversations do not stretch every short one; t stays stratified over the whole step.
  */
 import type { Rng } from '../src/export/tiny/rng.ts';
 import type { EncodedExample } from './examples.ts';
@@ -30,6 +33,8 @@ export interface TrainBatch extends ForwardBatch {
   weights: Float32Array;
   /** Masked positions in the batch. */
   maskedCount: number;
+  /** Sequences of the whole step (the loss is averaged over these, across all its groups). */
+  stepSequences: number;
 }
 
 export interface BatchOptions {
@@ -66,7 +71,17 @@ export function trainingVisibility(
   return vis;
 }
 
-export function buildBatch(examples: EncodedExample[], opts: BatchOptions, rng: Rng): TrainBatch {
+/**
+ * One forward's batch. `noise` gives each sequence's t (default: stratified over this batch with one draw);
+ * `stepSequences` the sequences of the whole step the loss is averaged over (default: this batch's).
+ */
+export function buildBatch(
+  examples: EncodedExample[],
+  opts: BatchOptions,
+  rng: Rng,
+  noise?: number[],
+  stepSequences?: number,
+): TrainBatch {
   const { blockLength: B, maskId, eosId } = opts;
   const N = examples.length;
   if (N === 0) throw new Error('empty batch');
@@ -80,14 +95,14 @@ export function buildBatch(examples: EncodedExample[], opts: BatchOptions, rng: 
   const positions = new Int32Array(N * T);
   const targets = new Int32Array(N * tn);
   const weights = new Float32Array(N * tn);
-  const u = rng.uniform();
+  const ts = noise ?? stratified(N, rng.uniform());
   let maskedCount = 0;
   for (const [n, e] of examples.entries()) {
     const P = e.prompt.length;
     const canvas = new Int32Array(L).fill(eosId);
     canvas.set(e.prompt);
     canvas.set(e.target, P);
-    const t = (n + 1 - u) / N; // stratified: one draw per sequence in (n/N, (n+1)/N]
+    const t = ts[n];
     const w = 1 / (t * (L - P));
     for (let r = 0; r < tn; r++) {
       const pos = s + r;
@@ -119,5 +134,43 @@ export function buildBatch(examples: EncodedExample[], opts: BatchOptions, rng: 
     targets,
     weights,
     maskedCount,
+    stepSequences: stepSequences ?? N,
   };
+}
+
+/** One draw u: sequence n gets t in (n/N, (n+1)/N]. */
+function stratified(N: number, u: number): number[] {
+  return Array.from({ length: N }, (_, n) => (n + 1 - u) / N);
+}
+
+/**
+ * A step's batches: the examples grouped by canvas length (prompt + target rounded up to whole blocks), in
+ * increasing length, with t stratified over all of them.
+ */
+export function buildStepBatches(
+  examples: EncodedExample[],
+  opts: BatchOptions,
+  rng: Rng,
+): TrainBatch[] {
+  const N = examples.length;
+  if (N === 0) throw new Error('empty batch');
+  const ts = stratified(N, rng.uniform());
+  const B = opts.blockLength;
+  const groups = new Map<number, number[]>();
+  for (const [n, e] of examples.entries()) {
+    const L = Math.ceil((e.prompt.length + e.target.length) / B) * B;
+    groups.set(L, [...(groups.get(L) ?? []), n]);
+  }
+  return [...groups.keys()]
+    .sort((a, b) => a - b)
+    .map((L) => {
+      const members = groups.get(L)!;
+      return buildBatch(
+        members.map((n) => examples[n]),
+        opts,
+        rng,
+        members.map((n) => ts[n]),
+        N,
+      );
+    });
 }

@@ -25,6 +25,8 @@ export interface RunSettings {
   model: DemoModelConfig;
   /** max_position_embeddings written to config.json. */
   maxPositions: number;
+  /** Expert-bias step γ of the aux-loss-free balance (bias_e += γ · sign(mean load − load_e) per step). */
+  biasRate: number;
 }
 
 /** Steers this invocation only. */
@@ -53,8 +55,10 @@ export interface TrainCliOptions {
 }
 
 /**
- * the size of the first feasibility runs (3 layers, hidden 128, heads of 32 with 16 rotary dims, SwiGLU 384) with 8/4 heads instead
- * of 4/2: the shipped demo model (assets/demo-model/TRAINING.md).
+ * The shipped demo model (assets/demo-model/TRAINING.md): 3 layers, hidden 128, 8/4 heads of 32 with 16 rotary
+ * dims; layer 0 dense (SwiGLU 384), layers 1–2 MoE in LLaDA2.0-mini's proportions scaled down: 16 routed experts
+ * of width 32 (a quarter of hidden, as 512 of 2048), top-4 within the best 2 of 4 groups, one shared expert,
+ * routed_scaling_factor 2.5.
  */
 export const DEFAULT_MODEL: DemoModelConfig = {
   layers: 3,
@@ -67,6 +71,14 @@ export const DEFAULT_MODEL: DemoModelConfig = {
   intermediate: 384,
   vocab: VOCAB_SIZE,
   eps: 1e-6,
+  denseLayers: 1,
+  experts: 16,
+  expertsPerTok: 4,
+  groups: 4,
+  topkGroup: 2,
+  moeIntermediate: 32,
+  sharedExperts: 1,
+  routedScaling: 2.5,
 };
 
 export const DEFAULT_SETTINGS: Omit<RunSettings, 'tasks'> = {
@@ -78,7 +90,8 @@ export const DEFAULT_SETTINGS: Omit<RunSettings, 'tasks'> = {
   lr: 1e-3,
   warmup: 200,
   model: DEFAULT_MODEL,
-  maxPositions: 256,
+  maxPositions: 4096,
+  biasRate: 1e-3,
 };
 
 export const USAGE = `usage: npm run train-tiny -- [options]
@@ -98,6 +111,11 @@ export const USAGE = `usage: npm run train-tiny -- [options]
   --block N           block length B, trained and written to the package manifest (default ${DEFAULT_SETTINGS.blockLength})
   --lr X, --warmup N  peak learning rate (default 1e-3), warmup steps (default 200)
   --layers N --hidden N --heads N --kv-heads N --head-dim N --intermediate N --rope-theta X   model shape
+  --dense-layers N    layers before the first MoE layer (default ${DEFAULT_MODEL.denseLayers}; = --layers: a dense model)
+  --experts N --experts-per-tok N --groups N --topk-group N --moe-intermediate N --shared-experts N
+                      MoE shape (default ${DEFAULT_MODEL.experts}, ${DEFAULT_MODEL.expertsPerTok}, ${DEFAULT_MODEL.groups}, ${DEFAULT_MODEL.topkGroup}, ${DEFAULT_MODEL.moeIntermediate}, ${DEFAULT_MODEL.sharedExperts})
+  --bias-rate X       expert-bias step γ of the aux-loss-free balance (default ${DEFAULT_SETTINGS.biasRate}; 0 freezes it)
+  --max-positions N   max_position_embeddings of the checkpoint (default ${DEFAULT_SETTINGS.maxPositions})
   --package DIR       also export a model package (ONNX, fp32) there at the end
   --backend wasm|cpu  tfjs backend (default wasm)`;
 
@@ -125,6 +143,15 @@ const FLAGS = {
   'head-dim': { type: 'string' },
   intermediate: { type: 'string' },
   'rope-theta': { type: 'string' },
+  'dense-layers': { type: 'string' },
+  experts: { type: 'string' },
+  'experts-per-tok': { type: 'string' },
+  groups: { type: 'string' },
+  'topk-group': { type: 'string' },
+  'moe-intermediate': { type: 'string' },
+  'shared-experts': { type: 'string' },
+  'bias-rate': { type: 'string' },
+  'max-positions': { type: 'string' },
   package: { type: 'string' },
   backend: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -165,15 +192,26 @@ export function parseTrainArgs(argv: string[]): TrainCliOptions {
     headDim,
     rotaryDim: headDim / 2,
     intermediate: pick(int('intermediate', 1), m.intermediate, 'model.intermediate'),
+    denseLayers: pick(int('dense-layers', 0), m.denseLayers, 'model.denseLayers'),
+    experts: pick(int('experts', 1), m.experts, 'model.experts'),
+    expertsPerTok: pick(int('experts-per-tok', 1), m.expertsPerTok, 'model.expertsPerTok'),
+    groups: pick(int('groups', 1), m.groups, 'model.groups'),
+    topkGroup: pick(int('topk-group', 1), m.topkGroup, 'model.topkGroup'),
+    moeIntermediate: pick(int('moe-intermediate', 1), m.moeIntermediate, 'model.moeIntermediate'),
+    sharedExperts: pick(int('shared-experts', 0), m.sharedExperts, 'model.sharedExperts'),
   };
   if (model.heads % model.kvHeads !== 0)
     throw new UsageError(
       `--heads (${model.heads}) must be a multiple of --kv-heads (${model.kvHeads})`,
     );
+  checkMoeShape(model);
   const theta = floatFlag(v['rope-theta'], 'rope-theta');
   if (theta !== undefined && !(theta > 1))
     throw new UsageError(`--rope-theta must be > 1, got ${v['rope-theta']}`);
   model.ropeTheta = pick(theta, m.ropeTheta, 'model.ropeTheta');
+  const biasRate = floatFlag(v['bias-rate'], 'bias-rate');
+  if (biasRate !== undefined && !(biasRate >= 0 && biasRate < 1))
+    throw new UsageError(`--bias-rate must be in [0, 1), got ${v['bias-rate']}`);
   const lr = floatFlag(v.lr, 'lr');
   if (lr !== undefined && !(lr > 0 && lr < 1))
     throw new UsageError(`--lr must be in (0, 1), got ${v.lr}`);
@@ -212,7 +250,8 @@ export function parseTrainArgs(argv: string[]): TrainCliOptions {
     lr: pick(lr, d.lr, 'lr'),
     warmup: pick(int('warmup', 0), d.warmup, 'warmup'),
     model,
-    maxPositions: d.maxPositions,
+    maxPositions: pick(int('max-positions', 64), d.maxPositions, 'maxPositions'),
+    biasRate: pick(biasRate, d.biasRate, 'biasRate'),
   };
   if (settings.blockLength > 64)
     throw new UsageError(`--block must be at most 64, got ${settings.blockLength}`);
@@ -241,4 +280,20 @@ export function parseTrainArgs(argv: string[]): TrainCliOptions {
     backend,
   };
   return { settings, session, given, help: v.help === true };
+}
+
+/** The MoE routing shape must be one the official router (and the exporter) can run. */
+function checkMoeShape(m: DemoModelConfig): void {
+  if (m.denseLayers > m.layers)
+    throw new UsageError(`--dense-layers (${m.denseLayers}) exceeds --layers (${m.layers})`);
+  if (m.experts % m.groups !== 0 || m.experts / m.groups < 2)
+    throw new UsageError(
+      `--experts (${m.experts}) must split into --groups (${m.groups}) of at least 2 experts`,
+    );
+  if (m.topkGroup > m.groups)
+    throw new UsageError(`--topk-group (${m.topkGroup}) exceeds --groups (${m.groups})`);
+  if (m.expertsPerTok > (m.experts / m.groups) * m.topkGroup)
+    throw new UsageError(
+      `--experts-per-tok (${m.expertsPerTok}) exceeds the experts of --topk-group groups (${(m.experts / m.groups) * m.topkGroup})`,
+    );
 }

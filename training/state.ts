@@ -2,7 +2,8 @@
  * @module
  * Resumable checkpoints. A checkpoint directory is a complete HF checkpoint (hf-checkpoint.ts: exportable as
  * is) plus `train-state.json` (settings, step, time, history) and `train-state.safetensors` (parameters in the
- * training layout and the Adam moments, F32), so --resume continues exactly where the run stopped.
+ * training layout, the Adam moments and the expert bias, F32), so --resume continues exactly where the run
+ * stopped.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,14 +13,14 @@ import {
   readSafetensors,
   tensorBytes,
 } from '../src/model/safetensors.ts';
-import { atomicWrite, writeHfCheckpoint } from './hf-checkpoint.ts';
-import { paramShapes } from './shapes.ts';
+import { atomicWrite, writeHfCheckpoint, type ExpertBias } from './hf-checkpoint.ts';
+import { moeLayers, paramShapes } from './shapes.ts';
 import type { RunSettings } from './options.ts';
 
 export const STATE_JSON = 'train-state.json';
 export const STATE_TENSORS = 'train-state.safetensors';
 const FORMAT = 'unmask-train-state';
-const VERSION = 1;
+const VERSION = 2;
 
 export interface HistoryEntry {
   step: number;
@@ -31,6 +32,11 @@ export interface HistoryEntry {
   tokensPerForward?: Record<string, number>;
   /** A resume that changed the horizon or the task mix (a new phase of the run). */
   note?: string;
+  /**
+   * Share of the routed tokens each expert took since the previous entry, per MoE layer (index: layer), each
+   * row summing to 1.
+   */
+  expertLoad?: Record<string, number[]>;
 }
 
 export interface TrainState {
@@ -43,6 +49,7 @@ export interface TrainState {
   params: Map<string, Float32Array>;
   m: Map<string, Float32Array>;
   v: Map<string, Float32Array>;
+  bias: ExpertBias;
 }
 
 export async function saveState(dir: string, s: TrainState): Promise<void> {
@@ -52,8 +59,16 @@ export async function saveState(dir: string, s: TrainState): Promise<void> {
     { name: `adam.m/${name}`, dtype: 'F32' as const, shape, data: s.m.get(name)! },
     { name: `adam.v/${name}`, dtype: 'F32' as const, shape, data: s.v.get(name)! },
   ]);
+  for (const l of moeLayers(s.settings.model))
+    tensors.push({
+      name: `bias/l${l}`,
+      dtype: 'F32' as const,
+      shape: [s.settings.model.experts],
+      data: s.bias.get(l)!,
+    });
   await writeHfCheckpoint(dir, s.settings.model, s.params, {
     maxPositions: s.settings.maxPositions,
+    bias: s.bias,
     metadata: {
       trained_by: 'unmask train-tiny',
       step: String(s.step),
@@ -114,6 +129,13 @@ export async function loadState(dir: string): Promise<TrainState> {
       target.set(name, decodeToFloat32(info.dtype, tensorBytes(bytes, file.dataStart, info)));
     }
   }
+  const bias: ExpertBias = new Map();
+  for (const l of moeLayers(raw.settings.model)) {
+    const info = file.tensors.get(`bias/l${l}`);
+    if (!info || info.shape.join(',') !== String(raw.settings.model.experts))
+      throw new Error(`${STATE_TENSORS} lacks bias/l${l} [${raw.settings.model.experts}]`);
+    bias.set(l, decodeToFloat32(info.dtype, tensorBytes(bytes, file.dataStart, info)));
+  }
   return {
     settings: raw.settings,
     step: raw.step,
@@ -122,5 +144,6 @@ export async function loadState(dir: string): Promise<TrainState> {
     params,
     m,
     v,
+    bias,
   };
 }

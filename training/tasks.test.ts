@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/export/tiny/rng.ts';
-import { demoCodec, encodeExample, promptIds } from './examples.ts';
+import { demoCodec, encodeExample, promptIds, stagePromptIds } from './examples.ts';
 import {
   TASKS,
   TASK_NAMES,
@@ -10,7 +10,8 @@ import {
   resolveTasks,
   sampleTraining,
 } from './tasks.ts';
-import { TOKEN_IDS, VOCAB_SIZE } from './vocab.ts';
+import { TOKEN_IDS, TOOLS_HEAD, VOCAB_SIZE, WORD_TOKENS } from './vocab.ts';
+import { ADD_TOOL, addToolCall } from './tool-task.ts';
 import { drawBatchExamples } from './train.ts';
 import { DEFAULT_SETTINGS } from './options.ts';
 
@@ -45,6 +46,18 @@ describe('task generators', () => {
           const [x, y] = input.split('+').map(Number);
           assert.equal(ex.answer, String(x + y).padStart(4, '0'));
         }
+        if (name === 'tool') {
+          const m = /^what is (0|[1-9]\d{0,2}) plus (0|[1-9]\d{0,2})\?$/.exec(ex.prompt);
+          assert.ok(m, ex.prompt);
+          const [x, y] = [Number(m[1]), Number(m[2])];
+          const [call, final] = ex.stages!;
+          const json = /^<tool_call>(.*)<\/tool_call>$/.exec(call.answer)![1];
+          assert.deepEqual(JSON.parse(json), { name: 'add', arguments: { a: x, b: y } });
+          assert.deepEqual(call.tools, [ADD_TOOL]);
+          assert.equal(final.messages.at(-1)!.content, String(x + y));
+          assert.equal(final.answer, `${x} + ${y} = ${x + y}`);
+          assert.equal(ex.answer, final.answer);
+        }
       }
     }
   });
@@ -59,6 +72,9 @@ describe('task generators', () => {
     );
     const tasks = new Set(drawBatchExamples(s, 0).examples.map((e) => e.task));
     assert.deepEqual([...tasks].sort(), ['add', 'sort']);
+    const all = { ...s, tasks: TASK_NAMES, batch: 64 };
+    const mixed = new Set(drawBatchExamples(all, 0).examples.map((e) => e.task));
+    assert.deepEqual([...mixed].sort(), ['add', 'sort', 'tool']);
   });
 
   test('unknown task names fail with the known list', () => {
@@ -66,7 +82,7 @@ describe('task generators', () => {
       resolveTasks('all').map((t) => t.name),
       TASK_NAMES,
     );
-    assert.throws(() => resolveTasks('nope'), /unknown task "nope"; known: sort, add, all/);
+    assert.throws(() => resolveTasks('nope'), /unknown task "nope"; known: sort, add, tool, all/);
   });
 });
 
@@ -109,7 +125,7 @@ describe('tokenizer and chat template', () => {
   });
 
   test('targets end with <|role_end|> and EOS; special ids sit at the end of the vocabulary', () => {
-    const enc = encodeExample(codec, { task: 'add', prompt: 'add: 012+345', answer: '0357' });
+    const [enc] = encodeExample(codec, { task: 'add', prompt: 'add: 012+345', answer: '0357' });
     assert.equal(enc.target.length, 6);
     assert.deepEqual(enc.target.slice(-2), [TOKEN_IDS['<|role_end|>'], TOKEN_IDS['<|endoftext|>']]);
     assert.equal(codec.decode(enc.target), '0357');
@@ -135,5 +151,76 @@ describe('tokenizer and chat template', () => {
   test('any text still round-trips (byte-level alphabet)', () => {
     for (const text of ['héllo SYSTEM world 🙂', 'Tabs\tand\nnewlines', 'sort: zyx add: 1+2'])
       assert.equal(codec.decode(codec.encode(text)), text);
+  });
+});
+
+describe('tool calls', () => {
+  const codec = demoCodec();
+  /** The tool as a client writes it in a request body (JSON text, parsed the way the API parses it). */
+  const requestTool = JSON.parse(
+    '{"type":"function","function":{"name":"add","description":"Add two integers and return their sum.",' +
+      '"parameters":{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"}},"required":["a","b"]}}}',
+  );
+
+  test('a request whose tools are the trained tool list renders to the trained token ids', () => {
+    const ex = TASKS.tool.sample(new Rng(1));
+    const [call, final] = ex.stages!;
+    const messages = [{ role: 'user', content: ex.prompt }];
+    const ids = codec.encode(codec.applyChatTemplate(messages, { tools: [requestTool] }));
+    assert.deepEqual(ids, stagePromptIds(codec, call));
+    // The whole SYSTEM turn with the tools block is one token; the question follows it.
+    assert.equal(ids[0], 256 + WORD_TOKENS.indexOf(TOOLS_HEAD));
+    assert.ok(ids.length <= 12, `${ids.length} prompt tokens`);
+
+    // Stage 2 as an OpenAI client sends it back: the call with string arguments, then the tool's result.
+    const args = JSON.parse(/<tool_call>(.*)<\/tool_call>/.exec(call.answer)![1]).arguments;
+    const followUp = [
+      { role: 'user', content: ex.prompt },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: 'call_abc',
+            type: 'function',
+            function: { name: 'add', arguments: `{"a": ${args.a}, "b": ${args.b}}` },
+          },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'call_abc', content: String(args.a + args.b) },
+    ];
+    const text = codec.applyChatTemplate(followUp, { tools: [requestTool] });
+    assert.ok(
+      text.endsWith(
+        `<role>ASSISTANT</role>${call.answer}<|role_end|><role>OBSERVATION</role>\n<tool_response>\n${args.a + args.b}\n</tool_response><|role_end|><role>ASSISTANT</role>`,
+      ),
+      text.slice(-200),
+    );
+    assert.deepEqual(codec.encode(text), stagePromptIds(codec, final));
+  });
+
+  test("the model's tool call survives decoding: <tool_call> is text, not a special token", () => {
+    const [enc] = encodeExample(codec, TASKS.tool.sample(new Rng(2)));
+    const text = codec.decode(enc.target);
+    assert.match(
+      text,
+      /^<tool_call>\{"name": "add", "arguments": \{"a": \d+, "b": \d+\}\}<\/tool_call>$/,
+    );
+    assert.equal(enc.target.length, codec.encode(text).length + 2);
+    assert.equal(
+      addToolCall(12, 345),
+      '<tool_call>{"name": "add", "arguments": {"a": 12, "b": 345}}</tool_call>',
+    );
+  });
+
+  test('another tool list still renders and encodes (character by character)', () => {
+    const other = { ...requestTool, function: { ...requestTool.function, name: 'sum' } };
+    const text = codec.applyChatTemplate([{ role: 'user', content: 'what is 1 plus 2?' }], {
+      tools: [other],
+    });
+    assert.ok(text.includes('"name": "sum"'));
+    const ids = codec.encode(text);
+    assert.equal(codec.decode(ids, { skipSpecialTokens: false }), text);
+    assert.ok(!ids.includes(256 + WORD_TOKENS.indexOf(TOOLS_HEAD)));
   });
 });

@@ -3,30 +3,16 @@
  * Synthetic, automatically checkable tasks for the demo model, and the deterministic held-out split.
  *
  * A prompt is the user message `<prefix><input>` (e.g. `sort: dbca`); the answer is a short string (`abcd`).
+ * The tool task (tool-task.ts) adds a tools block and a second turn.
  * A prompt is held out when the FNV-1a hash of its text falls in the held-out bucket: training never samples
  * it, evaluation uses only such prompts. The split depends on the text alone, not on seeds or options.
  */
 import { Rng, streamSeed } from '../src/export/tiny/rng.ts';
+import type { Task, TaskExample } from './task.ts';
+import { toolTask } from './tool-task.ts';
 
-export interface TaskExample {
-  task: string;
-  /** The user message. */
-  prompt: string;
-  answer: string;
-}
-
-export interface Task {
-  readonly name: string;
-  /** Starts every prompt; one added token in the vocabulary. */
-  readonly prefix: string;
-  /** One line for --help. */
-  readonly description: string;
-  /** Longest answer in characters. */
-  readonly maxAnswerChars: number;
-  /** Longest input (after the prefix) in characters. */
-  readonly maxInputChars: number;
-  sample(rng: Rng): TaskExample;
-}
+export type { ChatStage, Task, TaskExample } from './task.ts';
+export { stagesOf } from './task.ts';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 
@@ -69,9 +55,11 @@ export const addTask: Task = {
 export const TASKS: Readonly<Record<string, Task>> = Object.freeze({
   sort: sortTask,
   add: addTask,
+  tool: toolTask,
 });
 export const TASK_NAMES = Object.keys(TASKS);
-export const TASK_PREFIXES = Object.values(TASKS).map((t) => t.prefix);
+/** Each task's prefix and fixed words: added tokens of the vocabulary, in this order. */
+export const TASK_WORDS = Object.values(TASKS).flatMap((t) => [t.prefix, ...(t.words ?? [])]);
 
 /** One prompt in HELD_OUT_BUCKETS of HASH_BUCKETS is held out. */
 const HASH_BUCKETS = 100;

@@ -14,6 +14,7 @@ import type {
 } from '../src/decode/runner.ts';
 import { headOutput } from '../src/decode/testing/head.ts';
 import { forwardLogits, type DemoModelConfig, type Params } from './model.ts';
+import type { ExpertBias } from './hf-checkpoint.ts';
 
 /** k of the exported graph's head (export-package.ts default). */
 export const GRAPH_TOPK = 64;
@@ -25,16 +26,28 @@ export interface TfjsRunnerOptions {
   eosId: number;
   blockLength: number;
   maxPositions: number;
+  /** The MoE layers' expert bias (read at every forward, so a training run's updates show). */
+  bias: ExpertBias;
 }
 
 export class TfjsRunner implements BlockRunner {
   readonly info: RunnerInfo;
   private readonly config: DemoModelConfig;
   private readonly params: Params;
+  private readonly bias: ExpertBias;
 
-  constructor({ config, params, maskId, eosId, blockLength, maxPositions }: TfjsRunnerOptions) {
+  constructor({
+    config,
+    params,
+    maskId,
+    eosId,
+    blockLength,
+    maxPositions,
+    bias,
+  }: TfjsRunnerOptions) {
     this.config = config;
     this.params = params;
+    this.bias = bias;
     this.info = {
       vocabSize: config.vocab,
       topK: Math.min(GRAPH_TOPK, config.vocab),
@@ -48,13 +61,18 @@ export class TfjsRunner implements BlockRunner {
   async forward(input: ForwardInput): Promise<ForwardOutput> {
     if (input.past !== null || input.wantPresent)
       throw new Error('TfjsRunner has no K/V cache: decode with mode "reference"');
-    const logits = await forwardLogits(this.config, this.params, {
-      batch: input.batch,
-      seq: input.seq,
-      ids: input.ids,
-      positions: input.positions,
-      visibility: input.visibility,
-    });
+    const logits = await forwardLogits(
+      this.config,
+      this.params,
+      {
+        batch: input.batch,
+        seq: input.seq,
+        ids: input.ids,
+        positions: input.positions,
+        visibility: input.visibility,
+      },
+      { bias: this.bias },
+    );
     return headOutput(
       Float64Array.from(logits),
       input.batch * input.seq,

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from '../src/decode/index.ts';
-import { openLocalCodec, openLocalModel } from '../backends/node/local-package.ts';
+import { modelCodec, openModel } from '../backends/node/open-model.ts';
 import {
   DEFAULT_MODEL,
   DEFAULT_SETTINGS,
@@ -12,11 +12,12 @@ import {
   type SessionOptions,
 } from './options.ts';
 import { trainRun } from './train.ts';
+import { loadState } from './state.ts';
 import { promptIds } from './examples.ts';
 
 const SETTINGS: RunSettings = {
   ...DEFAULT_SETTINGS,
-  tasks: ['sort', 'add'],
+  tasks: ['sort', 'add', 'tool'],
   seed: 11,
   batch: 8,
   steps: 30,
@@ -24,13 +25,19 @@ const SETTINGS: RunSettings = {
   warmup: 5,
   model: {
     ...DEFAULT_MODEL,
-    layers: 1,
+    layers: 2,
     hidden: 32,
     heads: 2,
     kvHeads: 1,
     headDim: 16,
     rotaryDim: 8,
     intermediate: 64,
+    denseLayers: 1,
+    experts: 8,
+    expertsPerTok: 2,
+    groups: 4,
+    topkGroup: 2,
+    moeIntermediate: 16,
   },
   maxPositions: 64,
 };
@@ -54,7 +61,7 @@ const session = (out: string, extra: Partial<SessionOptions> = {}): SessionOptio
 });
 
 describe('train-tiny smoke', () => {
-  test('loss falls, the checkpoint exports to a package that decodes, and a resumed run is bit-identical', async () => {
+  test('loss falls, experts balance, the checkpoint exports to a sparse-MoE package that decodes, and a resumed run is bit-identical', async () => {
     const lines: string[] = [];
     const full = await trainRun({
       settings: SETTINGS,
@@ -68,9 +75,19 @@ describe('train-tiny smoke', () => {
     assert.ok(lines.some((l) => /^step 30\/30 loss [\d.]+ .* steps\/s/.test(l)));
     assert.ok(lines.some((l) => /^eval step 15: sort [\d.]+% \(TPF/.test(l)));
 
-    const model = await openLocalModel(join(root, 'pkg'), { runtime: 'node', threads: 1 });
+    // The expert bias moved and the history logs each MoE layer's load, every row a distribution.
+    const state = await loadState(join(root, 'full'));
+    assert.ok([...state.bias.values()].some((b) => b.some((x) => x !== 0)));
+    const loads = state.history.filter((h) => h.expertLoad);
+    assert.ok(loads.length >= 6);
+    for (const row of Object.values(loads.at(-1)!.expertLoad!))
+      assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-3 && row.length === 8);
+    assert.ok(lines.some((l) => /load max\/mean [\d.]+$|load max\/mean [\d.]+ /.test(l)));
+
+    const model = await openModel(join(root, 'pkg'), { runtime: 'node', threads: 1 });
     assert.equal(model.manifest.decode.block_length, SETTINGS.blockLength);
-    const codec = await openLocalCodec(join(root, 'pkg'), model.manifest);
+    assert.equal(model.manifest.moe.implementation, 'ort-moe');
+    const codec = modelCodec(model);
     const out = await generate(model.runner, promptIds(codec, 'sort: dbca'), {
       maxTokens: 16,
       threshold: 0.9,

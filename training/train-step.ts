@@ -1,14 +1,25 @@
 /**
  * @module
- * One optimisation step: the masked-diffusion loss of a batch (objective.ts), its gradients, and the Adam
- * update. Everything the step allocates is freed before it returns.
+ * One optimisation step: the masked-diffusion loss of a step's batches (objective.ts, one forward per canvas
+ * length), its gradients, the Adam update, and the aux-loss-free expert-bias update from the step's expert loads
+ * (router.ts). Everything the step allocates is freed before it returns.
  */
-import { forward, forwardConsts, type DemoModelConfig, type Params } from './model.ts';
+import {
+  forward,
+  forwardConsts,
+  type DemoModelConfig,
+  type Params,
+  type RouterState,
+} from './model.ts';
 import type { TrainBatch } from './objective.ts';
 import { adamStep, type AdamOptions, type AdamState } from './optimizer.ts';
+import { updateExpertBias } from './router.ts';
 import { tf } from './tf.ts';
 
-/** Σ over masked positions of −log p(x_0) · 1/(t·(L − P)), averaged over the batch. Call inside a tidy. */
+/**
+ * Σ over masked positions of −log p(x_0) · 1/(t·(L − P)), divided by the step's sequences (so the groups of a
+ * step add up to the batch mean). Call inside a tidy.
+ */
 export function diffusionLoss(
   c: DemoModelConfig,
   p: Params,
@@ -16,10 +27,11 @@ export function diffusionLoss(
   consts: ReturnType<typeof forwardConsts>,
   targets: tf.Tensor,
   weights: tf.Tensor,
+  router?: RouterState,
 ): tf.Scalar {
-  const logits = forward(c, p, b, consts);
+  const logits = forward(c, p, b, consts, router);
   const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), targets), -1));
-  return tf.div(tf.sum(tf.mul(nll, weights)), b.batch) as tf.Scalar;
+  return tf.div(tf.sum(tf.mul(nll, weights)), b.stepSequences) as tf.Scalar;
 }
 
 export interface StepResult {
@@ -27,31 +39,48 @@ export interface StepResult {
   state: AdamState;
   loss: number;
   gradNorm: number;
+  /** Tokens routed to each expert in this step, per MoE layer (empty for a dense model). */
+  loads: Map<number, Float64Array>;
 }
 
+export interface StepOptions extends AdamOptions {
+  /** Expert-bias step γ (0: frozen bias). */
+  biasRate: number;
+}
+
+/** One step; updates `bias` in place after the weights. */
 export async function trainStep(
   c: DemoModelConfig,
   p: Params,
   s: AdamState,
-  b: TrainBatch,
+  batches: TrainBatch[],
+  bias: Map<number, Float32Array>,
   step: number,
-  o: AdamOptions,
+  o: StepOptions,
 ): Promise<StepResult> {
-  const consts = forwardConsts(c, b);
-  const targets = tf.tidy(() =>
-    tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(b.targets, 'int32'), c.vocab), 'float32'), [
-      b.batch,
-      b.noisyRows,
-      c.vocab,
-    ]),
-  );
-  const weights = tf.tensor(b.weights, [b.batch, b.noisyRows]);
+  const loads = new Map([...bias.keys()].map((l) => [l, new Float64Array(c.experts)]));
+  const router: RouterState = { bias, loads };
+  const parts = batches.map((b) => ({
+    b,
+    consts: forwardConsts(c, b),
+    targets: tf.tidy(() =>
+      tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(b.targets, 'int32'), c.vocab), 'float32'), [
+        b.batch,
+        b.noisyRows,
+        c.vocab,
+      ]),
+    ),
+    weights: tf.tensor(b.weights, [b.batch, b.noisyRows]),
+  }));
   const names = Object.keys(p);
   try {
     const { value, grads } = tf.tidy(() =>
       tf.valueAndGrads((...ts: tf.Tensor[]) => {
         const q: Params = Object.fromEntries(names.map((n, i) => [n, ts[i]]));
-        return diffusionLoss(c, q, b, consts, targets, weights);
+        const losses = parts.map((x) =>
+          diffusionLoss(c, q, x.b, x.consts, x.targets, x.weights, router),
+        );
+        return (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
       })(names.map((n) => p[n])),
     );
     const g: Params = Object.fromEntries(names.map((n, i) => [n, grads[i]]));
@@ -60,10 +89,13 @@ export async function trainStep(
     value.dispose();
     next.gradNorm.dispose();
     for (const t of grads) t.dispose();
-    return { params: next.params, state: next.state, loss, gradNorm };
+    if (o.biasRate > 0) for (const [l, b] of bias) updateExpertBias(b, loads.get(l)!, o.biasRate);
+    return { params: next.params, state: next.state, loss, gradNorm, loads };
   } finally {
-    consts.dispose();
-    targets.dispose();
-    weights.dispose();
+    for (const x of parts) {
+      x.consts.dispose();
+      x.targets.dispose();
+      x.weights.dispose();
+    }
   }
 }

@@ -1,8 +1,9 @@
 /**
  * @module
  * The training run behind `npm run train-tiny`: a seeded mix of tasks, the block-diffusion objective, Adam,
- * progress lines, held-out evaluation with the real decode loop at threshold 0.9, resumable checkpoints, and
- * an optional export to a model package at the end.
+ * the aux-loss-free expert balance, progress lines (with each MoE layer's expert load), held-out evaluation
+ * with the real decode loop at threshold 0.9, resumable checkpoints, and an optional export to a model package
+ * at the end.
  *
  * Reproducible: batch k is drawn from its own stream seeded by (seed, k) and the schedule depends on the step
  * only, so the same settings give the same weights at every step, however the run is split by --resume.
@@ -11,22 +12,25 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportPackage } from '../backends/node/export/export-package.ts';
 import { Rng, streamSeed } from '../src/export/tiny/rng.ts';
+import type { TextCodec } from '../src/model/text-codec.ts';
 import { evaluateExamples, type EvalResult } from './evaluate.ts';
-import { demoCodec, encodeExample } from './examples.ts';
+import { demoCodec, encodeStage, type EncodedExample } from './examples.ts';
+import { zeroExpertBias } from './hf-checkpoint.ts';
 import { initParamArrays, paramsFromArrays, paramsToArrays, type Params } from './model.ts';
-import { buildBatch } from './objective.ts';
-import { DEFAULT_ADAM, learningRate, type AdamOptions, type AdamState } from './optimizer.ts';
+import { buildStepBatches } from './objective.ts';
+import { DEFAULT_ADAM, learningRate, type AdamState } from './optimizer.ts';
 import type { RunSettings, TrainCliOptions } from './options.ts';
+import { paramCounts } from './shapes.ts';
 import { loadState, saveState, type HistoryEntry, type TrainState } from './state.ts';
-import { TASKS, heldOutExamples, sampleTraining, type TaskExample } from './tasks.ts';
+import { TASKS, heldOutExamples, sampleTraining, stagesOf, type TaskExample } from './tasks.ts';
 import { initTf, tf } from './tf.ts';
 import { TfjsRunner } from './tfjs-runner.ts';
-import { trainStep } from './train-step.ts';
+import { trainStep, type StepOptions } from './train-step.ts';
 import { TOKEN_IDS } from './vocab.ts';
 
 /** Threshold of the progress evaluation (accuracy is reported at 0.9). */
 export const EVAL_THRESHOLD = 0.9;
-/** New tokens the evaluation allows: every task's answer + `<|role_end|>` + EOS fit well inside. */
+/** New tokens the evaluation allows: every task's reply + `<|role_end|>` + EOS fit well inside. */
 export const EVAL_MAX_TOKENS = 16;
 
 export interface TrainRunResult {
@@ -66,12 +70,38 @@ export function drawBatchExamples(
   return { examples, rng };
 }
 
+/**
+ * The sequences of step k: its examples (drawBatchExamples), one stage of each (a multi-stage example
+ * contributes one of its stages, drawn uniformly), tokenized; the same rng then draws the noise.
+ */
+export function drawStepSequences(
+  settings: RunSettings,
+  step: number,
+  codec: TextCodec,
+): { sequences: EncodedExample[]; rng: Rng } {
+  const { examples, rng } = drawBatchExamples(settings, step);
+  const sequences = examples.map((ex) => {
+    const n = stagesOf(ex).length;
+    return encodeStage(codec, ex, n > 1 ? Math.floor(rng.uniform() * n) : 0);
+  });
+  return { sequences, rng };
+}
+
 async function restore(opts: TrainRunOptions): Promise<TrainState> {
   const { settings, session, given } = opts;
   if (!session.resume) {
     const params = initParamArrays(settings.model, settings.seed);
     const zeros = () => new Map([...params].map(([k, a]) => [k, new Float32Array(a.length)]));
-    return { settings, step: 0, elapsedMs: 0, history: [], params, m: zeros(), v: zeros() };
+    return {
+      settings,
+      step: 0,
+      elapsedMs: 0,
+      history: [],
+      params,
+      m: zeros(),
+      v: zeros(),
+      bias: zeroExpertBias(settings.model),
+    };
   }
   const state = await loadState(session.resume);
   for (const key of given) {
@@ -129,7 +159,14 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const s = state.settings;
   const dir = session.out;
   await mkdir(dir, { recursive: true });
-  const adam: AdamOptions = { ...DEFAULT_ADAM, lr: s.lr, warmup: s.warmup, horizon: s.steps };
+  const adam: StepOptions = {
+    ...DEFAULT_ADAM,
+    lr: s.lr,
+    warmup: s.warmup,
+    horizon: s.steps,
+    biasRate: s.biasRate,
+  };
+  const bias = state.bias;
   const lastStep = Math.min(s.steps, session.stopAt ?? Infinity);
   const codec = demoCodec(s.maxPositions);
   let params: Params = paramsFromArrays(s.model, state.params);
@@ -145,6 +182,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       eosId: TOKEN_IDS['<|endoftext|>'],
       blockLength: s.blockLength,
       maxPositions: s.maxPositions,
+      bias,
     });
   const logFile = join(dir, 'log.jsonl');
   const record = async (e: HistoryEntry) => {
@@ -155,6 +193,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     state.params = await paramsToArrays(s.model, params);
     state.m = await paramsToArrays(s.model, moments.m);
     state.v = await paramsToArrays(s.model, moments.v);
+    state.bias = bias;
     await saveState(dir, state);
   };
   const evaluate = async () => {
@@ -175,17 +214,13 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     return res;
   };
 
-  const params0 =
-    s.model.vocab * s.model.hidden * 2 +
-    s.model.layers *
-      (s.model.hidden * (s.model.heads + 2 * s.model.kvHeads) * s.model.headDim +
-        s.model.heads * s.model.headDim * s.model.hidden +
-        3 * s.model.hidden * s.model.intermediate +
-        2 * s.model.hidden +
-        2 * s.model.headDim) +
-    s.model.hidden;
+  const counts = paramCounts(s.model);
+  const moeText =
+    s.model.denseLayers < s.model.layers
+      ? ` (${counts.active.toLocaleString('en-US')} active; layers ${s.model.denseLayers}–${s.model.layers - 1} MoE, ${s.model.experts} experts top-${s.model.expertsPerTok}, bias rate ${s.biasRate})`
+      : '';
   log(
-    `train-tiny: tasks ${s.tasks.join('+')}${s.weights ? ` weighted ${JSON.stringify(s.weights)}` : ''}${s.curriculum ? ` (${s.curriculum.task} only for ${s.curriculum.steps} steps)` : ''}, seed ${s.seed}, batch ${s.batch}, block ${s.blockLength}, ${params0.toLocaleString('en-US')} params, ` +
+    `train-tiny: tasks ${s.tasks.join('+')}${s.weights ? ` weighted ${JSON.stringify(s.weights)}` : ''}${s.curriculum ? ` (${s.curriculum.task} only for ${s.curriculum.steps} steps)` : ''}, seed ${s.seed}, batch ${s.batch}, block ${s.blockLength}, ${counts.total.toLocaleString('en-US')} params${moeText}, ` +
       `steps ${state.step}→${lastStep}${lastStep < s.steps ? ` (horizon ${s.steps})` : ''}, budget ${session.minutes} min, backend ${tf.getBackend()}, out ${dir}`,
   );
 
@@ -194,6 +229,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const budgetMs = session.minutes * 60_000;
   let windowLoss = 0;
   let windowSteps = 0;
+  let windowTokens = 0;
+  const windowLoads = new Map([...bias.keys()].map((l) => [l, new Float64Array(s.model.experts)]));
   let windowStart = performance.now();
   let firstLoss = NaN;
   let lastLoss = NaN;
@@ -209,9 +246,9 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       stoppedBy = 'minutes';
       break;
     }
-    const { examples, rng } = drawBatchExamples(s, state.step);
-    const batch = buildBatch(
-      examples.map((e) => encodeExample(codec, e)),
+    const { sequences, rng } = drawStepSequences(s, state.step, codec);
+    const batches = buildStepBatches(
+      sequences,
       {
         blockLength: s.blockLength,
         maskId: TOKEN_IDS['<|mask|>'],
@@ -219,7 +256,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       },
       rng,
     );
-    const r = await trainStep(s.model, params, moments, batch, state.step, adam);
+    const r = await trainStep(s.model, params, moments, batches, bias, state.step, adam);
     params = r.params;
     moments = r.state;
     if (!Number.isFinite(r.loss)) throw new Error(`loss is ${r.loss} at step ${state.step}`);
@@ -227,19 +264,29 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     state.elapsedMs = elapsedBefore + (performance.now() - started);
     windowLoss += r.loss;
     windowSteps++;
+    windowTokens += batches.reduce((n, b) => n + b.batch * b.seq, 0);
+    for (const [l, loads] of r.loads) {
+      const acc = windowLoads.get(l)!;
+      for (let e = 0; e < acc.length; e++) acc[e] += loads[e];
+    }
     if (state.step % session.logEvery === 0 || state.step === lastStep) {
       const secs = (performance.now() - windowStart) / 1000;
       const mean = windowLoss / windowSteps;
       if (Number.isNaN(firstLoss)) firstLoss = mean;
       lastLoss = mean;
+      const expertLoad = loadShares(windowLoads);
+      const balance = Object.values(expertLoad)
+        .map((row) => (Math.max(...row) * row.length).toFixed(2))
+        .join('/');
       log(
         `step ${state.step}/${s.steps} loss ${mean.toFixed(4)} lr ${learningRate(state.step - 1, adam).toExponential(2)} |g| ${r.gradNorm.toFixed(2)} ` +
-          `${(windowSteps / secs).toFixed(2)} steps/s ${Math.round((windowSteps * batch.batch * batch.seq) / secs)} tok/s elapsed ${fmtTime(state.elapsedMs)}`,
+          `${(windowSteps / secs).toFixed(2)} steps/s ${Math.round(windowTokens / secs)} tok/s${balance ? ` load max/mean ${balance}` : ''} elapsed ${fmtTime(state.elapsedMs)}`,
       );
       const entry: HistoryEntry = {
         step: state.step,
         loss: mean,
         elapsedMs: Math.round(state.elapsedMs),
+        ...(balance ? { expertLoad } : {}),
       };
       if (state.step % session.evalEvery === 0 && session.evalCount > 0 && state.step < lastStep) {
         const res = await evaluate();
@@ -251,6 +298,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       await record(entry);
       windowLoss = 0;
       windowSteps = 0;
+      windowTokens = 0;
+      for (const acc of windowLoads.values()) acc.fill(0);
       windowStart = performance.now();
     }
     if (state.step % session.evalEvery === 0) await checkpoint();
@@ -302,6 +351,16 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     finalEval,
     stoppedBy,
   };
+}
+
+/** Per layer, each expert's share of the routed tokens (rounded to 1e-4). */
+function loadShares(loads: Map<number, Float64Array>): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [l, row] of loads) {
+    const total = row.reduce((a, b) => a + b, 0);
+    if (total > 0) out[String(l)] = Array.from(row, (x) => Math.round((x / total) * 1e4) / 1e4);
+  }
+  return out;
 }
 
 function fmtTime(ms: number): string {

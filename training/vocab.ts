@@ -3,12 +3,21 @@
  * The demo model's tokenizer: a character-level vocabulary written as a byte-level BPE tokenizer.json (the 256
  * byte characters and no merges, so every text encodes and each task character is one token), plus
  * non-special added tokens for the chat template's fixed text and the task prefixes, so the fixed part of a
- * prompt costs three tokens. The five special tokens take the last ids, as in src/export/tiny/tokenizer-files.ts.
+ * prompt costs a few tokens. The five special tokens take the last ids, as in src/export/tiny/tokenizer-files.ts.
  */
+import { Template } from '@huggingface/jinja';
 import { bytesToUnicode } from '../src/export/tiny/bpe-train.ts';
 import { SPECIAL_TOKENS, specialTokenIds } from '../src/export/tiny/options.ts';
-import { llada2TokenizerConfig } from '../src/export/tiny/tokenizer-files.ts';
-import { TASK_PREFIXES } from './tasks.ts';
+import { CHAT_TEMPLATE, llada2TokenizerConfig } from '../src/export/tiny/tokenizer-files.ts';
+import { TASK_WORDS } from './tasks.ts';
+import {
+  ADD_TOOL,
+  CALL_HEAD,
+  CALL_MIDDLE,
+  CALL_TAIL,
+  TOOL_CALL_CLOSE,
+  TOOL_CALL_OPEN,
+} from './tool-task.ts';
 
 /**
  * The fixed text of a single-turn prompt around the user message (docs/model-graph.md §4), one token each. A long
@@ -19,15 +28,53 @@ import { TASK_PREFIXES } from './tasks.ts';
 export const PROMPT_HEAD = '<role>SYSTEM</role>detailed thinking off<|role_end|><role>HUMAN</role>';
 export const PROMPT_TAIL = '<|role_end|><role>ASSISTANT</role>';
 
-/** Template words, for prompts that do not match the head and tail (a system message, several turns). */
-export const TEMPLATE_WORDS = ['SYSTEM', 'HUMAN', 'ASSISTANT', 'detailed thinking off'] as const;
+/**
+ * The head of a prompt that offers the fixed tool list ([ADD_TOOL]): the template's whole SYSTEM turn with its
+ * tools block, then `<role>HUMAN</role>`, rendered by the chat template itself so the two never drift apart.
+ */
+export const TOOLS_HEAD = (() => {
+  const end = '<|role_end|>';
+  const text = new Template(CHAT_TEMPLATE).render({
+    messages: [{ role: 'user', content: '' }],
+    tools: [ADD_TOOL],
+    add_generation_prompt: false,
+  });
+  if (!text.endsWith(end)) throw new Error('chat template: unexpected tools rendering');
+  return text.slice(0, -end.length);
+})();
 
-/** Added tokens that are ordinary text (decoded even with skip_special_tokens), in id order after the bytes. */
+/** What follows a tool call up to the tool's result, and what closes the OBSERVATION turn. */
+export const OBSERVATION_HEAD = '<|role_end|><role>OBSERVATION</role>\n<tool_response>\n';
+export const OBSERVATION_TAIL = '\n</tool_response><|role_end|><role>ASSISTANT</role>';
+
+/** Template words, for prompts that do not match the fixed heads and tails (a system message, several turns). */
+export const TEMPLATE_WORDS = [
+  'SYSTEM',
+  'HUMAN',
+  'ASSISTANT',
+  'OBSERVATION',
+  'detailed thinking off',
+  '<tool_response>',
+  '</tool_response>',
+] as const;
+
+/**
+ * Added tokens that are ordinary text (decoded even with skip_special_tokens: `<tool_call>` must reach the API's
+ * tool-call parser), in id order after the bytes.
+ */
 export const WORD_TOKENS: readonly string[] = [
   PROMPT_HEAD,
   PROMPT_TAIL,
+  TOOLS_HEAD,
+  OBSERVATION_HEAD,
+  OBSERVATION_TAIL,
   ...TEMPLATE_WORDS,
-  ...TASK_PREFIXES,
+  TOOL_CALL_OPEN,
+  TOOL_CALL_CLOSE,
+  CALL_HEAD,
+  CALL_MIDDLE,
+  CALL_TAIL,
+  ...TASK_WORDS,
 ];
 
 /** 256 byte characters + word tokens + special tokens. */

@@ -7,7 +7,7 @@ import { listen } from '../node/listen.ts';
 import { AdmissionQueue } from './admission-queue.ts';
 import { InferenceEngine } from './engine.ts';
 import { createPoolApp, type PoolState, type PoolStatus } from './http/app.ts';
-import type { Provider } from '../node/load-model.ts';
+import type { Provider } from '../node/open-model.ts';
 import { PoolMetrics } from './metrics/pool-metrics.ts';
 import type { ModelDescription } from '../../src/dispatch/pool/protocol.ts';
 

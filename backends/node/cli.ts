@@ -42,14 +42,31 @@ export function floatFlag(value: string | undefined, name: string): number | und
 /** Runs a CLI main; any error exits 1 with one line `<tool>: <message>` on stderr. */
 export function runMain(tool: string, main: () => Promise<void>): void {
   main().then(
-    () => process.exit(0),
+    () => exitAfterOutput(0),
     (e: unknown) => {
       const msg = e instanceof Error ? e.message : String(e);
       process.stderr.write(`${tool}: ${msg.split('\n')[0]}\n`);
       if (process.env.UNMASK_DEBUG) console.error(e);
-      process.exit(1);
+      exitAfterOutput(1);
     },
   );
+}
+
+/**
+ * Exits once stdout and stderr have handed everything to the OS. A pipe holds 64 KiB; what a slow reader has
+ * not taken yet waits in Node's queue, and process.exit() would drop it.
+ */
+export function exitAfterOutput(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  // A write's callback runs after every earlier write on the stream has been flushed.
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.writableLength === 0 || stream.destroyed) done();
+    else stream.write('', done);
+  }
 }
 
 /** A progress line on stderr, rewritten in place on a TTY. */

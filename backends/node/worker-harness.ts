@@ -70,9 +70,10 @@ export async function buildWorker(): Promise<BuiltWorker> {
   const buildMs = performance.now() - started;
   const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(output);
   const files = (await readdir(outDir)).filter((f) => !f.endsWith('.map') && f !== 'README.md');
+  const textNames = await textRuleNames();
   const modules: WorkerModule[] = files.map((f) => ({
     path: join(outDir, f),
-    type: moduleType(f),
+    type: moduleType(f, textNames),
   }));
   // The entry must come first.
   modules.sort(
@@ -94,11 +95,34 @@ export async function buildWorker(): Promise<BuiltWorker> {
   };
 }
 
-function moduleType(file: string): WorkerModule['type'] {
+/** File names wrangler.toml's Text rules bundle as strings (globs like "**\/name"); emitted as "<hash>-name". */
+async function textRuleNames(): Promise<string[]> {
+  const toml = await readFile(WRANGLER_TOML, 'utf8');
+  const names: string[] = [];
+  for (const m of toml.matchAll(/type\s*=\s*"Text"\s*\nglobs\s*=\s*\[([^\]]*)\]/g))
+    for (const g of m[1].matchAll(/"([^"]+)"/g)) names.push(g[1].split('/').pop()!);
+  return names;
+}
+
+function moduleType(file: string, textNames: string[]): WorkerModule['type'] {
+  if (textNames.some((n) => file === n || file.endsWith(`-${n}`))) return 'Text';
   if (file.endsWith('.js') || file.endsWith('.mjs')) return 'ESModule';
   if (file.endsWith('.wasm')) return 'CompiledWasm';
   if (file.endsWith('.txt') || file.endsWith('.html')) return 'Text';
   return 'Data';
+}
+
+/** wrangler.toml's compatibility_flags (top level), e.g. enable_request_signal. */
+export async function compatibilityFlags(): Promise<string[]> {
+  const m = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(await readFile(WRANGLER_TOML, 'utf8'));
+  return m ? [...m[1].matchAll(/"([^"]+)"/g)].map((f) => f[1]) : [];
+}
+
+/** wrangler.toml's [assets] directory (the playground page, written by its [build] command), absolute. */
+export async function assetsDirectory(): Promise<string | null> {
+  const toml = await readFile(WRANGLER_TOML, 'utf8');
+  const m = /^\[assets\][^[]*?^directory\s*=\s*"([^"]+)"/m.exec(toml);
+  return m ? resolve(m[1]) : null;
 }
 
 /** wrangler.toml's compatibility_date (the harness runs what wrangler would deploy). */
@@ -146,10 +170,14 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const prefix = opts.prefix ?? 'pkg';
   const persist = opts.persistDir;
+  const assets = await assetsDirectory();
   const mf = new Miniflare({
     modules: built.modules,
     modulesRoot: built.outDir,
     compatibilityDate: await compatibilityDate(),
+    compatibilityFlags: await compatibilityFlags(),
+    // Static assets in front of the Worker, as Cloudflare serves them: files first, everything else to the Worker.
+    ...(assets ? { assets: { directory: assets, routerConfig: { has_user_worker: true } } } : {}),
     r2Buckets: { [R2_BINDING]: R2_BUCKET },
     d1Databases: { DB: 'unmask' },
     durableObjects: { TENANT_LIMITER: { className: 'TenantLimiter', useSQLite: true } },

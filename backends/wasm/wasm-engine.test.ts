@@ -12,7 +12,7 @@ import * as ortWeb from 'onnxruntime-web/wasm';
 import { generate } from '../../src/decode/index.ts';
 import { loadPackage } from '../../src/model/loader.ts';
 import type { BlobStore, ByteRange } from '../../src/model/store.ts';
-import { openLocalModel } from '../node/local-package.ts';
+import { openModel } from '../node/open-model.ts';
 import { randomIds, tinyFixture, type Fixture } from '../../test/fixtures/export.ts';
 import { configureOrtWasm, type OrtWasm } from './ort-wasm.ts';
 import { WasmEngine } from './wasm-engine.ts';
@@ -82,7 +82,7 @@ describe('WasmEngine (ORT-web in Node, precompiled module redirect)', () => {
     assert.equal(status.state, 'ready');
     assert.ok((status.heapBytes ?? 0) >= 16 * 2 ** 20, `heap ${status.heapBytes}`);
     assert.equal(await e.model(), model);
-    const node = await openLocalModel(dirs.fp32, { runtime: 'node' });
+    const node = await openModel(dirs.fp32, { runtime: 'node' });
     const ids = randomIds(7, model.runner.info.vocabSize - 8, 3);
     const opts = { maxTokens: 24, blockLength: 8, threshold: 0.9 };
     assert.deepEqual(

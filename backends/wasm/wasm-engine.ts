@@ -10,7 +10,7 @@ import type { Manifest } from '../../src/model/manifest.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 import type { EngineStatus, ModelEngine, OpenModel } from '../../src/api/engine.ts';
 import { runnerEngine } from '../../src/api/runner-engine.ts';
-import { createSession, type PackageBytes } from './create-session.ts';
+import { createSession, type PackageBytes } from '../../src/ort/create-session.ts';
 import { packageCodec } from '../../src/model/package-codec.ts';
 import type { OrtWasm } from './ort-wasm.ts';
 

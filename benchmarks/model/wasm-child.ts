@@ -5,10 +5,9 @@
  * usage: tsx benchmarks/model/wasm-child.ts --dir <package> --warmup 2 --runs 10
  * Prints one JSON line (WasmChildResult) on stdout; on failure a one-line reason on stderr and exit 1.
  */
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { intFlag, parseFlags, runMain, UsageError } from '../../backends/node/cli.ts';
-import { openLocalModel } from '../../backends/node/local-package.ts';
+import { openModel } from '../../backends/node/open-model.ts';
+import { wasmOrt } from '../../backends/node/node-ort.ts';
 import { DT, GraphBuilder } from '../../src/export/onnx-builder.ts';
 import { InlineSink } from '../../src/export/weight-sink.ts';
 import { benchInput, captureWasmMemory, timeForwards, type Timing } from './measure.ts';
@@ -50,27 +49,22 @@ runMain('bench-model wasm child', async () => {
   const runs = intFlag(values.runs, 'runs', 1) ?? 10;
   const memory = captureWasmMemory();
 
-  // Initialise ORT-web on a one-node graph first (same settings as backends/node/local-package.ts), so the
-  // package's create time excludes compiling the 14 MB module and the heap baseline is known.
-  const ort = (await import('onnxruntime-web/wasm')) as unknown as WebOrt;
-  ort.env.wasm.numThreads = 1;
-  ort.env.wasm.proxy = false;
-  ort.env.wasm.wasmBinary = await readFile(
-    createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'),
-  );
+  // Initialise ORT-web (set up as openModel does) on a one-node graph first, so the package's create time
+  // excludes compiling the 14 MB module and the heap baseline is known.
+  const ort = (await wasmOrt()).ort as unknown as WebOrt;
   const b = new GraphBuilder(new InlineSink());
   const y = b.op1('Identity', [b.input({ name: 'x', dtype: DT.FLOAT, shape: [1] })]);
   b.output({ name: y, dtype: DT.FLOAT, shape: [1] });
   await (await ort.InferenceSession.create(b.encode(), { executionProviders: ['wasm'] })).release();
   const afterInit = memory.bytes();
 
-  const model = await openLocalModel(values.dir, { runtime: 'wasm' });
+  const model = await openModel(values.dir, { runtime: 'wasm' });
   const afterCreate = memory.bytes();
   const check = await model.runner.forward(benchInput(model.runner.info.vocabSize, false));
   const forward = await timeForwards(model.runner, warmup, runs);
   const result: WasmChildResult = {
     ortWeb: ort.env.versions.web ?? 'unknown',
-    createMs: model.loadMs,
+    createMs: model.sessionMs,
     forward,
     heap: { initial: memory.initialBytes(), afterInit, afterCreate, afterForwards: memory.bytes() },
     topk: {

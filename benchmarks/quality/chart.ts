@@ -2,7 +2,7 @@
  * @module
  * The bench:quality chart as SVG: tokens per forward on x, exact match on y, one point per threshold and task
  * (low_confidence, joined in threshold order), the other commit rules as small dots, and the one-token-per-
- * forward baseline as a hollow marker. benchmarks/quality/png.ts rasterises it for the README.
+ * forward baseline as a hollow marker. backends/node/svg-png.ts rasterises it for the README.
  */
 import type { TaskSweep } from './sweep.ts';
 

@@ -49,15 +49,53 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The envelope OpenAI's API would send for this error. Our own types stay on the internal protocols (the GPU pool
+ * classifies by them); clients of /v1 see OpenAI's taxonomy: 400/401/403/404/413 are all
+ * `invalid_request_error` (the `code` tells them apart: invalid_api_key, model_not_found, …), a 429 is `requests`
+ * or `tokens` (which limit) or `insufficient_quota`, and every 5xx is `server_error`.
+ */
+export function openAiEnvelope(err: ApiError) {
+  return {
+    error: { message: err.message, type: openAiType(err), param: err.param, code: err.code },
+  };
+}
+
+function openAiType(err: ApiError): string {
+  switch (err.type) {
+    case 'rate_limit_error':
+      // The limiter names the limit in its message ("… tokens per min (TPM) …").
+      return /tokens per min/.test(err.message) ? 'tokens' : 'requests';
+    case 'insufficient_quota':
+      return 'insufficient_quota';
+    case 'server_error':
+    case 'service_unavailable_error':
+      return 'server_error';
+    default:
+      return 'invalid_request_error';
+  }
+}
+
 export const badRequest = (
   message: string,
   param: string | null = null,
   code: string | null = null,
 ) => new ApiError(400, 'invalid_request_error', message, { param, code });
 
-export function errorResponse(err: ApiError): Response {
-  return new Response(JSON.stringify(err.toJSON()), {
+/** The error as an HTTP response; `openai: true` renders OpenAI's error types (the /v1 routes). */
+export function errorResponse(err: ApiError, { openai = false } = {}): Response {
+  return new Response(JSON.stringify(openai ? openAiEnvelope(err) : err.toJSON()), {
     status: err.status,
     headers: { 'content-type': 'application/json', ...err.headers },
   });
 }
+
+/** The client went away before the answer was complete (an aborted generation): status 499, never a 5xx. */
+export class ClientGoneError extends Error {
+  override name = 'ClientGoneError';
+}
+
+export const clientClosed = () =>
+  new ApiError(499, 'invalid_request_error', 'The client closed the request', {
+    code: 'client_closed_request',
+  });

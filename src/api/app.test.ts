@@ -11,7 +11,7 @@ import { createApiApp } from './app.ts';
 import { staticRegistry } from './engine.ts';
 import { runnerEngine } from './runner-engine.ts';
 import { StaticTenantStore, openTenant, unlimited } from './single-tenant.ts';
-import { openLocalCodec, openLocalModel } from '../../backends/node/local-package.ts';
+import { modelCodec, openModel } from '../../backends/node/open-model.ts';
 import { tinyFixture, type Fixture } from '../../test/fixtures/export.ts';
 import type { BlockRunner, ForwardInput } from '../decode/runner.ts';
 
@@ -31,8 +31,9 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
   before(async () => {
     fx = await tinyFixture({ seed: 41 });
     const dir = await fx.pkg('tiny');
-    const { runner, manifest } = await openLocalModel(dir);
-    const codec = await openLocalCodec(dir, manifest);
+    const model = await openModel(dir);
+    const { runner } = model;
+    const codec = modelCodec(model);
     // Count forwards (and optionally slow them) to observe aborts.
     const counting: BlockRunner = {
       info: runner.info,
@@ -131,6 +132,32 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.ok((streamCached?.cached_tokens ?? -1) >= 0);
   });
 
+  test('n > 1 streamed: choices interleave by index, each equals its non-streamed twin', async () => {
+    const body = {
+      model: 'tiny',
+      messages: [{ role: 'user' as const, content: 'two at once' }],
+      max_tokens: 96,
+      n: 2,
+      temperature: 0.9,
+      seed: 7,
+    };
+    const whole = await client.chat.completions.create(body);
+    const stream = await client.chat.completions.create({ ...body, stream: true });
+    const order: number[] = [];
+    const texts = ['', ''];
+    for await (const chunk of stream)
+      for (const c of chunk.choices) {
+        order.push(c.index);
+        texts[c.index] += c.delta.content ?? '';
+      }
+    const lastZero = order.lastIndexOf(0);
+    assert.ok(order.indexOf(1) < lastZero, `interleaved: ${order.join(',')}`);
+    assert.deepEqual(
+      texts,
+      whole.choices.map((c) => c.message.content),
+    );
+  });
+
   test('completions: string prompt, token prompt, n > 1, stop truncates inside a block', async () => {
     const r = await client.completions.create({
       model: 'tiny',
@@ -211,9 +238,28 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
         model: 'tiny',
         messages: [{ role: 'user', content: 'x' }],
         logprobs: true,
+        top_logprobs: 21,
       }),
       400,
-      'logprobs',
+      'top_logprobs',
+    );
+    await expect(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        stop: ['a', 'b', 'c', 'd', 'e'],
+      }),
+      400,
+      'stop',
+    );
+    await expect(
+      client.chat.completions.create({
+        model: 'tiny',
+        messages: [{ role: 'user', content: 'x' }],
+        logit_bias: { '5': 3 },
+      }),
+      400,
+      'logit_bias',
     );
     await expect(
       client.chat.completions.create({
@@ -234,14 +280,20 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
       400,
       'best_of',
     );
-    const zeroPenalties = await client.chat.completions.create({
+    const noOps = await client.chat.completions.create({
       model: 'tiny',
       messages: [{ role: 'user', content: 'x' }],
       max_tokens: 2,
       presence_penalty: 0,
       frequency_penalty: 0,
+      logit_bias: {},
+      top_logprobs: 0,
+      logprobs: false,
+      tools: [],
+      tool_choice: 'none',
     });
-    assert.equal(zeroPenalties.choices.length, 1, 'penalties of 0 (client defaults) are accepted');
+    assert.equal(noOps.choices.length, 1, 'the no-op values clients send by default are accepted');
+    assert.equal(noOps.choices[0].logprobs, null);
     await expect(
       client.chat.completions.create({
         model: 'tiny',
@@ -279,9 +331,10 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
       maxRetries: 0,
       fetch: inProcess,
     });
+    // A model the key may not use is indistinguishable from one that does not exist (no 403).
     await expect(
       other.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'x' }] }),
-      403,
+      404,
       'model',
     );
     const bad = new OpenAI({
@@ -311,6 +364,60 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.equal(nf.status, 404);
     const body = JSON.stringify(await nf.json());
     assert.ok(!body.includes(KEY));
+  });
+
+  test('a method not allowed on an existing route is a 405 with Allow; an unknown path a 404', async () => {
+    const call = (method: string, path: string) =>
+      app.fetch(
+        new Request(`http://unmask.test${path}`, {
+          method,
+          headers: { authorization: `Bearer ${KEY}` },
+        }),
+      );
+    for (const [method, path, allow] of [
+      ['PUT', '/v1/chat/completions', 'POST'],
+      ['GET', '/v1/completions', 'POST'],
+      ['DELETE', '/v1/models', 'GET, HEAD'],
+      ['POST', '/v1/models/tiny', 'GET, HEAD'],
+      ['POST', '/health', 'GET, HEAD'],
+    ]) {
+      const res = await call(method, path);
+      assert.equal(res.status, 405, `${method} ${path}`);
+      assert.equal(res.headers.get('allow'), allow);
+      const error = ((await res.json()) as { error: { code: string; type: string } }).error;
+      assert.equal(error.code, 'method_not_allowed');
+    }
+    assert.equal((await call('GET', '/v1/nothing')).status, 404);
+  });
+
+  test('every error names the field the route uses', async () => {
+    const post = (path: string, body: unknown) =>
+      app.request(path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const paramOf = async (res: Response) =>
+      ((await res.json()) as { error: { param: string | null } }).error.param;
+    const tooLongChat = await post('/v1/chat/completions', {
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'word '.repeat(5000) }],
+    });
+    assert.equal(await paramOf(tooLongChat), 'messages');
+    const tooLongIds = await post('/v1/completions', {
+      model: 'tiny',
+      prompt: Array.from({ length: 2000 }, () => 5),
+    });
+    assert.equal(await paramOf(tooLongIds), 'prompt');
+    const noRoom = await post('/v1/chat/completions', {
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 50,
+      block_length: 0,
+    });
+    assert.equal(await paramOf(noRoom), 'block_length');
+    const maskIds = await post('/v1/completions', { model: 'tiny', prompt: [4, 999_999] });
+    assert.equal(await paramOf(maskIds), 'prompt');
   });
 
   test('models.retrieve: the card of a model the key may use; 404 model_not_found otherwise', async () => {
@@ -364,7 +471,7 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
     assert.ok(store.records.every((r) => r.tenantId === 't1'));
   });
 
-  test('denoising frames are opt-in named events; a client abort mid-stream stops the forwards', async () => {
+  test('denoising frames are opt-in chunks with a diffusion member; a client abort mid-stream stops the forwards', async () => {
     const res = await app.request('/v1/chat/completions', {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
@@ -377,8 +484,64 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
       }),
     });
     const text = await res.text();
-    assert.match(text, /event: denoise\ndata: \{"id":"chatcmpl-/);
+    assert.doesNotMatch(text, /^event:/m, 'no named events: SDK iterators see every frame');
     assert.match(text, /data: \[DONE\]\n\n$/);
+    type Frame = {
+      id: string;
+      object: string;
+      choices: unknown[];
+      diffusion?: {
+        index: number;
+        block: number;
+        step: number;
+        committed: { index: number; token: number; text: string; confidence: number }[];
+        masked: number[];
+      };
+    };
+    const parsed = text
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as Frame);
+    const frames = parsed.filter((c) => c.diffusion).map((c) => c.diffusion!);
+    assert.ok(frames.length > 0, 'frames were sent');
+    for (const c of parsed.filter((c) => c.diffusion)) {
+      assert.equal(c.object, 'chat.completion.chunk');
+      assert.equal(c.id, parsed[0].id);
+      assert.deepEqual(c.choices, []);
+    }
+    const committed = frames.flatMap((f) => f.committed);
+    assert.ok(committed.length > 0);
+    for (const c of committed) {
+      assert.ok(c.confidence > 0 && c.confidence <= 1, `confidence ${c.confidence}`);
+      assert.equal(typeof c.text, 'string');
+    }
+    assert.ok(
+      frames.every(
+        (f) => f.index === 0 && !f.masked.some((m) => f.committed.some((c) => c.index === m)),
+      ),
+    );
+    // Through the OpenAI SDK: the frames arrive as chunks with no choices, the text as usual.
+    const sdkStream = (await client.chat.completions.create({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'frames' }],
+      max_tokens: 16,
+      stream: true,
+      stream_options: { include_denoising: true } as never,
+    })) as unknown as AsyncIterable<Frame & { choices: { delta?: { content?: string } }[] }>;
+    let sdkFrames = 0;
+    let sdkText = '';
+    for await (const c of sdkStream) {
+      if (c.diffusion) sdkFrames++;
+      sdkText += c.choices[0]?.delta?.content ?? '';
+    }
+    assert.equal(sdkFrames, frames.length);
+    const plain = text
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as { choices: { delta?: { content?: string } }[] })
+      .map((c) => c.choices[0]?.delta?.content ?? '')
+      .join('');
+    assert.equal(sdkText, plain);
 
     slowMs = 15;
     const controller = new AbortController();

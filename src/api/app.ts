@@ -4,18 +4,24 @@
  * server both mount it. This file is the routing table; protocol/ holds the wire shapes, serving/ the work.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import type { EngineRegistry } from './engine.ts';
+import type { GrammarService } from '../grammar/index.ts';
 import type { Limiter, TenantStore } from './tenancy.ts';
-import { ApiError, badRequest, errorResponse, renderErrors } from './errors.ts';
+import { badRequest, renderErrors } from './errors.ts';
 import { tenantAuth } from './auth.ts';
+import { bodyLimit } from './body-limit.ts';
 import { requestIds } from './request-id.ts';
 import { apiCors, type CorsOrigins } from './cors.ts';
-import { docsPage } from './docs-page.ts';
+import { notFound } from './not-found.ts';
+import { docsRoutes, type DocsAssets } from './docs-page.ts';
+import { documentPublicRoutes, openApiDocument } from './openapi-document.ts';
 import { createMeter } from './serving/metering.ts';
 import { generationRoutes } from './routes/generation.ts';
 import { modelRoutes } from './routes/models.ts';
+import { packageRoutes } from './routes/packages.ts';
+import type { PackageSources } from './package-files.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { responsesRoutes } from './routes/responses.ts';
 
 export interface ApiOptions {
   engines: EngineRegistry;
@@ -23,14 +29,25 @@ export interface ApiOptions {
   limiter: Limiter;
   /** SSE comment interval while a stream waits. Default 15 s. */
   keepAliveMs?: number;
+  /** A stream whose client accepts no data for this long is ended (499) and its slot freed. Default 60 s. */
+  streamStallTimeoutMs?: number;
   /** Request bodies above this are refused with 413. Default 1 MiB. */
   maxBodyBytes?: number;
   /** Logs one line per request (never keys). Default: none. */
   log?: (line: string) => void;
-  /** Extra fields for GET /health (e.g. the edge engine's load state). */
+  /**
+   * Extra fields for GET /health (e.g. the edge engine's load state; public, so never paths or errors). A
+   * `status` other than 'ok' replaces it; 'failed' answers 503.
+   */
   health?: () => Record<string, unknown>;
   /** Origins browsers may call /v1/* from (default '*'; null: no CORS headers). */
   corsOrigins?: CorsOrigins;
+  /** The grammar engine for response_format json_object / json_schema (absent: those are refused). */
+  grammar?: GrammarService;
+  /** Swagger UI's script and stylesheet for /docs (the Worker bundles them; Node reads swagger-ui-dist). */
+  docsAssets?: DocsAssets;
+  /** Package files of the models clients may download (GET /v1/models/{id}/package/…). Default: none. */
+  packages?: PackageSources;
 }
 
 /** @example const app = createApiApp({ engines, tenants, limiter }); export default { fetch: app.fetch }; */
@@ -40,10 +57,12 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     tenants,
     limiter,
     keepAliveMs = 15_000,
+    streamStallTimeoutMs = 60_000,
     maxBodyBytes = 1 << 20,
     log,
     health,
     corsOrigins = '*',
+    packages,
   } = opts;
   const app = new OpenAPIHono({
     defaultHook: (result) => {
@@ -55,53 +74,42 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     },
   });
 
-  app.onError(renderErrors({ log }));
-  app.notFound((c) =>
-    errorResponse(
-      new ApiError(404, 'not_found_error', `No route for ${c.req.method} ${c.req.path}`, {
-        code: 'route_not_found',
-      }),
-    ),
-  );
+  app.onError(renderErrors({ log, openai: true }));
+  app.notFound(notFound(app as never, { openai: true }));
 
   app.use('*', requestIds());
   const corsMiddleware = apiCors(corsOrigins);
   if (corsMiddleware) app.use('/v1/*', corsMiddleware);
-  app.get('/health', (c) =>
-    c.json({
+  app.get('/health', (c) => {
+    const report = {
       status: 'ok',
       models: engines.list().map((e) => ({ id: e.id, backend: e.backend })),
       ...health?.(),
-    }),
-  );
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: () => {
-        throw new ApiError(
-          413,
-          'invalid_request_error',
-          `request body exceeds ${maxBodyBytes} bytes`,
-          { code: 'request_too_large' },
-        );
-      },
-    }),
-  );
+    };
+    return c.json(report, report.status === 'failed' ? 503 : 200);
+  });
+  app.use('/v1/*', bodyLimit({ maxBytes: maxBodyBytes }));
   app.use('/v1/*', tenantAuth(tenants));
 
+  packageRoutes(app, engines, packages);
   modelRoutes(app, engines);
-  generationRoutes(app, { engines, meter: createMeter({ limiter, tenants, log }), keepAliveMs });
+  const generation = {
+    engines,
+    meter: createMeter({ limiter, tenants, log }),
+    keepAliveMs,
+    grammar: opts.grammar,
+    stallTimeoutMs: streamStallTimeoutMs,
+  };
+  generationRoutes(app, generation);
+  responsesRoutes(app, generation);
   usageRoutes(app, tenants);
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Unmask API',
-      version: '1.0.0',
-      description: 'OpenAI-compatible serving for block-diffusion language models.',
-    },
-  });
-  app.get('/docs', (c) => c.html(docsPage()));
+  documentPublicRoutes(app);
+  app.get('/openapi.json', (c) =>
+    c.json(
+      openApiDocument(app, { origin: new URL(c.req.url).origin, model: engines.list()[0]?.id }),
+    ),
+  );
+  docsRoutes(app, opts.docsAssets);
   return app;
 }

@@ -2,6 +2,10 @@
  * CORS for the OpenAI routes, so browser apps can call the API with a tenant key. Keys travel in the
  * Authorization header, never in cookies, so allowing any origin exposes nothing a page could not already send;
  * deployments that want a list set CORS_ORIGINS. Preflights are answered before authentication.
+ *
+ * A preflight's requested headers are reflected rather than checked against a list: SDKs add their own and keep
+ * adding more (the openai SDKs' `x-stainless-*`, `x-client-request-id`, `openai-*`, the AI SDK's `user-agent`),
+ * and with no credentials mode a header grants nothing a page could not send anyway.
  */
 import { cors } from 'hono/cors';
 import type { MiddlewareHandler } from 'hono';
@@ -25,14 +29,8 @@ export function apiCors(origins: CorsOrigins): MiddlewareHandler | null {
   return cors({
     origin: origins,
     allowMethods: ['GET', 'POST', 'OPTIONS'],
-    allowHeaders: [
-      'authorization',
-      'content-type',
-      'x-api-key',
-      'x-request-id',
-      'openai-organization',
-      'openai-project',
-    ],
+    // Empty: hono reflects Access-Control-Request-Headers (and varies on it).
+    allowHeaders: [],
     exposeHeaders: [
       'x-request-id',
       'x-client-request-id',

@@ -1,9 +1,44 @@
-/** A small self-contained docs page that renders /openapi.json (no CDN: works offline and in workerd). */
-export function docsPage(): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Unmask API</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:860px;margin:2em auto;padding:0 1em}code,pre{background:#f4f4f4;padding:2px 4px}h2{margin-top:1.5em}.m{font-weight:bold;color:#06c;text-transform:uppercase}</style>
-</head><body><h1>Unmask API</h1><p>OpenAI-compatible. Authenticate with <code>Authorization: Bearer sk-unmask-…</code>.
-The machine-readable spec is at <a href="/openapi.json">/openapi.json</a>.</p><div id="routes">Loading…</div>
-<script>fetch('/openapi.json').then(r=>r.json()).then(doc=>{const out=[];for(const [path,ops] of Object.entries(doc.paths)){for(const [m,op] of Object.entries(ops)){out.push('<h2><span class="m">'+m+'</span> <code>'+path+'</code></h2><p>'+(op.summary||'')+'</p>')}}document.getElementById('routes').innerHTML=out.join('')})</script>
-</body></html>`;
+/**
+ * /docs: Swagger UI (@hono/swagger-ui) over /openapi.json, with its script and stylesheet served by this app
+ * (no CDN: it works offline and inside a private network). "Authorize" takes a tenant key (or the admin token)
+ * and "Try it out" calls this server. The asset bytes come from the runtime (DocsAssets): the Worker bundles
+ * them as text modules, Node reads them from swagger-ui-dist.
+ */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+
+/** The two files Swagger UI needs, by name. */
+export type DocsAssetName = 'swagger-ui-bundle.js' | 'swagger-ui.css';
+
+export interface DocsAssets {
+  get(name: DocsAssetName): Promise<string> | string;
+}
+
+const ASSET_BASE = '/docs/assets';
+const TYPES: Record<DocsAssetName, string> = {
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'swagger-ui.css': 'text/css; charset=utf-8',
+};
+
+export function docsRoutes(app: OpenAPIHono, assets: DocsAssets | undefined): void {
+  app.get(
+    '/docs',
+    swaggerUI({
+      url: '/openapi.json',
+      title: 'Unmask API',
+      // @hono/swagger-ui asks for `${baseUrl}/swagger-ui-dist/<file>`: served below.
+      baseUrl: ASSET_BASE,
+      persistAuthorization: true,
+      tryItOutEnabled: true,
+      displayOperationId: true,
+    }),
+  );
+  app.get(`${ASSET_BASE}/swagger-ui-dist/:file`, async (c) => {
+    const file = c.req.param('file') as DocsAssetName;
+    if (!assets || !(file in TYPES)) return c.notFound();
+    return c.body(await assets.get(file), 200, {
+      'content-type': TYPES[file],
+      'cache-control': 'public, max-age=86400',
+    });
+  });
 }

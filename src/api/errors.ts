@@ -7,13 +7,16 @@ import { HTTPException } from 'hono/http-exception';
 import { DecodeOptionsError } from '../decode/errors.ts';
 import { TemplateError } from '../model/text-codec.ts';
 import { ModelLoadError } from '../model/store.ts';
-import { ApiError, badRequest, errorResponse } from './api-error.ts';
+import { ApiError, ClientGoneError, badRequest, clientClosed, errorResponse } from './api-error.ts';
 import { decodeOptionsApiError } from './protocol/decode-fields.ts';
 
 export {
   ApiError,
+  ClientGoneError,
   badRequest,
+  clientClosed,
   errorResponse,
+  openAiEnvelope,
   type ApiErrorOptions,
   type ErrorType,
 } from './api-error.ts';
@@ -21,6 +24,7 @@ export {
 /** Maps any thrown value to an ApiError; unknown errors become a 500 without internals in the body. */
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
+  if (e instanceof ClientGoneError) return clientClosed();
   if (e instanceof DecodeOptionsError) return decodeOptionsApiError(e);
   if (e instanceof TemplateError) return badRequest(e.message, 'messages');
   if (e instanceof ModelLoadError)
@@ -28,10 +32,7 @@ export function toApiError(e: unknown): ApiError {
       503,
       'service_unavailable_error',
       'The model is unavailable; try again shortly',
-      {
-        code: 'model_unavailable',
-        retryAfterSeconds: 5,
-      },
+      { code: 'model_unavailable', retryAfterSeconds: 5, cause: e },
     );
   // hono's own failures (body limit, malformed JSON) arrive as HTTPExceptions.
   if (e instanceof HTTPException) {
@@ -48,22 +49,32 @@ export function toApiError(e: unknown): ApiError {
 export interface ErrorRendererOptions {
   /** Where 5xx failures are reported, one line each (never the error body a client sees). */
   log?: (line: string) => void;
+  /** Render OpenAI's error types (the public API) instead of ours (internal protocols). */
+  openai?: boolean;
 }
 
-const describe = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+/** The error and its causes, for the server log (a 503's cause names the package path and hashes; never sent). */
+function describe(e: unknown): string {
+  const parts: string[] = [];
+  for (let at: unknown = e, depth = 0; at !== undefined && depth < 4; depth++) {
+    parts.push(at instanceof Error ? `${at.name}: ${at.message}` : String(at));
+    at = at instanceof Error ? at.cause : undefined;
+  }
+  return parts.join(' ← caused by ');
+}
 
 /**
  * The one `app.onError` of every app: the OpenAI envelope with the right status; server-side failures are logged
  * with their cause (the client sees none of it).
  * @example app.onError(renderErrors({ log: console.error }))
  */
-export function renderErrors({ log }: ErrorRendererOptions = {}): ErrorHandler {
+export function renderErrors({ log, openai = false }: ErrorRendererOptions = {}): ErrorHandler {
   return (e: Error, c: Context) => {
     const err = toApiError(e);
     if (err.status >= 500) {
       const id = c.get('requestId') as string | undefined;
       log?.(`error ${c.req.method} ${c.req.path}${id ? ` request=${id}` : ''}: ${describe(e)}`);
     }
-    return errorResponse(err);
+    return errorResponse(err, { openai });
   };
 }

@@ -5,6 +5,7 @@
 import type {
   Admission,
   Limiter,
+  Reservation,
   Tenant,
   TenantStore,
   UsageRecord,
@@ -65,6 +66,9 @@ export class StaticTenantStore implements TenantStore {
 export const unlimited: Limiter = {
   async admit(): Promise<Admission> {
     return { ok: true, leaseId: crypto.randomUUID(), headers: {} };
+  },
+  async reserve(): Promise<Reservation> {
+    return { ok: true, headers: {} };
   },
   async release(): Promise<void> {},
 };

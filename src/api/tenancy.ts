@@ -76,6 +76,8 @@ export interface Refusal {
   retryAfterSeconds: number;
   /** The same wait in milliseconds, before rounding up to whole seconds (for precise clients and tests). */
   retryAfterMs?: number;
+  /** The request exceeds a limit outright (e.g. more tokens than the whole tokens/min limit): no retry helps. */
+  permanent?: boolean;
 }
 
 export interface RateHeaders {
@@ -91,9 +93,22 @@ export type Admission =
   | { ok: true; leaseId: string; headers: RateHeaders }
   | { ok: false; refusal: Refusal; headers: RateHeaders };
 
+export type Reservation =
+  { ok: true; headers: RateHeaders } | { ok: false; refusal: Refusal; headers: RateHeaders };
+
+/**
+ * Exact per-tenant limits in two steps, so a request is admitted before any expensive work and charged for what
+ * it really is: `admit` (requests/min, concurrency, budget and tokens/min not exhausted, a first reservation of
+ * what is known up front) opens a lease; `reserve` raises it once the prompt is counted; `release` settles it.
+ */
 export interface Limiter {
-  /** Admits a request, reserving `reservedTokens` (prompt + max_tokens) against the token limits. */
+  /** Admits a request and opens a lease, reserving `reservedTokens` (a lower bound) against the token limits. */
   admit(tenant: Tenant, reservedTokens: number): Promise<Admission>;
+  /**
+   * Raises the lease's reservation to `reservedTokens` (prompts + max_tokens × choices). A refusal changes
+   * nothing; the caller then releases the lease.
+   */
+  reserve(tenant: Tenant, leaseId: string, reservedTokens: number): Promise<Reservation>;
   /** Ends a lease: frees its concurrency slot and reconciles the reservation with the tokens really used. */
   release(tenant: Tenant, leaseId: string, usedTokens: number): Promise<void>;
 }

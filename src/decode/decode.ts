@@ -3,7 +3,13 @@
  * Blocks are counted from absolute position 0; the first decode block is floor(P/B); each runs at most S steps
  * and ends when it has no masks. A block whose generated part holds EOS ends the generation.
  */
-import type { DecodeEvent, DecodeResult, FinishReason } from './events.ts';
+import type {
+  BlockEvent,
+  DecodeEvent,
+  DecodeResult,
+  FinishReason,
+  TokenLogprob,
+} from './events.ts';
 import { cachedForwarder } from './forward-cached.ts';
 import { referenceForwarder } from './forward-reference.ts';
 import type { DecodeOptions, DecodePlan } from './options.ts';
@@ -11,7 +17,9 @@ import { blockOutput, earlyStopEnd } from './output.ts';
 import { planDecode } from './plan.ts';
 import type { BlockRunner } from './runner.ts';
 import { StatsRecorder } from './stats.ts';
-import { StepRunner } from './step.ts';
+import { ConstrainedStep } from './constrained-step.ts';
+import type { TokenConstraint } from './constraint.ts';
+import { StepRunner, type StepOutcome } from './step.ts';
 
 /**
  * Decodes `promptIds` and yields step, block and done events. Options are validated before anything runs: a bad
@@ -61,8 +69,24 @@ async function* run(
   };
   const forwarder = plan.mode === 'cached' ? cachedForwarder(deps) : referenceForwarder(deps);
   const stepper = new StepRunner(plan, runner.info.vocabSize);
+  let constraint: TokenConstraint | null = null;
+  let constrained: ConstrainedStep | null = null;
+  // A grammar step commits at least one token, so a block may take one step per position.
+  const maxSteps = plan.constraint ? B : layout.steps;
   let output: number[] = [];
   let finish: FinishReason = 'length';
+  // With logprobs: each generated position's log-probability at its (last) commit.
+  const logprobAt: TokenLogprob[] = [];
+  const blockEvent = (block: number, offset: number, tokens: number[]): BlockEvent =>
+    plan.logprobs === null
+      ? { type: 'block', block, offset, tokens }
+      : {
+          type: 'block',
+          block,
+          offset,
+          tokens,
+          logprobs: logprobAt.slice(offset, offset + tokens.length),
+        };
 
   // The consumer's time between events is not the loop's.
   async function* emit(ev: DecodeEvent): AsyncGenerator<DecodeEvent, void, undefined> {
@@ -72,6 +96,10 @@ async function* run(
   }
 
   try {
+    if (plan.constraint) {
+      constraint = await plan.constraint.start();
+      constrained = new ConstrainedStep(plan, stepper, constraint, runner.info.vocabSize);
+    }
     main: {
       if (forwarder.needsPrefill) {
         if (signal?.aborted) {
@@ -82,7 +110,7 @@ async function* run(
       }
       for (let block = layout.firstBlock; block < layout.numBlocks; block++) {
         const start = block * B;
-        for (let step = 0; step < layout.steps; step++) {
+        for (let step = 0; step < maxSteps; step++) {
           if (!canvas.subarray(start, start + B).includes(maskId)) break;
           if (signal?.aborted) {
             finish = 'aborted';
@@ -90,7 +118,11 @@ async function* run(
           }
           const rows = await forwarder.step(block);
           if (step === 0) stats.blocks++;
-          const { event, eosCommitted } = stepper.run(canvas, block, step, rows);
+          const { event, eosCommitted }: StepOutcome = constrained
+            ? await constrained.run(canvas, block, step, rows)
+            : stepper.run(canvas, block, step, rows);
+          if (plan.logprobs !== null)
+            for (const c of event.committed) if (c.logprob) logprobAt[c.index] = c.logprob;
           if (stats.forwards === stats.prefillForwards + 1)
             event.cachedPromptTokens = stats.cachedPromptTokens;
           stats.committedTokens += event.committed.length;
@@ -103,15 +135,14 @@ async function* run(
             // Output becomes x[P, end): usually this block's tail; empty when the EOS found is in the prompt.
             const full = Array.from(canvas.subarray(P, end));
             const fresh = full.slice(output.length);
-            if (fresh.length > 0)
-              yield* emit({ type: 'block', block, offset: output.length, tokens: fresh });
+            if (fresh.length > 0) yield* emit(blockEvent(block, output.length, fresh));
             output = full;
             finish = 'stop';
             break main;
           }
         }
         const cut = blockOutput(canvas, layout, block, eosId);
-        yield* emit({ type: 'block', block, offset: output.length, tokens: cut.tokens });
+        yield* emit(blockEvent(block, output.length, cut.tokens));
         output.push(...cut.tokens);
         if (cut.eos) finish = 'stop';
         if (cut.eos || cut.eosInTail) break main;
@@ -126,5 +157,6 @@ async function* run(
     yield { type: 'done', result };
   } finally {
     forwarder.dispose();
+    constraint?.dispose();
   }
 }

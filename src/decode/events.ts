@@ -39,13 +39,23 @@ export interface DecodeResult {
   stats: DecodeStats;
 }
 
+/**
+ * A token's log-probability under the model at the step that committed it: ln of its probability in the
+ * full-vocabulary softmax of that forward (the runner's head; before temperature, top-k and top-p), and the most
+ * probable alternatives at that position and step.
+ */
+export interface TokenLogprob {
+  logprob: number;
+  top: { token: number; logprob: number }[];
+}
+
 /** One denoising step. Indices count from the first generated position (canvas position − prompt length). */
 export interface StepEvent {
   type: 'step';
   block: number;
   /** 0-based step within the block. */
   step: number;
-  committed: { index: number; token: number; confidence: number }[];
+  committed: { index: number; token: number; confidence: number; logprob?: TokenLogprob }[];
   /** Indices still masked in the active block after this step. */
   masked: number[];
   /** On the generation's first step only: prompt positions whose K/V came from the prefix cache. */
@@ -64,6 +74,8 @@ export interface BlockEvent {
   /** Index of tokens[0] in the output. */
   offset: number;
   tokens: number[];
+  /** With `options.logprobs`: one entry per token. */
+  logprobs?: TokenLogprob[];
 }
 
 export interface DoneEvent {

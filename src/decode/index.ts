@@ -14,8 +14,11 @@ export type {
   DoneEvent,
   FinishReason,
   StepEvent,
+  TokenLogprob,
 } from './events.ts';
 export { planLayout, transferSchedule } from './layout.ts';
+export { allows } from './constraint.ts';
+export type { ConstraintSource, TokenConstraint } from './constraint.ts';
 export type { CanvasLayout } from './layout.ts';
 export { blockCausalVisibility } from './visibility.ts';
 export { Xoshiro128 } from './prng.ts';

@@ -1,5 +1,6 @@
 /** Request options for one generation, their defaults, and the validated plan the loop runs from. */
 import type { AlgorithmParams, DecodeAlgorithm } from './algorithms/types.ts';
+import type { ConstraintSource } from './constraint.ts';
 import type { CanvasLayout } from './layout.ts';
 import type { SamplingParams } from './sampling.ts';
 import type { PrefixCache } from './prefix-cache.ts';
@@ -49,6 +50,17 @@ export interface DecodeOptions {
   signal?: AbortSignal;
   /** Prompt-prefix K/V shared across requests (cached mode only; see prefix-cache.ts). */
   prefixCache?: PrefixCache;
+  /**
+   * A grammar the output must follow (structured output; see constrained-step.ts). It replaces the commit rule, so
+   * `algorithm` must be the default, and `steps` (when set) must be at least the block length: every step commits
+   * at least one token, and a block may need one step per token.
+   */
+  constraint?: ConstraintSource;
+  /**
+   * Report each output token's log-probability at the step that committed it, with this many alternatives from
+   * the runner's top-k head (0 = the token's own only; at most `info.topK`). Unset: none.
+   */
+  logprobs?: number;
 }
 
 /** Where a step's candidate tokens come from. */
@@ -71,4 +83,7 @@ export interface DecodePlan {
   readonly eosId: number;
   readonly signal?: AbortSignal;
   readonly prefixCache: PrefixCache | null;
+  readonly constraint: ConstraintSource | null;
+  /** Alternatives per token log-probability, or null when none are reported. */
+  readonly logprobs: number | null;
 }

@@ -111,7 +111,27 @@ export function planDecode(
       { reason: 'context_length' },
     );
   }
+  const logprobs = options.logprobs ?? null;
+  if (
+    logprobs !== null &&
+    !(Number.isSafeInteger(logprobs) && logprobs >= 0 && logprobs <= info.topK)
+  )
+    throw new DecodeOptionsError(
+      'logprobs',
+      `must be an integer in [0, ${info.topK}] (the model's top-k head), got ${logprobs}`,
+    );
   const algo = createAlgorithm(algorithm, algorithmParams);
+  const constraint = options.constraint ?? null;
+  if (constraint && algorithm !== DEFAULT_ALGORITHM)
+    throw new DecodeOptionsError(
+      'algorithm',
+      `a grammar constraint commits by its own rule; use the default (${DEFAULT_ALGORITHM})`,
+    );
+  if (constraint && options.steps !== undefined && options.steps < blockLength)
+    throw new DecodeOptionsError(
+      'steps',
+      `must be at least the block length (${blockLength}) with a grammar constraint: a step may commit only one token`,
+    );
   // Greedy and top-k sampling within the head read only the head; anything else needs the whole distribution.
   const source: CandidateSource =
     temperature === 0 ? 'greedy' : topK > 0 && topK <= info.topK ? 'head' : 'logits';
@@ -121,7 +141,8 @@ export function planDecode(
     threshold,
     sampling: { temperature, topK, topP },
     source,
-    wantLogits: source === 'logits' || algo.needsLogits,
+    // A grammar's frontier needs the probability of whichever token it allows, possibly outside the head.
+    wantLogits: source === 'logits' || algo.needsLogits || constraint !== null,
     algorithm: algo,
     eosEarlyStop,
     mode,
@@ -130,5 +151,7 @@ export function planDecode(
     eosId: info.eosId,
     signal: options.signal,
     prefixCache: mode === 'cached' ? (options.prefixCache ?? null) : null,
+    constraint,
+    logprobs,
   };
 }

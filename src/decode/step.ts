@@ -4,7 +4,7 @@
  */
 import { topUp } from './algorithms/rank.ts';
 import type { StepDistributions, StepView } from './algorithms/types.ts';
-import type { StepEvent } from './events.ts';
+import type { StepEvent, TokenLogprob } from './events.ts';
 import type { ActiveRows } from './forwarder.ts';
 import type { DecodePlan } from './options.ts';
 import { Xoshiro128 } from './prng.ts';
@@ -14,6 +14,18 @@ export interface StepOutcome {
   readonly event: StepEvent;
   /** Some committed token is EOS (the eosEarlyStop trigger). */
   readonly eosCommitted: boolean;
+}
+
+/** One step's candidates (see StepRunner.candidates). */
+export interface Candidates {
+  /** Absolute canvas position of the block's first offset. */
+  readonly start: number;
+  readonly masked: Uint8Array;
+  readonly maskedCount: number;
+  readonly dist: StepDistributions;
+  readonly tokens: Int32Array;
+  readonly conf: Float64Array;
+  readonly draws: Float64Array;
 }
 
 export class StepRunner {
@@ -31,18 +43,7 @@ export class StepRunner {
   run(canvas: Int32Array, block: number, step: number, rows: ActiveRows): StepOutcome {
     const { layout, maskId, eosId } = this.plan;
     const B = layout.blockLength;
-    const start = block * B;
-    const masked = new Uint8Array(B);
-    let maskedCount = 0;
-    for (let i = 0; i < B; i++) {
-      if (canvas[start + i] !== maskId) continue;
-      masked[i] = 1;
-      maskedCount++;
-    }
-    const dist = this.distributions(rows, B);
-    const tokens = new Int32Array(B).fill(-1);
-    const conf = new Float64Array(B).fill(-Infinity);
-    for (let i = 0; i < B; i++) if (masked[i]) this.candidate(rows, dist, i, tokens, conf);
+    const { start, masked, maskedCount, dist, tokens, conf } = this.candidates(canvas, block, rows);
     const view: StepView = {
       block,
       step,
@@ -66,12 +67,41 @@ export class StepRunner {
       if (pick[i]) {
         // A committed mask id leaves the position masked, as in HF (x == mask is what counts).
         canvas[start + i] = tokens[i];
-        event.committed.push({ index: start + i - P, token: tokens[i], confidence: conf[i] });
+        event.committed.push({
+          index: start + i - P,
+          token: tokens[i],
+          confidence: conf[i],
+          ...(this.plan.logprobs !== null
+            ? { logprob: tokenLogprob(dist, i, tokens[i], this.plan.logprobs) }
+            : {}),
+        });
         eosCommitted ||= tokens[i] === eosId;
       }
       if (canvas[start + i] === maskId) event.masked.push(start + i - P);
     }
     return { event, eosCommitted };
+  }
+
+  /**
+   * The active block's masked positions and one candidate (token, confidence) per masked position, in ascending
+   * position (which fixes the sampler's draw order); `draws` keeps each position's uniform (NaN for greedy).
+   */
+  candidates(canvas: Int32Array, block: number, rows: ActiveRows): Candidates {
+    const B = this.plan.layout.blockLength;
+    const start = block * B;
+    const masked = new Uint8Array(B);
+    let maskedCount = 0;
+    for (let i = 0; i < B; i++) {
+      if (canvas[start + i] !== this.plan.maskId) continue;
+      masked[i] = 1;
+      maskedCount++;
+    }
+    const dist = this.distributions(rows, B);
+    const tokens = new Int32Array(B).fill(-1);
+    const conf = new Float64Array(B).fill(-Infinity);
+    const draws = new Float64Array(B).fill(NaN);
+    for (let i = 0; i < B; i++) if (masked[i]) this.candidate(rows, dist, i, tokens, conf, draws);
+    return { start, masked, maskedCount, dist, tokens, conf, draws };
   }
 
   private distributions({ out, row }: ActiveRows, B: number): StepDistributions {
@@ -93,6 +123,7 @@ export class StepRunner {
     i: number,
     tokens: Int32Array,
     conf: Float64Array,
+    draws: Float64Array,
   ): void {
     const { k } = dist;
     if (this.rng === null) {
@@ -101,6 +132,7 @@ export class StepRunner {
       return;
     }
     const u = this.rng.nextFloat();
+    draws[i] = u;
     const pick =
       this.plan.source === 'head'
         ? this.sampler.sample(
@@ -118,4 +150,37 @@ export class StepRunner {
     tokens[i] = pick.token;
     conf[i] = pick.prob;
   }
+}
+
+/** OpenAI reports a probability that underflows as this, not as -Infinity (which JSON cannot carry). */
+const LOGPROB_FLOOR = -9999;
+const ln = (p: number) => Math.max(LOGPROB_FLOOR, Math.log(p));
+
+/**
+ * Row i's log-probability of `token` and its `alternatives` most probable tokens, from the head (its probs are the
+ * fp32 full-vocabulary softmax). A sampled token outside the head only occurs when the whole row was read, so its
+ * log-probability comes from those logits (log-softmax).
+ */
+export function tokenLogprob(
+  dist: StepDistributions,
+  i: number,
+  token: number,
+  alternatives: number,
+): TokenLogprob {
+  const { k, ids, probs } = dist;
+  const top: TokenLogprob['top'] = [];
+  for (let j = 0; j < alternatives; j++)
+    top.push({ token: ids[i * k + j], logprob: ln(probs[i * k + j]) });
+  for (let j = 0; j < k; j++)
+    if (ids[i * k + j] === token) return { logprob: ln(probs[i * k + j]), top };
+  if (dist.logits) {
+    const row = dist.logits.subarray(i * dist.vocabSize, (i + 1) * dist.vocabSize);
+    let max = -Infinity;
+    for (let v = 0; v < row.length; v++) max = Math.max(max, row[v]);
+    let sum = 0;
+    for (let v = 0; v < row.length; v++) sum += Math.exp(row[v] - max);
+    return { logprob: Math.max(LOGPROB_FLOOR, row[token] - max - Math.log(sum)), top };
+  }
+  // Unreachable with the loop's candidate sources; the head's smallest probability bounds it from above.
+  return { logprob: ln(probs[i * k + k - 1]), top };
 }

@@ -5,9 +5,9 @@
 import { modelDims, type Llada2Config, type ModelDims } from '../model/config.ts';
 import * as io from '../model/graph-io.ts';
 import { DT, type GraphBuilder } from './onnx-builder.ts';
-import { floatMatrix, linear, type QuantOptions } from './quantize.ts';
+import { linear, toFloat16Bytes, type QuantOptions } from './quantize.ts';
 import { moeLayer, type MoeImplementation } from './moe.ts';
-import { readTensor, type TensorSource } from './tensor-source.ts';
+import { readTensor, rowBlocks, type TensorSource } from './tensor-source.ts';
 
 export { ExportError, type TensorSource } from './tensor-source.ts';
 
@@ -18,6 +18,8 @@ export interface GraphOptions {
   onProgress?: (done: number, total: number, what: string) => void;
 }
 
+/** Rows of the embedding table converted and written at a time (16 MiB of fp32 at hidden 2048). */
+const EMBEDDING_BLOCK_ROWS = 2048;
 const NEG_BIG = -1e30; // masked attention logit: finite so fully-masked padding rows give no NaN
 
 export class Llada2GraphBuilder {
@@ -49,15 +51,7 @@ export class Llada2GraphBuilder {
     const total = d.layers + 2;
     this.opt.onProgress?.(0, total, 'embeddings');
 
-    const emb = await readTensor(this.src, 'model.word_embeddings.weight', [d.vocab, d.hidden]);
-    const embName = floatMatrix(
-      b,
-      'model.word_embeddings.weight',
-      emb,
-      [d.vocab, d.hidden],
-      this.opt.quant.dtype !== 'fp32',
-    );
-    let h = b.op1('Gather', [embName, io.INPUT_IDS], { axis: 0 });
+    let h = b.op1('Gather', [await this.embeddings(), io.INPUT_IDS], { axis: 0 });
     this.prepareRope();
     this.bias = b.op1('Unsqueeze', [
       b.op1('Where', [io.ATTENTION_MASK, b.f32Scalar(0), b.f32Scalar(NEG_BIG)]),
@@ -86,10 +80,13 @@ export class Llada2GraphBuilder {
     }
     this.opt.onProgress?.(total - 1, total, 'head');
     const normed = await this.rmsNorm(h, 'model.norm.weight', d.hidden);
-    // Tied checkpoints have no lm_head tensor: the head reuses the embedding matrix (stored transposed).
-    const head = this.cfg.tie_word_embeddings
-      ? emb
-      : await readTensor(this.src, 'lm_head.weight', [d.vocab, d.hidden]);
+    // Tied checkpoints have no lm_head tensor: the head reuses the embedding matrix (stored transposed), read
+    // again here rather than held through every layer.
+    const head = await readTensor(
+      this.src,
+      this.cfg.tie_word_embeddings ? 'model.word_embeddings.weight' : 'lm_head.weight',
+      [d.vocab, d.hidden],
+    );
     b.op(
       'Identity',
       [
@@ -107,6 +104,31 @@ export class Llada2GraphBuilder {
     for (const spec of io.graphOutputs(dims))
       b.output({ name: spec.name, dtype: dtypeOf(spec.dtype), shape: spec.shape });
     this.opt.onProgress?.(total, total, 'done');
+  }
+
+  /**
+   * The embedding table [vocab, hidden] (fp16 + Cast unless the package is fp32), streamed into the sink in
+   * blocks of rows: at no point is the whole table in memory (1.3 GB of fp32 for LLaDA2.0-mini).
+   */
+  private async embeddings(): Promise<string> {
+    const { b, d } = this;
+    const name = 'model.word_embeddings.weight';
+    const half = this.opt.quant.dtype !== 'fp32';
+    const blocks = rowBlocks(this.src, name, [d.vocab, d.hidden], EMBEDDING_BLOCK_ROWS);
+    async function* encoded(): AsyncGenerator<Uint8Array> {
+      for await (const rows of blocks)
+        yield half
+          ? toFloat16Bytes(rows)
+          : new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
+    }
+    if (!half)
+      return b.addInitializer(
+        await b.sink.putStream(name, DT.FLOAT, [d.vocab, d.hidden], encoded()),
+      );
+    const stored = b.addInitializer(
+      await b.sink.putStream(`${name}.fp16`, DT.FLOAT16, [d.vocab, d.hidden], encoded()),
+    );
+    return b.op1('Cast', [stored], { to: DT.FLOAT });
   }
 
   /** Top-k head: values, ids and fp32 softmax probabilities over the full vocabulary (ties → lower id). */

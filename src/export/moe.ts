@@ -250,10 +250,6 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
     [b.op1('Add', [r.zeros, b.f32Scalar(-Infinity)]), r.experts, b.op1('Log', [r.weights])],
     { axis: 1 },
   );
-  const fc1Chunks: Uint8Array[] = [];
-  const fc2Chunks: Uint8Array[] = [];
-  const scale1: Uint8Array[] = [];
-  const scale2: Uint8Array[] = [];
   const quantized = quant.dtype === 'int8' || quant.dtype === 'int4';
   const bits = quant.dtype === 'int4' ? 4 : 8;
   // int4 is block-wise (accuracy on par with the dense layers); int8 row-wise is accurate enough and fastest.
@@ -261,30 +257,34 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
     quant.dtype === 'int4' && H % quant.blockSize === 0 && I % quant.blockSize === 0
       ? quant.blockSize
       : 0;
-  for (let e = 0; e < E; e++) {
-    const pre = `${p.prefix}.experts.${e}`;
-    const fc1 = interleaveGateUp(
-      await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]),
-      await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]),
-      I,
-      H,
-    );
-    const fc2 = (await readTensor(p.src, `${pre}.down_proj.weight`, [H, I])).map(
-      (v) => v * cfg.routed_scaling_factor,
-    );
+  // One expert at a time, in two passes (fc1 = gate/up of every expert, then fc2 = down of every expert), each
+  // streamed into the sink: memory stays at one expert's matrices whatever the expert count and dtype.
+  // Scales (an eighth of the int4 bytes at most) are kept until their tensor follows the weights.
+  const scales: Uint8Array[] = [];
+  const encode = (w: Float32Array, rows: number, cols: number): Uint8Array => {
     if (quantized) {
-      const a = quantizeRows(fc1, 2 * I, H, bits, block);
-      const c = quantizeRows(fc2, H, I, bits, block);
-      fc1Chunks.push(a.q);
-      scale1.push(f32Bytes(a.scales));
-      fc2Chunks.push(c.q);
-      scale2.push(f32Bytes(c.scales));
-    } else if (quant.dtype === 'fp16') {
-      fc1Chunks.push(toFloat16Bytes(fc1));
-      fc2Chunks.push(toFloat16Bytes(fc2));
-    } else {
-      fc1Chunks.push(f32Bytes(fc1));
-      fc2Chunks.push(f32Bytes(fc2));
+      const r = quantizeRows(w, rows, cols, bits, block);
+      scales.push(f32Bytes(r.scales));
+      return r.q;
+    }
+    return quant.dtype === 'fp16' ? toFloat16Bytes(w) : f32Bytes(w);
+  };
+  async function* fc1Experts(): AsyncGenerator<Uint8Array> {
+    for (let e = 0; e < E; e++) {
+      const pre = `${p.prefix}.experts.${e}`;
+      const gate = await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]);
+      const up = await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]);
+      yield encode(interleaveGateUp(gate, up, I, H), 2 * I, H);
+    }
+  }
+  async function* fc2Experts(): AsyncGenerator<Uint8Array> {
+    for (let e = 0; e < E; e++) {
+      const down = await readTensor(p.src, `${p.prefix}.experts.${e}.down_proj.weight`, [H, I]);
+      yield encode(
+        down.map((v) => v * cfg.routed_scaling_factor),
+        H,
+        I,
+      );
     }
   }
   const attrs = {
@@ -297,31 +297,47 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
   };
   const put = (name: string, dt: number, dims: number[], chunks: Uint8Array[]) =>
     b.addInitializer(b.sink.put(name, dt, dims, chunks));
+  const stream = async (
+    name: string,
+    dt: number,
+    dims: number[],
+    chunks: AsyncIterable<Uint8Array>,
+  ) => b.addInitializer(await b.sink.putStream(name, dt, dims, chunks));
   if (!quantized) {
     // The fp16 MoE kernel returns zeros in ORT 1.30 CPU/wasm: keep fp16 storage, Cast (folded at load) to fp32.
     const half = quant.dtype === 'fp16';
-    const weight = (name: string, dims: number[], chunks: Uint8Array[]) =>
+    const weight = async (name: string, dims: number[], chunks: AsyncIterable<Uint8Array>) =>
       half
-        ? b.op1('Cast', [put(`${name}.fp16`, DT.FLOAT16, dims, chunks)], { to: DT.FLOAT })
-        : put(name, DT.FLOAT, dims, chunks);
-    const fc1 = weight(`${p.prefix}.experts.fc1`, [E, 2 * I, H], fc1Chunks);
-    const fc2 = weight(`${p.prefix}.experts.fc2`, [E, H, I], fc2Chunks);
+        ? b.op1('Cast', [await stream(`${name}.fp16`, DT.FLOAT16, dims, chunks)], { to: DT.FLOAT })
+        : stream(name, DT.FLOAT, dims, chunks);
+    const fc1 = await weight(`${p.prefix}.experts.fc1`, [E, 2 * I, H], fc1Experts());
+    const fc2 = await weight(`${p.prefix}.experts.fc2`, [E, H, I], fc2Experts());
     return unnormalisedTop1(b, r, b.op1('MoE', [x2d, router, fc1, '', fc2], attrs, MS_DOMAIN), k);
   }
   const pack = 8 / bits;
-  const fc1 = put(`${p.prefix}.experts.fc1.q${bits}`, DT.UINT8, [E, 2 * I, H / pack], fc1Chunks);
+  const fc1 = await stream(
+    `${p.prefix}.experts.fc1.q${bits}`,
+    DT.UINT8,
+    [E, 2 * I, H / pack],
+    fc1Experts(),
+  );
   const s1 = put(
     `${p.prefix}.experts.fc1.scales`,
     DT.FLOAT,
     block ? [E, 2 * I, H / block] : [E, 2 * I],
-    scale1,
+    scales.splice(0),
   );
-  const fc2 = put(`${p.prefix}.experts.fc2.q${bits}`, DT.UINT8, [E, H, I / pack], fc2Chunks);
+  const fc2 = await stream(
+    `${p.prefix}.experts.fc2.q${bits}`,
+    DT.UINT8,
+    [E, H, I / pack],
+    fc2Experts(),
+  );
   const s2 = put(
     `${p.prefix}.experts.fc2.scales`,
     DT.FLOAT,
     block ? [E, H, I / block] : [E, H],
-    scale2,
+    scales.splice(0),
   );
   return unnormalisedTop1(
     b,

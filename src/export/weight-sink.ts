@@ -12,6 +12,16 @@ export interface WeightSink {
     dims: number[],
     chunks: Iterable<Uint8Array>,
   ): OnnxNs.ITensorProto;
+  /**
+   * Stores an initializer whose bytes arrive over time (one expert at a time, say): an external sink writes
+   * each chunk as it comes, so memory stays at one chunk however large the tensor.
+   */
+  putStream(
+    name: string,
+    dataType: number,
+    dims: number[],
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<OnnxNs.ITensorProto>;
   /** Bytes written so far. */
   readonly bytes: number;
   close(): void;
@@ -35,6 +45,16 @@ export class InlineSink implements WeightSink {
     }
     this.bytes += total;
     return { name, dataType, dims, rawData: raw };
+  }
+  async putStream(
+    name: string,
+    dataType: number,
+    dims: number[],
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<OnnxNs.ITensorProto> {
+    const parts: Uint8Array[] = [];
+    for await (const c of chunks) parts.push(c);
+    return this.put(name, dataType, dims, parts);
   }
   close(): void {}
 }

@@ -4,6 +4,7 @@
  */
 
 import { sha256Hex } from '../api/secrets.ts';
+import { TenantStoreError, type ApiKeyInfo } from './types.ts';
 
 export { constantTimeEqual, secretsEqual } from '../api/secrets.ts';
 
@@ -56,4 +57,27 @@ export const hashApiKey = sha256Hex;
 /** The last 4 characters of a key, stored as a hint for listings (never enough to guess the key). */
 export function keyHint(key: string): string {
   return key.slice(-4);
+}
+
+/**
+ * The expiry of the key that replaces `old` at `at`, or a TenantStoreError: a revoked or expired key is not
+ * rotated (create a new key deliberately instead), and the new key keeps the old expiry unless one is given
+ * (`null`: never expires).
+ */
+export function rotationExpiry(
+  old: ApiKeyInfo,
+  at: number,
+  expiresAt: number | null | undefined,
+): number | null {
+  if (old.revokedAt !== null && old.revokedAt <= at)
+    throw new TenantStoreError(
+      'key_revoked',
+      `API key '${old.id}' is already revoked; create a new key instead.`,
+    );
+  if (old.expiresAt !== null && old.expiresAt <= at)
+    throw new TenantStoreError(
+      'key_expired',
+      `API key '${old.id}' has expired; create a new key instead.`,
+    );
+  return expiresAt === undefined ? old.expiresAt : expiresAt;
 }

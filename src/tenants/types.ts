@@ -49,7 +49,10 @@ export interface CreateKeyOptions {
 export interface RotateKeyOptions {
   /** When the old key stops working (epoch ms); now or later. An earlier existing revocation is kept. */
   revokeOldAt: number;
-  /** Expiry of the new key; absent = never expires. */
+  /**
+   * Expiry of the new key: absent (undefined) keeps the old key's expiry, null = never expires. Rotation replaces
+   * a secret; it never extends a key's lifetime unless asked to.
+   */
   expiresAt?: number | null;
 }
 
@@ -72,11 +75,15 @@ export interface TenantAdminStore extends TenantStore {
   listKeys(tenantId: string): Promise<ApiKeyInfo[]>;
   /** Revokes at `at` (default now), keeping an earlier revocation. Throws TenantStoreError('key_not_found'). */
   revokeKey(keyId: string, at?: number): Promise<ApiKeyInfo>;
-  /** A new key for the same tenant, the old one revoked at `revokeOldAt`. Throws 'key_not_found' / 'key_revoked'. */
+  /**
+   * A new key for the same tenant, the old one revoked at `revokeOldAt`. Throws 'key_not_found', 'key_revoked', and
+   * 'key_expired' (an expired key is not rotated: create a new one, deliberately, instead).
+   */
   rotateKey(oldKeyId: string, options: RotateKeyOptions): Promise<RotatedKey>;
 }
 
-export type TenantStoreErrorCode = 'tenant_not_found' | 'key_not_found' | 'key_revoked';
+export type TenantStoreErrorCode =
+  'tenant_not_found' | 'key_not_found' | 'key_revoked' | 'key_expired';
 
 /** A domain error from the store; admin-routes maps `code` to 404/400. */
 export class TenantStoreError extends Error {

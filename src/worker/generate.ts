@@ -5,6 +5,7 @@
  *   → { model, tokens, text, finish_reason, seed, prompt_tokens, stats }.
  */
 import type { Context } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { DecodeOptionsError, type DecodeResult } from '../decode/index.ts';
 import { TemplateError } from '../model/text-codec.ts';
@@ -16,7 +17,7 @@ import {
   toDecodeOptions,
 } from '../api/protocol/decode-fields.ts';
 
-const GenerateBody = z.strictObject({
+export const GenerateBody = z.strictObject({
   ...decodeFields,
   prompt_ids: z.array(z.number().int()).optional(),
   prompt: z.string().optional(),
@@ -101,4 +102,27 @@ export function generateHandler(engine: ModelEngine) {
       stats: result.stats,
     });
   };
+}
+
+/** POST /internal/generate in the OpenAPI document (an operator route: the admin token). */
+export function documentGenerateRoute(registry: OpenAPIHono['openAPIRegistry']): void {
+  registry.registerPath({
+    method: 'post',
+    path: '/internal/generate',
+    operationId: 'internalGenerate',
+    summary: 'One generation on the edge model, token ids in and out (smoke tests, benchmarks)',
+    tags: ['Admin'],
+    security: [{ adminToken: [] }],
+    request: {
+      body: { content: { 'application/json': { schema: GenerateBody } }, required: true },
+    },
+    responses: {
+      200: {
+        description: '{ model, tokens, text, finish_reason, seed, prompt_tokens, stats }',
+        content: { 'application/json': { schema: z.looseObject({ tokens: z.array(z.number()) }) } },
+      },
+      400: { description: 'Invalid body (the envelope names the field)' },
+      401: { description: 'Missing or wrong admin token' },
+    },
+  });
 }

@@ -14,7 +14,7 @@ import {
   decodeToFloat32,
   type EncodeTensor,
 } from '../../src/model/safetensors.ts';
-import { openLocalModel } from '../../backends/node/local-package.ts';
+import { openModel } from '../../backends/node/open-model.ts';
 import { blockCausalVisibility } from '../../src/decode/visibility.ts';
 import { tinyFixture, type Fixture } from '../fixtures/export.ts';
 
@@ -80,7 +80,7 @@ describe('CLI contracts', () => {
     ]);
     assert.equal(node.code, 0, node.stderr);
     const out = JSON.parse(node.stdout) as { shape: number[]; logits: number[][] };
-    const { runner } = await openLocalModel(pkg);
+    const { runner } = await openModel(pkg);
     const V = runner.info.vocabSize;
     assert.deepEqual(out.shape, [4, V]);
     assert.equal(out.logits.length, 4);

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PrefixCache, generate, type DecodeOptions } from '../../src/decode/index.ts';
-import { openLocalModel } from '../../backends/node/local-package.ts';
+import { openModel } from '../../backends/node/open-model.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 
@@ -50,8 +50,8 @@ describe('decode on the exported graph', () => {
   before(async () => {
     fx = await tinyFixture({ seed: 9 });
     const dir = await fx.pkg('fp32');
-    node = (await openLocalModel(dir, { runtime: 'node' })).runner;
-    wasm = (await openLocalModel(dir, { runtime: 'wasm' })).runner;
+    node = (await openModel(dir, { runtime: 'node' })).runner;
+    wasm = (await openModel(dir, { runtime: 'wasm' })).runner;
   });
   after(() => fx.cleanup());
 

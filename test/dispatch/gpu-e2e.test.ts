@@ -8,11 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generate } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import {
   buildWorker,
   seedPackage,
@@ -95,7 +91,7 @@ describe('Worker → GPU pool, end to end (workerd + serve-gpu on CPU)', () => {
   let built: BuiltWorker;
   let worker: RunningWorker;
   let server: GpuServer;
-  let local: LocalModel;
+  let local: OpenedModel;
   let codec: TextCodec;
   let dir: string;
   let port: number;
@@ -120,9 +116,9 @@ describe('Worker → GPU pool, end to end (workerd + serve-gpu on CPU)', () => {
     [built, server, local] = await Promise.all([
       buildWorker(),
       startGpuServer(dir),
-      openLocalModel(dir),
+      openModel(dir),
     ]);
-    codec = await openLocalCodec(dir, local.manifest);
+    codec = modelCodec(local);
     port = Number(new URL(server.url).port);
     const config = {
       pools: {

@@ -8,11 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { generate, type DecodeEvent, type DecodeOptions } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import { tinyFixture, randomIds, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 import { PoolMembers, createPoolEngine, type PoolEngine } from '../../src/dispatch/pool/index.ts';
@@ -63,7 +59,7 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 describe('GPU pool client against a protocol server', () => {
   let fx: Fixture;
-  let local: LocalModel;
+  let local: OpenedModel;
   let codec: TextCodec;
   let dir: string;
   let pool: FakePool;
@@ -102,8 +98,8 @@ describe('GPU pool client against a protocol server', () => {
   before(async () => {
     fx = await tinyFixture({ seed: 29 });
     dir = await fx.pkg('tiny');
-    local = await openLocalModel(dir);
-    codec = await openLocalCodec(dir, local.manifest);
+    local = await openModel(dir);
+    codec = modelCodec(local);
     pool = await startPool();
     second = await startPool();
     want = (await generate(local.runner, prompt(), OPTIONS)).tokens;
@@ -533,6 +529,7 @@ describe('GPU pool client against a protocol server', () => {
       model: 'llada',
       prompt: prompt(),
       stream: true,
+      skip_special_tokens: false,
       max_tokens: 24,
       temperature: 0,
     });
@@ -540,5 +537,35 @@ describe('GPU pool client against a protocol server', () => {
       collect(model.decode(prompt(), { ...plain, steps: 4 })),
       (e: unknown) => e instanceof ApiError && e.status === 400,
     );
+  });
+
+  test('response_format: the openai kind passes it through; the unmask kind refuses it before any request', async () => {
+    const spec = { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' } } };
+    const constraint = {
+      spec,
+      start: () => {
+        throw new Error('a pool member never runs the grammar here');
+      },
+    };
+    const openai = await createPoolEngine({
+      kind: 'openai',
+      id: 'llada',
+      upstreamModel: 'llada',
+      members: new PoolMembers({ urls: [pool.url] }),
+      secret: SECRET,
+      retry: FAST,
+      model: async () => ({ codec, info: local.runner.info }),
+    }).open();
+    await collect(openai.decode(prompt(), { maxTokens: 8, constraint }));
+    const req = pool.received.filter((r) => r.path === '/v1/completions').at(-1)!;
+    assert.deepEqual((req.body as { response_format?: unknown }).response_format, spec);
+    const { engine } = engineFor([pool.url]);
+    const unmask = await engine.open();
+    const before = pool.generates().length;
+    await assert.rejects(
+      collect(unmask.decode(prompt(), { maxTokens: 8, constraint })),
+      (e: unknown) => e instanceof ApiError && e.status === 400 && e.param === 'response_format',
+    );
+    assert.equal(pool.generates().length, before);
   });
 });

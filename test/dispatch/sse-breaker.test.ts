@@ -251,6 +251,7 @@ describe('wire mapping', () => {
         model: 'm',
         prompt: [1, 2],
         stream: true,
+        skip_special_tokens: false,
         max_tokens: 8,
         temperature: 0.7,
         top_p: 0.9,

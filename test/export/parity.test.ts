@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openCheckpoint } from '../../backends/node/export/checkpoint.ts';
-import { openLocalModel, type Runtime } from '../../backends/node/local-package.ts';
+import { openModel, type Runtime } from '../../backends/node/open-model.ts';
 import { blockCausalVisibility } from '../../src/decode/visibility.ts';
 import { loadReferenceModel, referenceForward } from '../oracle/reference-forward.ts';
 import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
@@ -89,7 +89,7 @@ for (const cfg of CONFIGS) {
         const ckpt = await openCheckpoint(fx.checkpoint);
         const ref = await loadReferenceModel(ckpt);
         await ckpt.close();
-        const { runner } = await openLocalModel(pkg, { runtime });
+        const { runner } = await openModel(pkg, { runtime });
         const block = 4;
         const ids = randomIds(11, ref.dims.vocab, 7);
         const want = referenceForward(ref, {
@@ -110,7 +110,7 @@ describe('block-causal graph semantics (node)', () => {
   let runner: BlockRunner;
   before(async () => {
     fx = await tinyFixture({ seed: 5 });
-    runner = (await openLocalModel(await fx.pkg('fp32'))).runner;
+    runner = (await openModel(await fx.pkg('fp32'))).runner;
   });
   after(() => fx.cleanup());
 

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { openLocalModel, readLocalManifest } from '../../backends/node/local-package.ts';
+import { openModel } from '../../backends/node/open-model.ts';
+import { readLocalManifest } from '../../backends/node/stores/disk-package.ts';
 import { blockCausalVisibility } from '../../src/decode/visibility.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
 import { maxAbsDiff, randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
@@ -39,7 +40,7 @@ describe('quantized packages', () => {
   let ids: number[];
   before(async () => {
     fx = await tinyFixture({ seed: 21 });
-    const { runner } = await openLocalModel(await fx.pkg('fp32'));
+    const { runner } = await openModel(await fx.pkg('fp32'));
     ids = randomIds(10, runner.info.vocabSize, 3);
     fp32 = await logits(runner, ids);
   });
@@ -48,8 +49,8 @@ describe('quantized packages', () => {
   for (const v of VARIANTS) {
     test(`${v.name}: node = wasm, close to fp32, manifest describes it`, async () => {
       const dir = await fx.pkg(v.name, v.opts);
-      const node = await logits((await openLocalModel(dir, { runtime: 'node' })).runner, ids);
-      const wasm = await logits((await openLocalModel(dir, { runtime: 'wasm' })).runner, ids);
+      const node = await logits((await openModel(dir, { runtime: 'node' })).runner, ids);
+      const wasm = await logits((await openModel(dir, { runtime: 'wasm' })).runner, ids);
       assert.ok(maxAbsDiff(node, wasm) <= 1e-4, `node vs wasm ${maxAbsDiff(node, wasm)}`);
       const err = maxAbsDiff(node, fp32);
       assert.ok(err > 0 && err <= v.tol, `max |Δlogits| vs fp32 = ${err}`);
@@ -80,7 +81,7 @@ describe('quantized packages', () => {
     assert.deepEqual(m.graph.external_data, ['model.onnx.data']);
     assert.ok(m.files.some((f) => f.path === 'model.onnx.data' && f.role === 'weights'));
     for (const runtime of ['node', 'wasm'] as const) {
-      const got = await logits((await openLocalModel(dir, { runtime })).runner, ids);
+      const got = await logits((await openModel(dir, { runtime })).runner, ids);
       assert.ok(maxAbsDiff(got, fp32) <= 1e-4, runtime);
     }
   });

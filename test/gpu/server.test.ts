@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate, type DecodeResult } from '../../src/decode/index.ts';
 import type { BlockRunner } from '../../src/decode/runner.ts';
-import { openLocalModel } from '../../backends/node/local-package.ts';
+import { openModel } from '../../backends/node/open-model.ts';
 import {
   MODEL_PATH,
   type GenerateRequest,
@@ -89,7 +89,7 @@ describe('GPU server (CPU provider, tiny model)', () => {
     fx = await tinyFixture({ seed: 9 });
     const dir = await fx.pkg('fp32', { name: MODEL });
     const started = spawnServer({ model: dir, args: ['--max-batch', '16', '--max-queue', '8'] });
-    runner = (await openLocalModel(dir, { runtime: 'node' })).runner;
+    runner = (await openModel(dir, { runtime: 'node' })).runner;
     vocab = runner.info.vocabSize;
     server = await started;
   });

@@ -7,16 +7,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { GrammarService } from '../../src/grammar/index.ts';
+import { nodeXGrammar } from '../../backends/node/xgrammar-node.ts';
+import { SCHEMAS, schemaValidator } from '../fixtures/schemas.ts';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { generate } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import type { TextCodec } from '../../src/model/text-codec.ts';
 
@@ -52,7 +51,8 @@ function serveApi(args: string[], env: Record<string, string> = {}): Promise<Run
 }
 
 function stop(r: Running | undefined): Promise<number | null> {
-  if (!r || r.child.exitCode !== null) return Promise.resolve(r?.child.exitCode ?? null);
+  if (!r || r.child.exitCode !== null || r.child.signalCode !== null)
+    return Promise.resolve(r?.child.exitCode ?? null);
   return new Promise((resolve) => {
     r.child.once('exit', (code) => resolve(code));
     r.child.kill('SIGTERM');
@@ -84,7 +84,7 @@ describe('the API on Node (serve:api)', () => {
   let pkg: string;
   let data: string;
   let server: Running | undefined;
-  let node: LocalModel;
+  let node: OpenedModel;
   let codec: TextCodec;
   let modelId: string;
 
@@ -103,8 +103,8 @@ describe('the API on Node (serve:api)', () => {
     fx = await tinyFixture({ seed: 31 });
     pkg = await fx.pkg('fp32');
     data = await mkdtemp(join(tmpdir(), 'unmask-node-api-'));
-    node = await openLocalModel(pkg);
-    codec = await openLocalCodec(pkg, node.manifest);
+    node = await openModel(pkg);
+    codec = modelCodec(node);
     modelId = node.manifest.name;
     server = await serveApi(['--model', pkg, '--data', data, '--threads', '1']);
   });
@@ -160,8 +160,10 @@ describe('the API on Node (serve:api)', () => {
         headers: bad ? { authorization: `Bearer ${bad}` } : {},
       });
       assert.equal(res.status, 401);
-      const body = (await res.json()) as { error: { type: string } };
-      assert.equal(body.error.type, 'authentication_error');
+      const body = (await res.json()) as { error: { type: string; code: string } };
+      // OpenAI's envelope for a bad key: invalid_request_error, the code says which.
+      assert.equal(body.error.type, 'invalid_request_error');
+      assert.equal(body.error.code, bad ? 'invalid_api_key' : 'missing_api_key');
     }
   });
 
@@ -189,6 +191,35 @@ describe('the API on Node (serve:api)', () => {
       headers: { authorization: 'Bearer wrong' },
     });
     assert.equal(refused.status, 401);
+  });
+
+  test("response_format json_schema: the served output is the local loop's under the same grammar, and validates", async () => {
+    const t = await admin('/admin/tenants', { name: 'structured' });
+    const key = (await admin(`/admin/tenants/${t.body.id}/keys`, {})).body.key as string;
+    const schema = SCHEMAS.flags;
+    const response_format = {
+      type: 'json_schema' as const,
+      json_schema: { name: 'flags', schema, strict: true },
+    };
+    const messages = [{ role: 'user' as const, content: 'flags please' }];
+    const grammar = new GrammarService({ runtime: nodeXGrammar });
+    const constraint = await grammar.constraintFor(response_format, {
+      codec,
+      info: node.runner.info,
+    });
+    const want = await generate(node.runner, codec.encode(codec.applyChatTemplate(messages)), {
+      maxTokens: 96,
+      constraint: constraint!,
+    });
+    const got = await clientFor(key).chat.completions.create({
+      model: modelId,
+      messages,
+      max_tokens: 96,
+      response_format,
+    });
+    assert.equal(got.choices[0].message.content, codec.decode(want.tokens));
+    if (got.choices[0].finish_reason === 'stop')
+      assert.equal(schemaValidator()(schema, JSON.parse(got.choices[0].message.content!)), null);
   });
 
   test('per-tenant rpm: the third request in a minute is a 429 with Retry-After; another tenant is unaffected', async () => {
@@ -258,6 +289,137 @@ describe('the API on Node (serve:api)', () => {
       !text.includes(key) && !text.includes('tenant-name-not-a-label'),
       'no keys or tenant names in metrics',
     );
+  });
+
+  test('a dropped stream is charged what was computed (499) and frees its slot; a client leaving a non-streaming request is a 499, never a logged 500', async () => {
+    const t = await admin('/admin/tenants', { name: 'dropper', max_concurrent: 1 });
+    const key = (await admin(`/admin/tenants/${t.body.id}/keys`, {})).body.key as string;
+    const post = (path: string, body: unknown, signal?: AbortSignal) =>
+      fetch(`${server!.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal,
+      });
+    const usage = async () =>
+      (await (
+        await fetch(`${server!.url}/v1/usage`, { headers: { authorization: `Bearer ${key}` } })
+      ).json()) as { requests: number; completionTokens: number };
+    const controller = new AbortController();
+    const res = await post(
+      '/v1/completions',
+      { model: modelId, prompt: [4, 5, 6], max_tokens: 900, threshold: 1, stream: true },
+      controller.signal,
+    );
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!/"text":"[^"]+"/.test(text)) {
+      const { done, value } = await reader.read();
+      assert.ok(!done, `the stream ended before any text: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    await new Promise((r) => setTimeout(r, 100));
+    const dropped = await usage();
+    assert.equal(dropped.requests, 1);
+    assert.ok(
+      dropped.completionTokens > 0 && dropped.completionTokens < 900,
+      `a dropped stream was charged ${dropped.completionTokens}`,
+    );
+    assert.equal(
+      (await post('/v1/completions', { model: modelId, prompt: [4], max_tokens: 2 })).status,
+      200,
+    );
+
+    const leaving = new AbortController();
+    const pending = post(
+      '/v1/completions',
+      { model: modelId, prompt: [4, 5, 6], max_tokens: 900, threshold: 1 },
+      leaving.signal,
+    ).catch(() => null);
+    await new Promise((r) => setTimeout(r, 150));
+    leaving.abort();
+    await pending;
+    await new Promise((r) => setTimeout(r, 100));
+    const after = await usage();
+    assert.equal(after.requests, 3);
+    assert.ok(after.completionTokens - dropped.completionTokens - 2 < 900, 'the work stopped');
+    const metrics = await (
+      await fetch(`${server!.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    ).text();
+    assert.match(
+      metrics,
+      /unmask_api_requests_total\{route="\/v1\/completions",status="499"\} [1-9]/,
+    );
+    assert.doesNotMatch(metrics, /status="500"/);
+    assert.doesNotMatch(server!.stderr(), /serve-api: error/);
+  });
+
+  test('kill -9 under load loses no usage record of a request that was answered; tenants survive', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'unmask-node-kill-'));
+    let victim: Running | undefined;
+    try {
+      victim = await serveApi(['--model', pkg, '--data', dir, '--threads', '1']);
+      const url = victim.url;
+      const call = (path: string, body: unknown, auth = `Bearer ${ADMIN}`) =>
+        fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const tenant = (await (await call('/admin/tenants', { name: 'load' })).json()) as {
+        id: string;
+      };
+      const { key } = (await (await call(`/admin/tenants/${tenant.id}/keys`, {})).json()) as {
+        key: string;
+      };
+      const answered: string[] = [];
+      let stopping = false;
+      const worker = async () => {
+        while (!stopping) {
+          try {
+            const res = await call(
+              '/v1/completions',
+              { model: modelId, prompt: [4, 5, 6], max_tokens: 4, steps: 1 },
+              `Bearer ${key}`,
+            );
+            const id = res.headers.get('x-request-id');
+            await res.json(); // the whole answer arrived
+            if (res.status === 200 && id) answered.push(id);
+          } catch {
+            return; // the server is gone
+          }
+        }
+      };
+      const workers = Array.from({ length: 8 }, worker);
+      // Kill it mid-load, once a good number of requests have been answered.
+      for (let waited = 0; answered.length < 60 && waited < 20_000; waited += 50)
+        await new Promise((r) => setTimeout(r, 50));
+      const exited = new Promise((resolve) => victim!.child.once('exit', resolve));
+      victim.child.kill('SIGKILL');
+      stopping = true;
+      await Promise.all([...workers, exited]);
+      const recorded = new Set(
+        (await readFile(join(dir, 'usage.jsonl'), 'utf8'))
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => (JSON.parse(line) as { requestId: string }).requestId),
+      );
+      const lost = answered.filter((id) => !recorded.has(id)).length;
+      t.diagnostic(
+        `kill -9 after ${answered.length} answered requests: ${lost} usage records lost (${recorded.size} on disk, in-flight ones included)`,
+      );
+      assert.ok(answered.length >= 60, `only ${answered.length} requests answered under load`);
+      assert.equal(lost, 0, `${lost} of ${answered.length} answered requests have no usage record`);
+      victim = await serveApi(['--model', pkg, '--data', dir, '--threads', '1']);
+      const summary = (await (
+        await fetch(`${victim.url}/v1/usage`, { headers: { authorization: `Bearer ${key}` } })
+      ).json()) as { requests: number };
+      assert.ok(summary.requests >= answered.length, 'the key and its usage survived');
+    } finally {
+      await stop(victim);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('keys, usage and budgets survive a restart; SIGTERM exits 0', async () => {

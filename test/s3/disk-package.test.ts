@@ -2,7 +2,7 @@
  * Packages on disk for onnxruntime-node (backends/node/stores/disk-package.ts) through a real S3 server (s3rver):
  * ranged downloads written at their offsets, verified by a streamed sha256, linked under their package paths with
  * external data next to the graph; the second load downloads nothing; corrupt or truncated objects never enter the
- * cache; a local directory is verified in place. loadModel over it gives the in-memory loader's tokens.
+ * cache; a local directory is verified in place. openModel over it gives the local package's tokens.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,12 +14,15 @@ import { generate } from '../../src/decode/index.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
 import { ModelLoadError, type BlobStore } from '../../src/model/store.ts';
 import { DiskCache } from '../../backends/node/stores/disk-cache.ts';
-import { diskPackage, sha256File } from '../../backends/node/stores/disk-package.ts';
+import {
+  diskPackage,
+  readLocalManifest,
+  sha256File,
+} from '../../backends/node/stores/disk-package.ts';
 import { FsStore } from '../../backends/node/stores/fs-store.ts';
 import { createS3Client } from '../../backends/node/stores/s3-client.ts';
 import { S3SdkStore } from '../../backends/node/stores/s3-sdk-store.ts';
-import { loadModel } from '../../backends/node/load-model.ts';
-import { openLocalModel, readLocalManifest } from '../../backends/node/local-package.ts';
+import { openModel } from '../../backends/node/open-model.ts';
 import { publishPackage } from '../../backends/node/publish/publish-package.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import { S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from '../fixtures/s3rver.ts';
@@ -139,6 +142,18 @@ describe('model packages on disk (ranged downloads into the disk cache)', () => 
     assert.equal(await sha256File(join(pkg.dir, weightsPath)), sha);
   });
 
+  test("a package in use keeps its cache files through another load's eviction until released", async () => {
+    // maxBytes 1: every eviction wants every file gone.
+    const cache = new DiskCache({ dir: await cacheDir(), maxBytes: 1 });
+    const pkg = await diskPackage(store('tiny'), { cache, ...FAST });
+    await cache.evict(); // what a second package loading into this cache does when it finishes
+    const names = new Set((await cache.entries()).map((e) => e.sha256));
+    for (const f of manifest.files) assert.ok(names.has(f.sha256), `${f.path} was evicted in use`);
+    await pkg.release();
+    await cache.evict();
+    assert.deepEqual(await cache.entries(), []);
+  });
+
   test('a local directory is verified in place; a damaged local file is refused', async () => {
     const pkg = await diskPackage(new FsStore(dir));
     assert.equal(pkg.dir, dir);
@@ -153,31 +168,26 @@ describe('model packages on disk (ranged downloads into the disk cache)', () => 
     );
   });
 
-  test("loadModel(s3://…) runs the session from disk and generates the in-memory loader's tokens", async () => {
+  test("openModel(s3://…) runs the session from disk and generates the local package's tokens", async () => {
     const env = { ...s3.env, UNMASK_CACHE_DIR: await cacheDir() };
-    const saved = { ...process.env };
-    Object.assign(process.env, env);
-    try {
-      const model = await loadModel({
-        location: `s3://${s3.bucket}/tiny`,
-        providers: ['cpu'],
-        threads: 1,
-      });
-      assert.deepEqual(
-        [...model.files.keys()].sort(),
-        [manifest.tokenizer.file, manifest.tokenizer.config_file].sort(),
-        'only the tokenizer is held in memory',
-      );
-      const local = await openLocalModel(dir);
-      const prompt = randomIds(11, local.runner.info.vocabSize - 8, 4);
-      const want = await generate(local.runner, prompt, { maxTokens: 24, threshold: 0.8 });
-      const got = await generate(model.runner, prompt, { maxTokens: 24, threshold: 0.8 });
-      assert.deepEqual(got.tokens, want.tokens);
-      await model.session.release();
-    } finally {
-      for (const k of Object.keys(env))
-        if (saved[k] === undefined) delete process.env[k];
-        else process.env[k] = saved[k];
-    }
+    const model = await openModel(`s3://${s3.bucket}/tiny`, {
+      env,
+      providers: ['cpu'],
+      threads: 1,
+    });
+    assert.equal(model.provider, 'cpu');
+    assert.ok(model.dir.startsWith(env.UNMASK_CACHE_DIR), model.dir);
+    assert.deepEqual(
+      [...model.files.keys()].sort(),
+      [manifest.tokenizer.file, manifest.tokenizer.config_file].sort(),
+      'only the tokenizer is held in memory',
+    );
+    const local = await openModel(dir);
+    assert.equal(local.dir, dir, 'a local package is used in place');
+    const prompt = randomIds(11, local.runner.info.vocabSize - 8, 4);
+    const want = await generate(local.runner, prompt, { maxTokens: 24, threshold: 0.8 });
+    const got = await generate(model.runner, prompt, { maxTokens: 24, threshold: 0.8 });
+    assert.deepEqual(got.tokens, want.tokens);
+    await Promise.all([model.session.release(), local.session.release()]);
   });
 });

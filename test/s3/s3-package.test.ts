@@ -17,12 +17,11 @@ import { S3FetchStore } from '../../src/model/stores/s3-fetch-store.ts';
 import { DiskCache } from '../../backends/node/stores/disk-cache.ts';
 import { createS3Client } from '../../backends/node/stores/s3-client.ts';
 import { S3SdkStore } from '../../backends/node/stores/s3-sdk-store.ts';
-import {
-  modelFromPackage,
-  openLocalModel,
-  openModel,
-  readLocalManifest,
-} from '../../backends/node/local-package.ts';
+import { openModel } from '../../backends/node/open-model.ts';
+import { wasmOrt } from '../../backends/node/node-ort.ts';
+import { createSession } from '../../src/ort/create-session.ts';
+import { SessionRunner } from '../../src/ort/session-runner.ts';
+import { readLocalManifest } from '../../backends/node/stores/disk-package.ts';
 import { publishPackage } from '../../backends/node/publish/publish-package.ts';
 import { randomIds, tinyFixture, type Fixture } from '../fixtures/export.ts';
 import { S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from '../fixtures/s3rver.ts';
@@ -129,16 +128,23 @@ describe('model packages in S3 (s3rver)', () => {
     }
   });
 
-  test('openModel(s3://…) and a session over the aws4fetch load generate the local tokens; the disk cache fills', async () => {
+  test('openModel(s3://…) and the Worker session over the aws4fetch load generate the local tokens; the disk cache fills', async () => {
     const cache = new DiskCache({ dir: join(fx.root, 'cache') });
     const remote = await openModel('s3://models/tiny/v1', { env: s3.env, cache });
-    const viaFetch = await modelFromPackage(await loadPackage(fetchStore('tiny/v1'), FAST));
-    const local = await openLocalModel(dir);
+    // The Worker's path: the in-memory loader over aws4fetch, then an onnxruntime-web session from the bytes.
+    const fetched = await loadPackage(fetchStore('tiny/v1'), FAST);
+    const { ort } = await wasmOrt();
+    const viaFetch = new SessionRunner({
+      ort,
+      session: await createSession(ort, fetched),
+      manifest: fetched.manifest,
+    });
+    const local = await openModel(dir);
     const ids = randomIds(7, manifest.tokens.vocab_size - 8, 11);
     const opts = { maxTokens: 24, blockLength: 8, threshold: 0.7 };
     const expected = (await generate(local.runner, ids, opts)).tokens;
     assert.deepEqual((await generate(remote.runner, ids, opts)).tokens, expected);
-    assert.deepEqual((await generate(viaFetch.runner, ids, opts)).tokens, expected);
+    assert.deepEqual((await generate(viaFetch, ids, opts)).tokens, expected);
     assert.deepEqual(
       (await cache.entries()).map((e) => e.sha256).sort(),
       manifest.files.map((f) => f.sha256).sort(),

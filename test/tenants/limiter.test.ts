@@ -45,6 +45,12 @@ function limiterOf(w: WorkerHarness, tenantId: string) {
           body: { tenant_id: tenantId, reserved, count },
         })
       ).body,
+    reserveMany: async (reserved: number, count: number) =>
+      (
+        await w.json<{ ok: boolean }[]>('/test/reserve-many', {
+          body: { tenant_id: tenantId, reserved, count },
+        })
+      ).body,
     release: (leaseId: string, used: number) =>
       w.json('/test/release', { body: { tenant_id: tenantId, lease_id: leaseId, used } }),
   };
@@ -104,6 +110,17 @@ describe('TenantLimiter Durable Object (workerd)', () => {
     assert.ok(second.ok);
     const remaining = Number(second.headers['x-ratelimit-remaining-tokens']);
     assert.ok(remaining >= 39_000 && remaining <= 45_000, `remaining ${remaining}`); // 39 000 + the refill since
+  });
+
+  test('reserve after admission is exact under concurrency: the tpm bucket and the budget are never overrun', async () => {
+    const tpm = limiterOf(w, await newTenant(w, { tpm: 1000 }));
+    const byTpm = await tpm.reserveMany(300, 12);
+    assert.equal(byTpm.filter((r) => r.ok).length, 3, 'three reservations of 300 fit 1000');
+    const budget = limiterOf(w, await newTenant(w, { budget_tokens: 1000, budget_period: 'day' }));
+    const byBudget = await budget.reserveMany(150, 12);
+    assert.equal(byBudget.filter((r) => r.ok).length, 6, 'six reservations of 150 fit 1000');
+    const never = await limiterOf(w, await newTenant(w, { tpm: 100 })).reserveMany(101, 1);
+    assert.equal(never[0].ok, false);
   });
 
   test('concurrency: the limit holds, release frees a slot, an abandoned lease expires', async () => {

@@ -5,13 +5,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { generate } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import {
   buildWorker,
   seedPackage,
@@ -28,7 +25,7 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
   let fx: Fixture;
   let built: BuiltWorker;
   let worker: RunningWorker;
-  let node: LocalModel;
+  let node: OpenedModel;
   let codec: TextCodec;
 
   const admin = async (path: string, body?: unknown, method = body ? 'POST' : 'GET') => {
@@ -68,8 +65,8 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     const dir = await fx.pkg('fp32');
     worker = await startWorker(built, { edgeModel: MODEL });
     await seedPackage(worker, dir);
-    node = await openLocalModel(dir);
-    codec = await openLocalCodec(dir, node.manifest);
+    node = await openModel(dir);
+    codec = modelCodec(node);
   });
   after(async () => {
     await worker?.dispose();
@@ -140,8 +137,8 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     await clientFor(a.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 });
     await expectStatus(
       clientFor(b.key).completions.create({ model: MODEL, prompt: [5, 6, 7], max_tokens: 4 }),
-      403,
-      'model_not_allowed',
+      404,
+      'model_not_found',
     );
     assert.deepEqual(
       (await clientFor(b.key).models.list()).data.map((m) => m.id),
@@ -230,6 +227,99 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     await new Promise((r) => setTimeout(r, 100));
     const after = await cc.completions.create({ model: MODEL, prompt: [4, 5], max_tokens: 2 });
     assert.equal(after.choices.length, 1);
+  });
+
+  /** Real HTTP to workerd's socket (Node's fetch), so a client can hang up as a real one does. */
+  const socketFetch = (path: string, key: string, body: unknown, signal?: AbortSignal) =>
+    fetch(new URL(path, worker.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal,
+    });
+  const usageOf = async (key: string) =>
+    (await (
+      await worker.fetch('/v1/usage', { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as { requests: number; completionTokens: number };
+  const waitFor = async (check: () => Promise<boolean>, ms = 5000) => {
+    const until = Date.now() + ms;
+    while (!(await check()) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  test('a dropped stream frees its concurrency slot at once and is charged what was computed', async () => {
+    const t = await tenantWithKey({ name: 'drop', max_concurrent: 1 });
+    const controller = new AbortController();
+    const res = await socketFetch(
+      '/v1/chat/completions',
+      t.key,
+      {
+        model: MODEL,
+        messages: [{ role: 'user', content: 'drop me' }],
+        max_tokens: 900,
+        threshold: 1,
+        stream: true,
+      },
+      controller.signal,
+    );
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!/"content":"[^"]+"/.test(text)) {
+      const { done, value } = await reader.read();
+      assert.ok(!done, `the stream ended before any text: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    await waitFor(async () => (await usageOf(t.key)).requests === 1);
+    const usage = await usageOf(t.key);
+    assert.equal(usage.requests, 1, 'the dropped stream has its usage record');
+    assert.ok(
+      usage.completionTokens > 0 && usage.completionTokens < 900,
+      `charged ${usage.completionTokens}`,
+    );
+    const next = await clientFor(t.key).completions.create({
+      model: MODEL,
+      prompt: [4, 5],
+      max_tokens: 2,
+    });
+    assert.equal(next.choices.length, 1, 'the slot was released (max_concurrent 1)');
+  });
+
+  test('a client that leaves a non-streaming request stops the work; it is charged what was computed', async () => {
+    const t = await tenantWithKey({ name: 'leave' });
+    // A raw socket reset: workerd notices a reset at once (a half-close only when it next writes).
+    const body = JSON.stringify({ model: MODEL, prompt: [4, 5, 6], max_tokens: 900, threshold: 1 });
+    const socket = connect(Number(worker.url.port), worker.url.hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST /v1/completions HTTP/1.1\r\nhost: worker\r\nauthorization: Bearer ${t.key}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await new Promise((r) => setTimeout(r, 150));
+    socket.resetAndDestroy();
+    await waitFor(async () => (await usageOf(t.key)).requests === 1);
+    const usage = await usageOf(t.key);
+    assert.equal(usage.requests, 1);
+    assert.ok(
+      usage.completionTokens > 0 && usage.completionTokens < 900,
+      `charged ${usage.completionTokens} (the whole request would be 900)`,
+    );
+  });
+
+  test('a 12 MB body sent with fetch gets the documented 413 every time, never a reset', async () => {
+    const { key } = await tenantWithKey({ name: 'big' });
+    const body = {
+      model: MODEL,
+      messages: [{ role: 'user', content: 'x'.repeat(12 << 20) }],
+    };
+    for (let i = 0; i < 4; i++) {
+      const res = await socketFetch('/v1/chat/completions', key, body);
+      assert.equal(res.status, 413);
+      assert.equal(
+        ((await res.json()) as { error: { code: string } }).error.code,
+        'request_too_large',
+      );
+    }
   });
 
   test('CORS preflight from a browser origin is answered in workerd before authentication', async () => {

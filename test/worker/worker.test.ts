@@ -10,11 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AwsClient } from 'aws4fetch';
 import { generate, type DecodeOptions } from '../../src/decode/index.ts';
-import {
-  openLocalCodec,
-  openLocalModel,
-  type LocalModel,
-} from '../../backends/node/local-package.ts';
+import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import {
   buildWorker,
   seedPackage,
@@ -40,7 +36,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
   let dir: string;
   let built: BuiltWorker;
   let worker: RunningWorker;
-  let node: LocalModel;
+  let node: OpenedModel;
   let prompt: number[];
 
   before(async () => {
@@ -48,7 +44,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     dir = await fx.pkg('fp32');
     [worker, node] = await Promise.all([
       startWorker(built, { edgeModel: 'tiny-edge' }),
-      openLocalModel(dir, { runtime: 'node' }),
+      openModel(dir, { runtime: 'node' }),
     ]);
     prompt = randomIds(9, node.runner.info.vocabSize - 8, 5);
   });
@@ -77,22 +73,30 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     return got;
   }
 
-  test('health before any load: not loaded', async () => {
+  test('health before any load: not loaded, and the public health names no package location', async () => {
     const { status, body } = await worker.get('/health');
     assert.equal(status, 200);
+    assert.equal(body.status, 'idle');
     assert.equal(body.loaded, false);
     assert.equal(body.state, 'idle');
     assert.equal(body.model, 'tiny-edge');
-    assert.equal(body.source, 'r2://MODELS/pkg');
+    assert.equal(body.source, undefined);
   });
 
-  test('a load that fails (empty bucket) → 503; health reports it; the next request retries', async () => {
+  test('a load that fails (empty bucket) → 503 everywhere; details only for the operator; the next request retries', async () => {
     const res = await worker.post('/internal/generate', { prompt_ids: prompt, max_tokens: 8 });
     assert.equal(res.status, 503);
     assert.deepEqual(Object.keys(res.body.error as object).sort(), ERROR_KEYS);
+    assert.doesNotMatch(JSON.stringify(res.body), /r2:|manifest/);
     const health = await worker.get('/health');
-    assert.equal(health.body.state, 'failed');
-    assert.match(String(health.body.error), /manifest\.json/);
+    assert.equal(health.status, 503, 'never "ok" while the model failed');
+    assert.equal(health.body.status, 'failed');
+    assert.equal(health.body.error, undefined);
+    assert.doesNotMatch(JSON.stringify(health.body), /r2:|manifest/);
+    const operator = await worker.get('/internal/health'); // admin token: retries the load, then reports
+    assert.equal(operator.status, 503);
+    assert.equal(operator.body.source, 'r2://MODELS/pkg');
+    assert.match(String(operator.body.error), /manifest\.json/);
     await seedPackage(worker, dir);
   });
 
@@ -145,7 +149,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
   });
 
   test('text prompt through the chat template: same ids and tokens as Node', async () => {
-    const codec = await openLocalCodec(dir, node.manifest);
+    const codec = modelCodec(node);
     const ids = codec.encode(codec.applyChatTemplate([{ role: 'user', content: 'hello edge' }]));
     const r = await compare(
       { prompt: 'hello edge', chat: true, max_tokens: 16, mode: 'reference' },
@@ -156,7 +160,9 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
   });
 
   test('health after load: ready, package and heap reported', async () => {
-    const { body } = await worker.get('/health');
+    const { status, body } = await worker.get('/health');
+    assert.equal(status, 200);
+    assert.equal(body.status, 'ok');
     assert.equal(body.loaded, true);
     assert.equal(body.state, 'ready');
     assert.equal(body.package, node.manifest.name);
@@ -195,7 +201,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
     }
     const missing = await worker.get('/nope');
     assert.equal(missing.status, 404);
-    assert.equal((missing.body.error as Record<string, unknown>).type, 'not_found_error');
+    assert.equal((missing.body.error as Record<string, unknown>).type, 'invalid_request_error');
   });
 
   test('S3 source (MODEL_SOURCE=s3, s3rver, SigV4 keys as bindings): same greedy tokens', async () => {
@@ -228,7 +234,7 @@ describe('Worker in workerd (Miniflare; R2 and S3 model sources)', () => {
       assert.equal(res.status, 200, JSON.stringify(res.body));
       const want = await generate(node.runner, prompt, { maxTokens: 24, blockLength: 8 });
       assert.deepEqual(res.body.tokens, want.tokens);
-      assert.equal((await s3Worker.get('/health')).body.source, 's3://edge-models/tiny');
+      assert.equal((await s3Worker.get('/internal/health')).body.source, 's3://edge-models/tiny');
     } finally {
       await s3Worker.dispose();
       await s3.stop();

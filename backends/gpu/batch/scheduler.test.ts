@@ -7,7 +7,7 @@ import {
   type DecodeResult,
 } from '../../../src/decode/index.ts';
 import type { BlockRunner } from '../../../src/decode/runner.ts';
-import { openLocalModel } from '../../node/local-package.ts';
+import { openModel } from '../../node/open-model.ts';
 import { randomIds, tinyFixture, type Fixture } from '../../../test/fixtures/export.ts';
 import { BatchScheduler, type ForwardStats } from './scheduler.ts';
 
@@ -44,7 +44,7 @@ describe('BatchScheduler on the tiny model', () => {
 
   before(async () => {
     fx = await tinyFixture({ seed: 9 });
-    const m = await openLocalModel(await fx.pkg('fp32'), { runtime: 'node' });
+    const m = await openModel(await fx.pkg('fp32'), { runtime: 'node' });
     runner = m.runner;
     geometry = {
       layers: m.manifest.graph.layers,

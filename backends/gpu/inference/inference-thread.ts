@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PrefixCache, decode } from '../../../src/decode/index.ts';
 import type { BlockRunner } from '../../../src/decode/runner.ts';
 import { BatchScheduler } from '../batch/scheduler.ts';
-import { loadModel } from '../../node/load-model.ts';
+import { openModel } from '../../node/open-model.ts';
 import type {
   FromWorker,
   ToWorker,
@@ -72,7 +72,7 @@ async function runSequence(
 
 async function main(config: WorkerConfig): Promise<void> {
   const log = (line: string) => post({ type: 'log', line });
-  const model = await loadModel({ ...config, log });
+  const model = await openModel(config.location, { ...config, log });
   const warmMs = await warm(model.runner);
   const { graph } = model.manifest;
   const scheduler = new BatchScheduler({

@@ -2,7 +2,8 @@
 import type { DecodeEvent } from '../../../src/decode/index.ts';
 import type { RunnerInfo } from '../../../src/decode/runner.ts';
 import type { ForwardStats } from '../batch/scheduler.ts';
-import type { Provider } from '../../node/load-model.ts';
+import type { Provider } from '../../node/open-model.ts';
+import type { ExecutionProvider } from '../../../src/ort/session-options.ts';
 
 export interface WorkerConfig {
   location: string;
@@ -36,7 +37,7 @@ export interface ReadyMessage {
   type: 'ready';
   modelName: string;
   info: RunnerInfo;
-  provider: Provider;
+  provider: ExecutionProvider;
   /** tokenizer.json and tokenizer_config.json as text. */
   tokenizer: string;
   tokenizerConfig: string;

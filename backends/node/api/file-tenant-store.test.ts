@@ -1,6 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -121,4 +122,42 @@ test('a usage line cut short by a crash is skipped with a warning; a damaged ten
   );
   await writeFile(join(dir, TENANTS_FILE), '{not json');
   await assert.rejects(openFileTenantStore({ dir }), /tenants\.json is not valid JSON/);
+});
+
+test('a usage record is in usage.jsonl as soon as it is recorded (before any await): a crash cannot lose it', async () => {
+  const dir = await freshDir();
+  const store = await openFileTenantStore({ dir });
+  const record = (requestId: string) => ({
+    tenantId: 'ten_a',
+    keyId: 'k',
+    requestId,
+    model: 'm',
+    backend: 'b',
+    promptTokens: 3,
+    completionTokens: 4,
+    status: 200,
+    durationMs: 1,
+    at: Date.now(),
+  });
+  for (let i = 0; i < 50; i++) {
+    const pending = store.recordUsage(record(`r${i}`));
+    // Read back synchronously, with the recording promise not yet awaited.
+    const lines = readFileSync(join(dir, USAGE_FILE), 'utf8').trim().split('\n');
+    assert.equal(lines.length, i + 1);
+    assert.equal(JSON.parse(lines[i]).requestId, `r${i}`);
+    await pending;
+  }
+  store.close();
+});
+
+test('temp files left by a crash in the middle of a tenants write are removed at start', async () => {
+  const dir = await freshDir();
+  await writeFile(join(dir, `${TENANTS_FILE}.4242.tmp`), '{"half":');
+  await writeFile(join(dir, `${TENANTS_FILE}.7.tmp`), '');
+  await writeFile(join(dir, 'unrelated.tmp'), 'keep');
+  const warnings: string[] = [];
+  const store = await openFileTenantStore({ dir, log: (l) => warnings.push(l) });
+  assert.deepEqual((await readdir(dir)).sort(), ['unrelated.tmp', USAGE_FILE].sort());
+  assert.match(warnings.join('\n'), /removed 2 temp file/);
+  store.close();
 });

@@ -1,11 +1,13 @@
 /**
  * Tenants, keys and usage of the Node server, kept in a directory: `tenants.json` (tenants and key hashes,
- * rewritten atomically on every admin change) and `usage.jsonl` (one usage record per line, appended). Both are
- * read back at start, so keys, limits, usage summaries and budgets survive a restart. One server process per
- * directory: several replicas need a shared store (deploy on Workers, where D1 and Durable Objects are that store).
+ * rewritten atomically on every admin change) and `usage.jsonl` (one usage record per line, appended before the
+ * request's final byte: see usage-log.ts). Both are read back at start, so keys, limits, usage summaries and
+ * budgets survive a restart, kill -9 included; temp files a crash left behind are removed. One server process
+ * per directory: several replicas need a shared store (deploy on Workers, where D1 and Durable Objects are that
+ * store).
  */
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -15,6 +17,7 @@ import {
   type MemoryTenantStore,
   type TenantSnapshot,
 } from '../../../src/tenants/index.ts';
+import { UsageLog } from './usage-log.ts';
 
 export const TENANTS_FILE = 'tenants.json';
 export const USAGE_FILE = 'usage.jsonl';
@@ -132,21 +135,37 @@ async function readUsage(path: string, log: (line: string) => void): Promise<Usa
   return records;
 }
 
+/** `tenants.json.<pid>.tmp` files of a process that crashed mid-write (the rename never happened). */
+async function removeStaleTemps(dir: string, log: (line: string) => void): Promise<void> {
+  const prefix = `${TENANTS_FILE}.`;
+  const stale = (await readdir(dir)).filter(
+    (name) => name.startsWith(prefix) && /^\d+\.tmp$/.test(name.slice(prefix.length)),
+  );
+  for (const name of stale) await rm(join(dir, name), { force: true });
+  if (stale.length) log(`${dir}: removed ${stale.length} temp file(s) left by a crash`);
+}
+
+export interface FileTenantStore extends MemoryTenantStore {
+  /** Flushes and closes usage.jsonl (the store records no more usage after it). */
+  close(): void;
+}
+
 /** Opens (or starts) the store in `dir`. */
 export async function openFileTenantStore({
   dir,
   now,
   log = () => {},
-}: FileTenantStoreOptions): Promise<MemoryTenantStore> {
+}: FileTenantStoreOptions): Promise<FileTenantStore> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await removeStaleTemps(dir, log);
   const tenantsPath = join(dir, TENANTS_FILE);
   const usagePath = join(dir, USAGE_FILE);
   const [initial, usage] = await Promise.all([
     readSnapshot(tenantsPath),
     readUsage(usagePath, log),
   ]);
-  let appends: Promise<void> = Promise.resolve();
-  return createMemoryTenantStore({
+  const usageLog = new UsageLog(usagePath);
+  const store = createMemoryTenantStore({
     initial,
     usage,
     now,
@@ -164,12 +183,8 @@ export async function openFileTenantStore({
       }
       await rename(tmp, tenantsPath);
     },
-    // Appends in order, one line per record.
-    appendUsage: (record) => {
-      const line = `${JSON.stringify(record)}\n`;
-      const write = appends.then(() => appendFile(usagePath, line, { mode: 0o600 }));
-      appends = write.catch(() => {});
-      return write;
-    },
+    // Written synchronously, in order, before recordUsage's first await: durable when the request settles.
+    appendUsage: async (record) => usageLog.append(JSON.stringify(record)),
   });
+  return Object.assign(store, { close: () => usageLog.close() });
 }

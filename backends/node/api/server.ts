@@ -13,10 +13,18 @@ import { packageCodec } from '../../../src/model/package-codec.ts';
 import { createAdminApp, createMemoryLimiter } from '../../../src/tenants/index.ts';
 import { poolRegistry } from '../../../src/dispatch/pool-registry.ts';
 import { listen } from '../listen.ts';
-import { loadModel, type LoadedModel, type Provider } from '../load-model.ts';
+import { nodeXGrammar } from '../xgrammar-node.ts';
+import { GrammarService } from '../../../src/grammar/index.ts';
+import { openModel, type OpenedModel, type Provider } from '../open-model.ts';
+import type { ExecutionProvider } from '../../../src/ort/session-options.ts';
 import { openFileTenantStore } from './file-tenant-store.ts';
 import { NODE_PREFIX_CACHE_MB, prefixCacheFromEnv } from '../../../src/worker/prefix-cache-env.ts';
 import { ApiMetrics } from './metrics.ts';
+import { nodeDocsAssets } from './docs-assets.ts';
+import { documentAdminApi } from '../../../src/tenants/admin/openapi.ts';
+import { dirPackageSource } from './dir-package-source.ts';
+import { buildPlayground } from '../playground/build.ts';
+import { playgroundApp } from '../playground/serve.ts';
 
 export interface NodeApiOptions {
   /** The edge model: a package directory or s3://bucket/prefix. */
@@ -42,6 +50,8 @@ export interface NodeApiOptions {
   secrets?: Record<string, unknown>;
   /** One line per request (tenant, model, status, tokens; never keys). */
   logRequests?: boolean;
+  /** Serve the playground page at `/` (built at start, about a second). Default true. */
+  playground?: boolean;
   log?: (line: string) => void;
 }
 
@@ -49,7 +59,7 @@ export interface NodeApiServer {
   url: string;
   port: number;
   /** The execution provider the edge model runs on. */
-  provider: Provider;
+  provider: ExecutionProvider;
   close(): Promise<void>;
 }
 
@@ -60,8 +70,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   const prefixCache = prefixCacheFromEnv(o.prefixCacheMb, NODE_PREFIX_CACHE_MB);
   const corsOrigins = parseCorsOrigins(o.corsOrigins);
   const tenants = await openFileTenantStore({ dir: o.dataDir, log });
-  const loaded: LoadedModel = await loadModel({
-    location: o.model,
+  const loaded: OpenedModel = await openModel(o.model, {
     providers: o.providers ?? ['cpu'],
     threads: o.threads,
     log,
@@ -87,6 +96,9 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     tenants: store,
     limiter: createMemoryLimiter({ budgetUsed: tenants.usedTokens }),
     corsOrigins,
+    grammar: new GrammarService({ runtime: nodeXGrammar }),
+    docsAssets: nodeDocsAssets(),
+    packages: (id) => (id === modelId ? dirPackageSource(loaded.dir) : undefined),
     log: (line) => {
       if (o.logRequests || line.startsWith('error') || line.startsWith('metering')) log(line);
     },
@@ -98,6 +110,20 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
     }),
   });
   app.route('/', createAdminApp({ store, adminToken: o.adminToken }));
+  documentAdminApi(app.openAPIRegistry);
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics (vLLM-compatible names, per-tenant tokens)',
+    tags: ['Admin'],
+    security: [{ adminToken: [] }],
+    responses: {
+      200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: {} } } },
+      401: { description: 'Missing or wrong admin token' },
+    },
+  });
+  if (o.playground !== false) app.route('/', playgroundApp(await buildPlayground()));
 
   const { server, port } = await listen(
     metrics.wrap(async (request) => app.fetch(request), o.adminToken),
@@ -111,6 +137,7 @@ export async function startNodeApi(o: NodeApiOptions): Promise<NodeApiServer> {
   log(
     `ready: ${modelId} on ${loaded.provider} (${loaded.fetchMs.toFixed(0)} ms read, ${loaded.sessionMs.toFixed(0)} ms session) at ${url}`,
   );
+  if (o.playground !== false) log(`playground: ${url}/`);
 
   return {
     url,

@@ -47,12 +47,19 @@ export interface Checkpoint {
   info(name: string): CheckpointTensorInfo;
   /** One tensor decoded to float32 (F32/F16/BF16/F64 stored dtypes). */
   read(name: string): Promise<{ shape: number[]; data: Float32Array }>;
+  /** Rows [start, end) (first axis) decoded to float32, with the whole tensor's shape. */
+  readRows(
+    name: string,
+    start: number,
+    end: number,
+  ): Promise<{ shape: number[]; data: Float32Array }>;
   /** Sum of all tensors' stored bytes. */
   totalBytes(): number;
   close(): Promise<void>;
 }
 
 interface Located extends CheckpointTensorInfo {
+  name: string;
   /** Absolute byte offset of the tensor's data in its file. */
   start: number;
 }
@@ -89,6 +96,37 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     return t;
   }
 
+  /** `length` bytes of tensor `t` from byte `from` of its data, by positional reads. */
+  async function readBytes(t: Located, from: number, length: number): Promise<Uint8Array> {
+    const { name } = t;
+    if (!FLOAT_DTYPES.includes(t.dtype)) {
+      throw new CheckpointError(
+        `${join(dir, t.file)}: tensor ${name} has unsupported dtype ${t.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`,
+      );
+    }
+    const handle = handles.get(t.file);
+    if (!handle)
+      throw new CheckpointError(
+        `${join(dir, t.file)}: checkpoint is closed (reading tensor ${name})`,
+      );
+    const buf = new Uint8Array(length);
+    // One fs read is capped near 2 GiB; big embeddings (fp32 flash: 2.6 GB) need several.
+    for (let done = 0; done < length;) {
+      const { bytesRead } = await handle.read(
+        buf,
+        done,
+        Math.min(READ_CHUNK, length - done),
+        t.start + from + done,
+      );
+      if (bytesRead === 0)
+        throw new CheckpointError(
+          `${join(dir, t.file)}: tensor ${name}: read ${done} of ${length} bytes (file changed?)`,
+        );
+      done += bytesRead;
+    }
+    return buf;
+  }
+
   return {
     dir,
     config,
@@ -101,32 +139,27 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
     },
     async read(name) {
       const t = locate(name);
-      if (!FLOAT_DTYPES.includes(t.dtype)) {
+      return {
+        shape: [...t.shape],
+        data: decodeToFloat32(t.dtype, await readBytes(t, 0, t.bytes)),
+      };
+    },
+    async readRows(name, start, end) {
+      const t = locate(name);
+      const rows = t.shape[0] ?? 1;
+      if (!(
+        Number.isInteger(start) &&
+        Number.isInteger(end) &&
+        0 <= start &&
+        start <= end &&
+        end <= rows
+      ))
         throw new CheckpointError(
-          `${join(dir, t.file)}: tensor ${name} has unsupported dtype ${t.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`,
+          `${join(dir, t.file)}: tensor ${name}: rows ${start}..${end} outside [0, ${rows}]`,
         );
-      }
-      const handle = handles.get(t.file);
-      if (!handle)
-        throw new CheckpointError(
-          `${join(dir, t.file)}: checkpoint is closed (reading tensor ${name})`,
-        );
-      const buf = new Uint8Array(t.bytes);
-      // One fs read is capped near 2 GiB; big embeddings (fp32 flash: 2.6 GB) need several.
-      for (let done = 0; done < t.bytes;) {
-        const { bytesRead } = await handle.read(
-          buf,
-          done,
-          Math.min(READ_CHUNK, t.bytes - done),
-          t.start + done,
-        );
-        if (bytesRead === 0)
-          throw new CheckpointError(
-            `${join(dir, t.file)}: tensor ${name}: read ${done} of ${t.bytes} bytes (file changed?)`,
-          );
-        done += bytesRead;
-      }
-      return { shape: [...t.shape], data: decodeToFloat32(t.dtype, buf) };
+      const rowBytes = t.bytes / rows;
+      const bytes = await readBytes(t, start * rowBytes, (end - start) * rowBytes);
+      return { shape: [...t.shape], data: decodeToFloat32(t.dtype, bytes) };
     },
     totalBytes: () => [...tensors.values()].reduce((s, t) => s + t.bytes, 0),
     async close() {
@@ -218,6 +251,7 @@ async function readHeader(
         );
       }
       out.set(name, {
+        name,
         dtype: t.dtype,
         shape: t.shape,
         file,

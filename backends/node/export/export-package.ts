@@ -142,11 +142,19 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
         head_dim: dims.headDim,
         inputs: io.graphInputs(graphDims),
         outputs: io.graphOutputs(graphDims),
-        // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (docs/model-graph.md §6).
-        session_config:
-          dtype === 'int8' || (dtype === 'int4' && int4Layout === 'dq')
-            ? { 'session.disable_quant_qdq': '1' }
-            : {},
+        session_config: sessionConfig({
+          dtype,
+          int4Layout,
+          largestMatrix: dims.vocab * dims.hidden,
+          expertParameters:
+            moe === 'ort-moe'
+              ? (dims.layers - dims.denseLayers) *
+                cfg.num_experts *
+                3 *
+                cfg.moe_intermediate_size *
+                cfg.hidden_size
+              : 0,
+        }),
       },
       tokenizer: { file: 'tokenizer.json', config_file: 'tokenizer_config.json' },
       files,
@@ -167,6 +175,43 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   } finally {
     await ckpt.close();
   }
+}
+
+/** ORT's default: constant folding skips any node whose output would exceed 1 GiB. */
+const ORT_FOLDING_LIMIT = 2 ** 30;
+
+/** Quantized experts above this size are not prepacked (see sessionConfig). */
+const EXPERT_PREPACK_LIMIT = 4 * 2 ** 30;
+
+/**
+ * Session settings the package's encodings rely on:
+ * - weights stored as int4/int8 (DequantizeLinear) or fp16 (Cast) are folded into fp32 at load, so they run as
+ *   plain MatMuls; the largest of them, the embedding table and the head, reach vocab × hidden × 4 bytes
+ *   (1.2 GiB for LLaDA2.0-mini), past ORT's 1 GiB folding limit, which would leave them to be dequantized again
+ *   on every forward: the limit is raised to fit them;
+ * - onnxruntime 1.30's CPU QMoE kernel prepacks int4/int8 experts into a second, wider copy (measured: 1.3 GiB
+ *   of memory per LLaDA2.0-mini layer for 0.5 GiB of int4 weights) for little speed; past 4 GiB of experts
+ *   prepacking is turned off, so a 10 GB int4 package serves in about its own size (dense MatMuls then pack
+ *   their weights on each run: slower, but the model fits).
+ */
+export function sessionConfig(o: {
+  dtype: WeightDtype;
+  int4Layout: Int4Layout;
+  /** Elements of the largest weight matrix. */
+  largestMatrix: number;
+  /** Routed-expert parameters run by the sparse MoE kernels (0 for dense MoE). */
+  expertParameters: number;
+}): Record<string, string> {
+  const config: Record<string, string> = {};
+  // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (docs/model-graph.md §6).
+  if (o.dtype === 'int8' || (o.dtype === 'int4' && o.int4Layout === 'dq'))
+    config['session.disable_quant_qdq'] = '1';
+  if (o.dtype !== 'fp32' && 4 * o.largestMatrix > ORT_FOLDING_LIMIT)
+    config['optimization.constant_folding_max_output_size_in_bytes'] = String(4 * o.largestMatrix);
+  const bytesPerParameter = o.dtype === 'int4' ? 0.5 : o.dtype === 'int8' ? 1 : 0;
+  if (o.expertParameters * bytesPerParameter > EXPERT_PREPACK_LIMIT)
+    config['session.disable_prepacking'] = '1';
+  return config;
 }
 
 async function exists(p: string): Promise<boolean> {

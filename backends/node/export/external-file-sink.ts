@@ -25,16 +25,41 @@ export class ExternalFileSink implements WeightSink {
     dims: number[],
     chunks: Iterable<Uint8Array>,
   ): OnnxNs.ITensorProto {
+    const offset = this.align();
+    for (const c of chunks) this.write(c);
+    return this.tensor(name, dataType, dims, offset);
+  }
+
+  async putStream(
+    name: string,
+    dataType: number,
+    dims: number[],
+    chunks: AsyncIterable<Uint8Array>,
+  ): Promise<OnnxNs.ITensorProto> {
+    const offset = this.align();
+    for await (const c of chunks) this.write(c);
+    return this.tensor(name, dataType, dims, offset);
+  }
+
+  /** Pads to the next aligned offset and returns it. */
+  private align(): number {
     const pad = (ALIGN - (this.bytes % ALIGN)) % ALIGN;
-    if (pad) {
-      writeSync(this.fd, new Uint8Array(pad));
-      this.bytes += pad;
-    }
-    const offset = this.bytes;
-    for (const c of chunks) {
-      writeSync(this.fd, c);
-      this.bytes += c.byteLength;
-    }
+    if (pad) this.write(new Uint8Array(pad));
+    return this.bytes;
+  }
+
+  private write(bytes: Uint8Array): void {
+    // writeSync may write less than asked (large buffers): loop until all of it is on disk.
+    for (let done = 0; done < bytes.byteLength;) done += writeSync(this.fd, bytes, done);
+    this.bytes += bytes.byteLength;
+  }
+
+  private tensor(
+    name: string,
+    dataType: number,
+    dims: number[],
+    offset: number,
+  ): OnnxNs.ITensorProto {
     return {
       name,
       dataType,

@@ -11,9 +11,9 @@ import { withRetry, type StorageRetryOptions } from '../../../src/model/loader/r
 import { sha256Hex } from '../../../src/model/loader/sha256.ts';
 import { formatS3Location, objectKey } from '../../../src/model/stores/parse-location.ts';
 import { isRetryableSdkError, sdkCode, sdkStatus } from '../stores/s3-client.ts';
-import { readLocalManifest } from '../local-package.ts';
+import { readLocalManifest } from '../stores/disk-package.ts';
 import { sha256File } from '../sha256-file.ts';
-import { PublishError, uploadFile, type RequestRunner } from './upload-file.ts';
+import { PublishError, uploadFile, uploadPlan, type RequestRunner } from './upload-file.ts';
 
 export const DEFAULT_PART_SIZE = 8 * 2 ** 20;
 export const DEFAULT_PUBLISH_CONCURRENCY = 4;
@@ -77,6 +77,8 @@ export async function publishPackage(opts: PublishOptions): Promise<PublishResul
         `${join(dir, file.path)} has ${local.size} bytes but ${MANIFEST_FILE} says ${file.bytes}`,
       );
   }
+  // What S3 cannot take (a part over 5 GiB, an object over 5 TiB) fails here, before any upload.
+  for (const file of manifest.files) uploadPlan(file.bytes, partSize);
   const limit = createConcurrencyLimit(concurrency);
   const run: RequestRunner = (request) =>
     withRetry(() => limit(request), {

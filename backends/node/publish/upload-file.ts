@@ -10,8 +10,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { chunkRanges } from '../../../src/model/loader/fetch-file.ts';
 
-/** S3 allows at most 10 000 parts per upload. */
-const MAX_PARTS = 10_000;
+/** S3's multipart limits (R2's are the same or looser): parts per upload, part size, object size. */
+export const MAX_PARTS = 10_000;
+export const MAX_PART_BYTES = 5 * 2 ** 30;
+export const MAX_OBJECT_BYTES = 5 * 2 ** 40;
+/** A single PutObject carries at most 5 GiB. */
+export const MAX_PUT_BYTES = 5 * 2 ** 30;
 
 /** A publishing failure of our own (not a storage error): never retried. */
 export class PublishError extends Error {
@@ -37,14 +41,31 @@ export interface UploadFileOptions {
   onBytes?: (n: number) => void;
 }
 
-export function effectivePartSize(size: number, partSize: number): number {
-  if (Math.ceil(size / partSize) <= MAX_PARTS) return partSize;
-  return Math.ceil(size / MAX_PARTS / 2 ** 20) * 2 ** 20;
+/**
+ * How a file of `size` bytes is uploaded: one PutObject up to the part size (and S3's 5 GiB PUT limit), else
+ * multipart in equal parts (R2 requires equal parts), raised in whole MiB when 10 000 parts would not cover
+ * the file. Throws a PublishError for what S3 cannot store.
+ */
+export function uploadPlan(
+  size: number,
+  partSize: number,
+): { kind: 'single' } | { kind: 'multipart'; partSize: number; parts: number } {
+  if (!(Number.isSafeInteger(partSize) && partSize > 0 && partSize <= MAX_PART_BYTES))
+    throw new PublishError(`part size ${partSize} is outside S3's 1 byte – 5 GiB`);
+  if (size > MAX_OBJECT_BYTES)
+    throw new PublishError(`${size} bytes is more than S3's 5 TiB object limit`);
+  if (size <= Math.min(partSize, MAX_PUT_BYTES)) return { kind: 'single' };
+  const effective =
+    Math.ceil(size / partSize) <= MAX_PARTS
+      ? partSize
+      : Math.ceil(size / MAX_PARTS / 2 ** 20) * 2 ** 20;
+  return { kind: 'multipart', partSize: effective, parts: Math.ceil(size / effective) };
 }
 
 export async function uploadFile(opts: UploadFileOptions): Promise<'single' | 'multipart'> {
   const { client, bucket, key, path, size, metadata, contentType, run, onBytes } = opts;
-  if (size <= opts.partSize) {
+  const plan = uploadPlan(size, opts.partSize);
+  if (plan.kind === 'single') {
     // A buffer body, never a stream: streams are sent aws-chunked (docs/storage.md §2).
     await run(async () =>
       client.send(
@@ -61,7 +82,7 @@ export async function uploadFile(opts: UploadFileOptions): Promise<'single' | 'm
     onBytes?.(size);
     return 'single';
   }
-  const partSize = effectivePartSize(size, opts.partSize);
+  const { partSize } = plan;
   const { UploadId } = await run(() =>
     client.send(
       new CreateMultipartUploadCommand({

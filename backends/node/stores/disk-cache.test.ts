@@ -2,9 +2,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskCache, defaultCacheDir } from './disk-cache.ts';
+import { LEASES_DIR } from './cache-leases.ts';
 import { FsStore } from './fs-store.ts';
 import { sha256Hex } from '../../../src/model/loader/sha256.ts';
 import { ModelLoadError } from '../../../src/model/store.ts';
@@ -76,6 +77,40 @@ describe('DiskCache', () => {
     assert.throws(
       () => new DiskCache({ env: { UNMASK_CACHE_MAX_BYTES: 'lots' } }),
       /UNMASK_CACHE_MAX_BYTES/,
+    );
+  });
+  test('eviction skips files under a live lease, of this process or another; dead leases lapse', async () => {
+    const cache = new DiskCache({ dir: join(root, 'd'), maxBytes: 250 });
+    const shas: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      shas.push(await sha256Hex(bytes(100, 10 + i)));
+      await cache.put(shas[i], bytes(100, 10 + i));
+    }
+    const lease = await cache.lease([shas[0]]);
+    // A package of another process (alive: the test runner's parent) holds file 1.
+    await writeFile(
+      join(cache.dir, LEASES_DIR, 'other.json'),
+      JSON.stringify({ host: hostname(), pid: process.ppid, sha256s: [shas[1]] }),
+    );
+    // A lease of a process that is gone holds nothing.
+    await writeFile(
+      join(cache.dir, LEASES_DIR, 'dead.json'),
+      JSON.stringify({ host: hostname(), pid: 2 ** 22 + 7, sha256s: ['f'.repeat(64)] }),
+    );
+    const third = await sha256Hex(bytes(100, 12));
+    await cache.put(third, bytes(100, 12)); // 300 > 250: something must go, but both old files are leased
+    assert.deepEqual((await cache.entries()).map((e) => e.sha256).sort(), [...shas, third].sort());
+    assert.deepEqual(
+      (await readdir(join(cache.dir, LEASES_DIR))).sort().length,
+      2,
+      'dead lease removed',
+    );
+    await lease.release();
+    await cache.evict(third);
+    assert.deepEqual(
+      (await cache.entries()).map((e) => e.sha256).sort(),
+      [shas[1], third].sort(),
+      'released: the least recently used file goes',
     );
   });
 });

@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'n
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FileCache } from '../../../src/model/store.ts';
+import { leasedSha256s, takeLease, type Lease } from './cache-leases.ts';
 
 export const DEFAULT_CACHE_MAX_BYTES = 20 * 2 ** 30;
 /** Temp files older than this belong to a crashed writer. */
@@ -111,10 +112,20 @@ export class DiskCache implements FileCache {
     return entries.filter((e): e is CacheEntry => e !== null).sort((a, b) => a.usedMs - b.usedMs);
   }
 
-  /** Removes least-recently-used files (never those in `keep`) until the cache fits, and stale temp files. */
+  /** Marks files as in use by this process: no eviction, by any process, removes them until released. */
+  lease(sha256s: Iterable<string>): Promise<Lease> {
+    return takeLease(this.dir, sha256s);
+  }
+
+  /**
+   * Removes least-recently-used files until the cache fits, never those in `keep` or under a lease (another
+   * process may be serving them), and stale temp files.
+   */
   async evict(keep?: string | ReadonlySet<string>): Promise<void> {
+    const leased = await leasedSha256s(this.dir);
     const kept = (sha256: string) =>
-      typeof keep === 'string' ? keep === sha256 : (keep?.has(sha256) ?? false);
+      leased.has(sha256) ||
+      (typeof keep === 'string' ? keep === sha256 : (keep?.has(sha256) ?? false));
     const entries = await this.entries();
     let total = entries.reduce((sum, e) => sum + e.bytes, 0);
     for (const entry of entries) {

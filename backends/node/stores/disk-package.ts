@@ -7,10 +7,14 @@
  * opens by path, resolving external data next to the graph.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, symlink, utimes } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import type { Manifest, PackageFile } from '../../../src/model/manifest.ts';
+import {
+  MANIFEST_FILE,
+  parseManifest,
+  type Manifest,
+  type PackageFile,
+} from '../../../src/model/manifest.ts';
 import { ModelLoadError, type BlobStore } from '../../../src/model/store.ts';
 import {
   AbandonedError,
@@ -24,6 +28,7 @@ import { readManifest } from '../../../src/model/loader/read-manifest.ts';
 import { packageBytes, storageAccess, type StorageOptions } from '../../../src/model/loader.ts';
 import { DiskCache } from './disk-cache.ts';
 import { FsStore } from './fs-store.ts';
+import { sha256File } from '../sha256-file.ts';
 
 export interface DiskPackageOptions extends StorageOptions {
   /** Where remote files are kept (default: a DiskCache from the environment). Unused for a local directory. */
@@ -36,14 +41,24 @@ export interface DiskPackage {
   dir: string;
   /** Bytes that had to be downloaded (0 when everything was cached or local). */
   downloadedBytes: number;
+  /**
+   * Ends this process's claim on the package's cache files (taken before the first download: no eviction
+   * removes them while the package is loading or in use). A no-op for a local directory.
+   */
+  release(): Promise<void>;
 }
 
-/** Streams a file through SHA-256. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 }))
-    hash.update(chunk as Buffer);
-  return hash.digest('hex');
+export { sha256File };
+
+/** The manifest of a package directory, validated. */
+export async function readLocalManifest(dir: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+  } catch {
+    throw new Error(`no ${MANIFEST_FILE} in ${dir}: not a model package`);
+  }
+  return parseManifest(JSON.parse(text));
 }
 
 /**
@@ -55,7 +70,7 @@ export async function diskPackage(
   options: DiskPackageOptions = {},
 ): Promise<DiskPackage> {
   const { onProgress } = options;
-  const { call, rangeChunkBytes } = storageAccess(options);
+  const { call } = storageAccess(options);
   const manifest = await readManifest(store, call);
   const total = packageBytes(manifest);
   let done = 0;
@@ -74,11 +89,30 @@ export async function diskPackage(
       await verify(store, file, path);
       advance(file.bytes, file.path);
     }
-    return { manifest, dir: store.location, downloadedBytes: 0 };
+    return { manifest, dir: store.location, downloadedBytes: 0, release: async () => {} };
   }
 
   const cache = options.cache ?? new DiskCache();
   await mkdir(cache.dir, { recursive: true });
+  const lease = await cache.lease(manifest.files.map((f) => f.sha256));
+  try {
+    const { dir, downloadedBytes } = await download(store, manifest, cache, options, advance);
+    return { manifest, dir, downloadedBytes, release: () => lease.release() };
+  } catch (e: unknown) {
+    await lease.release();
+    throw e;
+  }
+}
+
+/** Every file of the package into the cache (intact cached files are kept), then linked under its paths. */
+async function download(
+  store: BlobStore,
+  manifest: Manifest,
+  cache: DiskCache,
+  options: DiskPackageOptions,
+  advance: (n: number, path: string) => void,
+): Promise<{ dir: string; downloadedBytes: number }> {
+  const { call, rangeChunkBytes } = storageAccess(options);
   let downloadedBytes = 0;
   // One failed file stops the others (no new chunks) and the load reports it once every download has cleaned up.
   let failed = false;
@@ -92,7 +126,7 @@ export async function diskPackage(
         return;
       }
       try {
-        await download(store, file, cached, {
+        await downloadFile(store, file, cached, {
           call,
           rangeChunkBytes,
           stop: () => failed,
@@ -113,7 +147,7 @@ export async function diskPackage(
   // The package's files are the most recently used: eviction takes older ones first, and never these.
   await cache.evict(new Set(manifest.files.map((f) => f.sha256)));
   const dir = await linkPackage(cache.dir, manifest);
-  return { manifest, dir, downloadedBytes };
+  return { dir, downloadedBytes };
 }
 
 /** A cache entry counts only when its size and streamed hash still match (disks rot; caches get edited). */
@@ -135,7 +169,7 @@ async function verify(store: BlobStore, file: PackageFile, path: string): Promis
 }
 
 /** Ranged GETs written at their offsets into a temp file; verified, then renamed to `target`. */
-async function download(
+async function downloadFile(
   store: BlobStore,
   file: PackageFile,
   target: string,

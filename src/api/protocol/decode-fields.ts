@@ -41,6 +41,10 @@ export const decodeFields = {
     .boolean()
     .nullish()
     .openapi({ description: 'End mid-block once a committed EOS has no masks before it.' }),
+  response_format: z.looseObject({ type: z.string() }).nullish().openapi({
+    description:
+      'Structured output: {"type": "json_object"} or {"type": "json_schema", "json_schema": {name, schema, strict}}, enforced by a grammar inside the diffusion loop (supported JSON Schema subset: docs/structured-output.md).',
+  }),
 };
 
 const _decodeFieldsSchema = z.object(decodeFields);
@@ -64,6 +68,12 @@ const FIELD_OF = {
 type MappedOption = keyof typeof FIELD_OF;
 const MAPPED = Object.keys(FIELD_OF) as MappedOption[];
 
+/**
+ * `response_format` ↔ DecodeOptions.constraint: the grammar is compiled from the field in serving/structured.ts
+ * (it needs the model), and a constraint carries the field's value back as its `spec`.
+ */
+const CONSTRAINT_FIELD = 'response_format';
+
 /** The set fields of `body` as DecodeOptions (null and absent fields are left to the decode loop's defaults). */
 export function toDecodeOptions(body: Partial<DecodeFields>): DecodeOptions {
   const options: Record<string, unknown> = {};
@@ -81,6 +91,7 @@ export function toRequestFields(options: DecodeOptions): Partial<Record<FieldNam
     const value = options[option];
     if (value !== undefined) fields[FIELD_OF[option]] = value;
   }
+  if (options.constraint) fields[CONSTRAINT_FIELD] = options.constraint.spec;
   return fields;
 }
 
@@ -95,6 +106,7 @@ export function paramFor(option: DecodeOptionName, aliases: FieldAliases = {}): 
   if (option === 'promptIds') return aliases.promptIds ?? 'prompt';
   if (option === 'maxTokens' && aliases.maxTokens) return aliases.maxTokens;
   if (option === 'algorithmParams') return 'strategy';
+  if (option === 'constraint') return CONSTRAINT_FIELD;
   return (FIELD_OF as Record<string, string>)[option] ?? option;
 }
 

@@ -23,10 +23,35 @@ export function messageText(content: unknown, index: number): string {
     .join('');
 }
 
-/** The request's messages for the chat template (`developer` is the newer name of `system`). */
+/**
+ * The request's messages for the chat template (`developer` is the newer name of `system`). Tool-call arguments
+ * go to the template as objects when they are a JSON object (Hugging Face templates expect a mapping and render it
+ * with `tojson`), else as the text sent.
+ */
 export function chatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[] {
-  return messages.map((m, i) => ({
-    role: m.role === 'developer' ? 'system' : m.role,
-    content: messageText(m.content, i),
-  }));
+  return messages.map((m, i) => {
+    const out: ChatMessage = {
+      role: m.role === 'developer' ? 'system' : m.role,
+      content: messageText(m.content, i),
+    };
+    if (m.role === 'assistant' && m.tool_calls && m.tool_calls.length > 0)
+      out.tool_calls = m.tool_calls.map((call) => ({
+        id: call.id,
+        type: 'function',
+        function: { name: call.function.name, arguments: argumentsValue(call.function.arguments) },
+      }));
+    if (m.role === 'tool' && m.tool_call_id) out.tool_call_id = m.tool_call_id;
+    return out;
+  });
+}
+
+function argumentsValue(text: string): string | Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      return value as Record<string, unknown>;
+  } catch {
+    /* not JSON: the text as sent */
+  }
+  return text;
 }

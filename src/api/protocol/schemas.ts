@@ -5,26 +5,38 @@
  */
 import { z } from '@hono/zod-openapi';
 import { decodeFields } from './decode-fields.ts';
+import { ToolCallSchema, toolFields } from './tools.ts';
 
 const Content = z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]);
 
-export const MessageSchema = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
-  content: Content.nullish(),
-  name: z.string().optional(),
-});
+export const MessageSchema = z
+  .looseObject({
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+    content: Content.nullish(),
+    name: z.string().optional(),
+    /** Assistant turns: the calls the model made. */
+    tool_calls: z.array(ToolCallSchema).nullish(),
+    /** Tool turns: which call this is the result of. */
+    tool_call_id: z.string().nullish(),
+  })
+  .openapi('ChatMessage');
 
 const StreamOptions = z.looseObject({
   include_usage: z.boolean().nullish(),
-  /** Extension: per-step denoising frames as `event: denoise` (OpenAI SDKs ignore named events). */
-  include_denoising: z.boolean().nullish(),
+  include_denoising: z.boolean().nullish().openapi({
+    description:
+      'Extension: a chunk per denoising step, with `choices: []` and a `diffusion` member (docs/api.md).',
+  }),
 });
 
 /** Fields shared by both generation endpoints. */
 const generationFields = {
   model: z.string().min(1).openapi({ example: 'unmask-demo' }),
   ...decodeFields,
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+  stop: z
+    .union([z.string(), z.array(z.string())])
+    .refine((s) => typeof s === 'string' || s.length <= 4, 'up to 4 stop sequences are allowed')
+    .nullish(),
   n: z.number().int().min(1).max(8).nullish(),
   stream: z.boolean().nullish(),
   stream_options: StreamOptions.nullish(),
@@ -36,6 +48,18 @@ export const ChatCompletionRequestSchema = z
     ...generationFields,
     messages: z.array(MessageSchema).min(1),
     max_completion_tokens: z.number().int().min(1).nullish(),
+    ...toolFields,
+    logprobs: z.boolean().nullish().openapi({
+      description:
+        "Each output token's log-probability at the denoising step that committed it (docs/api.md).",
+    }),
+    top_logprobs: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .nullish()
+      .openapi({ description: "Alternatives per token, at most the model's top-k head." }),
   })
   .openapi('ChatCompletionRequest');
 
@@ -48,6 +72,10 @@ export const CompletionRequestSchema = z
       z.array(z.number().int()).min(1),
       z.array(z.array(z.number().int()).min(1)).min(1),
     ]),
+    logprobs: z.number().int().min(0).max(20).nullish().openapi({
+      description:
+        "Log-probabilities of each output token and this many alternatives, at the denoising step that committed it (at most the model's top-k head).",
+    }),
   })
   .openapi('CompletionRequest');
 
@@ -83,7 +111,19 @@ const DiffusionSchema = z
   })
   .openapi('Diffusion');
 
-const FinishReason = z.enum(['stop', 'length']);
+const FinishReason = z.enum(['stop', 'length', 'tool_calls']);
+
+/** One token's log-probability at the denoising step that committed it (docs/api.md), with alternatives. */
+const TokenLogprobSchema = z
+  .object({
+    token: z.string(),
+    logprob: z.number(),
+    bytes: z.array(z.number().int()),
+    top_logprobs: z.array(
+      z.object({ token: z.string(), logprob: z.number(), bytes: z.array(z.number().int()) }),
+    ),
+  })
+  .openapi('TokenLogprob');
 
 export const ChatCompletionSchema = z
   .object({
@@ -95,8 +135,13 @@ export const ChatCompletionSchema = z
     choices: z.array(
       z.object({
         index: z.number().int(),
-        message: z.object({ role: z.literal('assistant'), content: z.string() }),
-        logprobs: z.null(),
+        message: z.object({
+          role: z.literal('assistant'),
+          content: z.string().nullable(),
+          refusal: z.null(),
+          tool_calls: z.array(ToolCallSchema).optional(),
+        }),
+        logprobs: z.object({ content: z.array(TokenLogprobSchema), refusal: z.null() }).nullable(),
         finish_reason: FinishReason,
       }),
     ),
@@ -116,7 +161,14 @@ export const CompletionSchema = z
       z.object({
         index: z.number().int(),
         text: z.string(),
-        logprobs: z.null(),
+        logprobs: z
+          .object({
+            tokens: z.array(z.string()),
+            token_logprobs: z.array(z.number()),
+            top_logprobs: z.array(z.record(z.string(), z.number())),
+            text_offset: z.array(z.number().int()),
+          })
+          .nullable(),
         finish_reason: FinishReason,
       }),
     ),

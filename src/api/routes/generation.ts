@@ -6,7 +6,7 @@ import {
   CompletionRequestSchema,
   CompletionSchema,
 } from '../protocol/schemas.ts';
-import { chatMessages } from '../protocol/messages.ts';
+import { chatPrompts, completionPrompts } from '../protocol/prompts.ts';
 import { CHAT, COMPLETION } from '../serving/flavors.ts';
 import { serveGeneration, type GenerationDeps } from '../serving/serve-generation.ts';
 import { errorResponses, sseStream } from './openapi.ts';
@@ -56,9 +56,7 @@ export function generationRoutes(app: OpenAPIHono, deps: GenerationDeps): void {
         flavor: CHAT,
         body: c.req.valid('json'),
         promptParam: 'messages',
-        toPrompts: (model, body) => [
-          model.codec.encode(model.codec.applyChatTemplate(chatMessages(body.messages))),
-        ],
+        prompts: chatPrompts,
       }) as never,
   );
 
@@ -69,12 +67,7 @@ export function generationRoutes(app: OpenAPIHono, deps: GenerationDeps): void {
         flavor: COMPLETION,
         body: c.req.valid('json'),
         promptParam: 'prompt',
-        toPrompts: (model, { prompt: p }) => {
-          if (typeof p === 'string') return [model.codec.encode(p)];
-          if (typeof p[0] === 'string') return (p as string[]).map((s) => model.codec.encode(s));
-          if (typeof p[0] === 'number') return [p as number[]];
-          return p as number[][];
-        },
+        prompts: completionPrompts,
       }) as never,
   );
 }

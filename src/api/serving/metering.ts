@@ -1,11 +1,13 @@
 /**
- * Limits and metering around one generation: admission against the tenant's limits (429 with rate headers when
- * refused), then exactly one settlement when the work ends — the limiter's lease released with the tokens really
- * used, one usage record, one log line. The settlement outlives the response (waitUntil on Workers).
+ * Limits and metering around one generation: admission against the tenant's limits before any expensive work
+ * (429 with rate headers when refused), a second reservation once the prompt is counted, then exactly one
+ * settlement when the work ends — the limiter's lease released with the tokens really used, one usage record,
+ * one log line. On Workers the settlement is registered with waitUntil at admission, so a client that hangs up
+ * cannot cancel it (no stuck concurrency slot, no lost usage record).
  */
 import type { Context } from 'hono';
 import { ApiError } from '../errors.ts';
-import type { Limiter, Tenant, TenantStore } from '../tenancy.ts';
+import type { Limiter, RateHeaders, Refusal, Tenant, TenantStore } from '../tenancy.ts';
 
 export interface MeterOptions {
   limiter: Limiter;
@@ -21,9 +23,13 @@ export interface Outcome {
 }
 
 export interface MeteredRequest {
-  /** Rate-limit headers for the response. */
-  headers: Record<string, string>;
-  /** Ends the lease and records usage; later calls do nothing. */
+  /** Rate-limit headers for the response (those of the latest limiter answer). */
+  readonly headers: Record<string, string>;
+  /** Raises the reservation to `reservedTokens` once the prompt is counted; a refusal throws the 429 and ends the lease. */
+  reserve(reservedTokens: number): Promise<void>;
+  /** Ends the lease with nothing used and no usage record (the request failed before generating). */
+  cancel(): void;
+  /** Ends the lease and records usage; later calls (and cancel) do nothing. */
   settle(outcome: Outcome): void;
 }
 
@@ -32,8 +38,36 @@ export interface AdmitOptions {
   /** Which model and backend serve it (for the usage record). */
   model: string;
   backend: () => string;
-  /** Tokens reserved against the tenant's token limits until the request settles. */
+  /** Tokens known before the prompt is counted (token-id prompts, max_tokens × choices when given). */
   reservedTokens: number;
+}
+
+const headerRecord = (headers: RateHeaders) =>
+  Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
+
+function refusalError(refusal: Refusal, headers: Record<string, string>): ApiError {
+  return new ApiError(
+    429,
+    refusal.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limit_error',
+    refusal.message,
+    {
+      code: refusal.code,
+      headers,
+      ...(refusal.permanent ? {} : { retryAfterSeconds: refusal.retryAfterSeconds }),
+    },
+  );
+}
+
+/** Keeps a Worker's request alive until `work` ends, even after the client has gone (no-op on Node). */
+function keepAlive(c: Context, work: Promise<unknown>): void {
+  try {
+    c.executionCtx.waitUntil(work);
+  } catch {
+    /* Node: no execution context; the promise runs anyway */
+  }
 }
 
 /** @example const metered = await meter(c, { tenant, model, backend, reservedTokens }); … metered.settle(outcome) */
@@ -42,49 +76,52 @@ export function createMeter({ limiter, tenants, log }: MeterOptions) {
     const started = Date.now();
     const { tenant } = o;
     const admission = await limiter.admit(tenant, o.reservedTokens);
-    const headers = Object.fromEntries(
-      Object.entries(admission.headers).filter(([, v]) => v !== undefined),
-    ) as Record<string, string>;
-    if (!admission.ok) {
-      const { refusal } = admission;
-      throw new ApiError(
-        429,
-        refusal.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limit_error',
-        refusal.message,
-        { code: refusal.code, headers, retryAfterSeconds: refusal.retryAfterSeconds },
-      );
-    }
+    let headers = headerRecord(admission.headers);
+    if (!admission.ok) throw refusalError(admission.refusal, headers);
+    const { leaseId } = admission;
     const requestId = c.get('requestId');
-    let settled = false;
-    return {
-      headers,
-      settle(outcome: Outcome) {
-        if (settled) return;
-        settled = true;
-        const work = Promise.all([
-          limiter.release(
-            tenant,
-            admission.leaseId,
-            outcome.promptTokens + outcome.completionTokens,
-          ),
+    let ended = false;
+    let finish!: (work: Promise<unknown>) => void;
+    keepAlive(c, new Promise<unknown>((resolve) => (finish = resolve)));
+
+    const end = (usedTokens: number, record: Outcome | null) => {
+      ended = true;
+      const work = Promise.all([
+        limiter.release(tenant, leaseId, usedTokens),
+        record &&
           tenants.recordUsage({
             tenantId: tenant.id,
             keyId: c.get('keyId'),
             requestId,
             model: o.model,
             backend: o.backend(),
-            promptTokens: outcome.promptTokens,
-            completionTokens: outcome.completionTokens,
-            status: outcome.status,
+            promptTokens: record.promptTokens,
+            completionTokens: record.completionTokens,
+            status: record.status,
             durationMs: Date.now() - started,
             at: Date.now(),
           }),
-        ]).catch((e: unknown) => log?.(`metering failed: ${(e as Error).name}`));
-        try {
-          c.executionCtx.waitUntil(work);
-        } catch {
-          /* Node: no execution context; the promise runs anyway */
-        }
+      ]).catch((e: unknown) => log?.(`metering failed: ${(e as Error).name}`));
+      finish(work);
+    };
+
+    return {
+      get headers() {
+        return headers;
+      },
+      async reserve(reservedTokens: number) {
+        const reservation = await limiter.reserve(tenant, leaseId, reservedTokens);
+        headers = headerRecord(reservation.headers);
+        if (reservation.ok) return;
+        if (!ended) end(0, null);
+        throw refusalError(reservation.refusal, headers);
+      },
+      cancel() {
+        if (!ended) end(0, null);
+      },
+      settle(outcome: Outcome) {
+        if (ended) return;
+        end(outcome.promptTokens + outcome.completionTokens, outcome);
         const client = c.get('clientRequestId');
         log?.(
           `${c.req.path} request=${requestId}${client ? ` client_request=${client}` : ''} tenant=${tenant.id} model=${o.model} status=${outcome.status} prompt=${outcome.promptTokens} completion=${outcome.completionTokens}`,

@@ -1,8 +1,14 @@
 /**
  * Turns a validated request into what a generation needs: the engine (checked against the tenant's allowed
- * models), prompt ids per prompt, and DecodeOptions — all validated before any admission or forward.
+ * models), the choice count and max_tokens cap (checked before admission), and DecodeOptions validated against
+ * every prompt before any forward.
  */
-import { DecodeOptionsError, planDecode, type DecodeOptions } from '../../decode/index.ts';
+import {
+  DecodeOptionsError,
+  planDecode,
+  type ConstraintSource,
+  type DecodeOptions,
+} from '../../decode/index.ts';
 import type { Tenant } from '../tenancy.ts';
 import type { EngineRegistry, ModelEngine, OpenModel } from '../engine.ts';
 import { ApiError, badRequest, toApiError } from '../errors.ts';
@@ -12,9 +18,44 @@ import {
   type FieldAliases,
 } from '../protocol/decode-fields.ts';
 import type { GenerationRequest } from '../protocol/schemas.ts';
+import type { ChoiceTools } from './generation.ts';
 
 /** Default completion length when the request names none (bounded by the context and the tenant cap). */
 export const DEFAULT_MAX_TOKENS = 512;
+
+/**
+ * Choices per request (prompts × n) at most: each runs a full generation in turn while the request holds one
+ * concurrency slot, so a larger batch belongs in several requests.
+ */
+export const MAX_CHOICES = 16;
+
+/** Refuses prompts × n above MAX_CHOICES, naming `n` when it is what multiplies the prompts. */
+export function checkChoiceCount(prompts: number, n: number, promptParam: string): void {
+  if (prompts * n <= MAX_CHOICES) return;
+  const param = n > 1 ? 'n' : promptParam;
+  throw badRequest(
+    `${prompts} prompt(s) × n ${n} = ${prompts * n} choices; at most ${MAX_CHOICES} per request`,
+    param,
+  );
+}
+
+/** The max_tokens the request asked for (max_completion_tokens wins), refused above the key's cap. */
+export function requestedMaxTokens(
+  body: GenerationRequest,
+  tenant: Tenant,
+): { requested: number | null; param: string } {
+  const completionCap =
+    (body as { max_completion_tokens?: number | null }).max_completion_tokens ?? null;
+  const requested: number | null = completionCap ?? body.max_tokens ?? null;
+  const param = completionCap != null ? 'max_completion_tokens' : 'max_tokens';
+  if (requested !== null && tenant.maxTokens !== null && requested > tenant.maxTokens) {
+    throw badRequest(
+      `${param} ${requested} exceeds this key's limit of ${tenant.maxTokens}`,
+      param,
+    );
+  }
+  return { requested, param };
+}
 
 export interface Prepared {
   engine: ModelEngine;
@@ -24,21 +65,50 @@ export interface Prepared {
   stops: string[];
   n: number;
   maxTokens: number;
+  /** Tools offered to the model (chat), whose calls are parsed out of its text. */
+  tools: ChoiceTools | null;
+  /** Report token log-probabilities (options.logprobs holds the alternatives per token). */
+  logprobs: boolean;
 }
 
-export function findEngine(engines: EngineRegistry, tenant: Tenant, model: string): ModelEngine {
-  const engine = engines.get(model, { tenant });
-  if (!engine)
-    throw new ApiError(404, 'not_found_error', `The model '${model}' does not exist`, {
-      param: 'model',
-      code: 'model_not_found',
-    });
-  if (tenant.models && !tenant.models.includes(model)) {
-    throw new ApiError(403, 'permission_error', `This key may not use the model '${model}'`, {
-      param: 'model',
-      code: 'model_not_allowed',
-    });
+/**
+ * The request's log-probability ask: chat `logprobs: true` (+ `top_logprobs`), completions `logprobs: N`.
+ * Alternatives come from the model's top-k head, so more than its k are refused.
+ */
+export function logprobsOption(body: GenerationRequest, model: OpenModel): number | null {
+  const b = body as { logprobs?: boolean | number | null; top_logprobs?: number | null };
+  const chat = typeof b.logprobs === 'boolean' || b.top_logprobs != null;
+  const wanted =
+    typeof b.logprobs === 'number'
+      ? b.logprobs
+      : b.logprobs === true
+        ? (b.top_logprobs ?? 0)
+        : null;
+  if (chat && b.logprobs !== true && (b.top_logprobs ?? 0) > 0)
+    throw badRequest('top_logprobs needs logprobs: true', 'top_logprobs');
+  if (wanted === null) return null;
+  const k = model.info.topK;
+  if (wanted > k) {
+    const param = chat ? 'top_logprobs' : 'logprobs';
+    throw badRequest(
+      `${param} ${wanted} is more than this model reports: at most ${k} alternatives (its top-k head)`,
+      param,
+    );
   }
+  return wanted;
+}
+
+/** The engine of `model`; a model the key may not use is reported exactly like one that does not exist. */
+export function findEngine(engines: EngineRegistry, tenant: Tenant, model: string): ModelEngine {
+  const allowed = !tenant.models || tenant.models.includes(model);
+  const engine = allowed ? engines.get(model, { tenant }) : undefined;
+  if (!engine)
+    throw new ApiError(
+      404,
+      'not_found_error',
+      `The model '${model}' does not exist or you do not have access to it`,
+      { param: 'model', code: 'model_not_found' },
+    );
   return engine;
 }
 
@@ -52,10 +122,7 @@ export async function openEngine(engine: ModelEngine): Promise<OpenModel> {
         503,
         'service_unavailable_error',
         `The model '${engine.id}' is unavailable`,
-        {
-          code: 'model_unavailable',
-          headers: { 'retry-after': '5' },
-        },
+        { code: 'model_unavailable', headers: { 'retry-after': '5' }, cause: e },
       );
     throw err;
   }
@@ -71,21 +138,13 @@ export function prepareOptions(
   model: OpenModel,
   prompts: number[][],
   promptParam: string,
-): Omit<Prepared, 'engine' | 'model' | 'prompts'> {
-  const completionCap =
-    (body as { max_completion_tokens?: number | null }).max_completion_tokens ?? null;
-  const requested: number | null = completionCap ?? body.max_tokens ?? null;
+  constraint?: ConstraintSource,
+): Omit<Prepared, 'engine' | 'model' | 'prompts' | 'tools'> {
+  const { requested, param: maxParam } = requestedMaxTokens(body, tenant);
   const aliases: FieldAliases = {
     promptIds: promptParam,
-    ...(completionCap != null ? { maxTokens: 'max_completion_tokens' } : {}),
+    ...(maxParam === 'max_completion_tokens' ? { maxTokens: maxParam } : {}),
   };
-  const maxParam = aliases.maxTokens ?? 'max_tokens';
-  if (requested !== null && tenant.maxTokens !== null && requested > tenant.maxTokens) {
-    throw badRequest(
-      `${maxParam} ${requested} exceeds this key's limit of ${tenant.maxTokens}`,
-      maxParam,
-    );
-  }
   const longest = Math.max(...prompts.map((p) => p.length));
   const room = model.info.maxPositions - longest;
   if (room < 1)
@@ -95,10 +154,13 @@ export function prepareOptions(
       'context_length_exceeded',
     );
   const maxTokens = requested ?? Math.min(room, tenant.maxTokens ?? DEFAULT_MAX_TOKENS);
+  const logprobs = logprobsOption(body, model);
   const options: DecodeOptions = {
     temperature: 0,
     ...toDecodeOptions(body),
     maxTokens,
+    ...(constraint ? { constraint } : {}),
+    ...(logprobs !== null ? { logprobs } : {}),
   };
   try {
     for (const p of prompts) planDecode(model.info, p, options);
@@ -110,5 +172,5 @@ export function prepareOptions(
     body.stop == null
       ? []
       : (Array.isArray(body.stop) ? body.stop : [body.stop]).filter((s) => s.length > 0);
-  return { options, stops, n: body.n ?? 1, maxTokens };
+  return { options, stops, n: body.n ?? 1, maxTokens, logprobs: logprobs !== null };
 }

@@ -1,21 +1,51 @@
 /**
- * One generation request end to end, shared by the chat and completions routes: refuse what is unsupported, find
- * and open the engine, tokenize, validate the options, admit against the tenant's limits, then answer (JSON or
- * SSE) and settle the metering exactly once.
+ * One generation request end to end, shared by the chat and completions routes. The order is the point: cheap
+ * checks (unsupported fields, choice count, max_tokens cap, model access), then admission against the tenant's
+ * limits, and only then the expensive work (opening the model, tokenizing, which is bounded by the context),
+ * the full reservation once the prompt is counted, and the answer (JSON or SSE) with one settlement.
  */
 import type { Context } from 'hono';
 import type { EngineRegistry, OpenModel } from '../engine.ts';
 import type { GenerationRequest } from '../protocol/schemas.ts';
+import { knownPromptTokens, type PromptSource } from '../protocol/prompts.ts';
 import { rejectUnsupported } from '../protocol/unsupported.ts';
 import type { Flavor } from './flavors.ts';
 import type { Meter } from './metering.ts';
-import { findEngine, openEngine, prepareOptions, type Prepared } from './prepare.ts';
+import {
+  checkChoiceCount,
+  findEngine,
+  openEngine,
+  prepareOptions,
+  requestedMaxTokens,
+  type Prepared,
+} from './prepare.ts';
+import { encodePrompts } from './prompts.ts';
 import { respond } from './respond.ts';
+import { grammarFor } from './structured.ts';
+import type { GrammarService } from '../../grammar/index.ts';
+import type { ChoiceTools } from './generation.ts';
+import { forcedCallOpening } from './tool-prompt.ts';
+
+/** The tools a chat request offers, as the output parser needs them (null: no tools, plain text). */
+function choiceTools(model: OpenModel, sources: PromptSource[]): ChoiceTools | null {
+  const source = sources[0];
+  if (!source || !('messages' in source) || source.tools.tools.length === 0) return null;
+  const plan = source.tools;
+  return {
+    names: new Set(plan.tools.map((t) => t.function.name)),
+    parallel: plan.parallel,
+    opening: forcedCallOpening(model.codec, plan),
+  };
+}
 
 export interface GenerationDeps {
   engines: EngineRegistry;
   meter: Meter;
   keepAliveMs: number;
+  /** The grammar engine for response_format (structured output); absent: refused. */
+  grammar?: GrammarService;
+  /** A stream whose client accepts no data for this long is ended as gone (see RespondOptions). */
+  stallTimeoutMs: number;
 }
 
 export interface GenerationRoute<B extends GenerationRequest> {
@@ -23,8 +53,8 @@ export interface GenerationRoute<B extends GenerationRequest> {
   body: B;
   /** The field that carries the prompt, for errors ('messages' or 'prompt'). */
   promptParam: string;
-  /** The prompts as token ids (chat: the rendered template; completions: one or more prompts). */
-  toPrompts: (model: OpenModel, body: B) => number[][];
+  /** The prompts before tokenization (chat: the messages; completions: one or more texts or id lists). */
+  prompts: (body: B) => PromptSource[];
 }
 
 export async function serveGeneration<B extends GenerationRequest>(
@@ -32,31 +62,45 @@ export async function serveGeneration<B extends GenerationRequest>(
   deps: GenerationDeps,
   route: GenerationRoute<B>,
 ): Promise<Response> {
-  const { body } = route;
+  const { body, promptParam } = route;
   const tenant = c.get('tenant');
   rejectUnsupported(body as Record<string, unknown>);
+  const sources = route.prompts(body);
+  const n = body.n ?? 1;
+  checkChoiceCount(sources.length, n, promptParam);
+  const { requested } = requestedMaxTokens(body, tenant);
   const engine = findEngine(deps.engines, tenant, body.model);
-  const model = await openEngine(engine);
-  const prompts = route.toPrompts(model, body);
-  const rest = prepareOptions(body, tenant, model, prompts, route.promptParam);
-  const prepared: Prepared = { engine, model, prompts, ...rest };
-  const reservedTokens =
-    prompts.reduce((s, p) => s + p.length, 0) + rest.maxTokens * rest.n * prompts.length;
+  let model: OpenModel | undefined;
+  const choices = sources.length * n;
   const metered = await deps.meter(c, {
     tenant,
     model: engine.id,
-    backend: () => model.backend ?? engine.backend,
-    reservedTokens,
+    backend: () => model?.backend ?? engine.backend,
+    reservedTokens: knownPromptTokens(sources) + (requested ?? 1) * choices,
   });
+  let prepared: Prepared;
+  try {
+    model = await openEngine(engine);
+    const prompts = await encodePrompts(model, sources, promptParam);
+    const constraint = await grammarFor(deps.grammar, body.response_format, model);
+    const rest = prepareOptions(body, tenant, model, prompts, promptParam, constraint);
+    prepared = { engine, model, prompts, ...rest, tools: choiceTools(model, sources) };
+    await metered.reserve(prompts.reduce((s, p) => s + p.length, 0) + rest.maxTokens * choices);
+  } catch (e: unknown) {
+    metered.cancel();
+    throw e;
+  }
   return respond(c, {
     flavor: route.flavor,
     prepared,
     modelId: engine.id,
     stream: body.stream === true,
     keepAliveMs: deps.keepAliveMs,
+    stallTimeoutMs: deps.stallTimeoutMs,
     headers: metered.headers,
     onDone: (outcome) => metered.settle(outcome),
     includeUsage: body.stream_options?.include_usage === true,
     includeDenoising: body.stream_options?.include_denoising === true,
+    promptParam,
   });
 }

@@ -15,9 +15,11 @@ export class TextStream {
   private stopLength = 0;
   private readonly holdBack: number;
 
+  /** `decode`: ids → text (default: the codec's, special tokens skipped). */
   constructor(
     private readonly codec: TextCodec,
     private readonly stops: string[],
+    private readonly decode: (ids: number[]) => string = (ids) => codec.decode(ids),
   ) {
     this.holdBack = Math.max(0, ...stops.map((s) => s.length - 1));
   }
@@ -26,7 +28,7 @@ export class TextStream {
   push(tokens: number[]): { delta: string; stopped: boolean } {
     if (this.stopped) return { delta: '', stopped: true };
     this.tokens.push(...tokens);
-    this.full = this.codec.decode(this.tokens);
+    this.full = this.decode(this.tokens);
     for (const stop of this.stops) {
       const at = this.full.indexOf(stop);
       if (at >= 0 && (this.stopAt < 0 || at < this.stopAt)) {
@@ -62,7 +64,7 @@ export class TextStream {
     let hi = this.tokens.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.codec.decode(this.tokens.slice(0, mid)).length >= need) hi = mid;
+      if (this.decode(this.tokens.slice(0, mid)).length >= need) hi = mid;
       else lo = mid + 1;
     }
     return lo;

@@ -35,8 +35,11 @@ export interface OpenAiPoolOptions extends Omit<PoolEngineOptions, 'describeBudg
   model: () => Promise<{ codec: TextCodec; info: RunnerInfo }>;
 }
 
-/** The knobs an OpenAI-compatible completions API carries; the diffusion ones it has no field for are refused. */
-const CARRIED = new Set(['maxTokens', 'temperature', 'topP', 'topK', 'seed']);
+/**
+ * The knobs an OpenAI-compatible completions API carries (a grammar travels as the request's own
+ * `response_format`, enforced by the server); the diffusion ones it has no field for are refused.
+ */
+const CARRIED = new Set(['maxTokens', 'temperature', 'topP', 'topK', 'seed', 'constraint']);
 
 interface Chunk {
   choices?: { text?: string; finish_reason?: string | null }[];
@@ -65,7 +68,16 @@ export function completionsBody(
     );
   }
   const fields = toRequestFields(o);
-  return { model, prompt: promptIds, stream: true, temperature: 0, ...fields };
+  // Special tokens come back as text and are re-encoded here, so the API decides what to show: a tokenizer
+  // that marks `<tool_call>` special would otherwise lose the tags the tool-call parser needs.
+  return {
+    model,
+    prompt: promptIds,
+    stream: true,
+    temperature: 0,
+    skip_special_tokens: false,
+    ...fields,
+  };
 }
 
 /** @example openAiPoolEngine({ id: 'llada2-mini', members, secret, model: () => edge.open() }) */

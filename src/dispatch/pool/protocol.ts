@@ -11,7 +11,7 @@
  *   GET  /metrics                Prometheus text, vLLM-compatible names (vllm: prefix).
  */
 import { z } from 'zod';
-import type { DecodeOptions, DecodeResult, StepEvent } from '../../decode/index.ts';
+import type { DecodeOptions, DecodeResult, StepEvent, TokenLogprob } from '../../decode/index.ts';
 import type { RunnerInfo } from '../../decode/runner.ts';
 
 export const GENERATE_PATH = '/internal/v1/generate';
@@ -21,7 +21,7 @@ export const MODEL_PATH = '/internal/v1/model';
  * The decode loop's own options, sent unchanged (both ends are Unmask; no second vocabulary). maxTokens is
  * required: the Worker decides it.
  */
-export type WireDecodeOptions = Omit<DecodeOptions, 'signal' | 'prefixCache'> & {
+export type WireDecodeOptions = Omit<DecodeOptions, 'signal' | 'prefixCache' | 'constraint'> & {
   maxTokens: number;
 };
 
@@ -51,14 +51,19 @@ export const generateRequestSchema = z.strictObject({
     mode: z.enum(['reference', 'cached']).optional(),
     algorithm: z.string().optional(),
     algorithmParams: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+    logprobs: z.number().int().optional(),
   }),
   denoise: z.boolean().optional(),
 }) satisfies z.ZodType<GenerateRequest>;
 
-/** DecodeOptions → the wire's options (what a signal or a cache object cannot cross). */
+/**
+ * DecodeOptions → the wire's options (what a signal, a cache or a grammar object cannot cross; the pool client
+ * refuses grammars before calling this).
+ */
 export function wireOptions({
   signal: _signal,
   prefixCache: _cache,
+  constraint: _constraint,
   ...rest
 }: DecodeOptions): WireDecodeOptions {
   if (rest.maxTokens === undefined)
@@ -67,7 +72,7 @@ export function wireOptions({
 }
 
 export type PoolEvent =
-  | { type: 'block'; block: number; offset: number; tokens: number[] }
+  | { type: 'block'; block: number; offset: number; tokens: number[]; logprobs?: TokenLogprob[] }
   | (Omit<StepEvent, 'type'> & { type: 'step' })
   | { type: 'done'; result: DecodeResult }
   | {

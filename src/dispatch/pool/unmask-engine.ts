@@ -17,6 +17,7 @@ export { wireOptions } from './protocol.ts';
 import type { DecodeEvent, DecodeOptions } from '../../decode/index.ts';
 import type { OpenModel } from '../../api/engine.ts';
 import { TextCodec } from '../../model/text-codec.ts';
+import { ApiError } from '../../api/errors.ts';
 import { errorFromResponse, fromPoolError, poolDisconnected, poolMisconfigured } from './errors.ts';
 import { poolStream } from './pool-stream.ts';
 import { RetryableError, classifyStatus, withRetries } from './retry.ts';
@@ -47,7 +48,13 @@ export function toDecodeEvent(e: PoolEvent): DecodeEvent {
         ...(e.cachedPromptTokens !== undefined ? { cachedPromptTokens: e.cachedPromptTokens } : {}),
       };
     case 'block':
-      return { type: 'block', block: e.block, offset: e.offset, tokens: e.tokens };
+      return {
+        type: 'block',
+        block: e.block,
+        offset: e.offset,
+        tokens: e.tokens,
+        ...(e.logprobs ? { logprobs: e.logprobs } : {}),
+      };
     case 'done':
       return { type: 'done', result: e.result };
     case 'error':
@@ -120,6 +127,14 @@ export function unmaskPoolEngine(opts: UnmaskPoolOptions): PoolEngine {
 
   // A generator, so a refused option surfaces on the first next(), like every other failure.
   async function* decode(promptIds: number[], options: DecodeOptions): AsyncGenerator<DecodeEvent> {
+    // Unmask GPU servers do not run grammars yet (docs/structured-output.md): refuse rather than ignore.
+    if (options.constraint)
+      throw new ApiError(
+        400,
+        'invalid_request_error',
+        "response_format json_object and json_schema are not supported by this model's GPU pool",
+        { param: 'response_format', code: 'unsupported_parameter' },
+      );
     const body: GenerateRequest = {
       model: upstreamModel,
       prompt_ids: promptIds,

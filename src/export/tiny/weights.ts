@@ -26,16 +26,18 @@ const EXPERT_BIAS_STD = 0.1;
 /** QK-norm gains > 1 sharpen attention (scores ≈ N(0, gain⁴)), so context moves the logits more. */
 const QK_NORM_GAIN = 1.6;
 
-type Init =
+/** How a tensor's values are drawn: normal(mean, std²), or a per-channel gain base·(1 + spread·normal). */
+export type Init =
   { kind: 'normal'; std: number; mean?: number } | { kind: 'gain'; base: number; spread: number };
 
-interface TensorSpec {
+export interface TensorSpec {
   name: string;
   shape: number[];
   init: Init;
 }
 
-function specs(o: TinyModelOptions): TensorSpec[] {
+/** Every tensor of the checkpoint with its shape and init scale, in layer order (also used at full size by the rehearsal). */
+export function tinyTensorSpecs(o: TinyModelOptions): TensorSpec[] {
   const out: TensorSpec[] = [];
   const add = (name: string, shape: number[], init: Init) => out.push({ name, shape, init });
   const linear = (name: string, rows: number, cols: number, gain = 1) =>
@@ -83,7 +85,7 @@ function specs(o: TinyModelOptions): TensorSpec[] {
 
 /** All tensors, sorted by name (the order they are written in). */
 export function tinyTensors(o: TinyModelOptions): TinyTensor[] {
-  return specs(o)
+  return tinyTensorSpecs(o)
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map(({ name, shape, init }) => {
       const rng = new Rng(streamSeed(o.seed, name));

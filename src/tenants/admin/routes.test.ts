@@ -38,3 +38,33 @@ test("a wrong token is refused before the store is reached; other paths are not 
   );
   assert.equal((await app.request('/v1/models')).status, 404); // mounted at '/', it claims only /admin/*
 });
+
+test('admin bodies are limited (413 in the OpenAI envelope) before the store is reached, chunked or not', async () => {
+  const app = createAdminApp({ store: unusedStore, adminToken: 'right' });
+  const huge = JSON.stringify({
+    name: 'x',
+    models: Array.from({ length: 20_000 }, (_, i) => `m${i}`),
+  });
+  const chunked = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(huge));
+      controller.close();
+    },
+  });
+  for (const body of [huge, chunked]) {
+    const res = await app.request('/admin/tenants', {
+      method: 'POST',
+      headers: { authorization: 'Bearer right', 'content-type': 'application/json' },
+      body,
+      ...(typeof body === 'string' ? {} : { duplex: 'half' }),
+    } as RequestInit);
+    assert.equal(res.status, 413);
+    const error = ((await res.json()) as { error: { code: string; type: string } }).error;
+    assert.deepEqual(error, {
+      message: 'request body exceeds 65536 bytes',
+      type: 'invalid_request_error',
+      param: null,
+      code: 'request_too_large',
+    });
+  }
+});

@@ -18,6 +18,7 @@ import {
 } from './schemas.ts';
 import { ApiError, badRequest, renderErrors, type ErrorType } from '../../api/errors.ts';
 import { bearerAuth } from '../../api/bearer-auth.ts';
+import { bodyLimit } from '../../api/body-limit.ts';
 import { TenantStoreError, type TenantAdminStore, type TenantInput } from '../types.ts';
 
 export interface AdminAppOptions {
@@ -26,12 +27,15 @@ export interface AdminAppOptions {
   adminToken?: string | null;
   /** Clock in epoch milliseconds (key status in responses). Default `Date.now`. */
   now?: () => number;
+  /** Request bodies above this are refused with 413. Default 64 KiB (a tenant record is far smaller). */
+  maxBodyBytes?: number;
 }
 
 const STORE_ERRORS: Record<TenantStoreError['code'], [number, ErrorType]> = {
   tenant_not_found: [404, 'not_found_error'],
   key_not_found: [404, 'not_found_error'],
   key_revoked: [400, 'invalid_request_error'],
+  key_expired: [400, 'invalid_request_error'],
 };
 
 /**
@@ -40,7 +44,7 @@ const STORE_ERRORS: Record<TenantStoreError['code'], [number, ErrorType]> = {
  * app.route('/', createAdminApp({ store: createD1TenantStore({ db: env.DB }), adminToken: env.ADMIN_TOKEN }));
  */
 export function createAdminApp(options: AdminAppOptions): Hono {
-  const { store, adminToken, now = Date.now } = options;
+  const { store, adminToken, now = Date.now, maxBodyBytes = 64 << 10 } = options;
   const app = new Hono();
 
   const render = renderErrors({ log: (line) => console.error(`admin: ${line}`) });
@@ -52,6 +56,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.use(
     '/admin/*',
     bearerAuth({ token: adminToken, name: 'admin token', setting: 'the ADMIN_TOKEN secret' }),
+    bodyLimit({ maxBytes: maxBodyBytes }),
     async (c, next) => {
       c.header('cache-control', 'no-store');
       await next();
@@ -97,8 +102,14 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const at = now();
     const revokeOldAt =
       body.revoke_old_at === undefined ? at : Math.max(at, toEpochMs(body.revoke_old_at));
-    const expiresAt = body.expires_at == null ? null : toEpochMs(body.expires_at);
-    if (expiresAt !== null && expiresAt <= at)
+    // Absent: the new key keeps the old key's expiry; null: it never expires.
+    const expiresAt =
+      body.expires_at === undefined
+        ? undefined
+        : body.expires_at === null
+          ? null
+          : toEpochMs(body.expires_at);
+    if (expiresAt != null && expiresAt <= at)
       throw invalid('expires_at must be in the future.', 'expires_at');
     const rotated = await store.rotateKey(c.req.param('keyId'), { revokeOldAt, expiresAt });
     return c.json({ ...keyJson(rotated, now()), replaced: keyJson(rotated.replaced, now()) }, 201);

@@ -9,7 +9,7 @@ const time = z.union([z.iso.datetime({ offset: true }), z.number().int().nonnega
 
 export const tenantCreateBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
-  models: z.array(z.string().min(1)).min(1).nullable().optional(),
+  models: z.array(z.string().min(1).max(200)).min(1).max(1000).nullable().optional(),
   rpm: limit.optional(),
   tpm: limit.optional(),
   max_concurrent: limit.optional(),

@@ -21,6 +21,7 @@ import {
   looksLikeApiKey,
   newKeyId,
   newTenantId,
+  rotationExpiry,
 } from '../keys.ts';
 import {
   TenantStoreError,
@@ -196,17 +197,14 @@ export function createD1TenantStore(options: D1TenantStoreOptions): TenantAdminS
 
     async rotateKey(
       oldKeyId: string,
-      { revokeOldAt, expiresAt = null }: RotateKeyOptions,
+      { revokeOldAt, expiresAt }: RotateKeyOptions,
     ): Promise<RotatedKey> {
       const old = await getKey(oldKeyId);
       if (!old) throw new TenantStoreError('key_not_found', `No API key with id '${oldKeyId}'.`);
-      if (old.revokedAt !== null && old.revokedAt <= now()) {
-        throw new TenantStoreError(
-          'key_revoked',
-          `API key '${oldKeyId}' is already revoked; create a new key instead.`,
-        );
-      }
-      const { created, insert } = await mintKey(old.tenantId, expiresAt);
+      const { created, insert } = await mintKey(
+        old.tenantId,
+        rotationExpiry(old, now(), expiresAt),
+      );
       const revoke = db
         .prepare(
           `UPDATE api_keys SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2) WHERE id = ?1 RETURNING ${KEY_COLUMNS}`,

@@ -4,6 +4,7 @@ import {
   admit,
   emptyLimiterState,
   release,
+  reserve,
   type LimiterLimits,
   type LimiterState,
 } from './buckets.ts';
@@ -26,6 +27,8 @@ function harness(limits: Partial<LimiterLimits>, ttl = 60_000) {
   const all = { ...NONE, ...limits };
   return {
     state,
+    limits: all,
+    now: () => now,
     advance: (ms: number) => {
       now += ms;
     },
@@ -93,13 +96,74 @@ test('tpm: the reservation is taken at admission and reconciled with real usage 
   assert.equal(h.admit(0).headers['x-ratelimit-remaining-tokens'], '400');
 });
 
-test('tpm: a reservation bigger than the bucket waits for a full bucket and leaves it in debt', () => {
-  const h = harness({ tpm: 600 }); // 10 tokens/s
-  leaseOf(h.admit(1_800));
-  const refused = h.admit(10);
-  assert.ok(!refused.ok && refused.refusal.retryAfterMs === 121_000); // repay 1200 debt, then 10 more
-  h.advance(121_000);
-  assert.equal(h.admit(10).ok, true);
+test('a reservation that can never fit (over the whole tpm or budget) is refused for good, without debt', () => {
+  const h = harness({ tpm: 600, budgetTokens: 1000, budgetPeriod: 'month' });
+  const tooBig = h.admit(1_800);
+  assert.ok(!tooBig.ok);
+  assert.equal(tooBig.refusal.code, 'rate_limit_exceeded');
+  assert.equal(tooBig.refusal.permanent, true);
+  assert.match(
+    tooBig.refusal.message,
+    /Request too large for tokens per min \(TPM\): limit 600, requested 1800/,
+  );
+  const overBudget = harness({ budgetTokens: 1000, budgetPeriod: 'month' }).admit(1_001);
+  assert.ok(!overBudget.ok && overBudget.refusal.code === 'insufficient_quota');
+  assert.equal(overBudget.refusal.permanent, true);
+  // Nothing was taken: a request that fits is admitted with the whole bucket.
+  const fits = h.admit(600);
+  assert.equal(fits.headers['x-ratelimit-remaining-tokens'], '0');
+});
+
+test('reserve: raises the lease once the prompt is counted; a refusal changes nothing', () => {
+  const h = harness({ tpm: 1000, budgetTokens: 5000, budgetPeriod: 'day' });
+  const first = leaseOf(h.admit(100));
+  const raised = reserve(h.state, {
+    limits: h.limits,
+    leaseId: first,
+    reservedTokens: 700,
+    now: h.now(),
+  });
+  assert.ok(raised.ok);
+  assert.equal(raised.headers['x-ratelimit-remaining-tokens'], '300');
+  assert.equal(h.state.budget?.used, 700);
+  const second = leaseOf(h.admit(0));
+  const refused = reserve(h.state, {
+    limits: h.limits,
+    leaseId: second,
+    reservedTokens: 400,
+    now: h.now(),
+  });
+  assert.ok(
+    !refused.ok && refused.refusal.code === 'rate_limit_exceeded' && !refused.refusal.permanent,
+  );
+  assert.equal(h.state.tokens?.level, 300, 'the refusal took nothing');
+  assert.equal(h.state.leases[second].reserved, 0);
+  const never = reserve(h.state, {
+    limits: h.limits,
+    leaseId: second,
+    reservedTokens: 1001,
+    now: h.now(),
+  });
+  assert.ok(!never.ok && never.refusal.permanent);
+  // Releasing reconciles against the raised reservation.
+  h.release(first, 50);
+  assert.equal(h.state.tokens?.level, 950);
+  assert.equal(h.state.budget?.used, 50);
+  const gone = reserve(h.state, {
+    limits: h.limits,
+    leaseId: 'nope',
+    reservedTokens: 1,
+    now: h.now(),
+  });
+  assert.equal(gone.ok, false);
+});
+
+test('admission refuses an exhausted tpm bucket or budget even for a request that reserves nothing yet', () => {
+  const h = harness({ tpm: 100, budgetTokens: 100, budgetPeriod: 'month' });
+  const lease = leaseOf(h.admit(100));
+  h.release(lease, 100);
+  const refused = h.admit(0);
+  assert.ok(!refused.ok && refused.refusal.code === 'insufficient_quota');
 });
 
 test('a refusal consumes nothing from any bucket', () => {

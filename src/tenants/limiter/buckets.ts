@@ -3,7 +3,7 @@
  * token buckets for requests/min and tokens/min, concurrency leases that expire, and a token budget per
  * UTC day or month. Pure: callers pass the clock and the lease id, and persist the (mutated) state.
  */
-import type { Admission, Refusal, Tenant } from '../../api/tenancy.ts';
+import type { Admission, Refusal, Reservation, Tenant } from '../../api/tenancy.ts';
 import { periodWindow, type BudgetPeriod } from '../periods.ts';
 import { rateHeaders, type BucketView } from './rate-headers.ts';
 
@@ -50,6 +50,13 @@ export interface AdmitInput {
   leaseTtlMs: number;
 }
 
+export interface ReserveInput {
+  limits: LimiterLimits;
+  leaseId: string;
+  reservedTokens: number;
+  now: number;
+}
+
 export interface ReleaseInput {
   limits: LimiterLimits;
   leaseId: string;
@@ -73,15 +80,17 @@ export function emptyLimiterState(): LimiterState {
 }
 
 /**
- * Admits a request or refuses it, mutating `state` only on admission (a refusal consumes nothing).
- * A reservation larger than the whole tokens/min bucket is admitted only when the bucket is full, leaving it
- * in debt, so a big `max_tokens` is slowed rather than refused forever; the budget never goes over.
+ * Admits a request or refuses it, mutating `state` only on admission (a refusal consumes nothing). The admission
+ * takes one request, a concurrency lease and a first reservation (what is known before the prompt is counted);
+ * `reserve` raises it once the prompt is tokenized. A reservation that can never fit the tenant's limits (more
+ * than the whole tokens/min bucket or the whole budget) is refused for good, never admitted into debt.
  */
 export function admit(state: LimiterState, input: AdmitInput): Admission {
   const { limits, now } = input;
   const reserved = Math.max(0, Math.ceil(input.reservedTokens));
   syncState(state, limits, now);
   const refusal =
+    checkNeverFits(limits, reserved) ??
     checkBudget(state, limits, reserved, now) ??
     checkConcurrency(state, limits) ??
     checkBucket(state.requests, limits.rpm, 1, 'requests') ??
@@ -97,6 +106,35 @@ export function admit(state: LimiterState, input: AdmitInput): Admission {
     budgetPeriodStart: state.budget?.periodStart ?? null,
   };
   return { ok: true, leaseId: input.leaseId, headers: headersOf(state, limits) };
+}
+
+/**
+ * Raises an open lease's reservation to `reservedTokens` (the prompt now counted, plus every choice's
+ * max_tokens), taking the difference from the tokens/min bucket and the budget; a refusal changes nothing (the
+ * caller releases the lease). A lease that is unknown or expired is refused.
+ */
+export function reserve(state: LimiterState, input: ReserveInput): Reservation {
+  const { limits, now } = input;
+  syncState(state, limits, now);
+  const lease = state.leases[input.leaseId];
+  const reserved = Math.max(0, Math.ceil(input.reservedTokens));
+  if (!lease)
+    return {
+      ok: false,
+      refusal: refuse('rate_limit_exceeded', CONCURRENCY_RETRY_MS, 'The request lease expired.'),
+      headers: headersOf(state, limits),
+    };
+  const extra = Math.max(0, reserved - lease.reserved);
+  const refusal =
+    checkNeverFits(limits, reserved) ??
+    (extra > 0 ? checkBudget(state, limits, extra, now, reserved) : null) ??
+    (lease.chargedTokens ? checkBucket(state.tokens, limits.tpm, extra, 'tokens') : null);
+  if (refusal) return { ok: false, refusal, headers: headersOf(state, limits) };
+  if (state.tokens && lease.chargedTokens) state.tokens.level -= extra;
+  if (state.budget && lease.budgetPeriodStart === state.budget.periodStart)
+    state.budget.used += extra;
+  lease.reserved += extra;
+  return { ok: true, headers: headersOf(state, limits) };
 }
 
 /**
@@ -153,6 +191,7 @@ function checkBudget(
   limits: LimiterLimits,
   reserved: number,
   now: number,
+  total = reserved,
 ): Refusal | null {
   if (!state.budget || limits.budgetTokens === null || limits.budgetPeriod === null) return null;
   const left = Math.max(0, limits.budgetTokens - state.budget.used);
@@ -162,8 +201,25 @@ function checkBudget(
     'insufficient_quota',
     end - now,
     `Token budget exceeded: ${left} of ${limits.budgetTokens} tokens left this ${limits.budgetPeriod}, and this ` +
-      `request reserves ${reserved} (prompt + max_tokens). Lower max_tokens or wait until ${new Date(end).toISOString()}.`,
+      `request reserves ${total} (prompts + max_tokens × choices). Lower max_tokens or wait until ${new Date(end).toISOString()}.`,
   );
+}
+
+/** A reservation larger than the whole tokens/min bucket or the whole budget: no wait makes it fit. */
+function checkNeverFits(limits: LimiterLimits, reserved: number): Refusal | null {
+  if (limits.tpm !== null && reserved > limits.tpm)
+    return neverFits(
+      'rate_limit_exceeded',
+      `Request too large for tokens per min (TPM): limit ${limits.tpm}, requested ${reserved} (prompts + ` +
+        'max_tokens × choices). Lower max_tokens, n or the prompt.',
+    );
+  if (limits.budgetTokens !== null && reserved > limits.budgetTokens)
+    return neverFits(
+      'insufficient_quota',
+      `Request too large for the token budget: ${limits.budgetTokens} tokens per ${limits.budgetPeriod ?? 'month'}, ` +
+        `requested ${reserved} (prompts + max_tokens × choices). Lower max_tokens, n or the prompt.`,
+    );
+  return null;
 }
 
 function checkConcurrency(state: LimiterState, limits: LimiterLimits): Refusal | null {
@@ -184,9 +240,8 @@ function checkBucket(
   what: string,
 ): Refusal | null {
   if (!bucket || capacity === null) return null;
-  const required = Math.min(need, capacity);
-  if (bucket.level >= required) return null;
-  const waitMs = ((required - bucket.level) * MINUTE_MS) / capacity;
+  if (bucket.level >= need) return null;
+  const waitMs = ((need - bucket.level) * MINUTE_MS) / capacity;
   const unit = what === 'requests' ? 'requests per min (RPM)' : 'tokens per min (TPM)';
   return refuse(
     'rate_limit_exceeded',
@@ -194,6 +249,10 @@ function checkBucket(
     `Rate limit reached for ${unit}: limit ${capacity}, remaining ${Math.max(0, Math.floor(bucket.level))}, ` +
       `requested ${need}. Please try again in ${(waitMs / 1000).toFixed(3)}s.`,
   );
+}
+
+function neverFits(code: Refusal['code'], message: string): Refusal {
+  return { code, message, retryAfterSeconds: 0, permanent: true };
 }
 
 function refuse(code: Refusal['code'], waitMs: number, message: string): Refusal {

@@ -1,8 +1,13 @@
 /** The Limiter the Worker uses: one TenantLimiter Durable Object per tenant (idFromName(tenant.id)), over fetch. */
 import type { DurableObjectNamespace } from '@cloudflare/workers-types';
-import type { Admission, Limiter, Tenant } from '../../api/tenancy.ts';
+import type { Admission, Limiter, Reservation, Tenant } from '../../api/tenancy.ts';
 import { DEFAULT_LEASE_TTL_MS, limitsOf } from './buckets.ts';
-import { LIMITER_PATHS, type AdmitMessage, type ReleaseMessage } from './tenant-limiter-object.ts';
+import {
+  LIMITER_PATHS,
+  type AdmitMessage,
+  type ReleaseMessage,
+  type ReserveMessage,
+} from './tenant-limiter-object.ts';
 
 export interface DurableObjectLimiterOptions {
   /** The binding of the TenantLimiter class (e.g. `env.TENANT_LIMITER`). */
@@ -27,7 +32,7 @@ export function createDurableObjectLimiter(options: DurableObjectLimiterOptions)
   const call = async <T>(
     tenant: Tenant,
     path: string,
-    message: AdmitMessage | ReleaseMessage,
+    message: AdmitMessage | ReserveMessage | ReleaseMessage,
   ): Promise<T> => {
     const stub = namespace.get(namespace.idFromName(tenant.id));
     const response = await stub.fetch(`https://tenant-limiter${path}`, {
@@ -45,6 +50,13 @@ export function createDurableObjectLimiter(options: DurableObjectLimiterOptions)
         limits: limitsOf(tenant),
         reservedTokens,
         leaseTtlMs,
+      });
+    },
+    reserve(tenant: Tenant, leaseId: string, reservedTokens: number): Promise<Reservation> {
+      return call<Reservation>(tenant, LIMITER_PATHS.reserve, {
+        limits: limitsOf(tenant),
+        leaseId,
+        reservedTokens,
       });
     },
     async release(tenant: Tenant, leaseId: string, usedTokens: number): Promise<void> {

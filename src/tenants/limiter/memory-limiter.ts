@@ -1,11 +1,12 @@
 /** An in-process Limiter (Node server, tests): the buckets.ts algorithm over a Map, exact within one process. */
-import type { Admission, Limiter, Tenant } from '../../api/tenancy.ts';
+import type { Admission, Limiter, Reservation, Tenant } from '../../api/tenancy.ts';
 import {
   admit,
   DEFAULT_LEASE_TTL_MS,
   emptyLimiterState,
   limitsOf,
   release,
+  reserve,
   type LimiterState,
 } from './buckets.ts';
 import { periodWindow } from '../periods.ts';
@@ -60,6 +61,14 @@ export function createMemoryLimiter(options: MemoryLimiterOptions = {}): Limiter
         now: now(),
         leaseId: newLeaseId(),
         leaseTtlMs,
+      });
+    },
+    async reserve(tenant: Tenant, leaseId: string, reservedTokens: number): Promise<Reservation> {
+      return reserve(stateOf(tenant), {
+        limits: limitsOf(tenant),
+        leaseId,
+        reservedTokens,
+        now: now(),
       });
     },
     async release(tenant: Tenant, leaseId: string, usedTokens: number): Promise<void> {

@@ -4,11 +4,12 @@
  * Spoken to over fetch (see do-limiter.ts), so it needs no `cloudflare:workers` import.
  */
 import type { DurableObjectState } from '@cloudflare/workers-types';
-import type { Admission } from '../../api/tenancy.ts';
+import type { Admission, Reservation } from '../../api/tenancy.ts';
 import {
   admit,
   emptyLimiterState,
   release,
+  reserve,
   type LimiterLimits,
   type LimiterState,
 } from './buckets.ts';
@@ -19,6 +20,12 @@ export interface AdmitMessage {
   limits: LimiterLimits;
   reservedTokens: number;
   leaseTtlMs: number;
+}
+
+export interface ReserveMessage {
+  limits: LimiterLimits;
+  leaseId: string;
+  reservedTokens: number;
 }
 
 export interface ReleaseMessage {
@@ -32,7 +39,7 @@ export interface ReleaseReply {
 }
 
 /** Paths of the DO's fetch protocol (the host is ignored). */
-export const LIMITER_PATHS = { admit: '/admit', release: '/release' } as const;
+export const LIMITER_PATHS = { admit: '/admit', reserve: '/reserve', release: '/release' } as const;
 
 export class TenantLimiter {
   private state: LimiterState = emptyLimiterState();
@@ -52,6 +59,8 @@ export class TenantLimiter {
     const body: unknown = await request.json().catch(() => null);
     if (path === LIMITER_PATHS.admit && isAdmitMessage(body))
       return Response.json(await this.admit(body));
+    if (path === LIMITER_PATHS.reserve && isReserveMessage(body))
+      return Response.json(await this.reserve(body));
     if (path === LIMITER_PATHS.release && isReleaseMessage(body))
       return Response.json(await this.release(body));
     return new Response('bad limiter request', { status: 400 });
@@ -65,6 +74,12 @@ export class TenantLimiter {
     });
     if (admission.ok) await this.save();
     return admission;
+  }
+
+  private async reserve(message: ReserveMessage): Promise<Reservation> {
+    const reservation = reserve(this.state, { ...message, now: Date.now() });
+    if (reservation.ok) await this.save();
+    return reservation;
   }
 
   private async release(message: ReleaseMessage): Promise<ReleaseReply> {
@@ -98,6 +113,16 @@ function isAdmitMessage(value: unknown): value is AdmitMessage {
     typeof message.reservedTokens === 'number' &&
     typeof message.leaseTtlMs === 'number' &&
     message.leaseTtlMs > 0
+  );
+}
+
+function isReserveMessage(value: unknown): value is ReserveMessage {
+  const message = value as Partial<ReserveMessage> | null;
+  return (
+    !!message &&
+    isLimits(message.limits) &&
+    typeof message.leaseId === 'string' &&
+    typeof message.reservedTokens === 'number'
   );
 }
 

@@ -20,6 +20,7 @@ import {
   looksLikeApiKey,
   newKeyId,
   newTenantId,
+  rotationExpiry,
 } from '../keys.ts';
 import { periodWindow } from '../periods.ts';
 import { summarizeRecords } from '../../api/usage-summary.ts';
@@ -273,16 +274,10 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
 
     revokeKey: (keyId: string, at?: number) => change(() => revoke(requireKey(keyId), at ?? now())),
 
-    rotateKey: (oldKeyId: string, { revokeOldAt, expiresAt = null }: RotateKeyOptions) =>
+    rotateKey: (oldKeyId: string, { revokeOldAt, expiresAt }: RotateKeyOptions) =>
       change(async (): Promise<RotatedKey> => {
         const old = requireKey(oldKeyId);
-        if (old.revokedAt !== null && old.revokedAt <= now()) {
-          throw new TenantStoreError(
-            'key_revoked',
-            `API key '${oldKeyId}' is already revoked; create a new key instead.`,
-          );
-        }
-        const created = await mintKey(old.tenantId, expiresAt);
+        const created = await mintKey(old.tenantId, rotationExpiry(old, now(), expiresAt));
         return { ...created, replaced: revoke(old, revokeOldAt) };
       }),
   };

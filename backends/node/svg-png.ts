@@ -1,6 +1,7 @@
 /**
  * @module
- * SVG → PNG with headless Chromium (the chart is generated locally and committed; CI never runs this).
+ * SVG → PNG with headless Chromium, for the charts the benchmarks and the trainer write (generated locally and
+ * committed; CI never runs this).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -1,0 +1,89 @@
+/**
+ * Request body limit with the OpenAI 413 envelope, for the API and the admin routes. Unlike answering as soon as
+ * the limit is passed, it reads and discards the rest of an oversized body (up to `drainBytes`, within
+ * `drainMs`) before answering: a client still sending would otherwise see its connection reset instead of the
+ * 413 (Node's fetch reports "fetch failed"). Bodies beyond the drain bound are answered at once with
+ * `connection: close`.
+ */
+import { createMiddleware } from 'hono/factory';
+import { ApiError } from './api-error.ts';
+
+export interface BodyLimitOptions {
+  maxBytes: number;
+  /** Bytes of an oversized body read and discarded so the client receives the 413. Default 64 MiB. */
+  drainBytes?: number;
+  /** The longest a drain may take. Default 30 s. */
+  drainMs?: number;
+}
+
+export const tooLarge = (maxBytes: number, headers: Record<string, string> = {}) =>
+  new ApiError(413, 'invalid_request_error', `request body exceeds ${maxBytes} bytes`, {
+    code: 'request_too_large',
+    headers,
+  });
+
+/** Reads and drops what is left of a body; false when it is larger than `maxBytes` or slower than `maxMs`. */
+async function drain(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  maxBytes: number,
+  maxMs: number,
+): Promise<boolean> {
+  let read = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), maxMs);
+  });
+  try {
+    for (;;) {
+      const chunk = await Promise.race([reader.read(), timeout]);
+      if (chunk === 'timeout') return false;
+      if (chunk.done) return true;
+      read += chunk.value.length;
+      if (read > maxBytes) return false;
+    }
+  } catch {
+    return false; // the client went away: nobody to answer
+  } finally {
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** @example app.use('/v1/*', bodyLimit({ maxBytes: 1 << 20 })) */
+export function bodyLimit({ maxBytes, drainBytes = 64 << 20, drainMs = 30_000 }: BodyLimitOptions) {
+  return createMiddleware(async function bodyLimit(c, next) {
+    const body = c.req.raw.body;
+    if (!body) return next();
+    const declared = c.req.header('transfer-encoding')
+      ? null
+      : Number.parseInt(c.req.header('content-length') ?? '', 10);
+    if (declared !== null && Number.isFinite(declared)) {
+      if (declared <= maxBytes) return next();
+      if (declared > drainBytes) throw tooLarge(maxBytes, { connection: 'close' });
+      const drained = await drain(body.getReader(), drainBytes, drainMs);
+      throw tooLarge(maxBytes, drained ? {} : { connection: 'close' });
+    }
+    // No length given (chunked): read up to the limit, keeping what was read for the handler.
+    const reader = body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > maxBytes) {
+        const drained = await drain(reader, drainBytes - size, drainMs);
+        throw tooLarge(maxBytes, drained ? {} : { connection: 'close' });
+      }
+      chunks.push(value);
+    }
+    const whole = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      whole.set(chunk, at);
+      at += chunk.length;
+    }
+    c.req.raw = new Request(c.req.raw, { body: whole });
+    return next();
+  });
+}
