@@ -15,7 +15,7 @@ import {
   type BuiltWorker,
   type RunningWorker,
 } from '../backends/node/worker-harness.ts';
-import { readLocalManifest } from '../backends/node/local-package.ts';
+import { readLocalManifest } from '../backends/node/stores/disk-package.ts';
 import { USAGE_FILE } from '../backends/node/api/file-tenant-store.ts';
 
 export type DeploymentName = 'node' | 'worker';

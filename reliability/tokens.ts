@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { readLocalManifest } from '../backends/node/local-package.ts';
+import { readLocalManifest } from '../backends/node/stores/disk-package.ts';
 import { TextCodec, type ChatMessage } from '../src/model/text-codec.ts';
 
 export interface AddedToken {
@@ -85,7 +85,7 @@ export class TokenOracle {
       if (!m) break;
       const before = rest.slice(0, m.index);
       if (before) ids.push(...this.full.encode(before).ids);
-      ids.push(...this.plainIds(messages[Number(m[1])].content, mode));
+      ids.push(...this.plainIds(messages[Number(m[1])].content ?? '', mode));
       rest = rest.slice(m.index + m[0].length);
     }
     if (rest) ids.push(...this.full.encode(rest).ids);
