@@ -19,19 +19,28 @@ export const COUNTERS = {
   stuckSlots: 'stuck concurrency slots',
   forgedTurns: 'forged turns',
   injectionRefused: 'plain text containing special tokens refused',
-  slowDown: 'p50 latency over 2× idle (phases)',
+  slowDown:
+    'p50 latency over its bound beside attacks (phases; --long 2× idle, default 10× and 1 s)',
   memory: 'server memory over its bound',
+  knownGaps:
+    'known gaps, Worker in workerd (README; default mode reports them, --long counts them as failures)',
 } as const;
 export type Counter = keyof typeof COUNTERS;
-export const MUST_BE_ZERO = (Object.keys(COUNTERS) as Counter[]).filter((c) => c !== 'requests');
+/** Reported, not must-be-zero: `requests`, and the known gaps (README "Security and reliability"). */
+const REPORTED_ONLY: readonly Counter[] = ['requests', 'knownGaps'];
+export const MUST_BE_ZERO = (Object.keys(COUNTERS) as Counter[]).filter(
+  (c) => !REPORTED_ONLY.includes(c),
+);
 
 /** Measurements: reported, not judged by themselves (their judgements are counters). */
 export const MEASURES = {
   p50IdleMs: 'p50 latency idle (ms)',
   p50AttackMs: 'p50 latency under adversarial prompts (ms)',
+  attackSlowdown: 'p50 under adversarial prompts ÷ idle (×)',
   maxAttackMs: 'slowest request under adversarial prompts (ms)',
   p50SlowIdleMs: 'p50 latency idle, slow-readers phase (ms)',
   p50SlowReadersMs: 'p50 latency beside slow readers (ms)',
+  slowReaderSlowdown: 'p50 beside slow readers ÷ idle (×)',
   slotFreeMaxMs: 'slot free again after a drop, max (ms)',
   usageLostInWindow: 'usage records lost within the window (kill -9)',
   staleTempFiles: 'temp files left in the data dir after kill -9',
@@ -129,7 +138,7 @@ export function renderTable(tallies: Tally[], machine: string): string {
   const rows = [
     ...(Object.keys(COUNTERS) as Counter[]).map(
       (c) =>
-        `| ${COUNTERS[c]}${c === 'requests' ? '' : ' ⁰'} | ${tallies.map((t) => t.counts[c]).join(' | ')} |`,
+        `| ${COUNTERS[c]}${MUST_BE_ZERO.includes(c) ? ' ⁰' : ''} | ${tallies.map((t) => t.counts[c]).join(' | ')} |`,
     ),
     ...(Object.keys(MEASURES) as Measure[])
       .filter((m) => tallies.some((t) => t.measures[m] !== undefined))

@@ -2,8 +2,9 @@
  * Oversized and adversarial requests from hostile tenants — prompts near the 1 MiB body limit (text, chat, token
  * ids), tens of thousands of prompts × n, huge max_tokens, deep JSON, invalid UTF-8 and lone surrogates, huge stop
  * strings, a 12 MiB body, bodies trickled a byte at a time, floods of bad keys, and a tenant whose budget or rate
- * is spent sending the biggest prompt — while another tenant makes small requests. Its p50 latency must stay
- * within 2× of idle; nothing may answer 5xx, cut the connection or crash the server.
+ * is spent sending the biggest prompt — while another tenant makes small requests. Its p50 latency is reported
+ * against idle (the bound: common.ts SLOWDOWN_BOUND); nothing may answer 5xx, cut the connection or crash the
+ * server, and a 12 MB body sent with Node's fetch gets the documented 413, never a reset.
  */
 import net from 'node:net';
 import type { ScenarioContext, TenantKey, Scenario } from '../context.ts';
@@ -236,6 +237,38 @@ async function once(ctx: ScenarioContext, list: Attack[]) {
   }
 }
 
+/**
+ * A 12 MB JSON body sent with Node's own fetch (undici), as a client library would: the server must answer the
+ * documented 413 every time — answering while the client is still sending resets the connection ("fetch failed").
+ */
+async function bigBodyWithFetch(ctx: ScenarioContext, tries: number) {
+  const { key } = await ctx.tenant(HOSTILE);
+  const body = JSON.stringify({ model: ctx.target.model, prompt: 'x'.repeat(12 * MIB) });
+  for (let i = 0; i < tries; i++) {
+    const what = `a 12 MB body sent with fetch (try ${i + 1})`;
+    try {
+      const res = await fetch(`${ctx.target.url}/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body,
+        signal: AbortSignal.timeout(20_000),
+      });
+      const code = ((await res.json()) as { error?: { code?: string } }).error?.code;
+      if (res.status >= 500) ctx.fail('serverErrors', 1, `${what}: ${res.status}`);
+      else if (res.status !== 413 || code !== 'request_too_large')
+        throw new Error(`${what} answered ${res.status} ${code ?? ''}, not 413 request_too_large`);
+    } catch (e: unknown) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code;
+      if (/answered/.test((e as Error).message)) throw e;
+      ctx.fail(
+        'transportErrors',
+        1,
+        `${what}: ${(e as Error).message}${cause ? ` (${cause})` : ''}`,
+      );
+    }
+  }
+}
+
 export const adversarial: Scenario = {
   name: 'adversarial',
   summary: 'oversized and malformed requests from hostile tenants beside a well-behaved one',
@@ -249,15 +282,16 @@ export const adversarial: Scenario = {
     await ctx.send(completion(ctx, throttled.key, { max_tokens: 1 }));
     const list = attacksFor(ctx);
     await once(ctx, list);
+    await bigBodyWithFetch(ctx, ctx.long ? 10 : 3);
 
     // The heavy ones again and again — from the hostile tenant, and from tenants that may not run anything now
     // (budget spent, rate spent, a key that does not exist) — while the victim makes small requests.
     const heavy = list.filter((a) => a.heavy);
     const keys = [hostile.key, broke.key, throttled.key, `sk-unmask-${'0'.repeat(64)}`];
-    const probes = ctx.long ? 40 : 20;
+    const probes = ctx.long ? 40 : 12;
     const before = await idleP50(ctx, victim.key, probes);
     // The attack lasts at least phaseMs and until the victim has made 10 requests (at most 30 s more).
-    const phaseMs = ctx.long ? 30_000 : 8000;
+    const phaseMs = ctx.long ? 30_000 : 5000;
     const attackers = ctx.long ? 4 : 2;
     const started = Date.now();
     let probed = 0;
@@ -290,7 +324,10 @@ export const adversarial: Scenario = {
     ctx.measure('p50IdleMs', idle);
     ctx.measure('p50AttackMs', p50);
     ctx.measure('maxAttackMs', Math.max(...loaded));
-    judgeLatency(ctx, idle, p50, `${sent} heavy adversarial requests`);
+    ctx.measure(
+      'attackSlowdown',
+      judgeLatency(ctx, idle, p50, `${sent} heavy adversarial requests`),
+    );
     ctx.log(`${sent} heavy attacks; victim p50 ${idle.toFixed(0)} → ${p50.toFixed(0)} ms`);
   },
 };

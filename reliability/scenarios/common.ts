@@ -188,14 +188,27 @@ export async function idleP50(ctx: ScenarioContext, key: string, n: number): Pro
   return median(xs);
 }
 
-/** Compares a p50 under load with the idle one: over 2× is a finding. */
+/**
+ * The bound on a well-behaved tenant's p50 beside an attack. The promise is 2× idle; --long holds it. The default
+ * (CI) mode runs on a small shared machine where the attacker's own client, the server and other jobs share two
+ * cores, so there only a gross slowdown fails — over 10× idle and over 1 s, which the stalls this guards against
+ * (seconds of event loop blocked by one request) exceed — and the ratio is reported either way.
+ */
+export const SLOWDOWN_BOUND = { long: 2, default: 10, defaultFloorMs: 1000 } as const;
+
+/** Compares a p50 under load with the idle one; returns the ratio (reported by the caller). */
 export function judgeLatency(ctx: ScenarioContext, idle: number, loaded: number, what: string) {
-  if (loaded > 2 * idle)
+  const ratio = loaded / idle;
+  const over = ctx.long
+    ? ratio > SLOWDOWN_BOUND.long
+    : ratio > SLOWDOWN_BOUND.default && loaded > SLOWDOWN_BOUND.defaultFloorMs;
+  if (over)
     ctx.fail(
       'slowDown',
       1,
-      `${what}: another tenant's p50 went from ${idle.toFixed(0)} ms idle to ${loaded.toFixed(0)} ms (${(loaded / idle).toFixed(1)}×)`,
+      `${what}: another tenant's p50 went from ${idle.toFixed(0)} ms idle to ${loaded.toFixed(0)} ms (${ratio.toFixed(1)}×; the bound in ${ctx.long ? '--long mode is 2×' : 'the default mode is 10× and 1 s'})`,
     );
+  return ratio;
 }
 
 const speed = new WeakMap<object, Promise<number>>();

@@ -70,7 +70,7 @@ export const slowReaders: Scenario = {
         await sleep(250);
       }
     })();
-    const holdMs = ctx.long ? 60_000 : 10_000;
+    const holdMs = ctx.long ? 60_000 : 6000;
     const streams = slow.flatMap((t) =>
       Array.from({ length: perTenant }, (_, i) =>
         ctx.send(
@@ -102,7 +102,7 @@ export const slowReaders: Scenario = {
     const idle = Math.min(idleBefore, await idleP50(ctx, victim.key, 15));
     ctx.measure('p50SlowIdleMs', idle);
     ctx.measure('p50SlowReadersMs', p50);
-    judgeLatency(ctx, idle, p50, `${done.length} slow readers`);
+    ctx.measure('slowReaderSlowdown', judgeLatency(ctx, idle, p50, `${done.length} slow readers`));
     ctx.measure('slowStreamKiB', done.reduce((s, e) => s + e.bytes, 0) / 1024);
     if (rss0 !== null) {
       const growth = (peak - rss0) / MIB;
