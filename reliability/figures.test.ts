@@ -67,3 +67,17 @@ test('repeats of one failure fold into one finding; the table shows both deploym
   assert.equal(json.failed, true);
   assert.equal(json.deployments.worker.counts.stuckSlots, 1);
 });
+
+test('known gaps are shown without failing the run; every other counter must be zero', () => {
+  const worker = new Tally('worker');
+  worker.fail(
+    'disconnects',
+    'knownGaps',
+    1,
+    'stream dropped mid-stream (connection reset): no record',
+  );
+  assert.equal(worker.failed(), false);
+  assert.match(renderTable([worker], 'test machine'), /\| known gaps[^|⁰]*\| 1 \|/);
+  worker.fail('disconnects', 'stuckSlots', 1, 'max_concurrent 1: refused for 5 s');
+  assert.equal(worker.failed(), true);
+});

@@ -230,11 +230,16 @@ async function trickle(url: string, key: string, going: () => boolean) {
  * a clear answer (no 5xx, no cut connection) in reasonable time.
  */
 async function once(ctx: ScenarioContext, list: Attack[]) {
+  const took: [string, number, number | null][] = [];
   for (const a of list) {
     const { key } = await ctx.tenant(HOSTILE);
     const e = await ctx.send({ ...a.request(key), timeoutMs: 20_000 });
     if (e.dropped) ctx.fail('unanswered', 1, `${a.what}: no answer in 20 s`);
+    took.push([a.what, e.endedAt - e.sentAt, e.status]);
   }
+  // Where the server's time goes, for whoever looks into the victim's slowdown.
+  const slowest = took.sort((x, y) => y[1] - x[1]).slice(0, 4);
+  ctx.log(`slowest answers: ${slowest.map(([w, ms, st]) => `${w} ${ms} ms (${st})`).join('; ')}`);
 }
 
 /**
