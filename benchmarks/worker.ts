@@ -4,8 +4,9 @@
  * The edge Worker as deployed: bundle size (`wrangler deploy --dry-run`), then in workerd (Miniflare, model in
  * R2) the cold first request (package fetch + ORT init + session create + generate) and the warm ms per forward,
  * next to ORT-node (1 intra-op thread) and ORT-web in Node on the same request. Then, unless --no-layouts, each
- * weight layout of the 2-layer hidden-512 MoE bench model (fp32, int4 DQ folded by disable_quant_qdq, int4
- * MatMulNBits) in a fresh workerd: load time, wasm heap after session create and after generating, ms/forward.
+ * weight encoding of the 2-layer hidden-512 MoE bench model (fp32, fp16, int8 and int4 on int8 kernels or
+ * dequantized to fp32 at load, int4 MatMulNBits) in a fresh workerd: load time, wasm heap after session create and
+ * after generating, ms/forward.
  * Tables on stdout, progress on stderr.
  */
 import { generate, type DecodeStats } from '../src/decode/index.ts';
@@ -22,7 +23,7 @@ import {
 import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
 
 const USAGE = 'usage: bench-worker [--model <package-dir>] [--runs N (5)] [--no-layouts] [--json]';
-const LAYOUTS = ['fp32', 'int4-dq', 'int4-mnb'];
+const LAYOUTS = ['fp32', 'fp16', 'int8', 'int8-float', 'int4', 'int4-float', 'int4-mnb'];
 const MiB = 2 ** 20;
 const log = (line: string) => process.stderr.write(`bench-worker: ${line}\n`);
 const perForward = (s: Pick<DecodeStats, 'runnerMs' | 'forwards'>) => s.runnerMs / s.forwards;
