@@ -31,7 +31,7 @@ const SRC_FOLDERS = [
   'worker',
   'playground',
 ];
-const TOP_FOLDERS = ['backends', 'scripts', 'training', 'benchmarks', 'test'];
+const TOP_FOLDERS = ['backends', 'scripts', 'training', 'benchmarks', 'test', 'reliability'];
 const TESTS = ['**/*.test.ts'];
 
 const nodeOnly = (where) => ({
@@ -152,7 +152,7 @@ export default tseslint.config(
     ['backends/node/**/*.ts'],
     [
       topFolders(
-        ['scripts', 'training', 'benchmarks', 'test'],
+        ['scripts', 'training', 'benchmarks', 'test', 'reliability'],
         'backends/node is a library: no CLIs, training, benchmarks or tests.',
       ),
       {
@@ -173,7 +173,7 @@ export default tseslint.config(
     ['backends/gpu/**/*.ts'],
     [
       topFolders(
-        ['scripts', 'training', 'benchmarks', 'test'],
+        ['scripts', 'training', 'benchmarks', 'test', 'reliability'],
         'backends/gpu is a library: no CLIs, training, benchmarks or tests.',
       ),
       {
@@ -196,6 +196,16 @@ export default tseslint.config(
       topFolders(
         ['scripts', 'benchmarks', 'test', 'backends/gpu'],
         'training imports src/ and backends/node only.',
+      ),
+    ],
+  ),
+  // The reliability suite: a Node library that attacks the real servers (src/, backends/node), run by a CLI.
+  zone(
+    ['reliability/**/*.ts'],
+    [
+      topFolders(
+        ['scripts', 'training', 'benchmarks', 'test', 'backends/gpu', 'backends/wasm'],
+        'reliability/ drives the servers through src/ and backends/node only.',
       ),
     ],
   ),

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-const ROOTS = ['src', 'backends', 'scripts', 'training', 'benchmarks', 'test'];
+const ROOTS = ['src', 'backends', 'scripts', 'training', 'benchmarks', 'test', 'reliability'];
 const SKIP_DIRS = new Set(['node_modules', '.cache', 'dist', '.wrangler']);
 
 function findTests(dir: string, out: string[]): string[] {

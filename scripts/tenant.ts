@@ -11,24 +11,17 @@
  *   npm run tenant -- usage --tenant ID [--since ISO]
  */
 import { parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
-import { FLAGS, send, toCall } from '../backends/node/admin-client.ts';
+import { createTenantWithKey, FLAGS, send, toCall } from '../backends/node/admin-client.ts';
 
 runMain('tenant', async () => {
   const [command, ...rest] = process.argv.slice(2);
   const { values } = parseFlags(rest, FLAGS, false);
   if (values['with-key'] && command !== 'create')
     throw new UsageError('--with-key applies to create only');
-  const result = (await send(toCall(command, values))) as Record<string, unknown>;
+  const call = toCall(command, values);
   // create --with-key: the new tenant plus its first key (shown once), in one step.
   const output = values['with-key']
-    ? {
-        ...result,
-        key: await send({
-          method: 'POST',
-          path: `/admin/tenants/${encodeURIComponent(String(result.id))}/keys`,
-          body: {},
-        }),
-      }
-    : result;
+    ? await createTenantWithKey(call.body!)
+    : ((await send(call)) as Record<string, unknown>);
   process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
 });

@@ -1,6 +1,7 @@
 /**
  * The admin API as command-line calls: flags → an HTTP call on /admin/*, sent with ADMIN_TOKEN to UNMASK_URL
- * (default http://127.0.0.1:8787). The `npm run tenant` CLI is a thin entry over this.
+ * (default http://127.0.0.1:8787). The `npm run tenant` CLI is a thin entry over this; the reliability suite makes
+ * its tenants with the same calls against the servers it starts (an explicit AdminTarget).
  */
 import { intFlag, type parseFlags, UsageError } from './cli.ts';
 
@@ -108,10 +109,22 @@ export function toCall(command: string | undefined, v: Flags): Call {
   }
 }
 
-export async function send(call: Call): Promise<unknown> {
+/** Where admin calls go: a server's base URL and its admin token. */
+export interface AdminTarget {
+  url: string;
+  token: string;
+}
+
+/** ADMIN_TOKEN and UNMASK_URL from the environment (the CLI's target). */
+function envTarget(): AdminTarget {
   const token = process.env.ADMIN_TOKEN;
   if (!token) throw new UsageError('ADMIN_TOKEN is not set in the environment');
-  const base = process.env.UNMASK_URL || DEFAULT_URL;
+  return { url: process.env.UNMASK_URL || DEFAULT_URL, token };
+}
+
+/** Sends one admin call (to `target`, default the environment's); resolves with the JSON body of a 2xx answer. */
+export async function send(call: Call, target: AdminTarget = envTarget()): Promise<unknown> {
+  const { token, url: base } = target;
   let response: Response;
   try {
     response = await fetch(new URL(call.path, base), {
@@ -143,4 +156,19 @@ export async function send(call: Call): Promise<unknown> {
   if (body === null)
     throw new Error(`${call.method} ${call.path} → ${response.status}: response is not JSON`);
   return body;
+}
+
+/** `create --with-key`: a tenant (admin API snake_case fields) and its first key (shown once), in one step. */
+export async function createTenantWithKey(
+  fields: Record<string, unknown>,
+  target: AdminTarget = envTarget(),
+): Promise<Record<string, unknown> & { id: string; key: { id: string; key: string } }> {
+  const tenant = (await send({ method: 'POST', path: '/admin/tenants', body: fields }, target)) as {
+    id: string;
+  };
+  const key = (await send(
+    { method: 'POST', path: `/admin/tenants/${encodeURIComponent(tenant.id)}/keys`, body: {} },
+    target,
+  )) as { id: string; key: string };
+  return { ...tenant, key };
 }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
 import { applyMigrations } from '../../src/tenants/d1/schema.ts';
@@ -144,6 +145,8 @@ export interface StartOptions {
   persistDir?: string;
   /** Listen on host:port (default: no socket; use dispatchFetch). */
   listen?: { host: string; port: number };
+  /** Where workerd's stdout/stderr (the Worker's console) go (default: this process's stdout/stderr). */
+  runtimeOutput?: (stdout: Readable, stderr: Readable) => void;
 }
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token';
@@ -186,6 +189,7 @@ export async function startWorker(
         }
       : {}),
     ...(opts.listen ? { host: opts.listen.host, port: opts.listen.port } : {}),
+    ...(opts.runtimeOutput ? { handleRuntimeStdio: opts.runtimeOutput } : {}),
     bindings: {
       EDGE_MODEL: opts.edgeModel ?? 'tiny-random',
       MODEL_SOURCE: 'r2',

@@ -52,6 +52,10 @@ const PROBES: [string, string, string][] = [
   ['training/probe.ts', '../backends/gpu/engine.ts', '../backends/node/cli.ts'],
   ['training/probe.ts', '../test/fixtures/export.ts', '../src/decode/index.ts'],
   ['scripts/probe.ts', '../test/fixtures/s3rver.ts', '../backends/node/cli.ts'],
+  ['scripts/probe.ts', '../test/fixtures/export.ts', '../reliability/suite.ts'],
+  ['reliability/probe.ts', '../test/fixtures/export.ts', '../backends/node/worker-harness.ts'],
+  ['reliability/scenarios/probe.ts', '../../scripts/tenant.ts', '../../src/model/text-codec.ts'],
+  ['backends/node/probe.ts', '../../reliability/suite.ts', '../listen.ts'],
 ];
 
 describe('import boundaries (eslint no-restricted-imports)', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 
-const ROOTS = ['src', 'backends', 'scripts', 'training', 'benchmarks', 'test'];
+const ROOTS = ['src', 'backends', 'scripts', 'training', 'benchmarks', 'test', 'reliability'];
 const IMPORT =
   /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.{1,2}\/[^'"]+)['"]|import\s*\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
