@@ -8,18 +8,19 @@ import { SseSink } from './sse-sink.ts';
 /** A stream whose writes never complete, as a response body that no client reads. */
 function unreadStream(): SSEStreamingApi & { writes: string[] } {
   const writes: string[] = [];
-  return {
+  const stream = {
     writes,
     aborted: false,
     onAbort: () => {},
-    abort() {
-      this.aborted = true;
+    abort: () => {
+      stream.aborted = true;
     },
     write: (text: string) => {
       writes.push(text);
       return new Promise(() => {});
     },
-  } as unknown as SSEStreamingApi & { writes: string[] };
+  };
+  return stream as unknown as SSEStreamingApi & { writes: string[] };
 }
 
 test('a write blocked on an unread body ends as ClientGoneError when the client disconnects', async () => {
