@@ -10,7 +10,8 @@ import type { GenerationRequest } from '../protocol/schemas.ts';
 import { knownPromptTokens, type PromptSource } from '../protocol/prompts.ts';
 import { rejectUnsupported } from '../protocol/unsupported.ts';
 import type { Flavor } from './flavors.ts';
-import type { Meter } from './metering.ts';
+import { StaleTenantError, type Meter } from './metering.ts';
+import { ApiError } from '../errors.ts';
 import {
   checkChoiceCount,
   findEngine,
@@ -58,6 +59,27 @@ export interface GenerationRoute<B extends GenerationRequest> {
 }
 
 export async function serveGeneration<B extends GenerationRequest>(
+  c: Context,
+  deps: GenerationDeps,
+  route: GenerationRoute<B>,
+): Promise<Response> {
+  try {
+    return await serveOnce(c, deps, route);
+  } catch (e: unknown) {
+    // The tenant's record changed since this isolate's copy (an admin write): nothing was admitted; the checks
+    // run again against the current record (now in the context), once.
+    if (!(e instanceof StaleTenantError)) throw e;
+    return serveOnce(c, deps, route).catch((again: unknown) => {
+      if (!(again instanceof StaleTenantError)) throw again;
+      throw new ApiError(503, 'server_error', 'Your account settings are being changed; retry.', {
+        code: 'tenant_changing',
+        retryAfterSeconds: 1,
+      });
+    });
+  }
+}
+
+async function serveOnce<B extends GenerationRequest>(
   c: Context,
   deps: GenerationDeps,
   route: GenerationRoute<B>,
