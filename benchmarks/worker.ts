@@ -179,9 +179,13 @@ runMain('bench-worker', async () => {
         cold_start: cold,
         bundle,
         model: dir,
+        machine: machineLine(),
       };
       if (v.json) console.log(JSON.stringify(report));
-      else printCold(cold, bundle.upload);
+      else {
+        console.log(`machine: ${machineLine()}`);
+        printCold(cold, bundle.upload);
+      }
       return;
     }
     log(`workerd: ${dir}`);
