@@ -105,6 +105,7 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   const generation = {
     engines,
     meter: createMeter({ limiter, tenants, log }),
+    tenants,
     keepAliveMs,
     grammar: opts.grammar,
     stallTimeoutMs: streamStallTimeoutMs,

@@ -91,6 +91,10 @@ describe('Worker hot path: one Durable Object call for key and limits', () => {
     const capped = await complete(t.key, { max_tokens: 8 });
     assert.equal(capped.status, 400, JSON.stringify(capped.body));
     assert.equal((await complete(t.key, { max_tokens: 4 })).status, 200);
+    // Raised again: the isolate's copy (cap 4) would refuse before the object is asked; the key and the record
+    // are checked then, and the request is served under the current record.
+    await admin(`/admin/tenants/${t.tenantId}`, { max_tokens: null }, 'PATCH');
+    assert.equal((await complete(t.key, { max_tokens: 8 })).status, 200);
     await admin(`/admin/tenants/${t.tenantId}`, { models: ['another-model'] }, 'PATCH');
     assert.equal((await complete(t.key)).status, 404);
   });
