@@ -1,22 +1,22 @@
 /**
- * CLI: npm run bench:model -- [--runs 10] [--warmup 2] [--threads 1] [--quick] [--rebuild] [--json]
+ * CLI: npm run bench:model -- [--runs 10] [--warmup 2] [--threads 1] [--models tiny,bench,chatllm] [--quick]
+ *      [--rebuild] [--json]
  *
  * Per model (tiny default; bench-size random MoE) × weights (fp32, fp16, int8, int4 DQ, int4 MatMulNBits; sparse
  * MoE kernels): package size, max|Δlogits| vs the fp32 package (ORT-node), session create time and the median
  * forward time of one 32-token block (prefill, top-k + present fetched) on ORT-node (intraOpNumThreads pinned; all
  * variants of a model open at once and timed in interleaved rounds, so machine load hits them alike) and ORT-web
- * WASM (1 thread, a fresh child process per package, which also reports the WASM heap).
+ * WASM (1 thread, one child process per package, which also reports its WASM heap, all alive and likewise timed in
+ * interleaved rounds).
  * Then MoE scaling: fp32, experts ∈ {16, 64, 256} × top-k ∈ {2, 8}, sparse (ORT MoE kernel) vs dense, on ORT-node,
  * interleaved per top-k. --quick: tiny model only, experts {16, 64} at top-2, 3 runs.
  * Packages are built under models/bench-model/ and reused (--rebuild forces). Tables on stdout, progress on stderr.
  */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
+import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
 import { openModel } from '../backends/node/open-model.ts';
 import {
-  BENCH_MODEL,
   DTYPE_VARIANTS,
+  MODELS,
   MOE_VARIANTS,
   TINY_MODEL,
   ensurePackage,
@@ -28,6 +28,7 @@ import {
   MiB,
   argmaxAgreement,
   benchInput,
+  interleaveTimed,
   loadAvg1,
   machineInfo,
   machineLine,
@@ -42,11 +43,10 @@ import {
   type DtypeRow,
   type MoeRow,
 } from './model/report.ts';
-import type { WasmChildResult } from './model/wasm-child.ts';
+import { serveWasmChild } from './model/run-wasm-child.ts';
 
 const USAGE =
-  'usage: bench-model [--runs N (10)] [--warmup N (2)] [--threads N (1)] [--quick] [--rebuild] [--json]';
-const WASM_CHILD = fileURLToPath(new URL('./model/wasm-child.ts', import.meta.url));
+  'usage: bench-model [--runs N (10)] [--warmup N (2)] [--threads N (1)] [--models tiny,bench,chatllm] [--quick] [--rebuild] [--json]';
 
 const log = (line: string) => process.stderr.write(`bench-model: ${line}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -61,6 +61,7 @@ runMain('bench-model', async () => {
       warmup: { type: 'string' },
       threads: { type: 'string' },
       quick: { type: 'boolean' },
+      models: { type: 'string' },
       rebuild: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
@@ -80,7 +81,19 @@ runMain('bench-model', async () => {
     block: BLOCK,
   };
   const build = { rebuild: values.rebuild ?? false, log };
-  const models = quick ? [TINY_MODEL] : [TINY_MODEL, BENCH_MODEL];
+  const models =
+    values.models === undefined
+      ? quick
+        ? [TINY_MODEL]
+        : [...MODELS]
+      : values.models.split(',').map((name) => {
+          const spec = MODELS.find((m) => m.name === name.trim());
+          if (!spec)
+            throw new UsageError(
+              `--models: unknown model ${JSON.stringify(name)}; known: ${MODELS.map((m) => m.name).join(', ')}`,
+            );
+          return spec;
+        });
   const scaling = quick
     ? [moeScalingModel(16, 2), moeScalingModel(64, 2)]
     : [2, 8].flatMap((k) => [16, 64, 256].map((e) => moeScalingModel(e, k)));
@@ -114,12 +127,28 @@ runMain('bench-model', async () => {
     for (const n of nodes) await n.session.release();
     const reference = checks[0].logits!;
 
-    // ORT-web: one fresh process per package.
+    // ORT-web: one process per package (a fresh heap each), all alive, timed in interleaved rounds.
+    const children = [];
+    for (const [i, variant] of DTYPE_VARIANTS.entries()) {
+      const child = await serveWasmChild(packages[i].dir);
+      log(`${spec.name} ${variant.label}: wasm session created in ${secs(child.ready.createMs)}`);
+      children.push(child);
+    }
+    log(
+      `${spec.name}: timing ${children.length} wasm processes, ${settings.runs} interleaved rounds`,
+    );
+    const wasmTimes = await interleaveTimed(
+      children.map((c) => () => c.forward()),
+      settings.warmup,
+      settings.runs,
+    );
+    const heapAfter = [];
+    for (const c of children) heapAfter.push(await c.finish());
     for (const [i, variant] of DTYPE_VARIANTS.entries()) {
       const pkg = packages[i];
       const check = checks[i];
       const vocab = nodes[i].runner.info.vocabSize;
-      const wasm = await runWasmChild(pkg.dir, settings);
+      const wasm = { ...children[i].ready, forward: wasmTimes[i] };
       ortWeb = wasm.ortWeb;
       const toMiB = (b: number | null) => (b === null ? null : b / MiB);
       log(
@@ -143,7 +172,7 @@ runMain('bench-model', async () => {
             initial: toMiB(wasm.heap.initial),
             afterInit: toMiB(wasm.heap.afterInit),
             afterCreate: toMiB(wasm.heap.afterCreate),
-            afterForwards: toMiB(wasm.heap.afterForwards),
+            afterForwards: toMiB(heapAfter[i]),
           },
           maxAbsDeltaTopkVsNode: maxAbsDiff(Float32Array.from(wasm.topk.logits), check.topk.logits),
           top1AgreeWithNode: top1Agreement(wasm.topk.ids, check.topk.ids, wasm.topk.k),
@@ -204,7 +233,7 @@ runMain('bench-model', async () => {
   }
   console.log(machineLine(report.machine));
   console.log(
-    `ORT-node intraOpNumThreads=${settings.threads}, a model's variants timed in interleaved rounds; ORT-web wasm 1 thread, fresh process per package.`,
+    `ORT-node intraOpNumThreads=${settings.threads}, a model's variants timed in interleaved rounds; ORT-web wasm 1 thread, one process per package; both timed in interleaved rounds.`,
   );
   console.log(
     `Forward = one ${BLOCK}-token block (batch 1, block-causal, no past, top-k + present fetched): ${settings.warmup} warm-up, then median (min) of ${settings.runs}.`,
@@ -234,32 +263,4 @@ function top1Agreement(a: ArrayLike<number>, b: ArrayLike<number>, k: number): n
   let same = 0;
   for (let r = 0; r < rows; r++) if (a[r * k] === b[r * k]) same++;
   return same / rows;
-}
-
-/** Runs the WASM side of one package in a fresh process (same tsx loader flags as this one). */
-function runWasmChild(dir: string, s: BenchSettings): Promise<WasmChildResult> {
-  const args = [
-    ...process.execArgv,
-    WASM_CHILD,
-    '--dir',
-    dir,
-    '--warmup',
-    String(s.warmup),
-    '--runs',
-    String(s.runs),
-  ];
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { maxBuffer: 64 * MiB }, (err, stdout, stderr) => {
-      if (err) {
-        const reason = stderr.trim().split('\n').filter(Boolean).pop() ?? err.message;
-        reject(new Error(`ORT-web child failed for ${dir}: ${reason}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as WasmChildResult);
-      } catch {
-        reject(new Error(`ORT-web child for ${dir} printed no result`));
-      }
-    });
-  });
 }

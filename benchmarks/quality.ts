@@ -1,32 +1,43 @@
 /**
  * Accuracy ↔ parallelism of a trained demo package (default assets/demo-model): exact match on held-out prompts
  * per task × threshold × commit algorithm, TPF, forwards and wall time per answer, and the speedup over the same
- * model decoded one token per forward at equal accuracy.
- * Usage: npm run bench:quality -- [--model DIR] [--limit N] [--task NAME|all] [--thresholds 0.5,0.7,0.9,0.95]
- *        [--algorithms a,b] [--mode reference|cached] [--runtime node|wasm] [--json] [--chart OUT.png]
- *        [--api URL [--api-model NAME]]   (through a served API instead; key from UNMASK_API_KEY)
+ * model decoded one token per forward at equal accuracy. Several packages (--package, repeatable: e.g. the fp32,
+ * int8 and int4 exports of one checkpoint) are measured side by side, every setting on each in turn.
+ * Usage: npm run bench:quality -- [--model DIR | --package DIR ...] [--limit N] [--task NAME|all]
+ *        [--thresholds 0.5,0.7,0.9,0.95] [--algorithms a,b] [--mode reference|cached] [--runtime node|wasm]
+ *        [--json] [--chart OUT.png] [--api URL [--api-model NAME]]   (through a served API; key in UNMASK_API_KEY)
  */
 import { writeFile } from 'node:fs/promises';
 import { UsageError, intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
-import { RUNTIMES, modelCodec, openModel, type Runtime } from '../backends/node/open-model.ts';
-import { evaluateExamples } from '../training/evaluate.ts';
+import { RUNTIMES, type Runtime } from '../backends/node/open-model.ts';
 import { demoCodec } from '../training/examples.ts';
 import { evaluateViaApi, type ApiTarget } from './quality/api.ts';
+import { encodingLabel, openQualityPackages } from './quality/packages.ts';
+import { packagesChartSize, packagesChartSvg } from './quality/packages-chart.ts';
 import { algorithmNames } from '../src/decode/index.ts';
 import { qualityChartSvg, CHART_HEIGHT, CHART_WIDTH } from './quality/chart.ts';
 import { svgToPng } from '../backends/node/svg-png.ts';
-import { qualityJson, qualityTable } from './quality/report.ts';
+import {
+  packagesJson,
+  packagesTable,
+  qualityJson,
+  qualityTable,
+  type PackageSweep,
+} from './quality/report.ts';
 import {
   DEFAULT_ALGORITHMS,
   DEFAULT_THRESHOLDS,
   runSweep,
+  runSweeps,
   type Evaluate,
+  type TaskSweep,
 } from './quality/sweep.ts';
 import type { QualityMeta } from './quality/report.ts';
 import { resolveTasks } from '../training/tasks.ts';
 
 const FLAGS = {
   model: { type: 'string' },
+  package: { type: 'string', multiple: true },
   limit: { type: 'string' },
   task: { type: 'string' },
   thresholds: { type: 'string' },
@@ -40,9 +51,12 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const USAGE = `usage: npm run bench:quality -- [--model DIR] [--limit N] [--task NAME|all] [--thresholds LIST]
-       [--algorithms LIST] [--mode reference|cached] [--runtime node|wasm] [--json] [--chart OUT.png]
-       [--api URL [--api-model NAME]]   measure through a served OpenAI-compatible API (e.g. npm start's
+const USAGE = `usage: npm run bench:quality -- [--model DIR | --package DIR ...] [--limit N] [--task NAME|all]
+       [--thresholds LIST] [--algorithms LIST] [--mode reference|cached] [--runtime node|wasm] [--json]
+       [--chart OUT.png] [--api URL [--api-model NAME]]
+       --package DIR (repeatable): packages measured side by side (e.g. one checkpoint's fp32/int8/int4 exports)
+       --runtime wasm: onnxruntime-web in Node, the Worker's build (reports each package's wasm heap)
+       --api URL   measure through a served OpenAI-compatible API (e.g. npm start's
                                         http://127.0.0.1:8787) with the key in UNMASK_API_KEY`;
 
 runMain('bench:quality', async () => {
@@ -52,7 +66,6 @@ runMain('bench:quality', async () => {
     return;
   }
   void positionals;
-  const model = v.model ?? 'assets/demo-model';
   const limit = intFlag(v.limit, 'limit', 1) ?? 200;
   let tasks: string[];
   try {
@@ -80,34 +93,108 @@ runMain('bench:quality', async () => {
       );
   if (v.chart !== undefined && !v.chart.endsWith('.png'))
     throw new UsageError(`--chart must name a .png file, got ${JSON.stringify(v.chart)}`);
-  const { evaluate, meta } =
-    v.api !== undefined
-      ? await apiEvaluator(v.api, v['api-model'], v, limit)
-      : await localEvaluator(model, v, limit);
-  const sweeps = await runSweep({
-    evaluate,
-    tasks,
-    limit,
-    thresholds,
-    algorithms,
-    onPoint: (task, p, failures) => {
+  const onPoint = (
+    label: string,
+    task: string,
+    p: TaskSweep['baseline'],
+    failures: { prompt: string; got: string; expected: string }[],
+  ) => {
+    process.stderr.write(
+      `bench:quality ${label}${task} ${p.algorithm}${p.threshold === null ? '' : ` @ ${p.threshold}`}: ${(100 * p.accuracy).toFixed(1)} % TPF ${p.tokensPerForward.toFixed(2)}\n`,
+    );
+    for (const f of failures)
       process.stderr.write(
-        `bench:quality ${task} ${p.algorithm}${p.threshold === null ? '' : ` @ ${p.threshold}`}: ${(100 * p.accuracy).toFixed(1)} % TPF ${p.tokensPerForward.toFixed(2)}\n`,
+        `  wrong: ${JSON.stringify(f.prompt)} → ${JSON.stringify(f.got)} (expected ${JSON.stringify(f.expected)})\n`,
       );
-      for (const f of failures)
-        process.stderr.write(
-          `  wrong: ${JSON.stringify(f.prompt)} → ${JSON.stringify(f.got)} (expected ${JSON.stringify(f.expected)})\n`,
-        );
-    },
+  };
+  const sweepSettings = { tasks, limit, thresholds, algorithms };
+  if (v.api !== undefined) {
+    if (v.package !== undefined)
+      throw new UsageError('--package applies to local packages, not to --api');
+    const { evaluate, meta } = await apiEvaluator(v.api, v['api-model'], v, limit);
+    const sweeps = await runSweep({
+      evaluate,
+      ...sweepSettings,
+      onPoint: (task, p, failures) => onPoint('', task, p, failures),
+    });
+    await report(sweeps, meta, v, limit);
+    return;
+  }
+  const dirs = [...(v.model === undefined ? [] : [v.model]), ...(v.package ?? [])];
+  if (dirs.length === 0) dirs.push('assets/demo-model');
+  const mode = v.mode ?? 'reference';
+  if (mode !== 'reference' && mode !== 'cached')
+    throw new UsageError(`--mode must be reference or cached, got ${JSON.stringify(mode)}`);
+  const runtime = (v.runtime ?? 'node') as Runtime;
+  if (!RUNTIMES.includes(runtime))
+    throw new UsageError(
+      `--runtime must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(v.runtime)}`,
+    );
+  const packages = await openQualityPackages(dirs, {
+    runtime,
+    mode,
+    log: (line) => process.stderr.write(`bench:quality ${line}\n`),
   });
-  const blockText = meta.blockLength === null ? 'server default' : meta.blockLength;
+  const multi = packages.length > 1;
+  const perPackage = await runSweeps({
+    evaluators: packages.map((p) => p.evaluate),
+    ...sweepSettings,
+    onPoint: (i, task, p, failures) =>
+      onPoint(multi ? `${packages[i].name} ` : '', task, p, failures),
+  });
+  const blockLength = packages[0].manifest.decode.block_length;
+  const meta: QualityMeta = { model: packages[0].dir, runtime, mode, blockLength, limit };
+  const results: PackageSweep[] = packages.map((p, i) => ({
+    name: p.name,
+    dir: p.dir,
+    encoding: encodingLabel(p.manifest),
+    dtype: p.manifest.quantization.dtype,
+    bytes: p.bytes,
+    wasmHeap: p.wasmHeap,
+    sweeps: perPackage[i],
+  }));
+  if (!multi) {
+    await report(perPackage[0], meta, v, limit, results);
+    return;
+  }
   process.stdout.write(
     v.json
-      ? `${JSON.stringify(qualityJson(sweeps, meta), null, 2)}\n`
-      : `${qualityTable(sweeps, meta)}\n`,
+      ? `${JSON.stringify(packagesJson(results, meta), null, 2)}\n`
+      : `${packagesTable(results, meta)}\n`,
   );
   if (v.chart) {
     const svgPath = v.chart.replace(/\.png$/, '.svg');
+    const { width, height } = packagesChartSize(tasks.length, results);
+    await writeFile(
+      svgPath,
+      packagesChartSvg(
+        results,
+        'Exact match vs tokens per forward, by weight encoding',
+        `block ${blockLength}, ${limit} held-out prompts per task, greedy, ORT-${runtime}`,
+      ),
+    );
+    svgToPng(svgPath, v.chart, width, height);
+    process.stderr.write(`bench:quality: wrote ${v.chart} and ${svgPath}\n`);
+  }
+});
+
+/** One model's output: the table or JSON (with `packages` when measured locally), and the chart. */
+async function report(
+  sweeps: TaskSweep[],
+  meta: QualityMeta,
+  v: Flags,
+  limit: number,
+  packages?: PackageSweep[],
+): Promise<void> {
+  const blockText = meta.blockLength === null ? 'server default' : meta.blockLength;
+  process.stdout.write(
+    v.json
+      ? `${JSON.stringify(packages ? packagesJson(packages, meta) : qualityJson(sweeps, meta), null, 2)}\n`
+      : `${qualityTable(sweeps, meta)}\n`,
+  );
+  if (v.chart) {
+    const chart = v.chart as string;
+    const svgPath = chart.replace(/\.png$/, '.svg');
     await writeFile(
       svgPath,
       qualityChartSvg(
@@ -115,35 +202,12 @@ runMain('bench:quality', async () => {
         `Demo model: exact match vs tokens per forward (block ${blockText}, ${limit} prompts/task)`,
       ),
     );
-    svgToPng(svgPath, v.chart, CHART_WIDTH, CHART_HEIGHT);
-    process.stderr.write(`bench:quality: wrote ${v.chart} and ${svgPath}\n`);
+    svgToPng(svgPath, chart, CHART_WIDTH, CHART_HEIGHT);
+    process.stderr.write(`bench:quality: wrote ${chart} and ${svgPath}\n`);
   }
-});
-
-type Flags = Record<string, string | boolean | undefined>;
-
-async function localEvaluator(
-  model: string,
-  v: Flags,
-  limit: number,
-): Promise<{ evaluate: Evaluate; meta: QualityMeta }> {
-  const mode = (v.mode as string | undefined) ?? 'reference';
-  if (mode !== 'reference' && mode !== 'cached')
-    throw new UsageError(`--mode must be reference or cached, got ${JSON.stringify(mode)}`);
-  const runtime = ((v.runtime as string | undefined) ?? 'node') as Runtime;
-  if (!RUNTIMES.includes(runtime))
-    throw new UsageError(
-      `--runtime must be one of ${RUNTIMES.join(', ')}, got ${JSON.stringify(v.runtime)}`,
-    );
-  const local = await openModel(model, { runtime, threads: 1 });
-  const codec = modelCodec(local);
-  const blockLength = local.manifest.decode.block_length;
-  return {
-    evaluate: (examples, s) =>
-      evaluateExamples(local.runner, codec, examples, { ...s, mode, blockLength }),
-    meta: { model, runtime, mode, blockLength, limit },
-  };
 }
+
+type Flags = Record<string, string | string[] | boolean | undefined>;
 
 async function apiEvaluator(
   url: string,
@@ -151,7 +215,7 @@ async function apiEvaluator(
   v: Flags,
   limit: number,
 ): Promise<{ evaluate: Evaluate; meta: QualityMeta }> {
-  for (const local of ['model', 'mode', 'runtime'] as const)
+  for (const local of ['model', 'package', 'mode', 'runtime'] as const)
     if (v[local] !== undefined)
       throw new UsageError(`--${local} applies to a local package, not to --api`);
   let base: URL;

@@ -5,8 +5,9 @@
  * --cold-runs fresh isolates serving the default model (assets/demo-model, or --model), first request end to
  * end, with its breakdown (benchmarks/worker-cold.ts) — then in workerd (Miniflare, model in R2) the cold first request (package fetch + ORT init + session create + generate) and the warm ms per forward,
  * next to ORT-node (1 intra-op thread) and ORT-web in Node on the same request. Then, unless --no-layouts, each
- * weight layout of the 2-layer hidden-512 MoE bench model (fp32, int4 DQ folded by disable_quant_qdq, int4
- * MatMulNBits) in a fresh workerd: load time, wasm heap after session create and after generating, ms/forward.
+ * weight encoding of the 2-layer hidden-512 MoE bench model (fp32, fp16, int8 and int4 on int8 kernels or
+ * dequantized to fp32 at load, int4 MatMulNBits) in a fresh workerd: load time, wasm heap after session create and
+ * after generating, ms/forward.
  * Tables on stdout, progress on stderr.
  */
 import { cpus, loadavg } from 'node:os';
@@ -29,7 +30,7 @@ const USAGE =
 const DEFAULT_MODEL = 'assets/demo-model';
 /** Cloudflare Workers script size limits after compression (docs/workerd.md): Free 3 MiB, Paid 10 MiB. */
 const PLAN_LIMITS_KIB = { free: 3 * 1024, paid: 10 * 1024 };
-const LAYOUTS = ['fp32', 'int4-dq', 'int4-mnb'];
+const LAYOUTS = ['fp32', 'fp16', 'int8', 'int8-float', 'int4', 'int4-float', 'int4-mnb'];
 const MiB = 2 ** 20;
 const log = (line: string) => process.stderr.write(`bench-worker: ${line}\n`);
 const perForward = (s: Pick<DecodeStats, 'runnerMs' | 'forwards'>) => s.runnerMs / s.forwards;

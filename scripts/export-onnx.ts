@@ -3,13 +3,17 @@ import { exportPackage } from '../backends/node/export/export-package.ts';
 import { intFlag, parseFlags, progress, runMain, UsageError } from '../backends/node/cli.ts';
 
 const USAGE =
-  'usage: export-onnx <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout matmulnbits|dq] [--block-size 32] [--topk 64] [--moe auto|dense|ort-moe] [--external-data auto|always|never] [--block-length 32] [--name NAME] [--force]';
+  'usage: export-onnx <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout matmulnbits|dq] [--block-size 32] [--kernel auto|int8|float] [--embeddings fp32|fp16|int8] [--lm-head fp32|fp16|int8|int4] [--scales mse|absmax] [--topk 64] [--moe auto|dense|ort-moe] [--external-data auto|always|never] [--block-length 32] [--name NAME] [--force]';
 
 runMain('export-onnx', async () => {
   const { values, positionals } = parseFlags(process.argv.slice(2), {
     dtype: { type: 'string' },
     'int4-layout': { type: 'string' },
     'block-size': { type: 'string' },
+    kernel: { type: 'string' },
+    embeddings: { type: 'string' },
+    'lm-head': { type: 'string' },
+    scales: { type: 'string' },
     topk: { type: 'string' },
     moe: { type: 'string' },
     'external-data': { type: 'string' },
@@ -41,6 +45,12 @@ runMain('export-onnx', async () => {
     dtype: oneOf(values.dtype, 'dtype', ['fp32', 'fp16', 'int8', 'int4'] as const),
     int4Layout: oneOf(values['int4-layout'], 'int4-layout', ['matmulnbits', 'dq'] as const),
     blockSize: intFlag(values['block-size'], 'block-size', 16),
+    kernel: oneOf(values.kernel, 'kernel', ['auto', 'int8', 'float'] as const),
+    embeddings: oneOf(values.embeddings, 'embeddings', ['fp32', 'fp16', 'int8'] as const),
+    lmHead: oneOf(values['lm-head'], 'lm-head', ['fp32', 'fp16', 'int8', 'int4'] as const),
+    scaleSearch: oneOf(values.scales, 'scales', ['mse', 'absmax'] as const)
+      ? values.scales === 'mse'
+      : undefined,
     topk: intFlag(values.topk, 'topk', 1),
     moe: oneOf(values.moe, 'moe', ['auto', 'dense', 'ort-moe'] as const),
     externalData: oneOf(values['external-data'], 'external-data', [

@@ -88,6 +88,30 @@ export async function timeInterleaved(
   }));
 }
 
+/**
+ * Like timeInterleaved for calls that time themselves (e.g. a forward in a child process, without the IPC):
+ * `warmup` calls each, then `runs` rounds of one call per function, the order rotated every round.
+ */
+export async function interleaveTimed(
+  calls: (() => Promise<number>)[],
+  warmup: number,
+  runs: number,
+): Promise<Timing[]> {
+  for (const call of calls) for (let w = 0; w < warmup; w++) await call();
+  const samples: number[][] = calls.map(() => []);
+  for (let round = 0; round < runs; round++)
+    for (let j = 0; j < calls.length; j++) {
+      const i = (round + j) % calls.length;
+      samples[i].push(await calls[i]());
+    }
+  return samples.map((xs) => ({
+    medianMs: median(xs),
+    minMs: Math.min(...xs),
+    maxMs: Math.max(...xs),
+    samplesMs: xs,
+  }));
+}
+
 /** Largest |a_i − b_i|. */
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) throw new Error(`logits lengths differ: ${a.length} vs ${b.length}`);

@@ -8,7 +8,12 @@ import { access, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { exportPackage } from '../../backends/node/export/export-package.ts';
 import type { MoeImplementation } from '../../src/export/moe.ts';
-import type { Int4Layout, WeightDtype } from '../../src/export/quantize.ts';
+import type {
+  EmbeddingDtype,
+  Int4Layout,
+  QuantKernel,
+  WeightDtype,
+} from '../../src/export/quantize.ts';
 import { makeTinyModel } from '../../backends/node/export/make-tiny-model.ts';
 import {
   resolveTinyOptions,
@@ -35,6 +40,10 @@ export interface Variant {
   readonly label: string;
   readonly dtype: WeightDtype;
   readonly int4Layout?: Int4Layout;
+  /** int8 / int4-dq: int8 kernels (default) or weights dequantized to fp32 at load. */
+  readonly kernel?: QuantKernel;
+  readonly embeddings?: EmbeddingDtype;
+  readonly lmHead?: WeightDtype;
   readonly moe: MoeImplementation;
 }
 
@@ -68,12 +77,40 @@ export const BENCH_MODEL: ModelSpec = {
   },
 };
 
-/** The five weight encodings, all with the default MoE implementation ('auto' = the sparse MoE/QMoE kernels). */
+/**
+ * LLaDA2.0-mini's expert shape (256 experts top-8 in 8 groups keeping 4, vocab 32k) at hidden 512 and 8 layers:
+ * the shape chatllm.cpp's per-block figures were taken on (hidden 512, the make-tiny-model default heads).
+ */
+export const CHATLLM_MODEL: ModelSpec = {
+  name: 'chatllm',
+  description:
+    '8 layers (1 dense), hidden 512, 4/2 heads × 16, 256 experts top-8 (8 groups, top 4) × 32 + 1 shared, vocab 32768',
+  shape: {
+    layers: 8,
+    hidden: 512,
+    experts: 256,
+    expertsPerTok: 8,
+    groups: 8,
+    topkGroup: 4,
+    moeIntermediate: 32,
+    vocab: 32768,
+  },
+};
+
+export const MODELS: readonly ModelSpec[] = [TINY_MODEL, BENCH_MODEL, CHATLLM_MODEL];
+
+/**
+ * The weight encodings, all with the sparse MoE/QMoE kernels: the int8-kernel defaults, the same weights
+ * dequantized to fp32 at load (`-float`), int8 embeddings, and int4 in memory (MatMulNBits + 4-bit QMoE).
+ */
 export const DTYPE_VARIANTS: readonly Variant[] = [
   { label: 'fp32', dtype: 'fp32', moe: 'ort-moe' },
   { label: 'fp16', dtype: 'fp16', moe: 'ort-moe' },
-  { label: 'int8', dtype: 'int8', moe: 'ort-moe' },
-  { label: 'int4-dq', dtype: 'int4', int4Layout: 'dq', moe: 'ort-moe' },
+  { label: 'int8', dtype: 'int8', kernel: 'int8', moe: 'ort-moe' },
+  { label: 'int8-emb8', dtype: 'int8', kernel: 'int8', embeddings: 'int8', moe: 'ort-moe' },
+  { label: 'int8-float', dtype: 'int8', kernel: 'float', moe: 'ort-moe' },
+  { label: 'int4', dtype: 'int4', int4Layout: 'dq', kernel: 'int8', moe: 'ort-moe' },
+  { label: 'int4-float', dtype: 'int4', int4Layout: 'dq', kernel: 'float', moe: 'ort-moe' },
   { label: 'int4-mnb', dtype: 'int4', int4Layout: 'matmulnbits', moe: 'ort-moe' },
 ];
 
@@ -197,6 +234,9 @@ export async function ensurePackage(
     force: true,
     dtype: variant.dtype,
     int4Layout: variant.int4Layout ?? 'dq',
+    kernel: variant.kernel,
+    embeddings: variant.embeddings,
+    lmHead: variant.lmHead,
     moe: variant.moe,
     externalData: 'auto',
     name: `bench-${spec.name}-${variant.label}`,
@@ -219,6 +259,9 @@ function matches(m: Manifest, spec: ModelSpec, v: Variant): boolean {
     sameJson(m.config as Record<string, unknown>, cfg) &&
     m.quantization.dtype === v.dtype &&
     (v.dtype !== 'int4' || m.quantization.int4_layout === (v.int4Layout ?? 'dq')) &&
+    (v.dtype === 'fp32' || v.dtype === 'fp16' || m.quantization.kernel === (v.kernel ?? 'int8')) &&
+    m.quantization.embeddings === (v.embeddings ?? (v.dtype === 'fp32' ? 'fp32' : 'fp16')) &&
+    m.quantization.lm_head === (v.lmHead ?? v.dtype) &&
     m.moe.implementation === (hasMoe ? v.moe : 'none')
   );
 }

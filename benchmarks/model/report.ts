@@ -83,11 +83,18 @@ export function dtypeTable(rows: DtypeRow[]): string {
     'top1=fp32',
     'node create ms',
     'node fwd ms (min)',
+    'node ×fp32 med/min',
     'wasm create ms',
     'wasm fwd ms (min)',
+    'wasm ×fp32 med/min',
     'wasm heap MiB create/fwd',
     'wasm vs node Δtopk',
   ];
+  // Ratios to the same model's fp32 row, of the medians and of the minima (timed in interleaved rounds; on a
+  // loaded machine the minimum is the better estimate of a forward's own cost).
+  const fp32 = (r: DtypeRow) => rows.find((x) => x.model === r.model && x.dtype === 'fp32');
+  const ratio = (a: Timing, b: Timing | undefined) =>
+    b ? `${(a.medianMs / b.medianMs).toFixed(2)} / ${(a.minMs / b.minMs).toFixed(2)}` : '-';
   const body = rows.map((r) => [
     r.model,
     r.variant,
@@ -96,8 +103,10 @@ export function dtypeTable(rows: DtypeRow[]): string {
     pct(r.top1AgreeWithFp32),
     ms(r.node.createMs),
     fwd(r.node.forward),
+    ratio(r.node.forward, fp32(r)?.node.forward),
     ms(r.wasm.createMs),
     fwd(r.wasm.forward),
+    ratio(r.wasm.forward, fp32(r)?.wasm.forward),
     `${mib(r.wasm.heapMiB.afterCreate)} / ${mib(r.wasm.heapMiB.afterForwards)}`,
     delta(r.wasm.maxAbsDeltaTopkVsNode),
   ]);

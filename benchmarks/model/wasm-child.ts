@@ -4,12 +4,16 @@
  *
  * usage: tsx benchmarks/model/wasm-child.ts --dir <package> --warmup 2 --runs 10
  * Prints one JSON line (WasmChildResult) on stdout; on failure a one-line reason on stderr and exit 1.
+ * With --serve (started by fork(), see run-wasm-child.ts): after loading it sends a `ready` message, then times one
+ * forward per `forward` message (replying its ms), so a parent can interleave several packages' children in rounds;
+ * `finish` makes it report the heap after the forwards and exit.
  */
 import { intFlag, parseFlags, runMain, UsageError } from '../../backends/node/cli.ts';
 import { openModel } from '../../backends/node/open-model.ts';
 import { wasmOrt } from '../../backends/node/node-ort.ts';
 import { DT, GraphBuilder } from '../../src/export/onnx-builder.ts';
 import { InlineSink } from '../../src/export/weight-sink.ts';
+import type { BlockRunner } from '../../src/decode/runner.ts';
 import { benchInput, captureWasmMemory, timeForwards, type Timing } from './measure.ts';
 
 export interface WasmChildResult {
@@ -41,7 +45,12 @@ type WebOrt = {
 runMain('bench-model wasm child', async () => {
   const { values } = parseFlags(
     process.argv.slice(2),
-    { dir: { type: 'string' }, warmup: { type: 'string' }, runs: { type: 'string' } },
+    {
+      dir: { type: 'string' },
+      warmup: { type: 'string' },
+      runs: { type: 'string' },
+      serve: { type: 'boolean' },
+    },
     false,
   );
   if (!values.dir) throw new UsageError('--dir is required');
@@ -61,18 +70,58 @@ runMain('bench-model wasm child', async () => {
   const model = await openModel(values.dir, { runtime: 'wasm' });
   const afterCreate = memory.bytes();
   const check = await model.runner.forward(benchInput(model.runner.info.vocabSize, false));
+  const topk = {
+    k: check.topk.k,
+    logits: Array.from(check.topk.logits),
+    ids: Array.from(check.topk.ids),
+  };
+  if (values.serve) {
+    const heap = { initial: memory.initialBytes(), afterInit, afterCreate };
+    await serve(
+      model.runner,
+      { ortWeb: ort.env.versions.web ?? 'unknown', createMs: model.sessionMs, heap, topk },
+      () => memory.bytes(),
+    );
+    return;
+  }
   const forward = await timeForwards(model.runner, warmup, runs);
   const result: WasmChildResult = {
     ortWeb: ort.env.versions.web ?? 'unknown',
     createMs: model.sessionMs,
     forward,
     heap: { initial: memory.initialBytes(), afterInit, afterCreate, afterForwards: memory.bytes() },
-    topk: {
-      k: check.topk.k,
-      logits: Array.from(check.topk.logits),
-      ids: Array.from(check.topk.ids),
-    },
+    topk,
   };
   await model.session.release();
   process.stdout.write(`${JSON.stringify(result)}\n`);
 });
+
+/** Messages of the --serve protocol. */
+export type ServeRequest = { type: 'forward' } | { type: 'finish' };
+export type ServeReply =
+  | ({ type: 'ready' } & Omit<WasmChildResult, 'forward' | 'heap'> & {
+        heap: Omit<WasmChildResult['heap'], 'afterForwards'>;
+      })
+  | { type: 'ms'; ms: number }
+  | { type: 'done'; afterForwards: number | null };
+
+async function serve(
+  runner: BlockRunner,
+  ready: Omit<Extract<ServeReply, { type: 'ready' }>, 'type'>,
+  heapNow: () => number | null,
+): Promise<void> {
+  const send = (m: ServeReply) => process.send!(m);
+  const input = benchInput(runner.info.vocabSize, false);
+  await new Promise<void>((resolve, reject) => {
+    process.on('message', (m: ServeRequest) => {
+      if (m.type === 'finish') {
+        send({ type: 'done', afterForwards: heapNow() });
+        resolve();
+        return;
+      }
+      const t = performance.now();
+      runner.forward(input).then(() => send({ type: 'ms', ms: performance.now() - t }), reject);
+    });
+    send({ type: 'ready', ...ready });
+  });
+}

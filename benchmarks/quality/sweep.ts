@@ -72,39 +72,69 @@ export interface SweepOptions {
 }
 
 export async function runSweep(o: SweepOptions): Promise<TaskSweep[]> {
-  const out: TaskSweep[] = [];
+  const [sweeps] = await runSweeps({
+    ...o,
+    evaluators: [o.evaluate],
+    onPoint: o.onPoint && ((_, task, p, failures) => o.onPoint!(task, p, failures)),
+  });
+  return sweeps;
+}
+
+export interface MultiSweepOptions extends Omit<SweepOptions, 'evaluate' | 'onPoint'> {
+  /** One per model; each setting runs on all of them in turn, so machine load hits them alike. */
+  evaluators: Evaluate[];
+  onPoint?: (
+    evaluator: number,
+    task: string,
+    p: SweepPoint,
+    failures: EvalResult['failures'],
+  ) => void;
+}
+
+/** The sweep for several models side by side: TaskSweep[] per evaluator, in the evaluators' order. */
+export async function runSweeps(o: MultiSweepOptions): Promise<TaskSweep[][]> {
+  const out: TaskSweep[][] = o.evaluators.map(() => []);
   for (const task of o.tasks) {
     const examples = heldOutExamples(TASKS[task], o.limit);
-    const run = async (algorithm: string, threshold: number | null): Promise<SweepPoint> => {
-      const { failures, ...r } = await o.evaluate(examples, {
-        algorithm,
-        maxTokens: MAX_TOKENS,
-        ...(threshold === null ? {} : { threshold }),
-      });
-      const p = { algorithm, threshold, ...r };
-      o.onPoint?.(task, p, failures);
-      return p;
+    const runAll = async (algorithm: string, threshold: number | null): Promise<SweepPoint[]> => {
+      const points: SweepPoint[] = [];
+      for (const [i, evaluate] of o.evaluators.entries()) {
+        const { failures, ...r } = await evaluate(examples, {
+          algorithm,
+          maxTokens: MAX_TOKENS,
+          ...(threshold === null ? {} : { threshold }),
+        });
+        const p = { algorithm, threshold, ...r };
+        o.onPoint?.(i, task, p, failures);
+        points.push(p);
+      }
+      return points;
     };
-    // Warm the runtime (first-call allocations) so the first measured setting is not charged for it.
-    await o.evaluate(examples.slice(0, 3), {
-      algorithm: BASELINE.algorithm,
-      maxTokens: MAX_TOKENS,
-    });
-    const baseline = await run(BASELINE.algorithm, BASELINE.threshold);
-    const points: SweepPoint[] = [];
+    // Warm the runtimes (first-call allocations) so the first measured setting is not charged for it.
+    for (const evaluate of o.evaluators)
+      await evaluate(examples.slice(0, 3), {
+        algorithm: BASELINE.algorithm,
+        maxTokens: MAX_TOKENS,
+      });
+    const baselines = await runAll(BASELINE.algorithm, BASELINE.threshold);
+    const points: SweepPoint[][] = o.evaluators.map(() => []);
     for (const algorithm of o.algorithms) {
-      if (!THRESHOLD_ALGORITHMS.includes(algorithm)) points.push(await run(algorithm, null));
-      else for (const threshold of o.thresholds) points.push(await run(algorithm, threshold));
+      const thresholds = THRESHOLD_ALGORITHMS.includes(algorithm) ? o.thresholds : [null];
+      for (const threshold of thresholds)
+        (await runAll(algorithm, threshold)).forEach((p, i) => points[i].push(p));
     }
-    const at09 = points.find((p) => p.algorithm === 'low_confidence' && p.threshold === 0.9);
-    out.push({
-      task,
-      examples: examples.length,
-      baseline,
-      points,
-      accuracyAt09: at09 ? at09.accuracy : null,
-      speedup: speedupAtEqualAccuracy(baseline, points),
-      speedupWithin1pt: speedupAtEqualAccuracy(baseline, points, 0.01),
+    o.evaluators.forEach((_, i) => {
+      const baseline = baselines[i];
+      const at09 = points[i].find((p) => p.algorithm === 'low_confidence' && p.threshold === 0.9);
+      out[i].push({
+        task,
+        examples: examples.length,
+        baseline,
+        points: points[i],
+        accuracyAt09: at09 ? at09.accuracy : null,
+        speedup: speedupAtEqualAccuracy(baseline, points[i]),
+        speedupWithin1pt: speedupAtEqualAccuracy(baseline, points[i], 0.01),
+      });
     });
   }
   return out;

@@ -228,15 +228,6 @@ describe('OpenAI routes (in-process, ORT-node)', () => {
       client.chat.completions.create({
         model: 'tiny',
         messages: [{ role: 'user', content: 'x' }],
-        tools: [{ type: 'function', function: { name: 'f' } }],
-      }),
-      400,
-      'tools',
-    );
-    await expect(
-      client.chat.completions.create({
-        model: 'tiny',
-        messages: [{ role: 'user', content: 'x' }],
         logprobs: true,
         top_logprobs: 21,
       }),

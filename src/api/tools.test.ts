@@ -11,7 +11,14 @@ import { createApiApp } from './app.ts';
 import { staticRegistry } from './engine.ts';
 import { StaticTenantStore, openTenant, unlimited } from './single-tenant.ts';
 import { demoCodec, scriptedToolModel } from '../../test/fixtures/tool-model.ts';
-import { CHAT_TEMPLATE } from '../export/tiny/tokenizer-files.ts';
+
+/** A chat template with no tools block (the tiny models' own renders tools). */
+const TOOLLESS_TEMPLATE = [
+  '{%- for message in messages %}',
+  "{{- '<role>HUMAN</role>' + (message.content if message.content is string else '') + '<|role_end|>' }}",
+  '{%- endfor %}',
+  "{{- '<role>ASSISTANT</role>' }}",
+].join('');
 
 const KEY = 'sk-unmask-tools';
 const CALL = '<tool_call>{"name": "add", "arguments": {"a": 12, "b": 345}}</tool_call>';
@@ -44,7 +51,7 @@ function reply(prompt: string): string {
 
 describe('tools and logprobs (scripted model, official client)', () => {
   const model = scriptedToolModel('tool-model', reply);
-  const plain = scriptedToolModel('plain-model', reply, demoCodec(CHAT_TEMPLATE));
+  const plain = scriptedToolModel('plain-model', reply, demoCodec(TOOLLESS_TEMPLATE));
   let client: OpenAI;
   let app: ReturnType<typeof createApiApp>;
   const lastPrompt = () => model.prompts[model.prompts.length - 1];

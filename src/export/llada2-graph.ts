@@ -5,7 +5,7 @@
 import { modelDims, type Llada2Config, type ModelDims } from '../model/config.ts';
 import * as io from '../model/graph-io.ts';
 import { DT, type GraphBuilder } from './onnx-builder.ts';
-import { linear, toFloat16Bytes, type QuantOptions } from './quantize.ts';
+import { embeddingDtype, embeddingLookup, linear, type QuantOptions } from './quantize.ts';
 import { moeLayer, type MoeImplementation } from './moe.ts';
 import { readTensor, rowBlocks, type TensorSource } from './tensor-source.ts';
 
@@ -51,7 +51,17 @@ export class Llada2GraphBuilder {
     const total = d.layers + 2;
     this.opt.onProgress?.(0, total, 'embeddings');
 
-    let h = b.op1('Gather', [await this.embeddings(), io.INPUT_IDS], { axis: 0 });
+    const embeddings = 'model.word_embeddings.weight';
+    let h = await embeddingLookup(
+      b,
+      io.INPUT_IDS,
+      embeddings,
+      rowBlocks(this.src, embeddings, [d.vocab, d.hidden], EMBEDDING_BLOCK_ROWS),
+      d.vocab,
+      d.hidden,
+      embeddingDtype(this.opt.quant),
+      this.opt.quant.scaleSearch,
+    );
     this.prepareRope();
     this.bias = b.op1('Unsqueeze', [
       b.op1('Where', [io.ATTENTION_MASK, b.f32Scalar(0), b.f32Scalar(NEG_BIG)]),
@@ -94,7 +104,7 @@ export class Llada2GraphBuilder {
           b,
           normed,
           { name: 'lm_head.weight', data: head, out: d.vocab, in: d.hidden },
-          this.opt.quant,
+          { ...this.opt.quant, dtype: this.opt.quant.lmHead ?? this.opt.quant.dtype },
         ),
       ],
       {},
@@ -104,31 +114,6 @@ export class Llada2GraphBuilder {
     for (const spec of io.graphOutputs(dims))
       b.output({ name: spec.name, dtype: dtypeOf(spec.dtype), shape: spec.shape });
     this.opt.onProgress?.(total, total, 'done');
-  }
-
-  /**
-   * The embedding table [vocab, hidden] (fp16 + Cast unless the package is fp32), streamed into the sink in
-   * blocks of rows: at no point is the whole table in memory (1.3 GB of fp32 for LLaDA2.0-mini).
-   */
-  private async embeddings(): Promise<string> {
-    const { b, d } = this;
-    const name = 'model.word_embeddings.weight';
-    const half = this.opt.quant.dtype !== 'fp32';
-    const blocks = rowBlocks(this.src, name, [d.vocab, d.hidden], EMBEDDING_BLOCK_ROWS);
-    async function* encoded(): AsyncGenerator<Uint8Array> {
-      for await (const rows of blocks)
-        yield half
-          ? toFloat16Bytes(rows)
-          : new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
-    }
-    if (!half)
-      return b.addInitializer(
-        await b.sink.putStream(name, DT.FLOAT, [d.vocab, d.hidden], encoded()),
-      );
-    const stored = b.addInitializer(
-      await b.sink.putStream(`${name}.fp16`, DT.FLOAT16, [d.vocab, d.hidden], encoded()),
-    );
-    return b.op1('Cast', [stored], { to: DT.FLOAT });
   }
 
   /** Top-k head: values, ids and fp32 softmax probabilities over the full vocabulary (ties → lower id). */

@@ -4,7 +4,8 @@
  */
 import type { Llada2Config } from '../model/config.ts';
 import { DT, MS_DOMAIN, type GraphBuilder } from './onnx-builder.ts';
-import { linear, toFloat16Bytes, type QuantOptions } from './quantize.ts';
+import { linear, type QuantOptions } from './quantize.ts';
+import { ExpertTensor, expertEncoding, usesQmoe } from './moe-experts.ts';
 import { readTensor, type TensorSource } from './tensor-source.ts';
 
 export type MoeImplementation = 'dense' | 'ort-moe';
@@ -198,45 +199,10 @@ function interleaveGateUp(
 }
 
 /**
- * Symmetric quantization of W[N, K] in the QMoE layout: value c of a row in byte c/pack at bit shift
- * (c % pack)·bits, implicit zero point 2^(bits-1); scales [N] (row-wise) or [N, K/block].
- */
-function quantizeRows(
-  w: Float32Array,
-  N: number,
-  K: number,
-  bits: 4 | 8,
-  block: number,
-): { q: Uint8Array; scales: Float32Array } {
-  const pack = 8 / bits;
-  const zp = 1 << (bits - 1);
-  const qmax = (1 << bits) - 1;
-  const bs = block || K;
-  const nb = K / bs;
-  const q = new Uint8Array((N * K) / pack);
-  const scales = new Float32Array(N * nb);
-  for (let n = 0; n < N; n++) {
-    for (let b = 0; b < nb; b++) {
-      let m = 0;
-      for (let c = b * bs; c < (b + 1) * bs; c++) m = Math.max(m, Math.abs(w[n * K + c]));
-      const scale = Math.fround(m / (zp - 1) || 1);
-      scales[n * nb + b] = scale;
-      for (let c = b * bs; c < (b + 1) * bs; c++) {
-        const v = Math.min(qmax, Math.max(0, Math.round(w[n * K + c] / scale) + zp));
-        q[((n * K + c) / pack) | 0] |= v << ((c % pack) * bits);
-      }
-    }
-  }
-  return { q, scales };
-}
-
-const f32Bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-
-/**
- * Only the chosen experts computed, by ORT's com.microsoft MoE (fp32/fp16 packages) or QMoE (int8 row-wise,
- * int4 block-wise). The kernels route by softmax/top-k over their router input; feeding log(w) on the chosen
- * experts and -inf elsewhere makes that reproduce LLaDA2's sigmoid group routing exactly, and
- * routed_scaling_factor is folded into the down projections.
+ * Only the chosen experts computed, by ORT's com.microsoft MoE (fp32 weights) or QMoE (uint8 weights with an
+ * implicit zero point, fp32 activations); moe-experts.ts has the weight encodings. The kernels route by
+ * softmax/top-k over their router input; feeding log(w) on the chosen experts and -inf elsewhere makes that
+ * reproduce LLaDA2's sigmoid group routing exactly, and routed_scaling_factor is folded into the down projections.
  */
 async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Promise<string> {
   const { cfg, quant } = p;
@@ -250,43 +216,31 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
     [b.op1('Add', [r.zeros, b.f32Scalar(-Infinity)]), r.experts, b.op1('Log', [r.weights])],
     { axis: 1 },
   );
-  const quantized = quant.dtype === 'int8' || quant.dtype === 'int4';
-  const bits = quant.dtype === 'int4' ? 4 : 8;
-  // int4 is block-wise (accuracy on par with the dense layers); int8 row-wise is accurate enough and fastest.
-  const block =
-    quant.dtype === 'int4' && H % quant.blockSize === 0 && I % quant.blockSize === 0
-      ? quant.blockSize
-      : 0;
+  const enc = expertEncoding(quant);
+  const search = quant.scaleSearch ?? true;
+  // QMoE takes one block size for both projections: block-wise only when it divides both widths.
+  const block = H % quant.blockSize === 0 && I % quant.blockSize === 0 ? quant.blockSize : 0;
+  const name = `${p.prefix}.experts`;
+  const fc1 = new ExpertTensor(`${name}.fc1`, E, 2 * I, H, enc, block, search);
+  const fc2 = new ExpertTensor(`${name}.fc2`, E, H, I, enc, block, search);
   // One expert at a time, in two passes (fc1 = gate/up of every expert, then fc2 = down of every expert), each
-  // streamed into the sink: memory stays at one expert's matrices whatever the expert count and dtype.
-  // Scales (an eighth of the int4 bytes at most) are kept until their tensor follows the weights.
-  const scales: Uint8Array[] = [];
-  const encode = (w: Float32Array, rows: number, cols: number): Uint8Array => {
-    if (quantized) {
-      const r = quantizeRows(w, rows, cols, bits, block);
-      scales.push(f32Bytes(r.scales));
-      return r.q;
-    }
-    return quant.dtype === 'fp16' ? toFloat16Bytes(w) : f32Bytes(w);
-  };
-  async function* fc1Experts(): AsyncGenerator<Uint8Array> {
+  // streamed into the sink: memory stays at one expert's matrices whatever the expert count and encoding.
+  async function* fc1Experts(): AsyncGenerator<Float32Array> {
     for (let e = 0; e < E; e++) {
       const pre = `${p.prefix}.experts.${e}`;
       const gate = await readTensor(p.src, `${pre}.gate_proj.weight`, [I, H]);
       const up = await readTensor(p.src, `${pre}.up_proj.weight`, [I, H]);
-      yield encode(interleaveGateUp(gate, up, I, H), 2 * I, H);
+      yield interleaveGateUp(gate, up, I, H);
     }
   }
-  async function* fc2Experts(): AsyncGenerator<Uint8Array> {
+  async function* fc2Experts(): AsyncGenerator<Float32Array> {
     for (let e = 0; e < E; e++) {
       const down = await readTensor(p.src, `${p.prefix}.experts.${e}.down_proj.weight`, [H, I]);
-      yield encode(
-        down.map((v) => v * cfg.routed_scaling_factor),
-        H,
-        I,
-      );
+      yield down.map((v) => v * cfg.routed_scaling_factor);
     }
   }
+  await fc1.store(b, fc1Experts());
+  await fc2.store(b, fc2Experts());
   const attrs = {
     k,
     activation_type: 'swiglu',
@@ -295,61 +249,23 @@ async function sparseExperts(b: GraphBuilder, x2d: string, p: MoeLayerInput): Pr
     activation_beta: { float: 0 },
     normalize_routing_weights: 0,
   };
-  const put = (name: string, dt: number, dims: number[], chunks: Uint8Array[]) =>
-    b.addInitializer(b.sink.put(name, dt, dims, chunks));
-  const stream = async (
-    name: string,
-    dt: number,
-    dims: number[],
-    chunks: AsyncIterable<Uint8Array>,
-  ) => b.addInitializer(await b.sink.putStream(name, dt, dims, chunks));
-  if (!quantized) {
-    // The fp16 MoE kernel returns zeros in ORT 1.30 CPU/wasm: keep fp16 storage, Cast (folded at load) to fp32.
-    const half = quant.dtype === 'fp16';
-    const weight = async (name: string, dims: number[], chunks: AsyncIterable<Uint8Array>) =>
-      half
-        ? b.op1('Cast', [await stream(`${name}.fp16`, DT.FLOAT16, dims, chunks)], { to: DT.FLOAT })
-        : stream(name, DT.FLOAT, dims, chunks);
-    const fc1 = await weight(`${p.prefix}.experts.fc1`, [E, 2 * I, H], fc1Experts());
-    const fc2 = await weight(`${p.prefix}.experts.fc2`, [E, H, I], fc2Experts());
-    return unnormalisedTop1(b, r, b.op1('MoE', [x2d, router, fc1, '', fc2], attrs, MS_DOMAIN), k);
+  if (!usesQmoe(enc)) {
+    const inputs = [x2d, router, fc1.float(b), '', fc2.float(b)];
+    return unnormalisedTop1(b, r, b.op1('MoE', inputs, attrs, MS_DOMAIN), k);
   }
-  const pack = 8 / bits;
-  const fc1 = await stream(
-    `${p.prefix}.experts.fc1.q${bits}`,
-    DT.UINT8,
-    [E, 2 * I, H / pack],
-    fc1Experts(),
+  const [w1, s1, blockSize] = fc1.quantized(b);
+  const [w2, s2] = fc2.quantized(b);
+  const y = b.op1(
+    'QMoE',
+    [x2d, router, w1, s1, '', w2, s2, ''],
+    {
+      ...attrs,
+      expert_weight_bits: enc === 'qmoe4' ? 4 : 8,
+      ...(blockSize ? { block_size: blockSize } : {}),
+    },
+    MS_DOMAIN,
   );
-  const s1 = put(
-    `${p.prefix}.experts.fc1.scales`,
-    DT.FLOAT,
-    block ? [E, 2 * I, H / block] : [E, 2 * I],
-    scales.splice(0),
-  );
-  const fc2 = await stream(
-    `${p.prefix}.experts.fc2.q${bits}`,
-    DT.UINT8,
-    [E, H, I / pack],
-    fc2Experts(),
-  );
-  const s2 = put(
-    `${p.prefix}.experts.fc2.scales`,
-    DT.FLOAT,
-    block ? [E, H, I / block] : [E, H],
-    scales.splice(0),
-  );
-  return unnormalisedTop1(
-    b,
-    r,
-    b.op1(
-      'QMoE',
-      [x2d, router, fc1, s1, '', fc2, s2, ''],
-      { ...attrs, expert_weight_bits: bits, ...(block ? { block_size: block } : {}) },
-      MS_DOMAIN,
-    ),
-    k,
-  );
+  return unnormalisedTop1(b, r, y, k);
 }
 
 /**

@@ -1,18 +1,57 @@
 /**
- * Linear-layer weight encodings: fp32, fp16 (Cast folded at load), int8 per-channel and int4 block-wise
- * (DequantizeLinear → MatMul, folded at load with disable_quant_qdq; or com.microsoft MatMulNBits).
- * All take the HF layout W[out, in] and emit y = x · Wᵀ.
+ * Linear-layer weight encodings. All take the HF layout W[out, in] and emit y = x · Wᵀ.
+ * - fp32; fp16 (Cast folded to fp32 at load).
+ * - int8 per output channel, int4 block-wise along `in`. How they compute is the `kernel`:
+ *   'int8': the integer GEMM (MatMulInteger) on 8-bit weights and 8-bit activations quantized per token (see
+ *   int8MatMul); int4 weights are re-quantized to 8 bits per channel by DequantizeLinear → QuantizeLinear,
+ *   folded at load (session.disable_quant_qdq), so the package is int4-small and the session runs 8-bit.
+ *   'float': DequantizeLinear → MatMul folded to fp32 at load (weight-only quantization, fp32 speed and heap).
+ * - int4 'matmulnbits': com.microsoft MatMulNBits (int4 stays int4 in memory; slow in WASM).
  */
 import { float32ToFloat16Bits } from '../model/safetensors.ts';
 import { DT, MS_DOMAIN, type GraphBuilder } from './onnx-builder.ts';
+import {
+  packInt4,
+  packUnsigned,
+  quantizeBlocks,
+  requantScales,
+  transposed,
+  type QuantizedBlocks,
+} from './quant-math.ts';
 
 export type WeightDtype = 'fp32' | 'fp16' | 'int8' | 'int4';
 export type Int4Layout = 'matmulnbits' | 'dq';
+export type QuantKernel = 'int8' | 'float';
+export type EmbeddingDtype = 'fp32' | 'fp16' | 'int8';
 
 export interface QuantOptions {
   dtype: WeightDtype;
   int4Layout: Int4Layout;
   blockSize: number;
+  /** How int8 and int4-dq weights compute (default 'int8'). */
+  kernel?: QuantKernel;
+  /** Per-block MSE-optimal scales instead of plain absmax (default true). */
+  scaleSearch?: boolean;
+  /** The token embedding table (default: fp32 for fp32 packages, else fp16). */
+  embeddings?: EmbeddingDtype;
+  /** The output head's weights (default: `dtype`). */
+  lmHead?: WeightDtype;
+}
+
+/**
+ * Whether the graph holds DequantizeLinear/QuantizeLinear on weights, which the session must fold at load
+ * (session.disable_quant_qdq = 1) instead of running them on every forward.
+ */
+export function foldsQuantizedWeights(q: QuantOptions): boolean {
+  const kernel = q.kernel ?? 'int8';
+  return [q.dtype, q.lmHead ?? q.dtype].some(
+    (d) => (d === 'int8' && kernel === 'float') || (d === 'int4' && q.int4Layout === 'dq'),
+  );
+}
+
+/** The embedding table's encoding for these options. */
+export function embeddingDtype(q: QuantOptions): EmbeddingDtype {
+  return q.embeddings ?? (q.dtype === 'fp32' ? 'fp32' : 'fp16');
 }
 
 export interface LinearWeight {
@@ -25,9 +64,7 @@ export interface LinearWeight {
 
 /** Transposes W[out,in] to [in,out]. */
 export function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c];
-  return t;
+  return transposed(w, rows, cols);
 }
 
 export function toFloat16Bytes(x: Float32Array): Uint8Array {
@@ -36,7 +73,7 @@ export function toFloat16Bytes(x: Float32Array): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
-const bytesOf = (a: Float32Array | Int8Array | Uint8Array) =>
+export const bytesOf = (a: Float32Array | Int8Array | Uint8Array) =>
   new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** Stores a float matrix [rows, cols] as fp32, or fp16 + Cast; returns an fp32 value name. */
@@ -52,9 +89,62 @@ export function floatMatrix(
   return b.op1('Cast', [h], { to: DT.FLOAT });
 }
 
+/**
+ * Rows of table[rows, cols] gathered by `ids` (any shape) → fp32 [..ids, cols]. The table arrives in blocks of
+ * whole rows (`blocks`, in order) and is written block by block, so it is never whole in memory (1.3 GB of fp32
+ * for LLaDA2.0-mini). fp16 is stored with a Cast (folded at load). int8 keeps the table int8 in memory (one
+ * scale per row, applied after the Gather), so the heap holds a quarter of fp32; its scales are per row, so a
+ * block quantizes exactly as the whole table would.
+ */
+export async function embeddingLookup(
+  b: GraphBuilder,
+  ids: string,
+  name: string,
+  blocks: AsyncIterable<Float32Array>,
+  rows: number,
+  cols: number,
+  dtype: EmbeddingDtype,
+  scaleSearch = true,
+): Promise<string> {
+  const dims = [rows, cols];
+  if (dtype !== 'int8') {
+    const half = dtype === 'fp16';
+    async function* encoded(): AsyncGenerator<Uint8Array> {
+      for await (const block of blocks) yield half ? toFloat16Bytes(block) : bytesOf(block);
+    }
+    const stored = b.addInitializer(
+      await b.sink.putStream(
+        half ? `${name}.fp16` : name,
+        half ? DT.FLOAT16 : DT.FLOAT,
+        dims,
+        encoded(),
+      ),
+    );
+    const table = half ? b.op1('Cast', [stored], { to: DT.FLOAT }) : stored;
+    return b.op1('Gather', [table, ids], { axis: 0 });
+  }
+  const scaleChunks: Uint8Array[] = [];
+  async function* quantized(): AsyncGenerator<Uint8Array> {
+    for await (const block of blocks) {
+      const q = quantizeBlocks(block, block.length / cols, cols, 8, 0, scaleSearch);
+      scaleChunks.push(bytesOf(q.scales));
+      yield bytesOf(q.values);
+    }
+  }
+  const values = b.addInitializer(
+    await b.sink.putStream(`${name}.int8`, DT.INT8, dims, quantized()),
+  );
+  const scales = b.addInitializer(b.sink.put(`${name}.scale`, DT.FLOAT, [rows], scaleChunks));
+  const gathered = b.op1('Cast', [b.op1('Gather', [values, ids], { axis: 0 })], { to: DT.FLOAT });
+  const rowScale = b.op1('Unsqueeze', [b.op1('Gather', [scales, ids], { axis: 0 }), b.i64([-1])]);
+  return b.op1('Mul', [gathered, rowScale]);
+}
+
 /** y = x · Wᵀ with W encoded per `q`. Falls back to fp16 when `in` is not a multiple of the int4 block. */
 export function linear(b: GraphBuilder, x: string, w: LinearWeight, q: QuantOptions): string {
   const { dtype } = q;
+  const kernel = q.kernel ?? 'int8';
+  const search = q.scaleSearch ?? true;
   if (dtype === 'fp32' || dtype === 'fp16' || (dtype === 'int4' && w.in % q.blockSize !== 0)) {
     const wt = floatMatrix(
       b,
@@ -65,98 +155,95 @@ export function linear(b: GraphBuilder, x: string, w: LinearWeight, q: QuantOpti
     );
     return b.op1('MatMul', [x, wt]);
   }
-  if (dtype === 'int8') return b.op1('MatMul', [x, int8PerChannel(b, w)]);
-  return q.int4Layout === 'dq'
-    ? b.op1('MatMul', [x, int4Dq(b, w, q.blockSize)])
-    : int4MatMulNBits(b, x, w, q.blockSize);
-}
-
-/** Symmetric int8 with one scale per output channel, DequantizeLinear(axis=1) over Wᵀ[in,out]. */
-function int8PerChannel(b: GraphBuilder, w: LinearWeight): string {
-  const scales = new Float32Array(w.out);
-  const q = new Int8Array(w.in * w.out);
-  for (let o = 0; o < w.out; o++) {
-    let m = 0;
-    for (let i = 0; i < w.in; i++) m = Math.max(m, Math.abs(w.data[o * w.in + i]));
-    const s = m > 0 ? m / 127 : 1;
-    scales[o] = s;
-    for (let i = 0; i < w.in; i++)
-      q[i * w.out + o] = Math.max(-127, Math.min(127, Math.round(w.data[o * w.in + i] / s)));
-  }
-  const qName = b.addInitializer(
-    b.sink.put(`${w.name}.int8`, DT.INT8, [w.in, w.out], [bytesOf(q)]),
-  );
-  const sName = b.addInitializer(
-    b.sink.put(`${w.name}.scale`, DT.FLOAT, [w.out], [bytesOf(scales)]),
-  );
-  return b.op1('DequantizeLinear', [qName, sName], { axis: 1 });
-}
-
-/** Per (output, K-block) symmetric scale for int4: max|w| / 7, values clamped to [-8, 7]. */
-function int4Blocks(w: LinearWeight, block: number): { scales: Float32Array; values: Int8Array } {
-  const nb = w.in / block;
-  const scales = new Float32Array(w.out * nb);
-  const values = new Int8Array(w.out * w.in);
-  for (let o = 0; o < w.out; o++) {
-    for (let kb = 0; kb < nb; kb++) {
-      let m = 0;
-      for (let k = kb * block; k < (kb + 1) * block; k++)
-        m = Math.max(m, Math.abs(w.data[o * w.in + k]));
-      const s = m > 0 ? m / 7 : 1;
-      scales[o * nb + kb] = s;
-      for (let k = kb * block; k < (kb + 1) * block; k++) {
-        values[o * w.in + k] = Math.max(-8, Math.min(7, Math.round(w.data[o * w.in + k] / s)));
-      }
+  if (dtype === 'int8') {
+    const qw = quantizeBlocks(w.data, w.out, w.in, 8, 0, search);
+    const wt = transposed(qw.values, w.out, w.in);
+    const scales = b.addInitializer(
+      b.sink.put(`${w.name}.scale`, DT.FLOAT, [w.out], [bytesOf(qw.scales)]),
+    );
+    if (kernel === 'float') {
+      const values = b.addInitializer(
+        b.sink.put(`${w.name}.int8`, DT.INT8, [w.in, w.out], [bytesOf(wt)]),
+      );
+      return b.op1('MatMul', [x, b.op1('DequantizeLinear', [values, scales], { axis: 1 })]);
     }
+    const values = b.addInitializer(
+      b.sink.put(`${w.name}.u8`, DT.UINT8, [w.in, w.out], [packUnsigned(wt, 8)]),
+    );
+    return int8MatMul(b, x, values, scales);
   }
-  return { scales, values };
+  const qw = quantizeBlocks(w.data, w.out, w.in, 4, q.blockSize, search);
+  if (q.int4Layout === 'matmulnbits') return int4MatMulNBits(b, x, w, qw);
+  const decoded = int4Dq(b, w.name, qw);
+  if (kernel === 'float') return b.op1('MatMul', [x, decoded]);
+  // Re-quantized per output channel to uint8 (zero point 128): QuantizeLinear on constants, folded at load.
+  const scales = b.addInitializer(
+    b.sink.put(`${w.name}.scale8`, DT.FLOAT, [w.out], [bytesOf(requantScales(qw))]),
+  );
+  const zeros = b.addInitializer(
+    b.sink.put(`${w.name}.zp8`, DT.UINT8, [w.out], [new Uint8Array(w.out).fill(128)]),
+  );
+  return int8MatMul(b, x, b.op1('QuantizeLinear', [decoded, scales, zeros], { axis: 1 }), scales);
 }
 
-/** INT4 DequantizeLinear (opset 21, blocked along K = axis 0 of Wᵀ[in,out]); two values per byte, low nibble first. */
-function int4Dq(b: GraphBuilder, w: LinearWeight, block: number): string {
-  const { scales, values } = int4Blocks(w, block);
-  const nb = w.in / block;
-  const packed = new Uint8Array(Math.ceil((w.in * w.out) / 2));
-  const scaleT = new Float32Array(nb * w.out);
-  for (let k = 0; k < w.in; k++) {
-    for (let o = 0; o < w.out; o++) {
-      const idx = k * w.out + o;
-      const nib = values[o * w.in + k] & 0x0f;
-      packed[idx >> 1] |= idx & 1 ? nib << 4 : nib;
-    }
-  }
-  for (let kb = 0; kb < nb; kb++)
-    for (let o = 0; o < w.out; o++) scaleT[kb * w.out + o] = scales[o * nb + kb];
-  const qName = b.addInitializer(b.sink.put(`${w.name}.int4`, DT.INT4, [w.in, w.out], [packed]));
-  const sName = b.addInitializer(
-    b.sink.put(`${w.name}.scale`, DT.FLOAT, [nb, w.out], [bytesOf(scaleT)]),
+/**
+ * y = x · Wᵀ on the integer GEMM: each row of x (one token) quantized to 8 bits with its own scale
+ * max|x_row| / 127 (so a token's output never depends on the other tokens in the batch, and the cached and
+ * reference decodes see the same numbers), times `weights` uint8 [in, out] with zero point 128 and one
+ * `scales` [out] per output channel. Both operands are unsigned: MatMulInteger's u8·s8 path saturates 16-bit
+ * intermediates on x86 without VNNI, u8·u8 is exact everywhere, so ORT-node and ORT-web give identical integers.
+ */
+function int8MatMul(b: GraphBuilder, x: string, weights: string, scales: string): string {
+  const { q, scale } = rowQuantized(b, x);
+  const zp = b.constant(DT.UINT8, [], [128]);
+  const acc = b.op1('MatMulInteger', [q, weights, zp, zp]);
+  return b.op1('Mul', [b.op1('Mul', [b.op1('Cast', [acc], { to: DT.FLOAT }), scale]), scales]);
+}
+
+const rowQuantCache = new WeakMap<GraphBuilder, Map<string, { q: string; scale: string }>>();
+
+/** x quantized row by row to uint8 (zero point 128), and the scales [.., 1]; built once per x and graph. */
+function rowQuantized(b: GraphBuilder, x: string): { q: string; scale: string } {
+  let cache = rowQuantCache.get(b);
+  if (!cache) rowQuantCache.set(b, (cache = new Map()));
+  const hit = cache.get(x);
+  if (hit) return hit;
+  const absMax = b.op1('ReduceMax', [b.op1('Abs', [x]), b.i64([-1])], { keepdims: 1 });
+  // The floor keeps an all-zero row finite (it quantizes to the zero point).
+  const scale = b.op1('Max', [b.op1('Mul', [absMax, b.f32Scalar(1 / 127)]), b.f32Scalar(1e-30)]);
+  const shifted = b.op1('Add', [b.op1('Round', [b.op1('Div', [x, scale])]), b.f32Scalar(128)]);
+  const out = { q: b.op1('Cast', [shifted], { to: DT.UINT8 }), scale };
+  cache.set(x, out);
+  return out;
+}
+
+/** INT4 DequantizeLinear (opset 21) of Wᵀ[in, out], blocked along `in` (axis 0): the fp32 matrix, folded at load. */
+function int4Dq(b: GraphBuilder, name: string, q: QuantizedBlocks): string {
+  const { rows: out, cols: inn, block } = q;
+  const nb = inn / block;
+  const values = b.addInitializer(
+    b.sink.put(`${name}.int4`, DT.INT4, [inn, out], [packInt4(transposed(q.values, out, inn))]),
   );
-  return b.op1('DequantizeLinear', [qName, sName], { axis: 0, block_size: block });
+  const scales = b.addInitializer(
+    b.sink.put(`${name}.scale`, DT.FLOAT, [nb, out], [bytesOf(transposed(q.scales, out, nb))]),
+  );
+  return b.op1('DequantizeLinear', [values, scales], { axis: 0, block_size: block });
 }
 
 /** com.microsoft MatMulNBits: B uint8 [N, K/block, block/2] (low nibble = even k), implicit zero point 8. */
-function int4MatMulNBits(b: GraphBuilder, x: string, w: LinearWeight, block: number): string {
-  const { scales, values } = int4Blocks(w, block);
-  const nb = w.in / block;
-  const packed = new Uint8Array((w.out * w.in) / 2);
-  for (let o = 0; o < w.out; o++) {
-    for (let k = 0; k < w.in; k++) {
-      const idx = o * w.in + k;
-      const nib = (values[idx] + 8) & 0x0f;
-      packed[idx >> 1] |= k & 1 ? nib << 4 : nib;
-    }
-  }
-  const qName = b.addInitializer(
-    b.sink.put(`${w.name}.q4`, DT.UINT8, [w.out, nb, block / 2], [packed]),
+function int4MatMulNBits(b: GraphBuilder, x: string, w: LinearWeight, q: QuantizedBlocks): string {
+  const nb = w.in / q.block;
+  const packed = b.addInitializer(
+    b.sink.put(`${w.name}.q4`, DT.UINT8, [w.out, nb, q.block / 2], [packUnsigned(q.values, 4)]),
   );
-  const sName = b.addInitializer(
-    b.sink.put(`${w.name}.scales`, DT.FLOAT, [w.out * nb], [bytesOf(scales)]),
+  const scales = b.addInitializer(
+    b.sink.put(`${w.name}.scales`, DT.FLOAT, [w.out * nb], [bytesOf(q.scales)]),
   );
   // accuracy_level 0: fp32 activations, so ORT-node and ORT-web agree (docs/model-graph.md §6).
   return b.op1(
     'MatMulNBits',
-    [x, qName, sName],
-    { K: w.in, N: w.out, bits: 4, block_size: block, accuracy_level: 0 },
+    [x, packed, scales],
+    { K: w.in, N: w.out, bits: 4, block_size: q.block, accuracy_level: 0 },
     MS_DOMAIN,
   );
 }

@@ -11,6 +11,8 @@ const TensorSpecSchema = z.object({
   shape: z.array(z.union([z.number().int(), z.string()])),
 });
 
+const WeightDtypeSchema = z.enum(['fp32', 'fp16', 'int8', 'int4']);
+
 export const PackageFileSchema = z.object({
   /** Path relative to the package root, forward slashes. */
   path: z.string().min(1),
@@ -37,10 +39,22 @@ export const ManifestSchema = z.object({
     max_positions: z.number().int().positive(),
   }),
   quantization: z.object({
-    dtype: z.enum(['fp32', 'fp16', 'int8', 'int4']),
-    /** int4 only: MatMulNBits (smallest heap) or DequantizeLinear→MatMul (folded at load, fp32 speed). */
+    /** The linear layers' weights (attention, dense and shared MLPs, experts). */
+    dtype: WeightDtypeSchema,
+    /** int4 only: MatMulNBits (int4 in memory, slow in WASM) or DequantizeLinear (re-encoded at load). */
     int4_layout: z.enum(['matmulnbits', 'dq']).optional(),
     block_size: z.number().int().positive().optional(),
+    /**
+     * int8 / int4-dq: 'int8' runs int8 kernels (DynamicQuantizeMatMul, QMoE 8-bit; int4 re-quantized to int8 at
+     * load); 'float' dequantizes the weights to fp32 at load. Absent in packages written before it existed.
+     */
+    kernel: z.enum(['int8', 'float']).optional(),
+    /** int4 block scales chosen by a per-block squared-error search rather than plain absmax. */
+    scale_search: z.boolean().optional(),
+    /** The token embedding table; absent: fp32 for fp32 packages, fp16 otherwise. */
+    embeddings: z.enum(['fp32', 'fp16', 'int8']).optional(),
+    /** The output head; absent: `dtype`. */
+    lm_head: WeightDtypeSchema.optional(),
   }),
   /** How MoE layers compute: ORT's sparse MoE kernel (selected experts only) or all experts, densely. */
   moe: z.object({ implementation: z.enum(['ort-moe', 'dense', 'none']) }),

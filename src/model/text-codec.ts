@@ -16,13 +16,6 @@ export interface ChatToolCall {
   function: { name: string; arguments: string | Record<string, unknown> };
 }
 
-/** A tool call as OpenAI's chat messages carry it (`arguments` is usually a JSON string). */
-export interface ChatToolCall {
-  id?: string;
-  type?: string;
-  function: { name: string; arguments: string | Record<string, unknown> };
-}
-
 export interface ChatMessage {
   role: string;
   /** null (or absent) renders as empty text, as for an assistant turn that only calls tools. */

@@ -192,19 +192,20 @@ for (const [name, start] of targets) {
         { model: MODEL, messages: [SORT], stream: true, threshold: 1 } as never,
         { signal: controller.signal },
       );
-      let chunks = 0;
       let text = '';
+      let finished = false;
       try {
         for await (const chunk of stream as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>) {
-          chunks++;
           text += chunk.choices[0]?.delta.content ?? '';
-          controller.abort(); // after the role chunk, before any content
+          finished ||= chunk.choices[0]?.finish_reason != null;
+          controller.abort(); // after the role chunk; chunks already buffered may still be yielded
         }
       } catch (e: unknown) {
         assert.ok(e instanceof OpenAI.APIUserAbortError, String(e));
       }
-      assert.equal(chunks, 1);
-      assert.equal(text, '');
+      // threshold 1 commits one token per forward: an aborted stream never reaches its finish chunk.
+      assert.equal(finished, false);
+      assert.ok('abcd'.startsWith(text) && text.length < 4, `streamed ${JSON.stringify(text)}`);
       const next = await client.chat.completions.create({
         model: MODEL,
         messages: [SORT],

@@ -23,12 +23,22 @@ import { GraphBuilder, OPSET } from '../../../src/export/onnx-builder.ts';
 import { InlineSink, type WeightSink } from '../../../src/export/weight-sink.ts';
 import { ExternalFileSink } from './external-file-sink.ts';
 import { ExportError, Llada2GraphBuilder } from '../../../src/export/llada2-graph.ts';
-import type { Int4Layout, WeightDtype } from '../../../src/export/quantize.ts';
+import { sessionConfig } from './session-config.ts';
+import {
+  embeddingDtype,
+  type EmbeddingDtype,
+  type Int4Layout,
+  type QuantKernel,
+  type QuantOptions,
+  type WeightDtype,
+} from '../../../src/export/quantize.ts';
 import type { MoeImplementation } from '../../../src/export/moe.ts';
 
 export const GRAPH_FILE = 'model.onnx';
 export const WEIGHTS_FILE = 'model.onnx.data';
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'] as const;
+/** kernel auto: int8 kernels from this hidden size up (bench:model / docs/quantization.md). */
+export const AUTO_INT8_HIDDEN = 256;
 /** Above this many checkpoint bytes the weights go to an external data file (protobuf's 2 GB limit). */
 const INLINE_LIMIT = 512 * 1024 * 1024;
 
@@ -38,6 +48,16 @@ export interface ExportOptions {
   dtype?: WeightDtype;
   int4Layout?: Int4Layout;
   blockSize?: number;
+  /**
+   * How int8/int4-dq weights compute: int8 kernels, or dequantized to fp32 at load. auto (default): int8 from
+   * hidden size AUTO_INT8_HIDDEN up, where the integer GEMM beats fp32; below it the per-token activation
+   * quantization costs more than it saves and fp32 weights run faster.
+   */
+  kernel?: QuantKernel | 'auto';
+  /** MSE-optimal block scales (default true). */
+  scaleSearch?: boolean;
+  embeddings?: EmbeddingDtype;
+  lmHead?: WeightDtype;
   topk?: number;
   moe?: MoeImplementation | 'auto';
   externalData?: 'auto' | 'always' | 'never';
@@ -62,6 +82,20 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   const cfg = ckpt.config;
   const dims = modelDims(cfg);
   const topk = Math.min(opts.topk ?? 64, dims.vocab);
+  const quant: QuantOptions = {
+    dtype,
+    int4Layout,
+    blockSize,
+    kernel:
+      !opts.kernel || opts.kernel === 'auto'
+        ? dims.hidden >= AUTO_INT8_HIDDEN
+          ? 'int8'
+          : 'float'
+        : opts.kernel,
+    scaleSearch: opts.scaleSearch ?? true,
+    embeddings: opts.embeddings,
+    lmHead: opts.lmHead,
+  };
   // auto: the sparse kernel, which computes only the chosen experts; dense is for debugging tiny configs.
   const moe: MoeImplementation = !opts.moe || opts.moe === 'auto' ? 'ort-moe' : opts.moe;
   const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
@@ -76,7 +110,7 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
       : new InlineSink();
     const b = new GraphBuilder(sink);
     await new Llada2GraphBuilder(b, cfg, ckpt, {
-      quant: { dtype, int4Layout, blockSize },
+      quant,
       topk,
       moe,
       onProgress: opts.onProgress,
@@ -127,10 +161,7 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
         vocab_size: dims.vocab,
       },
       decode: { block_length: opts.blockLength ?? 32, max_positions: cfg.max_position_embeddings },
-      quantization: {
-        dtype,
-        ...(dtype === 'int4' ? { int4_layout: int4Layout, block_size: blockSize } : {}),
-      },
+      quantization: quantizationManifest(quant),
       moe: { implementation: dims.denseLayers >= dims.layers ? 'none' : moe },
       graph: {
         file: GRAPH_FILE,
@@ -142,18 +173,13 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
         head_dim: dims.headDim,
         inputs: io.graphInputs(graphDims),
         outputs: io.graphOutputs(graphDims),
-        session_config: sessionConfig({
-          dtype,
-          int4Layout,
-          largestMatrix: dims.vocab * dims.hidden,
-          expertParameters:
-            moe === 'ort-moe'
-              ? (dims.layers - dims.denseLayers) *
-                cfg.num_experts *
-                3 *
-                cfg.moe_intermediate_size *
-                cfg.hidden_size
-              : 0,
+        // Folding of quantized weights at load, ORT's folding limit, QMoE prepacking (session-config.ts).
+        session_config: sessionConfig(quant, {
+          vocab: dims.vocab,
+          hidden: dims.hidden,
+          sparseMoeLayers: moe === 'ort-moe' ? dims.layers - dims.denseLayers : 0,
+          experts: cfg.num_experts,
+          moeIntermediate: cfg.moe_intermediate_size,
         }),
       },
       tokenizer: { file: 'tokenizer.json', config_file: 'tokenizer_config.json' },
@@ -177,41 +203,19 @@ export async function exportPackage(opts: ExportOptions): Promise<Manifest> {
   }
 }
 
-/** ORT's default: constant folding skips any node whose output would exceed 1 GiB. */
-const ORT_FOLDING_LIMIT = 2 ** 30;
-
-/** Quantized experts above this size are not prepacked (see sessionConfig). */
-const EXPERT_PREPACK_LIMIT = 4 * 2 ** 30;
-
-/**
- * Session settings the package's encodings rely on:
- * - weights stored as int4/int8 (DequantizeLinear) or fp16 (Cast) are folded into fp32 at load, so they run as
- *   plain MatMuls; the largest of them, the embedding table and the head, reach vocab × hidden × 4 bytes
- *   (1.2 GiB for LLaDA2.0-mini), past ORT's 1 GiB folding limit, which would leave them to be dequantized again
- *   on every forward: the limit is raised to fit them;
- * - onnxruntime 1.30's CPU QMoE kernel prepacks int4/int8 experts into a second, wider copy (measured: 1.3 GiB
- *   of memory per LLaDA2.0-mini layer for 0.5 GiB of int4 weights) for little speed; past 4 GiB of experts
- *   prepacking is turned off, so a 10 GB int4 package serves in about its own size (dense MatMuls then pack
- *   their weights on each run: slower, but the model fits).
- */
-export function sessionConfig(o: {
-  dtype: WeightDtype;
-  int4Layout: Int4Layout;
-  /** Elements of the largest weight matrix. */
-  largestMatrix: number;
-  /** Routed-expert parameters run by the sparse MoE kernels (0 for dense MoE). */
-  expertParameters: number;
-}): Record<string, string> {
-  const config: Record<string, string> = {};
-  // Fold DequantizeLinear into fp32 weights at load instead of running QDQ kernels (docs/model-graph.md §6).
-  if (o.dtype === 'int8' || (o.dtype === 'int4' && o.int4Layout === 'dq'))
-    config['session.disable_quant_qdq'] = '1';
-  if (o.dtype !== 'fp32' && 4 * o.largestMatrix > ORT_FOLDING_LIMIT)
-    config['optimization.constant_folding_max_output_size_in_bytes'] = String(4 * o.largestMatrix);
-  const bytesPerParameter = o.dtype === 'int4' ? 0.5 : o.dtype === 'int8' ? 1 : 0;
-  if (o.expertParameters * bytesPerParameter > EXPERT_PREPACK_LIMIT)
-    config['session.disable_prepacking'] = '1';
-  return config;
+/** The manifest's record of how each weight class is stored and computed. */
+function quantizationManifest(q: QuantOptions): Manifest['quantization'] {
+  const usesInt4 = q.dtype === 'int4' || q.lmHead === 'int4';
+  const quantized = usesInt4 || q.dtype === 'int8' || q.lmHead === 'int8';
+  return {
+    dtype: q.dtype,
+    ...(usesInt4
+      ? { int4_layout: q.int4Layout, block_size: q.blockSize, scale_search: q.scaleSearch }
+      : {}),
+    ...(quantized ? { kernel: q.kernel } : {}),
+    embeddings: embeddingDtype(q),
+    lm_head: q.lmHead ?? q.dtype,
+  };
 }
 
 async function exists(p: string): Promise<boolean> {

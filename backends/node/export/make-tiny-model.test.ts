@@ -25,9 +25,7 @@ async function filesOf(dir: string): Promise<Map<string, Buffer>> {
 
 describe('determinism', () => {
   test('same seed gives byte-identical files; another seed changes only the weights', async () => {
-    const start = performance.now();
     const a = await makeTinyModel({ out: join(root, 'a'), seed: 7 });
-    const elapsed = performance.now() - start;
     await makeTinyModel({ out: join(root, 'b'), seed: 7 });
     await makeTinyModel({ out: join(root, 'c'), seed: 8 });
     const [fa, fb, fc] = await Promise.all(['a', 'b', 'c'].map((d) => filesOf(join(root, d))));
@@ -44,7 +42,6 @@ describe('determinism', () => {
       a.files.map((f) => [f.name, f.bytes]).sort(),
       [...fa].map(([n, b]) => [n, b.length]).sort(),
     );
-    assert.ok(elapsed < 2000, `default model took ${elapsed.toFixed(0)} ms`);
   });
 });
 
