@@ -7,7 +7,7 @@
  * backend call) with the same prompt ids and max_tokens 1, so the generation itself is one small forward.
  * Overhead = per-pair latency difference; p50/p99. Then requests/s at a fixed concurrency on /v1/completions.
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
 import {
   buildWorker,
@@ -136,6 +136,8 @@ runMain('bench-api', async () => {
     const rps = done / seconds;
     const result = {
       machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}, workerd via miniflare (loopback HTTP)`,
+      // The machine is shared: the 1-minute load average at the end says how contended the figures are.
+      load_average_1m: loadavg()[0],
       requests: n,
       api_p50_ms: percentile(sa, 50),
       api_p99_ms: percentile(sa, 99),

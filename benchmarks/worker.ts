@@ -1,14 +1,16 @@
 /**
- * CLI: npm run bench:worker -- [--model <package-dir>] [--runs 5] [--no-layouts] [--json]
+ * CLI: npm run bench:worker -- [--model <package-dir>] [--runs 5] [--cold-runs 5] [--cold-only] [--no-layouts] [--json]
  *
- * The edge Worker as deployed: bundle size (`wrangler deploy --dry-run`), then in workerd (Miniflare, model in
- * R2) the cold first request (package fetch + ORT init + session create + generate) and the warm ms per forward,
+ * The edge Worker as deployed: bundle size (`wrangler deploy --dry-run`), then its cold start — the median of
+ * --cold-runs fresh isolates serving the default model (assets/demo-model, or --model), first request end to
+ * end, with its breakdown (benchmarks/worker-cold.ts) — then in workerd (Miniflare, model in R2) the cold first request (package fetch + ORT init + session create + generate) and the warm ms per forward,
  * next to ORT-node (1 intra-op thread) and ORT-web in Node on the same request. Then, unless --no-layouts, each
  * weight encoding of the 2-layer hidden-512 MoE bench model (fp32, fp16, int8 and int4 on int8 kernels or
  * dequantized to fp32 at load, int4 MatMulNBits) in a fresh workerd: load time, wasm heap after session create and
  * after generating, ms/forward.
  * Tables on stdout, progress on stderr.
  */
+import { cpus, loadavg } from 'node:os';
 import { generate, type DecodeStats } from '../src/decode/index.ts';
 import { median } from './model/measure.ts';
 import { DTYPE_VARIANTS, ensurePackage, moeScalingModel } from './model/packages.ts';
@@ -20,9 +22,14 @@ import {
   startWorker,
   type BuiltWorker,
 } from '../backends/node/worker-harness.ts';
-import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
+import { measureColdStart, type ColdStart } from './worker-cold.ts';
 
-const USAGE = 'usage: bench-worker [--model <package-dir>] [--runs N (5)] [--no-layouts] [--json]';
+const USAGE =
+  'usage: bench-worker [--model <package-dir>] [--runs N (5)] [--cold-runs N (5)] [--cold-only] [--no-layouts] [--json]';
+/** The model a deployment serves by default (the committed demo model). */
+const DEFAULT_MODEL = 'assets/demo-model';
+/** Cloudflare Workers script size limits after compression (docs/workerd.md): Free 3 MiB, Paid 10 MiB. */
+const PLAN_LIMITS_KIB = { free: 3 * 1024, paid: 10 * 1024 };
 const LAYOUTS = ['fp32', 'fp16', 'int8', 'int8-float', 'int4', 'int4-float', 'int4-mnb'];
 const MiB = 2 ** 20;
 const log = (line: string) => process.stderr.write(`bench-worker: ${line}\n`);
@@ -105,6 +112,33 @@ async function runInNode(
   }
 }
 
+/** The cold-start table and the bundle against the plan limits. */
+function printCold(cold: ColdStart, upload: BuiltWorker['upload']): void {
+  const m = cold.median;
+  const ms = (x: number | null) => (x === null ? 'n/a' : x.toFixed(0));
+  console.log(
+    `Cold start (median of ${cold.runs.length} fresh isolates): ${ms(m.firstRequestMs)} ms`,
+  );
+  console.log(
+    '| first request | package fetch + verify | ORT init | session create | load (end to end) | first forward | decode | rest (instantiate, app, routing, HTTP) |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(
+    `| ${ms(m.firstRequestMs)} | ${ms(m.packageFetchVerifyMs)} | ${ms(m.ortInitMs)} | ${ms(m.sessionCreateMs)} | ${ms(m.loadTotalMs)} | ${m.firstForwardMs.toFixed(1)} | ${ms(m.decodeMs)} | ${ms(m.restMs)} |`,
+  );
+  console.log(
+    `(workerd process start, not part of a Cloudflare cold start: ${ms(m.processStartMs)} ms)`,
+  );
+  console.log(
+    `Bundle (wrangler deploy --dry-run): Total Upload ${upload?.kib} KiB / gzip ${upload?.gzipKiB} KiB; Workers limits after compression: Free ${PLAN_LIMITS_KIB.free} KiB, Paid ${PLAN_LIMITS_KIB.paid} KiB`,
+  );
+}
+
+/** CPU, cores and the 1-minute load average (the bench machine is shared). */
+function machineLine(): string {
+  return `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, load average ${loadavg()[0].toFixed(1)}, Node ${process.version}`;
+}
+
 const mib = (b: number | null) => (b === null ? 'n/a' : `${(b / MiB).toFixed(1)}`);
 
 runMain('bench-worker', async () => {
@@ -113,6 +147,8 @@ runMain('bench-worker', async () => {
     {
       model: { type: 'string' },
       runs: { type: 'string' },
+      'cold-runs': { type: 'string' },
+      'cold-only': { type: 'boolean' },
       'no-layouts': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
@@ -124,12 +160,35 @@ runMain('bench-worker', async () => {
     return;
   }
   const runs = intFlag(v.runs, 'runs', 1) ?? 5;
-  const dir = v.model ?? (await ensureTinyPackage({ quiet: false }));
+  const coldRuns = intFlag(v['cold-runs'], 'cold-runs', 1) ?? 5;
+  const dir = v.model ?? DEFAULT_MODEL;
 
   log('building the Worker (wrangler deploy --dry-run)');
   const built = await buildWorker();
   try {
     const vocab = (await openModel(dir, { runtime: 'node' })).runner.info.vocabSize;
+    log(`cold start: ${coldRuns} fresh isolates serving ${dir}`);
+    const cold = await measureColdStart(built, dir, vocab, coldRuns, log);
+    const bundle = {
+      upload: built.upload,
+      files: built.sizes,
+      planLimitsGzipKiB: PLAN_LIMITS_KIB,
+    };
+    if (v['cold-only']) {
+      const report = {
+        cold_start_ms: cold.median.firstRequestMs,
+        cold_start: cold,
+        bundle,
+        model: dir,
+        machine: machineLine(),
+      };
+      if (v.json) console.log(JSON.stringify(report));
+      else {
+        console.log(`machine: ${machineLine()}`);
+        printCold(cold, bundle.upload);
+      }
+      return;
+    }
     log(`workerd: ${dir}`);
     const workerd = await runInWorkerd(built, dir, vocab, runs);
     log('ORT-node and ORT-web (Node)');
@@ -157,8 +216,11 @@ runMain('bench-worker', async () => {
     }
 
     const report = {
-      bundle: { upload: built.upload, files: built.sizes },
+      cold_start_ms: cold.median.firstRequestMs,
+      cold_start: cold,
+      bundle,
       model: dir,
+      machine: machineLine(),
       workerd,
       node,
       nodeWasm,
@@ -169,9 +231,7 @@ runMain('bench-worker', async () => {
       return;
     }
     const kib = (b: number) => (b / 1024).toFixed(0);
-    console.log(
-      `Bundle (wrangler deploy --dry-run): Total Upload ${built.upload?.kib} KiB / gzip ${built.upload?.gzipKiB} KiB`,
-    );
+    printCold(cold, built.upload);
     for (const s of built.sizes)
       console.log(
         `  ${s.file.replace(/^[0-9a-f]{40}-/, '')}: ${kib(s.bytes)} KiB raw / ${kib(s.gzipBytes)} KiB gzip -9`,

@@ -1,7 +1,7 @@
 /**
  * The Cloudflare Workers entry: the OpenAI-compatible API over the in-process WASM engine (onnxruntime-web,
- * model read from R2 or S3), tenants and keys in D1, exact limits in one Durable Object per tenant, and the
- * admin API. Models routed to GPU pools (POOL_CONFIG, src/dispatch) are served through the fetch-only pool
+ * model read from R2 or S3), tenants and keys in D1, exact limits — and the check of keys that name their
+ * tenant — in one Durable Object per tenant, and the admin API. Models routed to GPU pools (POOL_CONFIG, src/dispatch) are served through the fetch-only pool
  * client (src/dispatch/pool/index.ts). Nothing runs at global scope: the app is built on the first request (env
  * exists only then) and the model loads lazily inside a handler.
  */
@@ -19,11 +19,7 @@ import { ApiError, errorResponse } from './api/errors.ts';
 import { createApiApp } from './api/app.ts';
 import { parseCorsOrigins } from './api/cors.ts';
 import { loadPackage } from './model/loader.ts';
-import {
-  createAdminApp,
-  createD1TenantStore,
-  createDurableObjectLimiter,
-} from './tenants/index.ts';
+import { createAdminApp, createEdgeTenancy } from './tenants/index.ts';
 import {
   ModelSourceError,
   documentGenerateRoute,
@@ -74,7 +70,12 @@ function buildApp(env: Env) {
     ort: workerdOrt,
     prefixCache: prefixCacheFromEnv(env.PREFIX_CACHE_MB, WORKER_PREFIX_CACHE_MB),
   });
-  const tenants = createD1TenantStore({ db: env.DB as never });
+  // Keys that name their tenant are checked and admitted by the tenant's Durable Object in one call; D1 stays
+  // the store of record (admin API, usage queries, legacy keys).
+  const { store: tenants, limiter } = createEdgeTenancy({
+    db: env.DB as never,
+    namespace: env.TENANT_LIMITER as never,
+  });
   const engines = poolRegistry({
     poolConfig: env.POOL_CONFIG,
     secrets: env as unknown as Record<string, unknown>,
@@ -84,7 +85,7 @@ function buildApp(env: Env) {
   const api = createApiApp({
     engines,
     tenants,
-    limiter: createDurableObjectLimiter({ namespace: env.TENANT_LIMITER as never }),
+    limiter,
     corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
     // Structured output; xgrammar's wasm is instantiated by the first request that asks for it.
     grammar: new GrammarService({ runtime: workerdXGrammar }),

@@ -89,13 +89,23 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
     return c.json(report, report.status === 'failed' ? 503 : 200);
   });
   app.use('/v1/*', bodyLimit({ maxBytes: maxBodyBytes }));
-  app.use('/v1/*', tenantAuth(tenants));
+  // Generation requests may have their key checked by the admission call (one round trip for both).
+  const generationPaths = new Set(['/v1/chat/completions', '/v1/completions', '/v1/responses']);
+  app.use(
+    '/v1/*',
+    tenantAuth(tenants, {
+      deferFor: limiter.admitWithKey
+        ? (c) => c.req.method === 'POST' && generationPaths.has(c.req.path)
+        : undefined,
+    }),
+  );
 
   packageRoutes(app, engines, packages);
   modelRoutes(app, engines);
   const generation = {
     engines,
     meter: createMeter({ limiter, tenants, log }),
+    tenants,
     keepAliveMs,
     grammar: opts.grammar,
     stallTimeoutMs: streamStallTimeoutMs,

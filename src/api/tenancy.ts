@@ -67,6 +67,18 @@ export interface TenantStore {
   authenticate(apiKey: string | null): Promise<AuthOutcome>;
   recordUsage(record: UsageRecord): Promise<void>;
   usage(tenantId: string, since?: number): Promise<UsageSummary>;
+  /**
+   * Optional, for a limiter with `admitWithKey`: when the key names its tenant and the tenant's record is at hand
+   * without a round trip, the key's check can ride on the admission call instead of costing one of its own. The
+   * record is a copy the admission call confirms is current (else it answers `staleTenant`); null: authenticate.
+   */
+  deferAuthentication?(apiKey: string): DeferredAuth | null;
+}
+
+/** A key whose check is left to the admission call, and the tenant it names as last seen. */
+export interface DeferredAuth {
+  apiKey: string;
+  tenant: Tenant;
 }
 
 /** Why a request was refused: 429 with the OpenAI code, and when to retry. */
@@ -90,8 +102,15 @@ export interface RateHeaders {
 }
 
 export type Admission =
-  | { ok: true; leaseId: string; headers: RateHeaders }
+  | { ok: true; leaseId: string; headers: RateHeaders; keyId?: string }
   | { ok: false; refusal: Refusal; headers: RateHeaders };
+
+/**
+ * The answer of `admitWithKey`: an admission (with the key's id), or the key failed (nothing admitted), or the
+ * tenant's record changed since the copy the request was checked against (nothing admitted: check again, retry).
+ */
+export type KeyedAdmission =
+  Admission | { ok: false; auth: AuthFailure } | { ok: false; staleTenant: Tenant };
 
 export type Reservation =
   { ok: true; headers: RateHeaders } | { ok: false; refusal: Refusal; headers: RateHeaders };
@@ -109,6 +128,16 @@ export interface Limiter {
    * nothing; the caller then releases the lease.
    */
   reserve(tenant: Tenant, leaseId: string, reservedTokens: number): Promise<Reservation>;
-  /** Ends a lease: frees its concurrency slot and reconciles the reservation with the tokens really used. */
-  release(tenant: Tenant, leaseId: string, usedTokens: number): Promise<void>;
+  /**
+   * Ends a lease: frees its concurrency slot and reconciles the reservation with the tokens really used. With
+   * `usage` (only when `recordsUsage`), the limiter also records the request's usage, so one call does both.
+   */
+  release(tenant: Tenant, leaseId: string, usedTokens: number, usage?: UsageRecord): Promise<void>;
+  /** True when `release` records the usage it is given (the TenantStore's recordUsage is then not called). */
+  readonly recordsUsage?: boolean;
+  /**
+   * Optional: authenticates a deferred key and admits its request in ONE call, against the limiter's own copy of
+   * the tenant's limits (one round trip before the model starts instead of two or three).
+   */
+  admitWithKey?(auth: DeferredAuth, reservedTokens: number): Promise<KeyedAdmission>;
 }

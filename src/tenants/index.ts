@@ -7,9 +7,11 @@ export {
   type LimiterState,
 } from './limiter/buckets.ts';
 export { createD1TenantStore, type D1TenantStoreOptions } from './d1/store.ts';
+export { createEdgeTenancy, type EdgeTenancy, type EdgeTenancyOptions } from './edge-store.ts';
 export {
   createDurableObjectLimiter,
   LimiterUnavailableError,
+  type DurableObjectLimiter,
   type DurableObjectLimiterOptions,
 } from './limiter/durable-object-limiter.ts';
 export {
@@ -19,6 +21,7 @@ export {
   hashApiKey,
   looksLikeApiKey,
   secretsEqual,
+  tenantOfApiKey,
 } from './keys.ts';
 export { TenantLimiter } from './limiter/tenant-limiter-object.ts';
 export { createMemoryLimiter, type MemoryLimiterOptions } from './limiter/memory-limiter.ts';

@@ -12,7 +12,22 @@ import {
   newTenantId,
   randomBase62,
   secretsEqual,
+  tenantOfApiKey,
 } from './keys.ts';
+
+test('keys minted for a tenant name it; legacy keys and imported tenant ids name none', () => {
+  const tenantId = newTenantId();
+  const key = generateApiKey(tenantId);
+  assert.match(key, new RegExp(`^sk-unmask-${tenantId}_[0-9A-Za-z]{43}$`));
+  assert.ok(looksLikeApiKey(key));
+  assert.equal(tenantOfApiKey(key), tenantId);
+  const legacy = generateApiKey();
+  assert.ok(looksLikeApiKey(legacy));
+  assert.equal(tenantOfApiKey(legacy), null);
+  assert.equal(tenantOfApiKey(generateApiKey('imported-tenant')), null);
+  assert.equal(tenantOfApiKey(`${key.slice(0, -1)}!`), null);
+  assert.equal(looksLikeApiKey(`sk-unmask-${tenantId}_short`), false);
+});
 
 test('keys are sk-unmask- + 43 base62 characters (≥256 bits) and never repeat', () => {
   const keys = new Set(Array.from({ length: 200 }, generateApiKey));

@@ -1,6 +1,8 @@
 /**
  * API key material: minting `sk-unmask-…` keys, SHA-256 hashing (Web Crypto) and constant-time comparison.
- * Only hashes are stored; a key is shown once, when it is created.
+ * Only hashes are stored; a key is shown once, when it is created. Keys name their tenant
+ * (`sk-unmask-<tenant id>_<secret>`), so the Worker can send a request straight to the tenant's Durable Object;
+ * keys minted before that (`sk-unmask-<secret>`) stay valid and are looked up in D1.
  */
 
 import { sha256Hex } from '../api/secrets.ts';
@@ -14,7 +16,11 @@ const SECRET_LENGTH = 43;
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** Largest multiple of 62 below 256: bytes at or above it are rejected so every character is uniform. */
 const UNBIASED_LIMIT = 248;
-const KEY_PATTERN = new RegExp(`^${API_KEY_PREFIX}[0-9A-Za-z]{${SECRET_LENGTH}}$`);
+const TENANT_ID_PATTERN = 'ten_[0-9A-Za-z]{16}';
+const LEGACY_KEY_PATTERN = new RegExp(`^${API_KEY_PREFIX}[0-9A-Za-z]{${SECRET_LENGTH}}$`);
+const TENANT_KEY_PATTERN = new RegExp(
+  `^${API_KEY_PREFIX}(${TENANT_ID_PATTERN})_[0-9A-Za-z]{${SECRET_LENGTH}}$`,
+);
 
 /** Uniform random base62 string from crypto.getRandomValues (rejection sampling, no modulo bias). */
 export function randomBase62(length: number): string {
@@ -31,14 +37,25 @@ export function randomBase62(length: number): string {
   return out;
 }
 
-/** A fresh API key: `sk-unmask-` + 43 base62 characters (256 bits). */
-export function generateApiKey(): string {
-  return API_KEY_PREFIX + randomBase62(SECRET_LENGTH);
+const MINTED_TENANT_ID = new RegExp(`^${TENANT_ID_PATTERN}$`);
+
+/**
+ * A fresh API key: `sk-unmask-<tenant id>_` + 43 base62 characters (256 bits). Without a tenant id, or for a
+ * tenant id this service did not mint (an imported one), the legacy shape `sk-unmask-` + 43 characters.
+ */
+export function generateApiKey(tenantId?: string): string {
+  const names = tenantId !== undefined && MINTED_TENANT_ID.test(tenantId);
+  return `${API_KEY_PREFIX}${names ? `${tenantId}_` : ''}${randomBase62(SECRET_LENGTH)}`;
 }
 
-/** True when `value` has the shape of a key this service mints (a cheap pre-check before any lookup). */
+/** True when `value` has the shape of a key this service mints or minted (a cheap pre-check before any lookup). */
 export function looksLikeApiKey(value: string): boolean {
-  return KEY_PATTERN.test(value);
+  return TENANT_KEY_PATTERN.test(value) || LEGACY_KEY_PATTERN.test(value);
+}
+
+/** The tenant a key names (new-format keys), or null (legacy keys, or not a key). Not proof of anything. */
+export function tenantOfApiKey(value: string): string | null {
+  return TENANT_KEY_PATTERN.exec(value)?.[1] ?? null;
 }
 
 /** Short public id of a key, e.g. `key_3fK9…` (safe to show and log). */

@@ -3,11 +3,33 @@
  * (429 with rate headers when refused), a second reservation once the prompt is counted, then exactly one
  * settlement when the work ends — the limiter's lease released with the tokens really used, one usage record,
  * one log line. On Workers the settlement is registered with waitUntil at admission, so a client that hangs up
- * cannot cancel it (no stuck concurrency slot, no lost usage record).
+ * cannot cancel it (no stuck concurrency slot, no lost usage record), and it runs after the response, never on
+ * its path. With a keyed limiter, a deferred key is checked by the admission call itself (one round trip), the
+ * second reservation is skipped when it cannot change anything, and the release carries the usage record.
  */
 import type { Context } from 'hono';
 import { ApiError } from '../errors.ts';
-import type { Limiter, RateHeaders, Refusal, Tenant, TenantStore } from '../tenancy.ts';
+import { authError } from '../auth.ts';
+import type {
+  Admission,
+  Limiter,
+  RateHeaders,
+  Refusal,
+  Tenant,
+  TenantStore,
+  UsageRecord,
+} from '../tenancy.ts';
+
+/**
+ * The tenant's record changed since the copy this request was checked against: nothing was admitted; the caller
+ * checks the request again against `tenant` (now the context's tenant) and retries.
+ */
+export class StaleTenantError extends Error {
+  override name = 'StaleTenantError';
+  constructor(readonly tenant: Tenant) {
+    super('tenant record changed during the request');
+  }
+}
 
 export interface MeterOptions {
   limiter: Limiter;
@@ -75,10 +97,13 @@ export function createMeter({ limiter, tenants, log }: MeterOptions) {
   return async function meter(c: Context, o: AdmitOptions): Promise<MeteredRequest> {
     const started = Date.now();
     const { tenant } = o;
-    const admission = await limiter.admit(tenant, o.reservedTokens);
+    const admission = await admitRequest(c, limiter, tenant, o.reservedTokens);
     let headers = headerRecord(admission.headers);
     if (!admission.ok) throw refusalError(admission.refusal, headers);
     const { leaseId } = admission;
+    let reserved = Math.max(0, Math.ceil(o.reservedTokens));
+    // Without token limits a larger reservation changes nothing the limiter checks.
+    const tokenLimited = tenant.tpm !== null || tenant.budgetTokens !== null;
     const requestId = c.get('requestId');
     let ended = false;
     let finish!: (work: Promise<unknown>) => void;
@@ -86,22 +111,27 @@ export function createMeter({ limiter, tenants, log }: MeterOptions) {
 
     const end = (usedTokens: number, record: Outcome | null) => {
       ended = true;
-      const work = Promise.all([
-        limiter.release(tenant, leaseId, usedTokens),
-        record &&
-          tenants.recordUsage({
-            tenantId: tenant.id,
-            keyId: c.get('keyId'),
-            requestId,
-            model: o.model,
-            backend: o.backend(),
-            promptTokens: record.promptTokens,
-            completionTokens: record.completionTokens,
-            status: record.status,
-            durationMs: Date.now() - started,
-            at: Date.now(),
-          }),
-      ]).catch((e: unknown) => log?.(`metering failed: ${(e as Error).name}`));
+      const usage: UsageRecord | null = record && {
+        tenantId: tenant.id,
+        keyId: c.get('keyId'),
+        requestId,
+        model: o.model,
+        backend: o.backend(),
+        promptTokens: record.promptTokens,
+        completionTokens: record.completionTokens,
+        status: record.status,
+        durationMs: Date.now() - started,
+        at: Date.now(),
+      };
+      // One call when the limiter records usage itself (the Worker's tenant object writes it to D1).
+      const work = (
+        limiter.recordsUsage
+          ? limiter.release(tenant, leaseId, usedTokens, usage ?? undefined)
+          : Promise.all([
+              limiter.release(tenant, leaseId, usedTokens),
+              usage && tenants.recordUsage(usage),
+            ])
+      ).catch((e: unknown) => log?.(`metering failed: ${(e as Error).name}`));
       finish(work);
     };
 
@@ -110,7 +140,10 @@ export function createMeter({ limiter, tenants, log }: MeterOptions) {
         return headers;
       },
       async reserve(reservedTokens: number) {
+        // Exact to skip: the limiter would take nothing more and refuse nothing admission did not.
+        if (Math.ceil(reservedTokens) <= reserved || !tokenLimited) return;
         const reservation = await limiter.reserve(tenant, leaseId, reservedTokens);
+        if (reservation.ok) reserved = Math.ceil(reservedTokens);
         headers = headerRecord(reservation.headers);
         if (reservation.ok) return;
         if (!ended) end(0, null);
@@ -129,6 +162,33 @@ export function createMeter({ limiter, tenants, log }: MeterOptions) {
       },
     };
   };
+}
+
+/**
+ * Admission, with the key checked in the same call when the auth middleware left it to this one (see
+ * TenantStore.deferAuthentication): a failed key throws its 401, a changed tenant record StaleTenantError.
+ */
+async function admitRequest(
+  c: Context,
+  limiter: Limiter,
+  tenant: Tenant,
+  reservedTokens: number,
+): Promise<Admission> {
+  const pending = c.get('pendingAuth');
+  if (!pending || pending.settled || !limiter.admitWithKey)
+    return limiter.admit(tenant, reservedTokens);
+  const answer = await limiter.admitWithKey({ ...pending.auth, tenant }, reservedTokens);
+  if (!answer.ok && 'auth' in answer) {
+    pending.settled = true;
+    throw authError(answer.auth);
+  }
+  if (!answer.ok && 'staleTenant' in answer) {
+    c.set('tenant', answer.staleTenant);
+    throw new StaleTenantError(answer.staleTenant);
+  }
+  pending.settled = true;
+  if (answer.ok && answer.keyId) c.set('keyId', answer.keyId);
+  return answer as Admission;
 }
 
 export type Meter = ReturnType<typeof createMeter>;

@@ -10,7 +10,28 @@ import type { GenerationRequest } from '../protocol/schemas.ts';
 import { knownPromptTokens, type PromptSource } from '../protocol/prompts.ts';
 import { rejectUnsupported } from '../protocol/unsupported.ts';
 import type { Flavor } from './flavors.ts';
-import type { Meter } from './metering.ts';
+import { StaleTenantError, type Meter } from './metering.ts';
+import { ApiError } from '../errors.ts';
+import { authError } from '../auth.ts';
+import type { TenantStore } from '../tenancy.ts';
+
+/**
+ * For a request that failed before its admission call checked its key: checks the key now (a bad one throws
+ * the 401) and returns true when the tenant's current record differs from the copy the request was checked
+ * against (it is then the context's tenant, and the request deserves another check). The key is then settled:
+ * a retry admits through the ordinary call.
+ */
+async function recheckDeferredKey(c: Context, tenants: TenantStore | undefined): Promise<boolean> {
+  const pending = c.get('pendingAuth');
+  if (!pending || pending.settled || !tenants) return false;
+  pending.settled = true;
+  const outcome = await tenants.authenticate(pending.auth.apiKey);
+  if (!outcome.ok) throw authError(outcome.reason);
+  c.set('keyId', outcome.keyId);
+  if (JSON.stringify(outcome.tenant) === JSON.stringify(c.get('tenant'))) return false;
+  c.set('tenant', outcome.tenant);
+  return true;
+}
 import {
   checkChoiceCount,
   findEngine,
@@ -41,6 +62,8 @@ function choiceTools(model: OpenModel, sources: PromptSource[]): ChoiceTools | n
 export interface GenerationDeps {
   engines: EngineRegistry;
   meter: Meter;
+  /** Checks a key whose check was left to the admission call when the request failed before it. */
+  tenants?: TenantStore;
   keepAliveMs: number;
   /** The grammar engine for response_format (structured output); absent: refused. */
   grammar?: GrammarService;
@@ -58,6 +81,32 @@ export interface GenerationRoute<B extends GenerationRequest> {
 }
 
 export async function serveGeneration<B extends GenerationRequest>(
+  c: Context,
+  deps: GenerationDeps,
+  route: GenerationRoute<B>,
+): Promise<Response> {
+  try {
+    return await serveOnce(c, deps, route);
+  } catch (e: unknown) {
+    // A check failed against this isolate's copy of the tenant before the admission call checked the key: the
+    // key is checked now (a bad key is a 401), and against the current record the request is checked again.
+    if (!(e instanceof StaleTenantError)) {
+      if (!(await recheckDeferredKey(c, deps.tenants))) throw e;
+      return serveOnce(c, deps, route);
+    }
+    // The tenant's record changed since this isolate's copy (an admin write): nothing was admitted; the checks
+    // run again against the current record (now in the context), once.
+    return serveOnce(c, deps, route).catch((again: unknown) => {
+      if (!(again instanceof StaleTenantError)) throw again;
+      throw new ApiError(503, 'server_error', 'Your account settings are being changed; retry.', {
+        code: 'tenant_changing',
+        retryAfterSeconds: 1,
+      });
+    });
+  }
+}
+
+async function serveOnce<B extends GenerationRequest>(
   c: Context,
   deps: GenerationDeps,
   route: GenerationRoute<B>,

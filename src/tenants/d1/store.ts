@@ -76,7 +76,7 @@ export function createD1TenantStore(options: D1TenantStoreOptions): TenantAdminS
     return row ? toKeyInfo(row) : null;
   };
   const mintKey = async (tenantId: string, expiresAt: number | null) => {
-    const key = generateApiKey();
+    const key = generateApiKey(tenantId);
     const info: ApiKeyInfo = {
       id: newKeyId(),
       tenantId,

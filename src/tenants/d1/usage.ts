@@ -12,7 +12,12 @@ interface ModelUsageRow {
 
 /** Inserts one usage row; a repeated (tenant, request id) is ignored, so a retried write never counts twice. */
 export async function insertUsage(db: D1Database, record: UsageRecord): Promise<void> {
-  await db
+  await usageInsert(db, record).run();
+}
+
+/** The INSERT of one usage row (idempotent per tenant and request id), for a batch of them. */
+export function usageInsert(db: D1Database, record: UsageRecord) {
+  return db
     .prepare(
       `INSERT OR IGNORE INTO usage (tenant_id, key_id, request_id, model, backend, prompt_tokens, completion_tokens,
        status, duration_ms, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
@@ -28,8 +33,7 @@ export async function insertUsage(db: D1Database, record: UsageRecord): Promise<
       record.status,
       Math.round(record.durationMs),
       record.at,
-    )
-    .run();
+    );
 }
 
 /** Default start of a summary: the current budget period, or the current UTC month without a budget. */

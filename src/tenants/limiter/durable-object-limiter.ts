@@ -1,19 +1,37 @@
-/** The Limiter the Worker uses: one TenantLimiter Durable Object per tenant (idFromName(tenant.id)), over fetch. */
+/**
+ * The Limiter the Worker uses: one TenantLimiter Durable Object per tenant (idFromName(tenant.id)), over fetch.
+ * Besides admit/reserve/release it speaks the object's gate protocol: a key checked and admitted in one call,
+ * usage recorded with the release, and the flush/invalidate calls the tenant store makes.
+ */
 import type { DurableObjectNamespace } from '@cloudflare/workers-types';
-import type { Admission, Limiter, Reservation, Tenant } from '../../api/tenancy.ts';
+import type {
+  Admission,
+  DeferredAuth,
+  KeyedAdmission,
+  Limiter,
+  Reservation,
+  Tenant,
+  UsageRecord,
+} from '../../api/tenancy.ts';
 import { DEFAULT_LEASE_TTL_MS, limitsOf } from './buckets.ts';
+import type { KeyCheck } from './key-directory.ts';
 import {
   LIMITER_PATHS,
   type AdmitMessage,
+  type KeyedAdmitMessage,
+  type KeyMessage,
   type ReleaseMessage,
   type ReserveMessage,
 } from './tenant-limiter-object.ts';
+import { hashApiKey, tenantOfApiKey } from '../keys.ts';
 
 export interface DurableObjectLimiterOptions {
   /** The binding of the TenantLimiter class (e.g. `env.TENANT_LIMITER`). */
   namespace: DurableObjectNamespace;
   /** How long an unreleased lease holds its concurrency slot. Default 10 minutes. */
   leaseTtlMs?: number;
+  /** Called with every tenant record the objects answer with (the tenant store's per-isolate copies). */
+  onTenant?: (tenant: Tenant) => void;
 }
 
 /** Thrown when the Durable Object answers with an error (the API maps it to a 5xx, never to a refusal). */
@@ -21,20 +39,33 @@ export class LimiterUnavailableError extends Error {
   override name = 'LimiterUnavailableError';
 }
 
+/** The limiter plus the calls the Worker's tenant store makes to the same objects. */
+export interface DurableObjectLimiter extends Limiter {
+  readonly recordsUsage: true;
+  admitWithKey(auth: DeferredAuth, reservedTokens: number): Promise<KeyedAdmission>;
+  /** Checks a key that names its tenant in that tenant's object; null when the key names none. */
+  authenticateKey(apiKey: string): Promise<KeyCheck | null>;
+  /** Writes the tenant's pending usage to D1 (before a usage query). */
+  flushUsage(tenantId: string): Promise<void>;
+  /** Makes the tenant's object re-read its tenant and keys from D1 (after any admin write). */
+  invalidate(tenantId: string): Promise<void>;
+}
+
+type Message =
+  AdmitMessage | ReserveMessage | ReleaseMessage | KeyMessage | KeyedAdmitMessage | object;
+
 /**
  * Creates the Durable Object-backed limiter. Cheap: build it per request or once per isolate.
  * @example
  * const limiter = createDurableObjectLimiter({ namespace: env.TENANT_LIMITER });
  */
-export function createDurableObjectLimiter(options: DurableObjectLimiterOptions): Limiter {
-  const { namespace, leaseTtlMs = DEFAULT_LEASE_TTL_MS } = options;
+export function createDurableObjectLimiter(
+  options: DurableObjectLimiterOptions,
+): DurableObjectLimiter {
+  const { namespace, leaseTtlMs = DEFAULT_LEASE_TTL_MS, onTenant } = options;
   if (!(leaseTtlMs > 0)) throw new RangeError(`leaseTtlMs must be positive, got ${leaseTtlMs}`);
-  const call = async <T>(
-    tenant: Tenant,
-    path: string,
-    message: AdmitMessage | ReserveMessage | ReleaseMessage,
-  ): Promise<T> => {
-    const stub = namespace.get(namespace.idFromName(tenant.id));
+  const call = async <T>(tenantId: string, path: string, message: Message): Promise<T> => {
+    const stub = namespace.get(namespace.idFromName(tenantId));
     const response = await stub.fetch(`https://tenant-limiter${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -45,22 +76,60 @@ export function createDurableObjectLimiter(options: DurableObjectLimiterOptions)
     return (await response.json()) as T;
   };
   return {
+    recordsUsage: true,
     admit(tenant: Tenant, reservedTokens: number): Promise<Admission> {
-      return call<Admission>(tenant, LIMITER_PATHS.admit, {
+      return call<Admission>(tenant.id, LIMITER_PATHS.admit, {
         limits: limitsOf(tenant),
         reservedTokens,
         leaseTtlMs,
       });
     },
+    async admitWithKey(auth: DeferredAuth, reservedTokens: number): Promise<KeyedAdmission> {
+      const answer = await call<KeyedAdmission>(auth.tenant.id, LIMITER_PATHS.admitKey, {
+        tenantId: auth.tenant.id,
+        keyHash: await hashApiKey(auth.apiKey),
+        tenantSeen: JSON.stringify(auth.tenant),
+        reservedTokens,
+        leaseTtlMs,
+      } satisfies KeyedAdmitMessage);
+      if (!answer.ok && 'staleTenant' in answer) onTenant?.(answer.staleTenant);
+      return answer;
+    },
+    async authenticateKey(apiKey: string): Promise<KeyCheck | null> {
+      const tenantId = tenantOfApiKey(apiKey);
+      if (!tenantId) return null;
+      const check = await call<KeyCheck>(tenantId, LIMITER_PATHS.authenticate, {
+        tenantId,
+        keyHash: await hashApiKey(apiKey),
+      } satisfies KeyMessage);
+      if (check.ok) onTenant?.(check.tenant);
+      return check;
+    },
     reserve(tenant: Tenant, leaseId: string, reservedTokens: number): Promise<Reservation> {
-      return call<Reservation>(tenant, LIMITER_PATHS.reserve, {
+      return call<Reservation>(tenant.id, LIMITER_PATHS.reserve, {
         limits: limitsOf(tenant),
         leaseId,
         reservedTokens,
       });
     },
-    async release(tenant: Tenant, leaseId: string, usedTokens: number): Promise<void> {
-      await call(tenant, LIMITER_PATHS.release, { limits: limitsOf(tenant), leaseId, usedTokens });
+    async release(
+      tenant: Tenant,
+      leaseId: string,
+      usedTokens: number,
+      usage?: UsageRecord,
+    ): Promise<void> {
+      await call(tenant.id, LIMITER_PATHS.release, {
+        limits: limitsOf(tenant),
+        leaseId,
+        usedTokens,
+        ...(usage ? { usage } : {}),
+      } satisfies ReleaseMessage);
+    },
+    async flushUsage(tenantId: string): Promise<void> {
+      await call(tenantId, LIMITER_PATHS.flush, {});
+    },
+    async invalidate(tenantId: string): Promise<void> {
+      await call(tenantId, LIMITER_PATHS.invalidate, {});
     },
   };
 }

@@ -143,7 +143,7 @@ export function createMemoryTenantStore(options: MemoryTenantStoreOptions = {}):
     return key;
   };
   const mintKey = async (tenantId: string, expiresAt: number | null): Promise<CreatedKey> => {
-    const key = generateApiKey();
+    const key = generateApiKey(tenantId);
     const stored: StoredKey = {
       id: newKeyId(),
       tenantId,

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { UsageRecord } from '../../api/tenancy.ts';
+import { UsageQueue } from './usage-queue.ts';
+
+const record = (requestId: string): UsageRecord => ({
+  tenantId: 'ten_a',
+  keyId: 'key_1',
+  requestId,
+  model: 'm',
+  backend: 'edge',
+  promptTokens: 1,
+  completionTokens: 2,
+  status: 200,
+  durationMs: 3,
+  at: 4,
+});
+
+test('records pushed while a batch is written go in the next batch; nothing is lost or repeated', async () => {
+  const batches: string[][] = [];
+  let persisted = 0;
+  let unblock!: () => void;
+  const blocked = new Promise<void>((resolve) => (unblock = resolve));
+  const queue = new UsageQueue(
+    [],
+    async (records) => {
+      batches.push(records.map((r) => r.requestId));
+      if (batches.length === 1) await blocked;
+    },
+    async () => void persisted++,
+  );
+  queue.push(record('a'));
+  const first = queue.flush();
+  queue.push(record('b'));
+  queue.push(record('c'));
+  const second = queue.flush();
+  unblock();
+  await Promise.all([first, second]);
+  assert.deepEqual(batches, [['a'], ['b', 'c']]);
+  assert.equal(queue.size, 0);
+  assert.equal(persisted, 2);
+});
+
+test('a failed write keeps the records for the retry', async () => {
+  let fail = true;
+  const written: string[] = [];
+  const queue = new UsageQueue(
+    [record('a')],
+    async (records) => {
+      if (fail) throw new Error('D1 down');
+      written.push(...records.map((r) => r.requestId));
+    },
+    async () => {},
+  );
+  await assert.rejects(queue.flush(), /D1 down/);
+  assert.equal(queue.size, 1);
+  fail = false;
+  await queue.flush();
+  assert.deepEqual(written, ['a']);
+  assert.equal(queue.size, 0);
+});
