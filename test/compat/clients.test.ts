@@ -198,13 +198,15 @@ for (const [name, start] of targets) {
         for await (const chunk of stream as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>) {
           chunks++;
           text += chunk.choices[0]?.delta.content ?? '';
-          controller.abort(); // after the role chunk, before any content
+          controller.abort(); // after the role chunk
         }
       } catch (e: unknown) {
         assert.ok(e instanceof OpenAI.APIUserAbortError, String(e));
       }
-      assert.equal(chunks, 1);
-      assert.equal(text, '');
+      // The first content can arrive a few ms after the role chunk (the demo model's first forward), in the same
+      // read as the role chunk: at most that one more chunk is delivered, never the whole answer.
+      assert.ok(chunks <= 2, `${chunks} chunks after the abort`);
+      assert.ok('abcd'.startsWith(text) && text !== 'abcd', JSON.stringify(text));
       const next = await client.chat.completions.create({
         model: MODEL,
         messages: [SORT],
