@@ -178,5 +178,12 @@ describe('Responses API (official client, AI SDK default provider)', () => {
     });
     assert.deepEqual(calls, [{ a: 12, b: 345 }]);
     assert.equal(loop.text, '12 + 345 = 357');
+    // The tool renders with only the fields the client sent (no `"strict": null`), as the chat route renders it.
+    assert.ok(
+      lastPrompt().includes(
+        '{"type": "function", "function": {"name": "add", "description": "Add two integers.", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]}}}\n</tools>',
+      ),
+      lastPrompt(),
+    );
   });
 });

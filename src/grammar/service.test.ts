@@ -17,7 +17,8 @@ import { GrammarService } from './service.ts';
 const DEMO = new URL('../../assets/demo-model/', import.meta.url);
 const json = async (f: string) => JSON.parse(await readFile(new URL(f, DEMO), 'utf8'));
 const codec = new TextCodec(await json('tokenizer.json'), await json('tokenizer_config.json'));
-const info = { vocabSize: 269, eosId: 264 };
+const config = (await json('config.json')) as { vocab_size: number; eos_token_id: number };
+const info = { vocabSize: config.vocab_size, eosId: config.eos_token_id };
 const model = { codec, info };
 const service = new GrammarService({ runtime: nodeXGrammar });
 const validate = schemaValidator();
@@ -137,7 +138,7 @@ test('malformed response_format values name their field', async () => {
 });
 
 test('a length bound too costly for the vocabulary is refused with the limit', async () => {
-  const big = { codec, info: { vocabSize: 157_184, eosId: 264 } };
+  const big = { codec, info: { vocabSize: 157_184, eosId: info.eosId } };
   await assert.rejects(
     service.constraintFor(
       {

@@ -96,6 +96,8 @@ export class TextCodec {
 
   /** Decodes ids; special tokens (EOS, role markers) are skipped by default, as chat output wants. */
   decode(ids: ArrayLike<number>, { skipSpecialTokens = true } = {}): string {
+    // The tokenizer refuses an empty list; no tokens is no text (e.g. before or after a kept `<tool_call>`).
+    if (ids.length === 0) return '';
     return this.tokenizer.decode(Array.from(ids), { skip_special_tokens: skipSpecialTokens });
   }
 

@@ -3,8 +3,9 @@
  * R2 package, D1 tenant key, chat template) gets the same answers as the package decoded locally with
  * onnxruntime-node, and reaches the accuracy goals of assets/demo-model/TRAINING.md on held-out prompts at
  * threshold 0.9. This is what `npm start` serves, so a drift between training and serving (template,
- * tokenizer, EOS handling, runtime) fails here. The chat route takes no `tools` yet: the tool task's turns are
- * rendered with the package's own template here and sent as token ids to /v1/completions.
+ * tokenizer, EOS handling, runtime) fails here. The tool task's turns are rendered with the package's own template
+ * here and sent as token ids to /v1/completions, so this checks the model itself (test/compat runs a tool loop
+ * through the chat route and the Responses API).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

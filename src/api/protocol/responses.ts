@@ -197,7 +197,17 @@ export function toChatRequest(req: ResponseRequest): ChatCompletionRequest {
         'unsupported_parameter',
       );
     const { name, description, parameters, strict } = tool.data;
-    return { type: 'function' as const, function: { name, description, parameters, strict } };
+    // Only the fields the client sent: the template renders the tool with `tojson`, and a `"strict": null` the
+    // client never wrote would change the tools block the model reads (the chat route passes tools as sent).
+    const fn = Object.fromEntries(
+      Object.entries({ name, description, parameters, strict }).filter(([, v]) => v !== undefined),
+    ) as {
+      name: string;
+      description?: string;
+      parameters?: Record<string, unknown>;
+      strict?: boolean | null;
+    };
+    return { type: 'function' as const, function: fn };
   });
   const choice = req.tool_choice;
   const format = req.text?.format;
