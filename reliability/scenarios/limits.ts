@@ -114,7 +114,8 @@ async function concurrency(ctx: ScenarioContext, clients: number, ms: number) {
   await Promise.all(
     Array.from({ length: clients }, async () => {
       while (Date.now() < end) {
-        const e = await ctx.send(completion(ctx, t.key, { max_tokens: 120, stream: true }));
+        // n: 8 keeps each stream open over many forwards: the demo model answers `hello` with EOS within a few ms.
+        const e = await ctx.send(completion(ctx, t.key, { max_tokens: 120, n: 8, stream: true }));
         all.push(e);
         if (e.status === 429) await new Promise((r) => setTimeout(r, 10));
       }
