@@ -1,6 +1,10 @@
 /**
  * CLI: npm run bench:model -- [--runs 10] [--warmup 2] [--threads 1] [--models tiny,bench,chatllm] [--quick]
- *      [--rebuild] [--json]
+ *      [--variants fp32,int8,...] [--no-scaling] [--rebuild] [--json]
+ *      npm run bench:model -- --package DIR [--package DIR ...] [--runs 10] [--warmup 2] [--threads 1] [--json]
+ *
+ * --package (repeatable): existing packages (e.g. one trained checkpoint's fp32/int8/int4 exports) instead of the
+ * random models, measured the same way side by side (ratios to the fp32 one); no MoE scaling.
  *
  * Per model (tiny default; bench-size random MoE) × weights (fp32, fp16, int8, int4 DQ, int4 MatMulNBits; sparse
  * MoE kernels): package size, max|Δlogits| vs the fp32 package (ORT-node), session create time and the median
@@ -21,8 +25,12 @@ import {
   TINY_MODEL,
   ensurePackage,
   moeScalingModel,
+  totalBytes,
+  type BuiltPackage,
   type ModelSpec,
 } from './model/packages.ts';
+import { basename } from 'node:path';
+import { readLocalManifest } from '../backends/node/stores/disk-package.ts';
 import {
   BLOCK,
   MiB,
@@ -45,8 +53,9 @@ import {
 } from './model/report.ts';
 import { serveWasmChild } from './model/run-wasm-child.ts';
 
-const USAGE =
-  'usage: bench-model [--runs N (10)] [--warmup N (2)] [--threads N (1)] [--models tiny,bench,chatllm] [--quick] [--rebuild] [--json]';
+const USAGE = `usage: bench-model [--runs N (10)] [--warmup N (2)] [--threads N (1)] [--models tiny,bench,chatllm] [--quick]
+         [--variants ${DTYPE_VARIANTS.map((d) => d.label).join(',')}] [--no-scaling] [--rebuild] [--json]
+       bench-model --package DIR [--package DIR ...] [--runs N] [--warmup N] [--threads N] [--json]`;
 
 const log = (line: string) => process.stderr.write(`bench-model: ${line}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -62,6 +71,9 @@ runMain('bench-model', async () => {
       threads: { type: 'string' },
       quick: { type: 'boolean' },
       models: { type: 'string' },
+      variants: { type: 'string' },
+      package: { type: 'string', multiple: true },
+      'no-scaling': { type: 'boolean' },
       rebuild: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
@@ -94,9 +106,39 @@ runMain('bench-model', async () => {
             );
           return spec;
         });
-  const scaling = quick
-    ? [moeScalingModel(16, 2), moeScalingModel(64, 2)]
-    : [2, 8].flatMap((k) => [16, 64, 256].map((e) => moeScalingModel(e, k)));
+  const variants =
+    values.variants === undefined
+      ? DTYPE_VARIANTS
+      : values.variants.split(',').map((name) => {
+          const v = DTYPE_VARIANTS.find((d) => d.label === name.trim());
+          if (!v)
+            throw new UsageError(
+              `--variants: unknown variant ${JSON.stringify(name)}; known: ${DTYPE_VARIANTS.map((d) => d.label).join(', ')}`,
+            );
+          return v;
+        });
+  const given = values.package ?? [];
+  const scaling =
+    given.length || values['no-scaling']
+      ? []
+      : quick
+        ? [moeScalingModel(16, 2), moeScalingModel(64, 2)]
+        : [2, 8].flatMap((k) => [16, 64, 256].map((e) => moeScalingModel(e, k)));
+  // Groups of packages measured side by side: each random model's variants, or the --package dirs.
+  const groups: { name: string; packages: BenchPackage[] }[] = [];
+  if (given.length)
+    groups.push({ name: 'packages', packages: await Promise.all(given.map(givenPackage)) });
+  else
+    for (const spec of models) {
+      const packages: BenchPackage[] = [];
+      for (const variant of variants) {
+        const pkg = await ensurePackage(spec, variant, build);
+        if (pkg.builtMs !== null)
+          log(`${spec.name} ${variant.label}: built in ${secs(pkg.builtMs)}`);
+        packages.push({ ...pkg, label: variant.label });
+      }
+      groups.push({ name: spec.name, packages });
+    }
 
   const ortNode =
     ((await import('onnxruntime-node')) as unknown as { env: { versions: Record<string, string> } })
@@ -104,21 +146,19 @@ runMain('bench-model', async () => {
   let ortWeb = 'unknown';
 
   const rows: DtypeRow[] = [];
-  for (const spec of models) {
+  for (const group of groups) {
     // ORT-node: every weights variant open at once, timed in interleaved rounds (same machine load for all).
     const packages = [];
     const nodes = [];
     const checks = [];
-    for (const variant of DTYPE_VARIANTS) {
-      const pkg = await ensurePackage(spec, variant, build);
-      if (pkg.builtMs !== null) log(`${spec.name} ${variant.label}: built in ${secs(pkg.builtMs)}`);
+    for (const pkg of group.packages) {
       const node = await openModel(pkg.dir, { runtime: 'node', threads: settings.threads });
-      log(`${spec.name} ${variant.label}: node session created in ${secs(node.sessionMs)}`);
+      log(`${group.name} ${pkg.label}: node session created in ${secs(node.sessionMs)}`);
       packages.push(pkg);
       nodes.push(node);
       checks.push(await node.runner.forward(benchInput(node.runner.info.vocabSize, true)));
     }
-    log(`${spec.name}: timing ${nodes.length} node sessions, ${settings.runs} interleaved rounds`);
+    log(`${group.name}: timing ${nodes.length} node sessions, ${settings.runs} interleaved rounds`);
     const nodeTimes = await timeInterleaved(
       nodes.map((n) => n.runner),
       settings.warmup,
@@ -129,13 +169,13 @@ runMain('bench-model', async () => {
 
     // ORT-web: one process per package (a fresh heap each), all alive, timed in interleaved rounds.
     const children = [];
-    for (const [i, variant] of DTYPE_VARIANTS.entries()) {
+    for (const [i, variant] of group.packages.entries()) {
       const child = await serveWasmChild(packages[i].dir);
-      log(`${spec.name} ${variant.label}: wasm session created in ${secs(child.ready.createMs)}`);
+      log(`${group.name} ${variant.label}: wasm session created in ${secs(child.ready.createMs)}`);
       children.push(child);
     }
     log(
-      `${spec.name}: timing ${children.length} wasm processes, ${settings.runs} interleaved rounds`,
+      `${group.name}: timing ${children.length} wasm processes, ${settings.runs} interleaved rounds`,
     );
     const wasmTimes = await interleaveTimed(
       children.map((c) => () => c.forward()),
@@ -144,7 +184,7 @@ runMain('bench-model', async () => {
     );
     const heapAfter = [];
     for (const c of children) heapAfter.push(await c.finish());
-    for (const [i, variant] of DTYPE_VARIANTS.entries()) {
+    for (const [i, variant] of group.packages.entries()) {
       const pkg = packages[i];
       const check = checks[i];
       const vocab = nodes[i].runner.info.vocabSize;
@@ -152,13 +192,13 @@ runMain('bench-model', async () => {
       ortWeb = wasm.ortWeb;
       const toMiB = (b: number | null) => (b === null ? null : b / MiB);
       log(
-        `${spec.name} ${variant.label}: node ${nodeTimes[i].medianMs.toFixed(1)} ms; wasm create ${secs(wasm.createMs)}, forward ${wasm.forward.medianMs.toFixed(1)} ms, heap ${toMiB(wasm.heap.afterCreate)?.toFixed(1) ?? '?'} MiB`,
+        `${group.name} ${variant.label}: node ${nodeTimes[i].medianMs.toFixed(1)} ms; wasm create ${secs(wasm.createMs)}, forward ${wasm.forward.medianMs.toFixed(1)} ms, heap ${toMiB(wasm.heap.afterCreate)?.toFixed(1) ?? '?'} MiB`,
       );
       rows.push({
-        model: spec.name,
+        model: group.name,
         variant: variant.label,
-        dtype: variant.dtype,
-        int4Layout: variant.int4Layout ?? null,
+        dtype: pkg.manifest.quantization.dtype,
+        int4Layout: pkg.manifest.quantization.int4_layout ?? null,
         moe: pkg.manifest.moe.implementation,
         packageBytes: pkg.bytes,
         packageMiB: pkg.bytes / MiB,
@@ -244,8 +284,13 @@ runMain('bench-model', async () => {
   console.log(
     "wasm heap: WebAssembly.Memory size after session create / after the timed forwards (fresh process, includes ORT's own baseline).\n",
   );
-  for (const spec of models) console.log(`${spec.name}: ${spec.description}`);
+  if (given.length) for (const dir of given) console.log(`package: ${dir}`);
+  else for (const spec of models) console.log(`${spec.name}: ${spec.description}`);
   console.log(`\n${dtypeTable(rows)}\n`);
+  if (!moeRows.length) {
+    console.log(`total ${secs(report.totalMs)}`);
+    return;
+  }
   console.log(
     `MoE scaling (ORT-node, fp32, ${describeScaling(scaling[0])}; one ${BLOCK}-token block, sessions of one top-k interleaved):`,
   );
@@ -263,4 +308,12 @@ function top1Agreement(a: ArrayLike<number>, b: ArrayLike<number>, k: number): n
   let same = 0;
   for (let r = 0; r < rows; r++) if (a[r * k] === b[r * k]) same++;
   return same / rows;
+}
+
+/** One package to measure: built by ensurePackage or given with --package (labelled by its directory name). */
+type BenchPackage = BuiltPackage & { label: string };
+
+async function givenPackage(dir: string): Promise<BenchPackage> {
+  const manifest = await readLocalManifest(dir);
+  return { dir, manifest, bytes: totalBytes(manifest), builtMs: null, label: basename(dir) };
 }

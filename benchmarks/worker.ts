@@ -1,6 +1,10 @@
 /**
  * CLI: npm run bench:worker -- [--model <package-dir>] [--runs 5] [--cold-runs 5] [--cold-only] [--no-layouts] [--json]
+ *      npm run bench:worker -- --package DIR [--package DIR ...] [--runs 5] [--prompts 4] [--json]
  *
+ * With --package (repeatable): only those packages side by side in workerd, one fresh workerd each, timed in
+ * interleaved rounds: ms per 32-token block forward and per answer, ratios to the fp32 package
+ * (benchmarks/worker-packages.ts). Otherwise:
  * The edge Worker as deployed: bundle size (`wrangler deploy --dry-run`), then its cold start — the median of
  * --cold-runs fresh isolates serving the default model (assets/demo-model, or --model), first request end to
  * end, with its breakdown (benchmarks/worker-cold.ts) — then in workerd (Miniflare, model in R2) the cold first request (package fetch + ORT init + session create + generate) and the warm ms per forward,
@@ -23,9 +27,10 @@ import {
   type BuiltWorker,
 } from '../backends/node/worker-harness.ts';
 import { measureColdStart, type ColdStart } from './worker-cold.ts';
+import { measurePackagesInWorkerd, packagesTable } from './worker-packages.ts';
 
-const USAGE =
-  'usage: bench-worker [--model <package-dir>] [--runs N (5)] [--cold-runs N (5)] [--cold-only] [--no-layouts] [--json]';
+const USAGE = `usage: bench-worker [--model <package-dir>] [--runs N (5)] [--cold-runs N (5)] [--cold-only] [--no-layouts] [--json]
+       bench-worker --package DIR [--package DIR ...] [--runs N (5)] [--prompts N per task (4)] [--json]`;
 /** The model a deployment serves by default (the committed demo model). */
 const DEFAULT_MODEL = 'assets/demo-model';
 /** Cloudflare Workers script size limits after compression (docs/workerd.md): Free 3 MiB, Paid 10 MiB. */
@@ -146,6 +151,8 @@ runMain('bench-worker', async () => {
     process.argv.slice(2),
     {
       model: { type: 'string' },
+      package: { type: 'string', multiple: true },
+      prompts: { type: 'string' },
       runs: { type: 'string' },
       'cold-runs': { type: 'string' },
       'cold-only': { type: 'boolean' },
@@ -166,6 +173,25 @@ runMain('bench-worker', async () => {
   log('building the Worker (wrangler deploy --dry-run)');
   const built = await buildWorker();
   try {
+    if (v.package?.length) {
+      const loadStart = loadavg()[0];
+      const rows = await measurePackagesInWorkerd(built, v.package, {
+        rounds: runs,
+        warmup: 1,
+        promptsPerTask: intFlag(v.prompts, 'prompts', 1) ?? 4,
+        log,
+      });
+      const machine = `${machineLine()} (${loadStart.toFixed(1)} at start)`;
+      if (v.json) console.log(JSON.stringify({ machine, rounds: runs, packages: rows }));
+      else {
+        console.log(`machine: ${machine}`);
+        console.log(
+          `workerd (ORT-web wasm, 1 thread), one fresh workerd per package, ${runs} interleaved rounds; median (min). Forward: one 32-token block decoded one token per forward after a 16-id prompt (client wall ÷ forwards; runner: the Worker's own clock). Answer: ${2 * (intFlag(v.prompts, 'prompts', 1) ?? 4)} held-out sort/add prompts through the chat template, max_tokens 16, threshold 0.9.`,
+        );
+        console.log(packagesTable(rows));
+      }
+      return;
+    }
     const vocab = (await openModel(dir, { runtime: 'node' })).runner.info.vocabSize;
     log(`cold start: ${coldRuns} fresh isolates serving ${dir}`);
     const cold = await measureColdStart(built, dir, vocab, coldRuns, log);

@@ -1,9 +1,9 @@
-/** CLI: npm run export-onnx -- <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout matmulnbits|dq] ... */
+/** CLI: npm run export-onnx -- <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout dq|matmulnbits] ... */
 import { exportPackage } from '../backends/node/export/export-package.ts';
 import { intFlag, parseFlags, progress, runMain, UsageError } from '../backends/node/cli.ts';
 
 const USAGE =
-  'usage: export-onnx <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout matmulnbits|dq] [--block-size 32] [--kernel auto|int8|float] [--embeddings fp32|fp16|int8] [--lm-head fp32|fp16|int8|int4] [--scales mse|absmax] [--topk 64] [--moe auto|dense|ort-moe] [--external-data auto|always|never] [--block-length 32] [--name NAME] [--force]';
+  'usage: export-onnx <hf-dir> <out-dir> [--dtype fp32|fp16|int8|int4] [--int4-layout dq|matmulnbits] [--block-size 32] [--kernel auto|int8|float] [--embeddings fp32|fp16|int8] [--lm-head fp32|fp16|int8|int4] [--scales mse|absmax] [--topk 64] [--moe auto|dense|ort-moe] [--external-data auto|always|never] [--block-length 32] [--name NAME] [--force]';
 
 runMain('export-onnx', async () => {
   const { values, positionals } = parseFlags(process.argv.slice(2), {
@@ -38,6 +38,10 @@ runMain('export-onnx', async () => {
       );
     return v as T | undefined;
   };
+  if (values['int4-layout'] === 'matmulnbits')
+    process.stderr.write(
+      'export-onnx: note: the matmulnbits layout keeps int4 in memory (the smallest heap) but runs slower than fp32, most in onnxruntime-web; the default dq layout runs at fp32 or int8-kernel speed (docs/quantization.md)\n',
+    );
   const started = performance.now();
   const manifest = await exportPackage({
     checkpointDir: positionals[0],
