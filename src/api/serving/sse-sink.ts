@@ -19,9 +19,9 @@ export interface SseSinkOptions {
   /** How long one write may wait for the client before the stream is ended as gone. */
   stallTimeoutMs: number;
   /**
-   * How long a write may wait while fewer than EARLY_BYTES have been taken (default EARLY_STALL_TIMEOUT_MS).
-   * Counted in two halves, the second armed only once the first has fired, so an event loop blocked for a while by
-   * other work cannot end a stream whose bytes are about to be taken.
+   * How long a write may wait while fewer than EARLY_BYTES have been taken (default EARLY_STALL_TIMEOUT_MS, at
+   * most `stallTimeoutMs`). Counted in two halves, the second armed only once the first has fired, so an event
+   * loop blocked for a while by other work cannot end a stream whose bytes are about to be taken.
    */
   earlyStallTimeoutMs?: number;
   /** Called once when the client is found gone (abort the generation). */
@@ -112,8 +112,9 @@ export class SseSink {
         const timer = setTimeout(() => resolve('stalled'), this.o.stallTimeoutMs);
         stopTimer = () => clearTimeout(timer);
       } else
-        stopTimer = twoStageTimer(this.o.earlyStallTimeoutMs ?? EARLY_STALL_TIMEOUT_MS, () =>
-          resolve('stalled'),
+        stopTimer = twoStageTimer(
+          Math.min(this.o.earlyStallTimeoutMs ?? EARLY_STALL_TIMEOUT_MS, this.o.stallTimeoutMs),
+          () => resolve('stalled'),
         );
     });
     let onGone = () => {};
