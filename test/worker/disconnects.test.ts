@@ -15,6 +15,7 @@ import {
   type RunningWorker,
 } from '../../backends/node/worker-harness.ts';
 import { tinyFixture, type Fixture } from '../fixtures/export.ts';
+import { workerAdmin } from '../fixtures/worker-admin.ts';
 
 const MODEL = 'tiny-edge';
 /** Well under the 60 s stall timeout a body nobody reads used to wait for; well over the early bound (2 s). */
@@ -25,14 +26,7 @@ describe('workerd: a stream whose client left before the headers', () => {
   let built: BuiltWorker;
   let worker: RunningWorker;
 
-  const admin = async (path: string, body: unknown) => {
-    const res = await worker.fetch(path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return (await res.json()) as Record<string, unknown>;
-  };
+  const { tenantWithKey } = workerAdmin(() => worker);
   const generate = (key: string, body: Record<string, unknown>) =>
     worker.fetch('/v1/completions', {
       method: 'POST',
@@ -56,8 +50,7 @@ describe('workerd: a stream whose client left before the headers', () => {
   });
 
   test('its slot comes back and it is recorded, within seconds', async () => {
-    const tenant = await admin('/admin/tenants', { name: 'early-leaver', max_concurrent: 1 });
-    const { key } = (await admin(`/admin/tenants/${tenant.id}/keys`, {})) as { key: string };
+    const { key } = await tenantWithKey({ name: 'early-leaver', max_concurrent: 1 });
     const warm = await generate(key, { max_tokens: 2 });
     assert.equal(warm.status, 200, 'the model answers');
     await warm.arrayBuffer();
