@@ -23,7 +23,7 @@ export const COUNTERS = {
     'p50 latency over its bound beside attacks (phases; --long 2× idle, default 10× and 1 s)',
   memory: 'server memory over its bound',
   knownGaps:
-    'known gaps, Worker in workerd (README; default mode reports them, --long counts them as failures)',
+    'known gaps, Worker in workerd (a non-stream closed while computing runs to its end; docs/workerd.md §5)',
 } as const;
 export type Counter = keyof typeof COUNTERS;
 /** Reported, not must-be-zero: `requests`, and the known gaps (README "Security and reliability"). */

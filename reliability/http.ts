@@ -12,6 +12,8 @@ import http from 'node:http';
  */
 export type Drop = (
   | { kind: 'afterMs'; ms: number }
+  /** As soon as the whole request has been handed to the OS: the server answers a client already gone. */
+  | { kind: 'afterSent' }
   | { kind: 'afterEvents'; events: number }
   | { kind: 'afterTokens'; tokens: number; count: (text: string) => number }
 ) & { reset?: boolean };
@@ -135,6 +137,7 @@ export function send(url: string, o: SendOptions): Promise<Exchange> {
     };
     if (o.timeoutMs) timers.push(setTimeout(hangUp, o.timeoutMs));
     if (o.drop?.kind === 'afterMs') timers.push(setTimeout(hangUp, o.drop.ms));
+    if (o.drop?.kind === 'afterSent') req.once('finish', hangUp);
     req.on('error', (e: NodeJS.ErrnoException) => {
       // An error after a complete response (EPIPE while a refused body was still being sent) is not a failure.
       if (!ex.dropped && ex.status === null) ex.transportError = e.code ?? e.message;

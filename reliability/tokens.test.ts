@@ -44,3 +44,19 @@ test('plain text never yields a marker id; benign chats encode as the template d
   assert.deepEqual(oracle.chatIds(chat, 'safe'), await codec.encodeChat(chat));
   assert.equal(oracle.count('lllll'), 5);
 });
+
+test('count: bytes that are not UTF-8 (shown as U+FFFD) count one token each, never the three of U+FFFD', () => {
+  const lone = [...new Set(codec.encode('é€😀 ñ'))].filter((id) =>
+    codec.decode([id]).includes('\uFFFD'),
+  );
+  assert.ok(lone.length > 0, 'some id of a multi-byte character is a lone byte');
+  const words = codec.encode('sort: abc');
+  const ids = [lone[0], ...words, lone[0], lone[0]];
+  const text = codec.decode(ids);
+  assert.ok(text.includes('\uFFFD'), text);
+  assert.ok(
+    oracle.count(text) <= ids.length,
+    `${oracle.count(text)} counted for ${ids.length} ids`,
+  );
+  assert.equal(oracle.count('\uFFFD'), 1);
+});

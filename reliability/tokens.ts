@@ -59,9 +59,15 @@ export class TokenOracle {
     this.codec = new TextCodec(tokenizerJson, config);
   }
 
-  /** Tokens of model output text (what a client can count of what it was delivered). */
+  /**
+   * Tokens of model output text (what a client can count of what it was delivered). A U+FFFD stands for bytes
+   * the model emitted that are not valid UTF-8 (a random-weight model does that often): at least one token, so it
+   * counts as one — encoding it would count the three bytes of U+FFFD itself and overstate what was delivered.
+   */
   count(text: string): number {
-    return text ? this.full.encode(text).ids.length : 0;
+    if (!text) return 0;
+    const pieces = text.split('\uFFFD');
+    return pieces.reduce((n, p) => n + (p ? this.full.encode(p).ids.length : 0), pieces.length - 1);
   }
 
   /** `text` encoded as plain text. */

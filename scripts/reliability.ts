@@ -3,11 +3,13 @@
  * [--model DIR] [--loss-window-ms N]` (contract): starts each deployment (the Worker in workerd as `npm start` runs
  * it; `serve:api` as a child process), attacks it as hostile tenants would (reliability/scenarios/), prints the
  * figures table (or JSON with --json) on stdout and progress on stderr. Exits 1 when a must-be-zero figure is not
- * zero or a scenario could not run, unless --report-only.
+ * zero or a scenario could not run, unless --report-only. Both serve the tiny random model (models/tiny-random,
+ * built if missing) unless --model names another: the attacks need generations that run to max_tokens (streams
+ * to drop mid-way, readers to stall), and the shipped demo model ends most prompts at EOS after a token or two.
  */
 import { resolve } from 'node:path';
 import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
-import { defaultPackage } from '../backends/node/default-package.ts';
+import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
 import { renderTable, toJson } from '../reliability/figures.ts';
 import { SCENARIOS } from '../reliability/scenarios/index.ts';
 import { DEPLOYMENTS, type DeploymentName } from '../reliability/targets.ts';
@@ -46,7 +48,7 @@ runMain('reliability', async () => {
       throw new UsageError(`--deployments: unknown "${d}" (known: ${DEPLOYMENTS.join(', ')})`);
   const started = performance.now();
   const tallies = await runSuite({
-    packageDir: v.model ? resolve(v.model) : await defaultPackage(),
+    packageDir: v.model ? resolve(v.model) : await ensureTinyPackage({ quiet: false }),
     deployments,
     only,
     long: v.long === true,

@@ -3,6 +3,12 @@
  * client is not reading and at most one event waits in memory (plus what the runtime's socket buffers hold). A
  * client that accepts nothing for `stallTimeoutMs` is treated as gone: the stream is aborted, which ends the
  * generation and frees its slot. Keep-alive comments are sent only while nothing else is being written.
+ *
+ * The stream's first EARLY_BYTES are different: the network stack takes them however slowly the client reads
+ * (the socket buffers on both ends hold more), so a write still pending there after `earlyStallTimeoutMs` means
+ * nothing will ever read the body. workerd leaves exactly that behind when the client hangs up before the
+ * response headers are written: the body is neither read on nor cancelled and the request's signal never aborts
+ * (docs/workerd.md, §5).
  */
 import type { SSEStreamingApi } from 'hono/streaming';
 import { ClientGoneError } from '../api-error.ts';
@@ -12,6 +18,12 @@ export interface SseSinkOptions {
   keepAliveMs: number;
   /** How long one write may wait for the client before the stream is ended as gone. */
   stallTimeoutMs: number;
+  /**
+   * How long a write may wait while fewer than EARLY_BYTES have been taken (default EARLY_STALL_TIMEOUT_MS, at
+   * most `stallTimeoutMs`). Counted in two halves, the second armed only once the first has fired, so an event
+   * loop blocked for a while by other work cannot end a stream whose bytes are about to be taken.
+   */
+  earlyStallTimeoutMs?: number;
   /** Called once when the client is found gone (abort the generation). */
   onGone: () => void;
   /**
@@ -22,8 +34,38 @@ export interface SseSinkOptions {
   clientSignal?: AbortSignal;
 }
 
+/** Bytes any live connection takes without the client reading (under the smallest TCP send buffer, 16 KiB). */
+export const EARLY_BYTES = 16 * 1024;
+/** A live connection takes its first bytes within milliseconds; this leaves room for a busy event loop. */
+export const EARLY_STALL_TIMEOUT_MS = 2000;
+
+/** Calls `done` after `ms`, in two halves (the second armed once the first has fired); returns a canceller. */
+function twoStageTimer(ms: number, done: () => void): () => void {
+  let timer = setTimeout(() => {
+    timer = setTimeout(done, ms / 2);
+  }, ms / 2);
+  return () => clearTimeout(timer);
+}
+
+/** UTF-8 length of a string (the bytes the stream sends for it). */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c < 0xdc00) {
+      bytes += 4; // a surrogate pair
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
 export class SseSink {
   private writing = false;
+  /** Bytes the runtime has taken so far. */
+  private taken = 0;
   private lastWrite = Date.now();
   private gone = false;
   /** Aborted when the client is found gone: releases a pending write. */
@@ -64,9 +106,16 @@ export class SseSink {
   private async write(text: string): Promise<void> {
     if (this.isGone) throw new ClientGoneError('the client is gone');
     this.writing = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopTimer = () => {};
     const stalled = new Promise<'stalled'>((resolve) => {
-      timer = setTimeout(() => resolve('stalled'), this.o.stallTimeoutMs);
+      if (this.taken >= EARLY_BYTES) {
+        const timer = setTimeout(() => resolve('stalled'), this.o.stallTimeoutMs);
+        stopTimer = () => clearTimeout(timer);
+      } else
+        stopTimer = twoStageTimer(
+          Math.min(this.o.earlyStallTimeoutMs ?? EARLY_STALL_TIMEOUT_MS, this.o.stallTimeoutMs),
+          () => resolve('stalled'),
+        );
     });
     let onGone = () => {};
     const left = new Promise<'gone'>((resolve) => {
@@ -84,9 +133,10 @@ export class SseSink {
         this.sse.abort(); // drops the queued bytes: a reader that never reads holds no more than this
       }
       if (this.isGone) throw new ClientGoneError('the client is gone');
+      this.taken += utf8Length(text);
       this.lastWrite = Date.now();
     } finally {
-      clearTimeout(timer);
+      stopTimer();
       this.goneSignal.signal.removeEventListener('abort', onGone);
       this.writing = false;
     }
