@@ -8,21 +8,14 @@
  */
 import type { Rng } from '../src/export/tiny/rng.ts';
 import type { ChatMessage } from '../src/model/text-codec.ts';
+import { ADD_TOOL } from '../src/playground/tasks.ts';
 import type { Task, TaskExample } from './task.ts';
 
-/** The one tool, as an OpenAI function-tool object; the template renders it with `tojson`, keys in this order. */
-export const ADD_TOOL = Object.freeze({
-  type: 'function',
-  function: {
-    name: 'add',
-    description: 'Add two integers and return their sum.',
-    parameters: {
-      type: 'object',
-      properties: { a: { type: 'integer' }, b: { type: 'integer' } },
-      required: ['a', 'b'],
-    },
-  },
-});
+/**
+ * The one tool, as an OpenAI function-tool object; the template renders it with `tojson`, keys in this order. Its
+ * home is the playground's examples (what a client offers the served model), so both use the same object.
+ */
+export { ADD_TOOL };
 
 export const TOOL_CALL_OPEN = '<tool_call>';
 export const TOOL_CALL_CLOSE = '</tool_call>';

@@ -1,6 +1,6 @@
 /**
  * The demo model's tasks as one-click examples, their exact answers (for the accuracy shown side by side), and
- * random prompts for a batch. The tool example follows the tool-calling task the demo model is being trained on.
+ * random prompts for a batch. The tool example follows the tool-calling task the demo model is trained on (training/tool-task.ts imports ADD_TOOL from here).
  */
 import type { ChatMessage } from './settings.ts';
 

@@ -14,6 +14,7 @@ import {
   type BuiltWorker,
   type RunningWorker,
 } from '../../backends/node/worker-harness.ts';
+import { workerAdmin } from '../fixtures/worker-admin.ts';
 import { tinyFixture, type Fixture } from '../fixtures/export.ts';
 
 const MODEL = 'tiny-edge';
@@ -23,21 +24,7 @@ describe('Worker hot path: one Durable Object call for key and limits', () => {
   let built: BuiltWorker;
   let worker: RunningWorker;
 
-  const admin = async (path: string, body?: unknown, method = body ? 'POST' : 'GET') => {
-    const res = await worker.fetch(path, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
-  const tenantWithKey = async (fields: Record<string, unknown>) => {
-    const t = await admin('/admin/tenants', fields);
-    assert.equal(t.status, 201, JSON.stringify(t.body));
-    const k = await admin(`/admin/tenants/${t.body.id}/keys`, {});
-    assert.equal(k.status, 201);
-    return { tenantId: t.body.id as string, keyId: k.body.id as string, key: k.body.key as string };
-  };
+  const { admin, tenantWithKey } = workerAdmin(() => worker);
   const complete = async (key: string, body: Record<string, unknown> = {}) => {
     const res = await worker.fetch('/v1/completions', {
       method: 'POST',

@@ -1,9 +1,8 @@
 /** GET /v1/models and GET /v1/models/{id}: the models this key may use (others are reported as not found). */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { EngineRegistry, ModelEngine } from '../engine.ts';
-import { ApiError } from '../errors.ts';
+import { mayUseModel, modelNotFound } from '../model-access.ts';
 import { ModelCardSchema, ModelListSchema } from '../protocol/schemas.ts';
-import type { Tenant } from '../tenancy.ts';
 import { errorResponses } from './openapi.ts';
 
 const modelCard = (e: ModelEngine) => ({
@@ -13,8 +12,6 @@ const modelCard = (e: ModelEngine) => ({
   owned_by: e.ownedBy,
   backend: e.backend,
 });
-
-const allowed = (tenant: Tenant, id: string) => !tenant.models || tenant.models.includes(id);
 
 const listRoute = createRoute({
   method: 'get',
@@ -48,7 +45,7 @@ export function modelRoutes(app: OpenAPIHono, engines: EngineRegistry): void {
     const tenant = c.get('tenant');
     const data = engines
       .list()
-      .filter((e) => allowed(tenant, e.id))
+      .filter((e) => mayUseModel(tenant, e.id))
       .map(modelCard);
     return c.json({ object: 'list' as const, data }, 200);
   });
@@ -56,14 +53,8 @@ export function modelRoutes(app: OpenAPIHono, engines: EngineRegistry): void {
   app.get('/v1/models/:model{.+}', (c) => {
     const tenant = c.get('tenant');
     const id = c.req.param('model'); // already decoded by the router
-    const engine = engines.list().find((e) => e.id === id && allowed(tenant, e.id));
-    if (!engine)
-      throw new ApiError(
-        404,
-        'invalid_request_error',
-        `The model '${id}' does not exist or this key may not use it`,
-        { code: 'model_not_found', param: 'model' },
-      );
+    const engine = engines.list().find((e) => e.id === id && mayUseModel(tenant, e.id));
+    if (!engine) throw modelNotFound(id);
     return c.json(modelCard(engine));
   });
   // Documented with its OpenAPI route; served by the multi-segment route above.

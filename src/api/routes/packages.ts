@@ -7,7 +7,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { EngineRegistry } from '../engine.ts';
 import { ApiError } from '../errors.ts';
-import type { Tenant } from '../tenancy.ts';
+import { mayUseModel, modelNotFound } from '../model-access.ts';
 import type { PackageObject, PackageSources } from '../package-files.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest } from '../../model/manifest.ts';
 import { isSafePackagePath } from '../../model/loader/read-manifest.ts';
@@ -24,8 +24,6 @@ function safeDecode(s: string): string {
     return s;
   }
 }
-
-const allowed = (tenant: Tenant, id: string) => !tenant.models || tenant.models.includes(id);
 
 const packageRoute = createRoute({
   method: 'get',
@@ -104,14 +102,8 @@ export function packageRoutes(
     if (!m || (c.req.method !== 'GET' && c.req.method !== 'HEAD')) return next();
     const id = safeDecode(m[1]);
     const path = safeDecode(m[2]);
-    const engine = engines.list().find((e) => e.id === id && allowed(c.get('tenant'), e.id));
-    if (!engine)
-      throw new ApiError(
-        404,
-        'invalid_request_error',
-        `The model '${id}' does not exist or this key may not use it`,
-        { code: 'model_not_found', param: 'model' },
-      );
+    const engine = engines.list().find((e) => e.id === id && mayUseModel(c.get('tenant'), e.id));
+    if (!engine) throw modelNotFound(id);
     const source = packages?.(id);
     if (!source)
       throw new ApiError(

@@ -12,6 +12,7 @@ import {
 import type { Tenant } from '../tenancy.ts';
 import type { EngineRegistry, ModelEngine, OpenModel } from '../engine.ts';
 import { ApiError, badRequest, toApiError } from '../errors.ts';
+import { mayUseModel, modelNotFound } from '../model-access.ts';
 import {
   decodeOptionsApiError,
   toDecodeOptions,
@@ -100,15 +101,8 @@ export function logprobsOption(body: GenerationRequest, model: OpenModel): numbe
 
 /** The engine of `model`; a model the key may not use is reported exactly like one that does not exist. */
 export function findEngine(engines: EngineRegistry, tenant: Tenant, model: string): ModelEngine {
-  const allowed = !tenant.models || tenant.models.includes(model);
-  const engine = allowed ? engines.get(model, { tenant }) : undefined;
-  if (!engine)
-    throw new ApiError(
-      404,
-      'not_found_error',
-      `The model '${model}' does not exist or you do not have access to it`,
-      { param: 'model', code: 'model_not_found' },
-    );
+  const engine = mayUseModel(tenant, model) ? engines.get(model, { tenant }) : undefined;
+  if (!engine) throw modelNotFound(model);
   return engine;
 }
 
