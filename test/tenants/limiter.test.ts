@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admission } from '../../src/api/tenancy.ts';
+import type { Admission, UsageRecord } from '../../src/api/tenancy.ts';
 import { startWorker, type WorkerHarness } from '../fixtures/tenants/harness.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -51,8 +51,14 @@ function limiterOf(w: WorkerHarness, tenantId: string) {
           body: { tenant_id: tenantId, reserved, count },
         })
       ).body,
-    release: (leaseId: string, used: number) =>
-      w.json('/test/release', { body: { tenant_id: tenantId, lease_id: leaseId, used } }),
+    release: (leaseId: string, used: number, usage?: UsageRecord) =>
+      w.json('/test/release', { body: { tenant_id: tenantId, lease_id: leaseId, used, usage } }),
+    usageRequests: async (flush: boolean) =>
+      (
+        await w.json<{ requests: number }>('/test/usage-requests', {
+          body: { tenant_id: tenantId, flush },
+        })
+      ).body.requests,
   };
 }
 
@@ -168,5 +174,31 @@ describe('TenantLimiter Durable Object (workerd)', () => {
       refusal.retryAfterSeconds >= 25,
       `retry ${refusal.retryAfterSeconds}s: the bucket is still empty`,
     );
+  });
+
+  test('usage released but not yet written to D1 survives a restart, and is written once', async () => {
+    const tenantId = await newTenant(w, {});
+    const limiter = limiterOf(w, tenantId);
+    const record = (requestId: string): UsageRecord => ({
+      tenantId,
+      keyId: 'key_test',
+      requestId,
+      model: 'm',
+      backend: 'edge',
+      promptTokens: 3,
+      completionTokens: 4,
+      status: 200,
+      durationMs: 5,
+      at: Date.now(),
+    });
+    for (const id of ['req_a', 'req_b'])
+      await limiter.release(leaseOf(await limiter.admit(7)), 7, record(id));
+    // The D1 write waits for the object's alarm (a second); the runtime stops before it.
+    await w.dispose();
+    w = await startWorker({ persistDir: dir, migrate: false });
+    const restarted = limiterOf(w, tenantId);
+    assert.equal(await restarted.usageRequests(true), 2);
+    await restarted.release(leaseOf(await restarted.admit(7)), 7, record('req_a')); // a retried release
+    assert.equal(await restarted.usageRequests(true), 2, 'the same request is never counted twice');
   });
 });

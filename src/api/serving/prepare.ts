@@ -122,6 +122,17 @@ export async function openEngine(engine: ModelEngine): Promise<OpenModel> {
   }
 }
 
+/** Tokens each choice may generate: what the request asked for, else the default within the context and cap. */
+export function completionLength(
+  requested: number | null,
+  tenant: Tenant,
+  model: OpenModel,
+  prompts: number[][],
+): number {
+  const room = model.info.maxPositions - Math.max(...prompts.map((p) => p.length));
+  return requested ?? Math.max(1, Math.min(room, tenant.maxTokens ?? DEFAULT_MAX_TOKENS));
+}
+
 /**
  * The request's DecodeOptions, stops and choice count, validated against every prompt (so a bad request costs no
  * admission and no forward). `promptParam` is the field that carries the prompt ('messages' or 'prompt').
@@ -140,14 +151,13 @@ export function prepareOptions(
     ...(maxParam === 'max_completion_tokens' ? { maxTokens: maxParam } : {}),
   };
   const longest = Math.max(...prompts.map((p) => p.length));
-  const room = model.info.maxPositions - longest;
-  if (room < 1)
+  if (model.info.maxPositions - longest < 1)
     throw badRequest(
       `the prompt has ${longest} tokens, which fills the model's context of ${model.info.maxPositions}`,
       promptParam,
       'context_length_exceeded',
     );
-  const maxTokens = requested ?? Math.min(room, tenant.maxTokens ?? DEFAULT_MAX_TOKENS);
+  const maxTokens = completionLength(requested, tenant, model, prompts);
   const logprobs = logprobsOption(body, model);
   const options: DecodeOptions = {
     temperature: 0,

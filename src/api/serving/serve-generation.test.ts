@@ -11,7 +11,7 @@ import { createApiApp } from '../app.ts';
 import { staticRegistry, type ModelEngine } from '../engine.ts';
 import { runnerEngine } from '../runner-engine.ts';
 import { StaticTenantStore, openTenant } from '../single-tenant.ts';
-import type { Tenant } from '../tenancy.ts';
+import type { Limiter, Tenant } from '../tenancy.ts';
 import { createMemoryLimiter } from '../../tenants/limiter/memory-limiter.ts';
 import { modelCodec, openModel } from '../../../backends/node/open-model.ts';
 import { tinyFixture, type Fixture } from '../../../test/fixtures/export.ts';
@@ -34,7 +34,13 @@ async function harness(
   dir: string,
   id: string,
   tenants: Record<string, Tenant>,
-  opts: { stallTimeoutMs?: number; budgetUsed?: (tenantId: string) => number } = {},
+  opts: {
+    stallTimeoutMs?: number;
+    budgetUsed?: (tenantId: string) => number;
+    /** Reports the model loaded once it has been opened (as the in-process engines do). */
+    reportsLoad?: boolean;
+    limiter?: Limiter;
+  } = {},
 ): Promise<Harness & { codec: TextCodec }> {
   const model = await openModel(dir);
   const { runner } = model;
@@ -64,13 +70,22 @@ async function harness(
       opens++;
       return inner.open();
     },
+    ...(opts.reportsLoad
+      ? {
+          loadStatus: () => ({
+            model: id,
+            source: dir,
+            state: opens > 0 ? ('ready' as const) : ('idle' as const),
+          }),
+        }
+      : {}),
   };
   const store = new StaticTenantStore(tenants);
   const log: string[] = [];
   const app = createApiApp({
     engines: staticRegistry([engine]),
     tenants: store,
-    limiter: createMemoryLimiter({ budgetUsed: opts.budgetUsed }),
+    limiter: opts.limiter ?? createMemoryLimiter({ budgetUsed: opts.budgetUsed }),
     keepAliveMs: 10_000,
     streamStallTimeoutMs: opts.stallTimeoutMs ?? 60_000,
     log: (line) => log.push(line),
@@ -263,6 +278,47 @@ describe('limits before work, and metering of every token computed (tiny random 
       max_tokens: 10,
     });
     assert.equal(fits.status, 200);
+  });
+
+  test('with the model loaded, a small text prompt under token limits is reserved exactly by its one admission call', async () => {
+    const memory = createMemoryLimiter();
+    const calls: string[] = [];
+    const limiter: Limiter = {
+      admit: (tenant, reserved) => (
+        calls.push(`admit ${reserved}`),
+        memory.admit(tenant, reserved)
+      ),
+      reserve: (tenant, lease, reserved) => (
+        calls.push(`reserve ${reserved}`),
+        memory.reserve(tenant, lease, reserved)
+      ),
+      release: (...args) => memory.release(...args),
+    };
+    const h = await harness(
+      dir,
+      'tiny',
+      { 'sk-unmask-tpm': openTenant('tpm', { tpm: 10_000 }) },
+      { reportsLoad: true, limiter },
+    );
+    const body = JSON.stringify({ model: 'tiny', prompt: 'The river keeps going.', max_tokens: 3 });
+    const send = () =>
+      h.post('/v1/completions', 'sk-unmask-tpm', undefined, {
+        body,
+        headers: {
+          authorization: 'Bearer sk-unmask-tpm',
+          'content-type': 'application/json',
+          'content-length': String(body.length),
+        },
+      });
+    const cold = await send();
+    assert.equal(cold.status, 200);
+    const promptTokens = ((await cold.json()) as { usage: { prompt_tokens: number } }).usage
+      .prompt_tokens;
+    assert.deepEqual(calls, ['admit 3', `reserve ${promptTokens + 3}`], 'cold: counted after');
+    calls.length = 0;
+    const warm = await send();
+    assert.equal(warm.status, 200);
+    assert.deepEqual(calls, [`admit ${promptTokens + 3}`], 'warm: one call, exact');
   });
 
   test('a dropped stream is charged what was computed (499), its slot is free at once', async () => {

@@ -2,10 +2,12 @@
  * One generation request end to end, shared by the chat and completions routes. The order is the point: cheap
  * checks (unsupported fields, choice count, max_tokens cap, model access), then admission against the tenant's
  * limits, and only then the expensive work (opening the model, tokenizing, which is bounded by the context),
- * the full reservation once the prompt is counted, and the answer (JSON or SSE) with one settlement.
+ * the full reservation once the prompt is counted, and the answer (JSON or SSE) with one settlement. One
+ * exception keeps a token-limited request to one limiter call: with the model already loaded and a small body,
+ * the prompt is tokenized (no model work) before admission, which then reserves it exactly.
  */
 import type { Context } from 'hono';
-import type { EngineRegistry, OpenModel } from '../engine.ts';
+import type { EngineRegistry, ModelEngine, OpenModel } from '../engine.ts';
 import type { GenerationRequest } from '../protocol/schemas.ts';
 import { knownPromptTokens, type PromptSource } from '../protocol/prompts.ts';
 import { rejectUnsupported } from '../protocol/unsupported.ts';
@@ -13,7 +15,7 @@ import type { Flavor } from './flavors.ts';
 import { StaleTenantError, type Meter } from './metering.ts';
 import { ApiError } from '../errors.ts';
 import { authError } from '../auth.ts';
-import type { TenantStore } from '../tenancy.ts';
+import type { Tenant, TenantStore } from '../tenancy.ts';
 
 /**
  * For a request that failed before its admission call checked its key: checks the key now (a bad one throws
@@ -34,6 +36,7 @@ async function recheckDeferredKey(c: Context, tenants: TenantStore | undefined):
 }
 import {
   checkChoiceCount,
+  completionLength,
   findEngine,
   openEngine,
   prepareOptions,
@@ -106,6 +109,29 @@ export async function serveGeneration<B extends GenerationRequest>(
   }
 }
 
+/** Requests at most this large (bytes) have their prompt counted before admission; longer ones after it. */
+export const COUNT_BEFORE_ADMISSION_MAX_BYTES = 64 * 1024;
+
+/**
+ * Under token limits the admission must reserve the prompt. When the model is already loaded in this process
+ * and the request is small, the prompt is tokenized first (no model work), so the one admission call reserves it
+ * exactly; otherwise (cold model, long prompt) it is counted after admission and reserved by a second call.
+ */
+async function countBeforeAdmission(
+  c: Context,
+  engine: ModelEngine,
+  tenant: Tenant,
+  sources: PromptSource[],
+  promptParam: string,
+): Promise<{ model: OpenModel; prompts: number[][] } | null> {
+  if (tenant.tpm === null && tenant.budgetTokens === null) return null;
+  const bytes = Number.parseInt(c.req.header('content-length') ?? '', 10);
+  if (!(bytes <= COUNT_BEFORE_ADMISSION_MAX_BYTES)) return null;
+  if (engine.loadStatus?.().state !== 'ready') return null;
+  const model = await openEngine(engine);
+  return { model, prompts: await encodePrompts(model, sources, promptParam) };
+}
+
 async function serveOnce<B extends GenerationRequest>(
   c: Context,
   deps: GenerationDeps,
@@ -121,16 +147,21 @@ async function serveOnce<B extends GenerationRequest>(
   const engine = findEngine(deps.engines, tenant, body.model);
   let model: OpenModel | undefined;
   const choices = sources.length * n;
+  const counted = await countBeforeAdmission(c, engine, tenant, sources, promptParam);
+  model = counted?.model;
   const metered = await deps.meter(c, {
     tenant,
     model: engine.id,
     backend: () => model?.backend ?? engine.backend,
-    reservedTokens: knownPromptTokens(sources) + (requested ?? 1) * choices,
+    reservedTokens: counted
+      ? counted.prompts.reduce((s, p) => s + p.length, 0) +
+        completionLength(requested, tenant, counted.model, counted.prompts) * choices
+      : knownPromptTokens(sources) + (requested ?? 1) * choices,
   });
   let prepared: Prepared;
   try {
-    model = await openEngine(engine);
-    const prompts = await encodePrompts(model, sources, promptParam);
+    model ??= await openEngine(engine);
+    const prompts = counted?.prompts ?? (await encodePrompts(model, sources, promptParam));
     const constraint = await grammarFor(deps.grammar, body.response_format, model);
     const rest = prepareOptions(body, tenant, model, prompts, promptParam, constraint);
     prepared = { engine, model, prompts, ...rest, tools: choiceTools(model, sources) };

@@ -22,7 +22,7 @@ import {
   type KeyMessage,
   type ReleaseMessage,
   type ReserveMessage,
-} from './tenant-limiter-object.ts';
+} from './limiter-messages.ts';
 import { hashApiKey, tenantOfApiKey } from '../keys.ts';
 
 export interface DurableObjectLimiterOptions {

@@ -2,9 +2,12 @@
  * TenantLimiter: the Durable Object holding one tenant's exact limits (named by tenant id), and the gate of its
  * requests: it authenticates the tenant's keys (KeyDirectory, read from D1 and invalidated by the admin API) and
  * admits in the same call, and it writes usage to D1 in batches after the response (UsageQueue). Single-threaded,
- * so admissions are serialised; the limiter state and the unwritten usage are written to DO storage on every
- * change and survive eviction. Spoken to over fetch (see durable-object-limiter.ts), so it needs no
- * `cloudflare:workers` import.
+ * so admissions are serialised against the in-memory state, which is exact. Every change is written to DO storage
+ * without holding the object's output gate (`allowUnconfirmed`): an admission is answered without waiting for the
+ * disk or replicas, and one request's write never delays another's answer. Writes still land in order, so storage
+ * always holds a state the object went through; only a failed storage write (the runtime then restarts the object
+ * from what was stored) can forget the admissions of the last few milliseconds. A release answers once its usage
+ * record is durable (`sync`). Spoken to over fetch (see durable-object-limiter.ts): no `cloudflare:workers` import.
  */
 import type { D1Database, DurableObjectState } from '@cloudflare/workers-types';
 import type { Admission, KeyedAdmission, Reservation, UsageRecord } from '../../api/tenancy.ts';
@@ -13,73 +16,48 @@ import { usageInsert } from '../d1/usage.ts';
 import { KeyDirectory, type KeyCheck } from './key-directory.ts';
 import { UsageQueue } from './usage-queue.ts';
 import {
+  LIMITER_PATHS,
+  isAdmitMessage,
+  isKeyedAdmitMessage,
+  isKeyMessage,
+  isReleaseMessage,
+  isReserveMessage,
+  type AdmitMessage,
+  type KeyedAdmitMessage,
+  type KeyMessage,
+  type ReleaseMessage,
+  type ReleaseReply,
+  type ReserveMessage,
+} from './limiter-messages.ts';
+import {
   admit,
   limitsOf,
   emptyLimiterState,
   release,
   reserve,
-  type LimiterLimits,
   type LimiterState,
 } from './buckets.ts';
 
 const STATE_KEY = 'limiter-state';
-const USAGE_KEY = 'pending-usage';
+/** One storage key per unwritten usage record (`usage:<request id>`): a release writes one small row. */
+const USAGE_PREFIX = 'usage:';
+/** Releases within this window share one D1 batch (the object's alarm); a usage query flushes at once. */
+const USAGE_FLUSH_MS = 1_000;
+/** More unwritten records than this are written at once instead of waiting for the alarm. */
+const USAGE_BATCH_MAX = 100;
+/** Where objects written before per-record keys kept their unwritten usage (one array); read once, then gone. */
+const LEGACY_USAGE_KEY = 'pending-usage';
 /** How long after a failed D1 write the object tries again (its alarm). */
 const USAGE_RETRY_MS = 5_000;
-
-export interface AdmitMessage {
-  limits: LimiterLimits;
-  reservedTokens: number;
-  leaseTtlMs: number;
-}
-
-export interface ReserveMessage {
-  limits: LimiterLimits;
-  leaseId: string;
-  reservedTokens: number;
-}
-
-export interface ReleaseMessage {
-  limits: LimiterLimits;
-  leaseId: string;
-  usedTokens: number;
-  /** The request's usage record, written to D1 by the object (after the answer, in batches). */
-  usage?: UsageRecord;
-}
-
-/** A key checked by the object itself: the tenant it names and the SHA-256 of the whole key. */
-export interface KeyMessage {
-  tenantId: string;
-  keyHash: string;
-}
-
-/** Authentication and admission in one call; the limits are the object's own copy of the tenant's. */
-export interface KeyedAdmitMessage extends KeyMessage {
-  /** JSON of the tenant record the Worker checked the request against; another one answers `staleTenant`. */
-  tenantSeen: string;
-  reservedTokens: number;
-  leaseTtlMs: number;
-}
-
-export interface ReleaseReply {
-  released: boolean;
-}
-
-/** Paths of the DO's fetch protocol (the host is ignored). */
-export const LIMITER_PATHS = {
-  admit: '/admit',
-  admitKey: '/admit-key',
-  authenticate: '/authenticate',
-  reserve: '/reserve',
-  release: '/release',
-  flush: '/flush',
-  invalidate: '/invalidate',
-} as const;
+/** Storage writes never hold the output gate (see the header); order and atomicity are kept. */
+const UNGATED = { allowUnconfirmed: true } as const;
 
 export class TenantLimiter {
   private state: LimiterState = emptyLimiterState();
   private readonly keys: KeyDirectory;
   private usage!: UsageQueue;
+  /** Whether the alarm is set (a D1 flush or its retry is due). */
+  private alarmSet = false;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -92,22 +70,32 @@ export class TenantLimiter {
     });
     void ctx.blockConcurrencyWhile(async () => {
       this.state = (await ctx.storage.get<LimiterState>(STATE_KEY)) ?? emptyLimiterState();
-      const pending = (await ctx.storage.get<UsageRecord[]>(USAGE_KEY)) ?? [];
+      const stored = await ctx.storage.list<UsageRecord>({ prefix: USAGE_PREFIX });
+      // Objects written before per-record keys kept one array; carry it over to the keyed form.
+      const legacy = (await ctx.storage.get<UsageRecord[]>(LEGACY_USAGE_KEY)) ?? [];
+      for (const record of legacy) stored.set(usageKey(record), record);
+      if (legacy.length > 0) {
+        await ctx.storage.put(Object.fromEntries(legacy.map((r) => [usageKey(r), r])));
+        await ctx.storage.delete(LEGACY_USAGE_KEY);
+      }
+      const pending = [...stored.values()].sort((a, b) => a.at - b.at);
       this.usage = new UsageQueue(
         pending,
         async (records) => {
           if (!db) throw new Error('TenantLimiter: no DB binding');
           await db.batch(records.map((r) => usageInsert(db, r)));
         },
-        () => this.save(),
+        (records) => this.write(ctx.storage.delete(records.map(usageKey), UNGATED)),
       );
+      this.alarmSet = (await ctx.storage.getAlarm()) !== null;
       // Records left by an earlier life of the object: write them soon.
-      if (pending.length > 0) await ctx.storage.setAlarm(Date.now());
+      if (pending.length > 0 && !this.alarmSet) this.scheduleAlarm(0);
     });
   }
 
   /** Retries usage writes that failed (or were left by an evicted object). */
   async alarm(): Promise<void> {
+    this.alarmSet = false;
     await this.flushOrRetry();
   }
 
@@ -116,9 +104,9 @@ export class TenantLimiter {
     if (request.method !== 'POST') return new Response('method not allowed', { status: 405 });
     const body: unknown = await request.json().catch(() => null);
     if (path === LIMITER_PATHS.admit && isAdmitMessage(body))
-      return Response.json(await this.admit(body));
+      return Response.json(this.admit(body));
     if (path === LIMITER_PATHS.reserve && isReserveMessage(body))
-      return Response.json(await this.reserve(body));
+      return Response.json(this.reserve(body));
     if (path === LIMITER_PATHS.release && isReleaseMessage(body))
       return Response.json(await this.release(body));
     if (path === LIMITER_PATHS.admitKey && isKeyedAdmitMessage(body))
@@ -146,7 +134,7 @@ export class TenantLimiter {
     // The Worker ran its checks (model access, max_tokens cap) against its copy: it must be the current one.
     if (JSON.stringify(auth.tenant) !== message.tenantSeen)
       return { ok: false, staleTenant: auth.tenant };
-    const admission = await this.admit({
+    const admission = this.admit({
       limits: limitsOf(auth.tenant),
       reservedTokens: message.reservedTokens,
       leaseTtlMs: message.leaseTtlMs,
@@ -154,28 +142,34 @@ export class TenantLimiter {
     return admission.ok ? { ...admission, keyId: auth.keyId } : admission;
   }
 
-  private async admit(message: AdmitMessage): Promise<Admission> {
+  private admit(message: AdmitMessage): Admission {
     const admission = admit(this.state, {
       ...message,
       now: Date.now(),
       leaseId: crypto.randomUUID(),
     });
-    if (admission.ok) await this.save();
+    if (admission.ok) this.save();
     return admission;
   }
 
-  private async reserve(message: ReserveMessage): Promise<Reservation> {
+  private reserve(message: ReserveMessage): Reservation {
     const reservation = reserve(this.state, { ...message, now: Date.now() });
-    if (reservation.ok) await this.save();
+    if (reservation.ok) this.save();
     return reservation;
   }
 
   private async release(message: ReleaseMessage): Promise<ReleaseReply> {
     const released = release(this.state, { ...message, now: Date.now() });
-    if (message.usage) this.usage.push(message.usage);
-    await this.save();
-    // After the answer: the D1 write never delays the caller, and concurrent releases share a batch.
-    if (message.usage) void this.flushOrRetry();
+    const { usage } = message;
+    if (usage) {
+      this.usage.push(usage);
+      this.save({ [usageKey(usage)]: usage });
+      // The D1 write is never on a response's path: the releases of the next second share one batch.
+      if (this.usage.size >= USAGE_BATCH_MAX) void this.flushOrRetry();
+      else if (!this.alarmSet) this.scheduleAlarm(USAGE_FLUSH_MS);
+    } else this.save();
+    // The caller (a Worker's waitUntil) hears back once the usage record is durable.
+    await this.ctx.storage.sync();
     return { released };
   }
 
@@ -184,70 +178,26 @@ export class TenantLimiter {
       await this.usage.flush();
     } catch (e: unknown) {
       console.log(`tenant usage write failed, retrying: ${(e as Error).name}`);
-      await this.ctx.storage.setAlarm(Date.now() + USAGE_RETRY_MS);
+      this.scheduleAlarm(USAGE_RETRY_MS);
     }
   }
 
-  private save(): Promise<void> {
-    return this.ctx.storage.put({ [STATE_KEY]: this.state, [USAGE_KEY]: this.usage.pending });
+  private scheduleAlarm(inMs: number): void {
+    this.alarmSet = true;
+    this.write(this.ctx.storage.setAlarm(Date.now() + inMs, UNGATED));
+  }
+
+  /** Writes the limiter state (and `extra` keys) in one ungated storage write. */
+  private save(extra: Record<string, unknown> = {}): void {
+    this.write(this.ctx.storage.put({ [STATE_KEY]: this.state, ...extra }, UNGATED));
+  }
+
+  /** A failed write makes the runtime restart the object from storage; the rejection only needs a log line. */
+  private write(done: Promise<unknown>): void {
+    done.catch((e: unknown) =>
+      console.log(`tenant limiter storage write failed: ${(e as Error).name}`),
+    );
   }
 }
 
-function isLimits(value: unknown): value is LimiterLimits {
-  if (!value || typeof value !== 'object') return false;
-  const limits = value as Record<string, unknown>;
-  const numberOrNull = (key: string) => limits[key] === null || typeof limits[key] === 'number';
-  return (
-    ['rpm', 'tpm', 'maxConcurrent', 'budgetTokens'].every(numberOrNull) &&
-    (limits.budgetPeriod === null ||
-      limits.budgetPeriod === 'day' ||
-      limits.budgetPeriod === 'month')
-  );
-}
-
-function isAdmitMessage(value: unknown): value is AdmitMessage {
-  const message = value as Partial<AdmitMessage> | null;
-  return (
-    !!message &&
-    isLimits(message.limits) &&
-    typeof message.reservedTokens === 'number' &&
-    typeof message.leaseTtlMs === 'number' &&
-    message.leaseTtlMs > 0
-  );
-}
-
-function isReserveMessage(value: unknown): value is ReserveMessage {
-  const message = value as Partial<ReserveMessage> | null;
-  return (
-    !!message &&
-    isLimits(message.limits) &&
-    typeof message.leaseId === 'string' &&
-    typeof message.reservedTokens === 'number'
-  );
-}
-
-function isKeyMessage(value: unknown): value is KeyMessage {
-  const message = value as Partial<KeyMessage> | null;
-  return !!message && typeof message.tenantId === 'string' && typeof message.keyHash === 'string';
-}
-
-function isKeyedAdmitMessage(value: unknown): value is KeyedAdmitMessage {
-  const message = value as Partial<KeyedAdmitMessage> | null;
-  return (
-    isKeyMessage(value) &&
-    typeof message!.tenantSeen === 'string' &&
-    typeof message!.reservedTokens === 'number' &&
-    typeof message!.leaseTtlMs === 'number' &&
-    message!.leaseTtlMs > 0
-  );
-}
-
-function isReleaseMessage(value: unknown): value is ReleaseMessage {
-  const message = value as Partial<ReleaseMessage> | null;
-  return (
-    !!message &&
-    isLimits(message.limits) &&
-    typeof message.leaseId === 'string' &&
-    typeof message.usedTokens === 'number'
-  );
-}
+const usageKey = (record: UsageRecord) => `${USAGE_PREFIX}${record.requestId}`;

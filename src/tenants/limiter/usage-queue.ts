@@ -1,8 +1,9 @@
 /**
- * Usage records a tenant's Durable Object owes D1: appended with the lease release (persisted in the same storage
- * write, so none is lost if the object is evicted), written to D1 in batches off the response path, and flushed
- * on demand before a usage query reads D1. Inserts are idempotent per (tenant, request id), so a batch retried
- * after a partial failure never counts a request twice.
+ * Usage records a tenant's Durable Object owes D1: appended with the lease release (each persisted under its own
+ * storage key in the same write as the limiter state, so none is lost if the object is evicted), written to D1 in
+ * batches off the response path (the object's alarm coalesces the releases of a second into one batch), and
+ * flushed on demand before a usage query reads D1. Inserts are idempotent per (tenant, request id), so a batch
+ * retried after a partial failure never counts a request twice.
  */
 import type { UsageRecord } from '../../api/tenancy.ts';
 
@@ -12,11 +13,11 @@ export class UsageQueue {
   private flushing: Promise<void> | null = null;
 
   constructor(
-    /** The pending records (the object persists this array; mutated in place). */
+    /** The pending records, oldest first (mutated in place). */
     readonly pending: UsageRecord[],
     private readonly write: UsageWriter,
-    /** Persists what is still pending after a batch landed. */
-    private readonly persist: () => Promise<void>,
+    /** Drops the persisted copies of records now in D1. */
+    private readonly forget: (records: UsageRecord[]) => void,
   ) {}
 
   get size(): number {
@@ -40,6 +41,6 @@ export class UsageQueue {
     const batch = this.pending.slice();
     await this.write(batch);
     this.pending.splice(0, batch.length);
-    await this.persist();
+    this.forget(batch);
   }
 }
