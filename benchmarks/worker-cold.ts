@@ -8,13 +8,25 @@
 import type { DecodeStats } from '../src/decode/index.ts';
 import { seedPackage, startWorker, type BuiltWorker } from '../backends/node/worker-harness.ts';
 import { median } from './model/measure.ts';
+import { childPids, processCpuMs } from './process-cpu.ts';
 
 export interface ColdRun {
   /** Client-side: the first request, sent to a fresh isolate, until its whole answer arrived. */
   firstRequestMs: number;
+  /**
+   * CPU time workerd (all its threads) spent on the first request; null without Linux /proc. On a shared machine
+   * the wall time stretches with the load average, this much less.
+   */
+  firstRequestCpuMs: number | null;
   /** Miniflare/workerd process start (not part of a Cloudflare cold start: the runtime is already up there). */
   processStartMs: number;
+  /**
+   * Until the package was fetched and verified. It runs alongside ORT init on the isolate's one thread, so this
+   * includes ORT init's CPU time whenever the fetch's I/O finished first (the fetch alone is ~30 ms here).
+   */
   packageFetchVerifyMs: number;
+  /** What the fetch added after ORT init was done: its share of the critical path; null if not reported. */
+  packageFetchWaitMs: number | null;
   /** ORT-web initialisation (wasm instantiate + runtime init); null when the Worker does not report it apart. */
   ortInitMs: number | null;
   sessionCreateMs: number;
@@ -36,6 +48,7 @@ export interface ColdStart {
 
 interface LoadTimings {
   fetchMs: number;
+  fetchWaitMs?: number;
   ortMs?: number;
   sessionMs: number;
   totalMs: number;
@@ -55,9 +68,13 @@ async function coldRun(built: BuiltWorker, dir: string, vocab: number): Promise<
   const processStartMs = performance.now() - t0;
   try {
     await seedPackage(worker, dir);
+    // The one workerd child this process has now (runs are sequential, the previous one is disposed).
+    const [pid] = childPids('workerd');
+    const cpu0 = pid === undefined ? null : processCpuMs(pid);
     const t1 = performance.now();
     const first = await worker.post('/internal/generate', body(vocab));
     const firstRequestMs = performance.now() - t1;
+    const cpu1 = pid === undefined ? null : processCpuMs(pid);
     if (first.status !== 200)
       throw new Error(`cold request: ${first.status} ${JSON.stringify(first.body)}`);
     const stats = first.body.stats as DecodeStats;
@@ -67,8 +84,10 @@ async function coldRun(built: BuiltWorker, dir: string, vocab: number): Promise<
       stats.prefillForwards === 1 ? stats.prefillMs : stats.runnerMs / stats.forwards;
     return {
       firstRequestMs,
+      firstRequestCpuMs: cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null,
       processStartMs,
       packageFetchVerifyMs: load.fetchMs,
+      packageFetchWaitMs: load.fetchWaitMs ?? null,
       ortInitMs: load.ortMs ?? null,
       sessionCreateMs: load.sessionMs,
       loadTotalMs: load.totalMs,
@@ -93,7 +112,7 @@ export async function measureColdStart(
   for (let i = 0; i < runs; i++) {
     const run = await coldRun(built, dir, vocab);
     log(
-      `cold start ${i + 1}/${runs}: ${run.firstRequestMs.toFixed(0)} ms (load ${run.loadTotalMs.toFixed(0)} ms)`,
+      `cold start ${i + 1}/${runs}: ${run.firstRequestMs.toFixed(0)} ms (load ${run.loadTotalMs.toFixed(0)} ms, workerd CPU ${run.firstRequestCpuMs ?? 'n/a'} ms)`,
     );
     all.push(run);
   }
@@ -105,8 +124,10 @@ export async function measureColdStart(
     runs: all,
     median: {
       firstRequestMs: med((r) => r.firstRequestMs)!,
+      firstRequestCpuMs: med((r) => r.firstRequestCpuMs),
       processStartMs: med((r) => r.processStartMs)!,
       packageFetchVerifyMs: med((r) => r.packageFetchVerifyMs)!,
+      packageFetchWaitMs: med((r) => r.packageFetchWaitMs),
       ortInitMs: med((r) => r.ortInitMs),
       sessionCreateMs: med((r) => r.sessionCreateMs)!,
       loadTotalMs: med((r) => r.loadTotalMs)!,

@@ -28,7 +28,13 @@ export interface EngineStatus {
   /** The package's manifest name, once loaded. */
   package?: string;
   /** Timings of the last successful load, ms. */
-  load?: { fetchMs: number; ortMs?: number; sessionMs: number; totalMs: number };
+  load?: {
+    fetchMs: number;
+    fetchWaitMs?: number;
+    ortMs?: number;
+    sessionMs: number;
+    totalMs: number;
+  };
   /** Size of the runtime's heap (wasm linear memory) right after the session was created, bytes. */
   heapBytes?: number | null;
   /** Its size now (it grows with the largest request so far and never shrinks), bytes. */
