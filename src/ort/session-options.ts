@@ -28,7 +28,7 @@ export interface SessionSettings {
 /**
  * The package's session options: the manifest's `graph.session_config` (keys with the `session.` prefix
  * stripped, into `extra.session`; e.g. `disable_quant_qdq: '1'` makes ORT fold the int4 DequantizeLinear layout
- * into fp32 weights at load), graph optimisation (`basic` on `wasm`, else `all`), warnings off.
+ * into fp32 weights at load), full graph optimisation, warnings off.
  * @example await ort.InferenceSession.create(path, sessionOptions(manifest, { provider: 'cuda', deviceId: 1 }))
  */
 export function sessionOptions(
@@ -47,21 +47,10 @@ export function sessionOptions(
   }
   return {
     executionProviders: [provider === 'cuda' ? { name: 'cuda', deviceId } : provider],
-    graphOptimizationLevel: optimizationLevel(provider),
+    graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(externalData.length ? { externalData } : {}),
     ...(threads ? { intraOpNumThreads: threads } : {}),
     extra,
   };
-}
-
-/**
- * ORT-web (`wasm`) optimises at `basic` (constant folding, redundant nodes): `extended`/`all` doubled its session
- * create in workerd (455 → 219 ms median for the demo model) without a faster forward there (docs/workerd.md §4).
- * The native providers keep `all`, whose fusions and layouts they have kernels for.
- */
-function optimizationLevel(
-  provider: ExecutionProvider,
-): InferenceSession.SessionOptions['graphOptimizationLevel'] {
-  return provider === 'wasm' ? 'basic' : 'all';
 }
