@@ -105,6 +105,30 @@ export function attacksFor(ctx: ScenarioContext): Attack[] {
         max_tokens: 8,
       }),
     ),
+    // Under the item caps (REQUEST_CAPS): answered by the cheap bounds, never by rendering or tokenizing it all.
+    attack(
+      '9,000 chat messages (under the cap)',
+      true,
+      'chat/completions',
+      json({
+        model,
+        messages: Array.from({ length: 9000 }, (_, i) => ({
+          role: i % 2 ? 'assistant' : 'user',
+          content: 'a',
+        })),
+        max_tokens: 8,
+      }),
+    ),
+    attack(
+      '130,000 token ids (under the cap)',
+      true,
+      'completions',
+      json({
+        model,
+        prompt: Array.from({ length: 130_000 }, (_, i) => (i * 31) % 200),
+        max_tokens: 8,
+      }),
+    ),
     attack(
       '4 stop strings of 200 KB',
       true,

@@ -8,7 +8,7 @@
 import { badRequest } from '../api-error.ts';
 
 export const REQUEST_CAPS = {
-  /** Chat turns: each renders at least 3 control tokens in LLaDA2's template, so 10,000 fill a 32k context. */
+  /** Chat turns: even empty, one is 2.5 tokens in LLaDA2's template; 10,000 are most of a 32k context. */
   messages: 10_000,
   /** Content parts and tool calls over all messages together (each is a piece of some turn). */
   parts: 10_000,
