@@ -87,6 +87,8 @@ export class TextCodec {
     }));
     const template = { addGenerationPrompt, tools };
     const segments = placeholders.segments(this.applyChatTemplate(marked, template));
+    // Sized before the check below, which renders the contents again and compares the whole text.
+    this.prompts.refuseTooLong(segments, limits);
     const rendered = segments.map((s) => s.text).join('');
     // A template that transforms contents (trims, splits) cannot be separated into markup and text safely.
     if (rendered !== this.applyChatTemplate(messages, template))
