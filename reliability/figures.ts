@@ -38,6 +38,8 @@ export const MEASURES = {
   p50AttackMs: 'p50 latency under adversarial prompts (ms)',
   attackSlowdown: 'p50 under adversarial prompts ÷ idle (×)',
   maxAttackMs: 'slowest request under adversarial prompts (ms)',
+  p50BenignMs: 'p50 latency beside as many well-behaved clients (ms)',
+  benignSlowdown: 'p50 beside well-behaved clients ÷ idle (×)',
   p50SlowIdleMs: 'p50 latency idle, slow-readers phase (ms)',
   p50SlowReadersMs: 'p50 latency beside slow readers (ms)',
   slowReaderSlowdown: 'p50 beside slow readers ÷ idle (×)',

@@ -3,13 +3,14 @@
  * ids), tens of thousands of prompts × n, huge max_tokens, deep JSON, invalid UTF-8 and lone surrogates, huge stop
  * strings, a 12 MiB body, bodies trickled a byte at a time, floods of bad keys, and a tenant whose budget or rate
  * is spent sending the biggest prompt — while another tenant makes small requests. Its p50 latency is reported
- * against idle (the bound: common.ts SLOWDOWN_BOUND); nothing may answer 5xx, cut the connection or crash the
- * server, and a 12 MB body sent with Node's fetch gets the documented 413, never a reset.
+ * against idle (the bound: common.ts SLOWDOWN_BOUND), and beside as many well-behaved clients for comparison;
+ * nothing may answer 5xx, cut the connection or crash the server, and a 12 MB body sent with Node's fetch gets
+ * the documented 413, never a reset.
  */
 import net from 'node:net';
 import type { ScenarioContext, TenantKey, Scenario } from '../context.ts';
 import type { SendOptions } from '../http.ts';
-import { completion, idleP50, judgeLatency, probeWhile, sleep } from './common.ts';
+import { chat, completion, idleP50, judgeLatency, probeWhile, sleep } from './common.ts';
 import { median } from '../figures.ts';
 
 const MIB = 1 << 20;
@@ -102,6 +103,30 @@ export function attacksFor(ctx: ScenarioContext): Attack[] {
           role: i % 2 ? 'assistant' : 'user',
           content: 'a',
         })),
+        max_tokens: 8,
+      }),
+    ),
+    // Under the item caps (REQUEST_CAPS): answered by the cheap bounds, never by rendering or tokenizing it all.
+    attack(
+      '9,000 chat messages (under the cap)',
+      true,
+      'chat/completions',
+      json({
+        model,
+        messages: Array.from({ length: 9000 }, (_, i) => ({
+          role: i % 2 ? 'assistant' : 'user',
+          content: 'a',
+        })),
+        max_tokens: 8,
+      }),
+    ),
+    attack(
+      '130,000 token ids (under the cap)',
+      true,
+      'completions',
+      json({
+        model,
+        prompt: Array.from({ length: 130_000 }, (_, i) => (i * 31) % 200),
         max_tokens: 8,
       }),
     ),
@@ -274,6 +299,46 @@ async function bigBodyWithFetch(ctx: ScenarioContext, tries: number) {
   }
 }
 
+/**
+ * The victim's small requests while clients send `requests` back to back (round robin over `keys`) and bodies
+ * trickle in on `trickles`' keys. Lasts at least the phase and until the victim has made 10 requests (at most 30 s
+ * more); returns the victim's p50 and slowest latency, and how many requests the others sent.
+ */
+async function beside(
+  ctx: ScenarioContext,
+  victimKey: string,
+  requests: Attack[],
+  keys: string[],
+  trickles: string[],
+): Promise<{ p50: number; max: number; sent: number }> {
+  const phaseMs = ctx.long ? 30_000 : 5000;
+  const clients = ctx.long ? 4 : 2;
+  const started = Date.now();
+  let probed = 0;
+  let sent = 0;
+  const going = () =>
+    Date.now() - started < phaseMs + 30_000 && (Date.now() - started < phaseMs || probed < 10);
+  const others = Promise.all([
+    ...trickles.map((key) => trickle(ctx.target.url, key, going)),
+    ...Array.from({ length: clients }, async (_, a) => {
+      for (let i = a; going(); i += clients) {
+        const one = requests[i % requests.length];
+        const key = keys[Math.floor(i / requests.length) % keys.length];
+        // A client that gives up after 10 s: the server must not keep the work going (see disconnects).
+        await ctx.send({ ...one.request(key), timeoutMs: 10_000 });
+        sent++;
+        await sleep(20);
+      }
+    }),
+  ]);
+  const loaded = await probeWhile(ctx, victimKey, (n) => {
+    probed = n;
+    return going();
+  });
+  await others;
+  return { p50: median(loaded), max: Math.max(...loaded), sent };
+}
+
 export const adversarial: Scenario = {
   name: 'adversarial',
   summary: 'oversized and malformed requests from hostile tenants beside a well-behaved one',
@@ -295,44 +360,31 @@ export const adversarial: Scenario = {
     const keys = [hostile.key, broke.key, throttled.key, `sk-unmask-${'0'.repeat(64)}`];
     const probes = ctx.long ? 40 : 12;
     const before = await idleP50(ctx, victim.key, probes);
-    // The attack lasts at least phaseMs and until the victim has made 10 requests (at most 30 s more).
-    const phaseMs = ctx.long ? 30_000 : 5000;
-    const attackers = ctx.long ? 4 : 2;
-    const started = Date.now();
-    let probed = 0;
-    let sent = 0;
-    const attacking = () =>
-      Date.now() - started < phaseMs + 30_000 && (Date.now() - started < phaseMs || probed < 10);
-    const attack = Promise.all([
-      trickle(ctx.target.url, hostile.key, attacking),
-      trickle(ctx.target.url, victim.key, attacking),
-      ...Array.from({ length: attackers }, async (_, a) => {
-        for (let i = a; attacking(); i += attackers) {
-          const one = heavy[i % heavy.length];
-          const key = keys[Math.floor(i / heavy.length) % keys.length];
-          // A client that gives up after 10 s: the server must not keep the work going (see disconnects).
-          await ctx.send({ ...one.request(key), timeoutMs: 10_000 });
-          sent++;
-          await sleep(20);
-        }
-      }),
-    ]);
-    const loaded = await probeWhile(ctx, victim.key, (n) => {
-      probed = n;
-      return attacking();
-    });
-    await attack;
-    const p50 = median(loaded);
-    // Idle is measured before and after the attack, and the quieter of the two kept: the CPU is shared.
+    const attack = await beside(ctx, victim.key, heavy, keys, [hostile.key, victim.key]);
+    // The same phase with well-behaved tenants instead (the victim's own small request, back to back): what any
+    // traffic costs the victim on this machine, for comparison with the attack's figure.
+    const polite = await ctx.tenant();
+    const benign: Attack = {
+      what: 'a small chat from a well-behaved tenant',
+      heavy: true,
+      request: (key) => chat(ctx, key, 'sort: dbca'),
+    };
+    const traffic = await beside(ctx, victim.key, [benign], [polite.key], []);
+    // Idle is measured before and after, and the quieter of the two kept: the CPU is shared.
     await sleep(1000);
     const idle = Math.min(before, await idleP50(ctx, victim.key, probes));
     ctx.measure('p50IdleMs', idle);
-    ctx.measure('p50AttackMs', p50);
-    ctx.measure('maxAttackMs', Math.max(...loaded));
+    ctx.measure('p50AttackMs', attack.p50);
+    ctx.measure('maxAttackMs', attack.max);
     ctx.measure(
       'attackSlowdown',
-      judgeLatency(ctx, idle, p50, `${sent} heavy adversarial requests`),
+      judgeLatency(ctx, idle, attack.p50, `${attack.sent} heavy adversarial requests`),
     );
-    ctx.log(`${sent} heavy attacks; victim p50 ${idle.toFixed(0)} → ${p50.toFixed(0)} ms`);
+    ctx.measure('p50BenignMs', traffic.p50);
+    ctx.measure('benignSlowdown', traffic.p50 / idle);
+    ctx.log(
+      `${attack.sent} heavy attacks; victim p50 ${idle.toFixed(0)} → ${attack.p50.toFixed(0)} ms ` +
+        `(beside ${traffic.sent} well-behaved requests: ${traffic.p50.toFixed(0)} ms)`,
+    );
   },
 };

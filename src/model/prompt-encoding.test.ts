@@ -139,6 +139,15 @@ test('work is bounded: refused by bytes before tokenizing, stopped early past th
     assert.equal(e.atLeast, Math.ceil((1 << 20) / longest));
     return true;
   });
+  // Multi-byte text its length alone does not refuse (100 × longest code units) is refused by its bytes (3 each).
+  await assert.rejects(
+    codec.encodeText('日'.repeat(100 * longest), { maxTokens: 255 }),
+    (e: unknown) => {
+      assert.ok(e instanceof PromptTooLongError);
+      assert.equal(e.atLeast, 300);
+      return true;
+    },
+  );
   // Under the byte bound but over the limit: encoding stops after the first slices, not at the end.
   const long = 'ab '.repeat(200_000);
   await assert.rejects(codec.encodeText(long, { maxTokens: 9_000 }), (e: unknown) => {

@@ -217,17 +217,31 @@ export class PromptEncoder {
     this.lowercase = config.do_lowercase_and_remove_accent === true;
   }
 
+  /**
+   * Throws PromptTooLongError when the segments cannot fit `maxTokens` by their size alone, without tokenizing:
+   * text of B UTF-8 bytes has at least B / maxTokenBytes tokens. UTF-16 code units never outnumber UTF-8 bytes,
+   * so the length decides the largest prompts without a scan of the text.
+   */
+  refuseTooLong(segments: readonly PromptSegment[], { maxTokens = Infinity }: EncodeLimits = {}) {
+    const fixed = this.prefix.length + this.suffix.length;
+    let units = 0;
+    for (const s of segments) units += s.text.length;
+    let lowerBound = fixed + Math.ceil(units / this.maxTokenBytes);
+    if (lowerBound <= maxTokens) {
+      let bytes = 0;
+      for (const s of segments) bytes += utf8Length(s.text);
+      lowerBound = fixed + Math.ceil(bytes / this.maxTokenBytes);
+    }
+    if (lowerBound > maxTokens) throw new PromptTooLongError(lowerBound, maxTokens);
+  }
+
   /** Encodes the segments as one sequence (with the tokenizer's own sequence prefix and suffix, e.g. a BOS). */
   async encode(
     segments: PromptSegment[],
     { maxTokens = Infinity }: EncodeLimits = {},
   ): Promise<number[]> {
     const limit = maxTokens;
-    const fixed = this.prefix.length + this.suffix.length;
-    let bytes = 0;
-    for (const s of segments) bytes += utf8Length(s.text);
-    const lowerBound = fixed + Math.ceil(bytes / this.maxTokenBytes);
-    if (lowerBound > limit) throw new PromptTooLongError(lowerBound, limit);
+    this.refuseTooLong(segments, { maxTokens });
 
     const pieces = this.pieces(segments);
     const ids: number[] = [...this.prefix];

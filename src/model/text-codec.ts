@@ -6,7 +6,7 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
-import { PromptEncoder, type EncodeLimits } from './prompt-encoding.ts';
+import { PromptEncoder, PromptTooLongError, type EncodeLimits } from './prompt-encoding.ts';
 import { Placeholders } from './placeholders.ts';
 
 /** A tool call as OpenAI's chat messages carry it (`arguments` is usually a JSON string). */
@@ -30,6 +30,9 @@ export interface ChatTemplateOptions {
   /** OpenAI function-tool objects, rendered by the template's tools block. */
   tools?: readonly object[];
 }
+
+/** Turns at either end whose markers the per-turn bound leaves out (they may fuse with the header or the end). */
+const EDGE_TURNS = 4;
 
 export class TemplateError extends Error {
   override name = 'TemplateError';
@@ -73,6 +76,10 @@ export class TextCodec {
     messages: ChatMessage[],
     { addGenerationPrompt = true, tools, ...limits }: EncodeLimits & ChatTemplateOptions = {},
   ): Promise<number[]> {
+    // Rendering costs tens of µs per message: a prompt that cannot fit by its role markers alone is refused first.
+    const markers = this.markerTokensAtLeast(messages);
+    if (limits.maxTokens !== undefined && markers > limits.maxTokens)
+      throw new PromptTooLongError(markers, limits.maxTokens);
     const placeholders = new Placeholders();
     const marked = messages.map((m) => ({
       ...m,
@@ -80,6 +87,8 @@ export class TextCodec {
     }));
     const template = { addGenerationPrompt, tools };
     const segments = placeholders.segments(this.applyChatTemplate(marked, template));
+    // Sized before the check below, which renders the contents again and compares the whole text.
+    this.prompts.refuseTooLong(segments, limits);
     const rendered = segments.map((s) => s.text).join('');
     // A template that transforms contents (trims, splits) cannot be separated into markup and text safely.
     if (rendered !== this.applyChatTemplate(messages, template))
@@ -145,6 +154,52 @@ export class TextCodec {
   }
 
   private specials: string[] | undefined;
+
+  /**
+   * A lower bound of the tokens `messages` render to, without rendering them: the added tokens (role markers) the
+   * template writes per user or assistant turn, times those turns less a few at the ends (where a marker may fuse
+   * with the header or the generation prompt). Added tokens never merge with a message's text, so whatever the
+   * contents are, each is a token of its own.
+   */
+  markerTokensAtLeast(messages: readonly ChatMessage[]): number {
+    this.markersPerTurn ??= this.probeMarkersPerTurn();
+    let turns = 0;
+    for (const m of messages) if (m.role === 'user' || m.role === 'assistant') turns++;
+    return this.markersPerTurn * Math.max(0, turns - EDGE_TURNS);
+  }
+
+  private markersPerTurn: number | undefined;
+
+  /**
+   * Added tokens per turn in long runs of turns (alternating, all user, all assistant; empty and non-empty
+   * contents), the least of them: a tokenizer may fuse neighbouring markers into one added token, so the rate is
+   * measured over many turns rather than assumed. 0 when the template has none or fails on a probe.
+   */
+  private probeMarkersPerTurn(): number {
+    if (!this.template) return 0;
+    const added = new Set(this.tokenizer.get_added_tokens_decoder().keys());
+    const count = (roles: (i: number) => string, n: number, content: string) => {
+      const messages = Array.from({ length: n }, (_, i) => ({ role: roles(i), content }));
+      const text = this.applyChatTemplate(messages, { addGenerationPrompt: true });
+      return this.encode(text).filter((id) => added.has(id)).length;
+    };
+    const patterns = [
+      (i: number) => (i % 2 ? 'assistant' : 'user'),
+      () => 'user',
+      () => 'assistant',
+    ];
+    let least = Infinity;
+    try {
+      for (const roles of patterns)
+        for (const content of ['', 'x']) {
+          const rate = (count(roles, 24, content) - count(roles, 8, content)) / 16;
+          least = Math.min(least, Math.floor(rate));
+        }
+    } catch {
+      return 0;
+    }
+    return Math.max(0, least);
+  }
 
   /**
    * Decodes like `decode`, but these tokens stay in the text even where the tokenizer marks them special (a

@@ -10,11 +10,13 @@ import { chatPrompts, completionPrompts } from '../protocol/prompts.ts';
 import { CHAT, COMPLETION } from '../serving/flavors.ts';
 import { serveGeneration, type GenerationDeps } from '../serving/serve-generation.ts';
 import { errorResponses, sseStream } from './openapi.ts';
+import { cappedBody } from './capped-body.ts';
 
 const chatRoute = createRoute({
   method: 'post',
   path: '/v1/chat/completions',
   operationId: 'createChatCompletion',
+  middleware: cappedBody('chat'),
   summary: 'Chat completion (JSON, or an SSE stream of chunks with `stream: true`)',
   request: {
     body: {
@@ -35,6 +37,7 @@ const completionRoute = createRoute({
   method: 'post',
   path: '/v1/completions',
   operationId: 'createCompletion',
+  middleware: cappedBody('completion'),
   summary: 'Text completion (JSON, or an SSE stream of chunks with `stream: true`)',
   request: {
     body: { content: { 'application/json': { schema: CompletionRequestSchema } }, required: true },

@@ -1,5 +1,6 @@
 /** POST /v1/responses: the Responses API over the chat path (see protocol/responses.ts). */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { cappedBody } from './capped-body.ts';
 import { ResponseRequestSchema, toChatRequest } from '../protocol/responses.ts';
 import { chatPrompts } from '../protocol/prompts.ts';
 import { responsesFlavor } from '../serving/responses-wire.ts';
@@ -51,6 +52,7 @@ const responsesRoute = createRoute({
   method: 'post',
   path: '/v1/responses',
   operationId: 'createResponse',
+  middleware: cappedBody('responses'),
   summary: 'Create a response (JSON, or an SSE stream of typed events with `stream: true`)',
   description:
     'Stateless: `store` is ignored and `previous_response_id` is refused; send the conversation as `input`.',

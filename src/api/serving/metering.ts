@@ -2,7 +2,7 @@
  * Limits and metering around one generation: admission against the tenant's limits before any expensive work
  * (429 with rate headers when refused), a second reservation once the prompt is counted, then exactly one
  * settlement when the work ends — the limiter's lease released with the tokens really used, one usage record,
- * one log line. On Workers the settlement is registered with waitUntil at admission, so a client that hangs up
+ * one log line. On Workers the settlement is registered with waitUntil before admission, so a client that hangs up
  * cannot cancel it (no stuck concurrency slot, no lost usage record), and it runs after the response, never on
  * its path. With a keyed limiter, a deferred key is checked by the admission call itself (one round trip), the
  * second reservation is skipped when it cannot change anything, and the release carries the usage record.
@@ -97,17 +97,28 @@ export function createMeter({ limiter, tenants, log }: MeterOptions) {
   return async function meter(c: Context, o: AdmitOptions): Promise<MeteredRequest> {
     const started = Date.now();
     const { tenant } = o;
-    const admission = await admitRequest(c, limiter, tenant, o.reservedTokens);
+    // Registered before the admission call: a Worker request cancelled while that call is in flight (the client
+    // hung up) still runs on to the settlement below, so a lease the object granted is never orphaned.
+    let finish!: (work: Promise<unknown>) => void;
+    keepAlive(c, new Promise<unknown>((resolve) => (finish = resolve)));
+    let admission: Admission;
+    try {
+      admission = await admitRequest(c, limiter, tenant, o.reservedTokens);
+    } catch (e) {
+      finish(Promise.resolve());
+      throw e;
+    }
     let headers = headerRecord(admission.headers);
-    if (!admission.ok) throw refusalError(admission.refusal, headers);
+    if (!admission.ok) {
+      finish(Promise.resolve());
+      throw refusalError(admission.refusal, headers);
+    }
     const { leaseId } = admission;
     let reserved = Math.max(0, Math.ceil(o.reservedTokens));
     // Without token limits a larger reservation changes nothing the limiter checks.
     const tokenLimited = tenant.tpm !== null || tenant.budgetTokens !== null;
     const requestId = c.get('requestId');
     let ended = false;
-    let finish!: (work: Promise<unknown>) => void;
-    keepAlive(c, new Promise<unknown>((resolve) => (finish = resolve)));
 
     const end = (usedTokens: number, record: Outcome | null) => {
       ended = true;
