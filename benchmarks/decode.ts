@@ -26,7 +26,14 @@ import {
   ensureBenchPackage,
   type BenchModelSpec,
 } from './model/models.ts';
-import { floatFlag, intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
+import {
+  floatFlag,
+  intFlag,
+  namedItems,
+  parseFlags,
+  runMain,
+  UsageError,
+} from '../backends/node/cli.ts';
 import { openModel, type OpenedModel } from '../backends/node/open-model.ts';
 
 const USAGE =
@@ -103,14 +110,8 @@ function parseGens(value: string): number[] {
 }
 
 function parseModels(value: string): BenchModelSpec[] {
-  return [...new Set(value.split(',').map((s) => s.trim()))].map((name) => {
-    const spec = BENCH_MODELS.find((m) => m.name === name);
-    if (!spec)
-      throw new UsageError(
-        `--models: unknown model ${JSON.stringify(name)} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`,
-      );
-    return spec;
-  });
+  const names = [...new Set(value.split(',').map((s) => s.trim()))].join(',');
+  return namedItems(names, 'models', 'model', BENCH_MODELS, (m) => m.name);
 }
 
 /** Deterministic ids spread over [0, vocab - 8): below every special token. */

@@ -16,7 +16,7 @@
  * interleaved per top-k. --quick: tiny model only, experts {16, 64} at top-2, 3 runs.
  * Packages are built under models/bench-model/ and reused (--rebuild forces). Tables on stdout, progress on stderr.
  */
-import { intFlag, parseFlags, runMain, UsageError } from '../backends/node/cli.ts';
+import { intFlag, namedItems, parseFlags, runMain } from '../backends/node/cli.ts';
 import { openModel } from '../backends/node/open-model.ts';
 import {
   DTYPE_VARIANTS,
@@ -98,25 +98,11 @@ runMain('bench-model', async () => {
       ? quick
         ? [TINY_MODEL]
         : [...MODELS]
-      : values.models.split(',').map((name) => {
-          const spec = MODELS.find((m) => m.name === name.trim());
-          if (!spec)
-            throw new UsageError(
-              `--models: unknown model ${JSON.stringify(name)}; known: ${MODELS.map((m) => m.name).join(', ')}`,
-            );
-          return spec;
-        });
+      : namedItems(values.models, 'models', 'model', MODELS, (m) => m.name);
   const variants =
     values.variants === undefined
       ? DTYPE_VARIANTS
-      : values.variants.split(',').map((name) => {
-          const v = DTYPE_VARIANTS.find((d) => d.label === name.trim());
-          if (!v)
-            throw new UsageError(
-              `--variants: unknown variant ${JSON.stringify(name)}; known: ${DTYPE_VARIANTS.map((d) => d.label).join(', ')}`,
-            );
-          return v;
-        });
+      : namedItems(values.variants, 'variants', 'variant', DTYPE_VARIANTS, (d) => d.label);
   const given = values.package ?? [];
   const scaling =
     given.length || values['no-scaling']

@@ -1,25 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderTable, Tally, toJson } from './figures.ts';
-import type { Exchange } from './http.ts';
+import { newExchange, type Exchange } from './http.ts';
 
 const exchange = (o: Partial<Exchange>): Exchange => ({
-  label: 'POST /v1/completions',
-  key: null,
+  ...newExchange('POST /v1/completions', null, 0),
   status: 200,
-  requestId: null,
-  headers: {},
-  json: null,
-  events: [],
-  content: [],
-  done: false,
-  bytes: 0,
-  dropped: false,
-  transportError: null,
-  sentAt: 0,
-  headersAt: null,
-  lastDataAt: null,
-  endedAt: 0,
   ...o,
 });
 

@@ -82,17 +82,11 @@ function deltas(payload: Record<string, unknown>): [number, string][] {
   return out;
 }
 
-export function send(url: string, o: SendOptions): Promise<Exchange> {
-  const body =
-    o.rawBody !== undefined
-      ? Buffer.from(o.rawBody)
-      : o.body !== undefined
-        ? Buffer.from(JSON.stringify(o.body))
-        : null;
-  const target = new URL(o.path, url);
-  const ex: Exchange = {
-    label: o.label ?? `${o.method ?? (body ? 'POST' : 'GET')} ${o.path}`,
-    key: o.key ?? null,
+/** An exchange as it stands when its request has been sent and nothing has come back yet. */
+export function newExchange(label: string, key: string | null, sentAt: number): Exchange {
+  return {
+    label,
+    key,
     status: null,
     requestId: null,
     headers: {},
@@ -103,11 +97,26 @@ export function send(url: string, o: SendOptions): Promise<Exchange> {
     bytes: 0,
     dropped: false,
     transportError: null,
-    sentAt: Date.now(),
+    sentAt,
     headersAt: null,
     lastDataAt: null,
     endedAt: 0,
   };
+}
+
+export function send(url: string, o: SendOptions): Promise<Exchange> {
+  const body =
+    o.rawBody !== undefined
+      ? Buffer.from(o.rawBody)
+      : o.body !== undefined
+        ? Buffer.from(JSON.stringify(o.body))
+        : null;
+  const target = new URL(o.path, url);
+  const ex = newExchange(
+    o.label ?? `${o.method ?? (body ? 'POST' : 'GET')} ${o.path}`,
+    o.key ?? null,
+    Date.now(),
+  );
   return new Promise((finish) => {
     let settled = false;
     const timers: NodeJS.Timeout[] = [];

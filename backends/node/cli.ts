@@ -39,6 +39,27 @@ export function floatFlag(value: string | undefined, name: string): number | und
   return n;
 }
 
+/**
+ * The items a comma-separated flag names, in the order given: `--models tiny,bench` → the specs called so. An
+ * unknown name is a one-line UsageError listing the known ones.
+ */
+export function namedItems<T>(
+  value: string,
+  name: string,
+  what: string,
+  known: readonly T[],
+  nameOf: (item: T) => string,
+): T[] {
+  return value.split(',').map((raw) => {
+    const item = known.find((k) => nameOf(k) === raw.trim());
+    if (!item)
+      throw new UsageError(
+        `--${name}: unknown ${what} ${JSON.stringify(raw.trim())}; known: ${known.map(nameOf).join(', ')}`,
+      );
+    return item;
+  });
+}
+
 /** Runs a CLI main; any error exits 1 with one line `<tool>: <message>` on stderr. */
 export function runMain(tool: string, main: () => Promise<void>): void {
   main().then(

@@ -62,6 +62,9 @@ export function attacksFor(ctx: ScenarioContext): Attack[] {
       headers: { 'content-type': 'application/json', ...headers },
     }),
   });
+  /** n one-letter turns, user and assistant in turn. */
+  const alternatingTurns = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: 'a' }));
   const deep = '['.repeat(100_000) + ']'.repeat(100_000);
   const m = JSON.stringify(model);
   return [
@@ -97,28 +100,14 @@ export function attacksFor(ctx: ScenarioContext): Attack[] {
       '30,000 chat messages',
       true,
       'chat/completions',
-      json({
-        model,
-        messages: Array.from({ length: 30_000 }, (_, i) => ({
-          role: i % 2 ? 'assistant' : 'user',
-          content: 'a',
-        })),
-        max_tokens: 8,
-      }),
+      json({ model, messages: alternatingTurns(30_000), max_tokens: 8 }),
     ),
     // Under the item caps (REQUEST_CAPS): answered by the cheap bounds, never by rendering or tokenizing it all.
     attack(
       '9,000 chat messages (under the cap)',
       true,
       'chat/completions',
-      json({
-        model,
-        messages: Array.from({ length: 9000 }, (_, i) => ({
-          role: i % 2 ? 'assistant' : 'user',
-          content: 'a',
-        })),
-        max_tokens: 8,
-      }),
+      json({ model, messages: alternatingTurns(9000), max_tokens: 8 }),
     ),
     attack(
       '130,000 token ids (under the cap)',

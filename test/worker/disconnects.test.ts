@@ -4,50 +4,28 @@
  * (docs/workerd.md, §5). The stream must still end within seconds — its concurrency slot free again, its usage
  * recorded as 499 with the tokens computed — instead of holding both until the 60 s stall timeout.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import {
-  buildWorker,
-  seedPackage,
-  startWorker,
-  type BuiltWorker,
-  type RunningWorker,
-} from '../../backends/node/worker-harness.ts';
-import { tinyFixture, type Fixture } from '../fixtures/export.ts';
+import { TINY_EDGE_MODEL as MODEL, useTinyEdgeWorker } from '../fixtures/tiny-edge-worker.ts';
 import { workerAdmin } from '../fixtures/worker-admin.ts';
 
-const MODEL = 'tiny-edge';
 /** Well under the 60 s stall timeout a body nobody reads used to wait for; well over the early bound (2 s). */
 const PATIENCE_MS = 15_000;
 
 describe('workerd: a stream whose client left before the headers', () => {
-  let fx: Fixture;
-  let built: BuiltWorker;
-  let worker: RunningWorker;
-
-  const { tenantWithKey } = workerAdmin(() => worker);
+  const worker = useTinyEdgeWorker(29);
+  const { tenantWithKey } = workerAdmin(worker);
   const generate = (key: string, body: Record<string, unknown>) =>
-    worker.fetch('/v1/completions', {
+    worker().fetch('/v1/completions', {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: MODEL, prompt: [4, 5, 6], ...body }),
     });
   const usageOf = async (key: string) =>
     (await (
-      await worker.fetch('/v1/usage', { headers: { authorization: `Bearer ${key}` } })
+      await worker().fetch('/v1/usage', { headers: { authorization: `Bearer ${key}` } })
     ).json()) as { requests: number; completionTokens: number };
-
-  before(async () => {
-    [fx, built] = await Promise.all([tinyFixture({ seed: 29 }), buildWorker()]);
-    worker = await startWorker(built, { edgeModel: MODEL });
-    await seedPackage(worker, await fx.pkg('fp32'));
-  });
-  after(async () => {
-    await worker?.dispose();
-    await built?.cleanup();
-    await fx?.cleanup();
-  });
 
   test('its slot comes back and it is recorded, within seconds', async () => {
     const { key } = await tenantWithKey({ name: 'early-leaver', max_concurrent: 1 });
@@ -57,7 +35,7 @@ describe('workerd: a stream whose client left before the headers', () => {
 
     // The whole request, then a close at once: workerd reads it and answers into a closed socket.
     const body = JSON.stringify({ model: MODEL, prompt: [4, 5, 6], max_tokens: 900, stream: true });
-    const socket = connect(Number(worker.url.port), worker.url.hostname);
+    const socket = connect(Number(worker().url.port), worker().url.hostname);
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.on('error', () => {});
     socket.write(

@@ -4,29 +4,17 @@
  * a bad key is a 401 even when the request fails earlier, limits exact under concurrency, every request's usage
  * in D1 when /v1/usage is read, and legacy keys (no tenant in them, looked up in D1) still work.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import {
-  buildWorker,
-  seedPackage,
-  startWorker,
-  type BuiltWorker,
-  type RunningWorker,
-} from '../../backends/node/worker-harness.ts';
+import { TINY_EDGE_MODEL as MODEL, useTinyEdgeWorker } from '../fixtures/tiny-edge-worker.ts';
 import { workerAdmin } from '../fixtures/worker-admin.ts';
-import { tinyFixture, type Fixture } from '../fixtures/export.ts';
-
-const MODEL = 'tiny-edge';
 
 describe('Worker hot path: one Durable Object call for key and limits', () => {
-  let fx: Fixture;
-  let built: BuiltWorker;
-  let worker: RunningWorker;
-
-  const { admin, tenantWithKey } = workerAdmin(() => worker);
+  const worker = useTinyEdgeWorker(29);
+  const { admin, tenantWithKey } = workerAdmin(worker);
   const complete = async (key: string, body: Record<string, unknown> = {}) => {
-    const res = await worker.fetch('/v1/completions', {
+    const res = await worker().fetch('/v1/completions', {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: MODEL, prompt: [4, 5, 6], max_tokens: 2, ...body }),
@@ -36,21 +24,10 @@ describe('Worker hot path: one Durable Object call for key and limits', () => {
   const errorCode = (body: Record<string, unknown>) =>
     (body.error as { code?: string } | undefined)?.code;
   const usage = async (key: string) => {
-    const res = await worker.fetch('/v1/usage', { headers: { authorization: `Bearer ${key}` } });
+    const res = await worker().fetch('/v1/usage', { headers: { authorization: `Bearer ${key}` } });
     assert.equal(res.status, 200);
     return (await res.json()) as { requests: number; completionTokens: number };
   };
-
-  before(async () => {
-    [fx, built] = await Promise.all([tinyFixture({ seed: 29 }), buildWorker()]);
-    worker = await startWorker(built, { edgeModel: MODEL });
-    await seedPackage(worker, await fx.pkg('fp32'));
-  });
-  after(async () => {
-    await worker?.dispose();
-    await built?.cleanup();
-    await fx?.cleanup();
-  });
 
   test('new keys name their tenant; revocation is effective on the next generation request', async () => {
     const t = await tenantWithKey({ name: 'hot' });
@@ -103,7 +80,7 @@ describe('Worker hot path: one Durable Object call for key and limits', () => {
   test('a legacy key (no tenant in it) still works, through the D1 lookup', async () => {
     const t = await tenantWithKey({ name: 'legacy' });
     const legacy = `sk-unmask-${'L'.repeat(43)}`;
-    const db = await worker.mf.getD1Database('DB');
+    const db = await worker().mf.getD1Database('DB');
     await db
       .prepare(
         'INSERT INTO api_keys (id, tenant_id, hash, hint, created_at) VALUES (?1, ?2, ?3, ?4, ?5)',
