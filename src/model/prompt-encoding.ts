@@ -11,6 +11,7 @@
  * loop between them, so one large prompt never holds the isolate or the process for long.
  */
 import type { Tokenizer } from '@huggingface/tokenizers';
+import { utf8Length } from './utf8-length.ts';
 
 export interface PromptSegment {
   text: string;
@@ -109,20 +110,6 @@ class TokenTrie {
     if (start < text.length) out.push({ text: text.slice(start) });
   }
 }
-
-const utf8Length = (text: string): number => {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-};
 
 const isSpace = (ch: string | undefined) => ch !== undefined && /\s/.test(ch);
 

@@ -12,6 +12,7 @@
  */
 import type { SSEStreamingApi } from 'hono/streaming';
 import { ClientGoneError } from '../api-error.ts';
+import { utf8Length } from '../../model/utf8-length.ts';
 
 export interface SseSinkOptions {
   /** Interval of `: keep-alive` comments while no event is sent. */
@@ -45,21 +46,6 @@ function twoStageTimer(ms: number, done: () => void): () => void {
     timer = setTimeout(done, ms / 2);
   }, ms / 2);
   return () => clearTimeout(timer);
-}
-
-/** UTF-8 length of a string (the bytes the stream sends for it). */
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c < 0xdc00) {
-      bytes += 4; // a surrogate pair
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }
 
 export class SseSink {
