@@ -4,6 +4,7 @@
  * server both mount it. This file is the routing table; protocol/ holds the wire shapes, serving/ the work.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { EngineRegistry } from './engine.ts';
 import type { GrammarService } from '../grammar/index.ts';
 import type { Limiter, TenantStore } from './tenancy.ts';
@@ -16,6 +17,7 @@ import { notFound } from './not-found.ts';
 import { docsRoutes, type DocsAssets } from './docs-page.ts';
 import { documentPublicRoutes, openApiDocument } from './openapi-document.ts';
 import { createMeter } from './serving/metering.ts';
+import { refuseBeforeBody } from './serving/early-refusal.ts';
 import { generationRoutes } from './routes/generation.ts';
 import { modelRoutes } from './routes/models.ts';
 import { packageRoutes } from './routes/packages.ts';
@@ -91,14 +93,13 @@ export function createApiApp(opts: ApiOptions): OpenAPIHono {
   app.use('/v1/*', bodyLimit({ maxBytes: maxBodyBytes }));
   // Generation requests may have their key checked by the admission call (one round trip for both).
   const generationPaths = new Set(['/v1/chat/completions', '/v1/completions', '/v1/responses']);
+  const isGeneration = (c: Context) => c.req.method === 'POST' && generationPaths.has(c.req.path);
   app.use(
     '/v1/*',
-    tenantAuth(tenants, {
-      deferFor: limiter.admitWithKey
-        ? (c) => c.req.method === 'POST' && generationPaths.has(c.req.path)
-        : undefined,
-    }),
+    tenantAuth(tenants, { deferFor: limiter.admitWithKey ? isGeneration : undefined }),
   );
+  // A tenant that can run nothing now is refused before its body is read (see early-refusal.ts).
+  app.use('/v1/*', refuseBeforeBody(limiter, isGeneration));
 
   packageRoutes(app, engines, packages);
   modelRoutes(app, engines);

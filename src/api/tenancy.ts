@@ -140,4 +140,10 @@ export interface Limiter {
    * the tenant's limits (one round trip before the model starts instead of two or three).
    */
   admitWithKey?(auth: DeferredAuth, reservedTokens: number): Promise<KeyedAdmission>;
+  /**
+   * Optional, for a limiter that answers without a round trip: the refusal `admit` would give a request of any
+   * size now (budget spent, concurrency full, no request left this minute), or null. Changes nothing; lets the
+   * API answer such a request 429 before it reads and parses the body.
+   */
+  refusesAny?(tenant: Tenant): Promise<{ refusal: Refusal; headers: RateHeaders } | null>;
 }

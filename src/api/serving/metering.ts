@@ -64,13 +64,13 @@ export interface AdmitOptions {
   reservedTokens: number;
 }
 
-const headerRecord = (headers: RateHeaders) =>
+export const headerRecord = (headers: RateHeaders) =>
   Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<
     string,
     string
   >;
 
-function refusalError(refusal: Refusal, headers: Record<string, string>): ApiError {
+export function refusalError(refusal: Refusal, headers: Record<string, string>): ApiError {
   return new ApiError(
     429,
     refusal.code === 'insufficient_quota' ? 'insufficient_quota' : 'rate_limit_error',

@@ -232,6 +232,77 @@ describe('limits before work, and metering of every token computed (tiny random 
     assert.equal(h.opens(), opens, 'an rpm refusal opens nothing');
   });
 
+  test('a tenant that can run nothing now is refused before its body is read (budget, rpm, concurrency)', async () => {
+    const h = await harness(
+      dir,
+      'tiny',
+      {
+        'sk-unmask-broke': openTenant('broke', { budgetTokens: 1000, budgetPeriod: 'month' }),
+        'sk-unmask-rpm': openTenant('rpm', { rpm: 1 }),
+        'sk-unmask-one': openTenant('one', { maxConcurrent: 1 }),
+      },
+      { budgetUsed: (id) => (id === 'broke' ? 1000 : 0) },
+    );
+    const text = JSON.stringify({ model: 'tiny', prompt: 'word '.repeat(100_000), max_tokens: 2 });
+    /** A request whose body records whether anything pulled it. */
+    const watched = (key: string, path = '/v1/completions', json = text) => {
+      const body = { read: false };
+      const stream = new ReadableStream<Uint8Array>(
+        {
+          pull(controller) {
+            body.read = true;
+            controller.enqueue(new TextEncoder().encode(json));
+            controller.close();
+          },
+        },
+        { highWaterMark: 0 }, // pulled only when read
+      );
+      const request = new Request(`http://unmask.test${path}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'content-length': String(json.length),
+        },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
+      return { body, response: () => h.app.fetch(request) };
+    };
+    const broke = watched('sk-unmask-broke');
+    const overBudget = await broke.response();
+    assert.equal(overBudget.status, 429);
+    assert.equal((await errorOf(overBudget)).code, 'insufficient_quota');
+    assert.equal(broke.body.read, false, 'a spent budget is refused before the body is read');
+
+    const small = JSON.stringify({ model: 'tiny', prompt: [4, 5], max_tokens: 2 });
+    const first = watched('sk-unmask-rpm', '/v1/completions', small);
+    assert.equal((await first.response()).status, 200);
+    assert.equal(first.body.read, true, 'an admissible request is read');
+    const second = watched('sk-unmask-rpm', '/v1/chat/completions');
+    const overRate = await second.response();
+    assert.equal(overRate.status, 429);
+    assert.equal((await errorOf(overRate)).code, 'rate_limit_exceeded');
+    assert.ok(Number(overRate.headers.get('retry-after')) >= 1);
+    assert.equal(second.body.read, false, 'a spent rpm is refused before the body is read');
+
+    // A stream in flight holds the one slot: a second request is refused unread; the slot frees at the end.
+    h.setSlowMs(50);
+    const stream = await h.post('/v1/completions', 'sk-unmask-one', {
+      model: 'tiny',
+      prompt: [4, 5],
+      max_tokens: 8,
+      stream: true,
+    });
+    assert.equal(stream.status, 200);
+    const busy = watched('sk-unmask-one');
+    const refused = await busy.response();
+    assert.equal(refused.status, 429);
+    assert.match((await errorOf(refused)).message, /concurrent/);
+    assert.equal(busy.body.read, false);
+    await stream.text();
+  });
+
   test('every prompt and choice is reserved; what can never fit is refused; prompts × n is capped', async () => {
     const h = await harness(dir, 'tiny', {
       'sk-unmask-small': openTenant('small', { tpm: 100 }),

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   admit,
   emptyLimiterState,
+  refuseAny,
   release,
   reserve,
   type LimiterLimits,
@@ -164,6 +165,36 @@ test('admission refuses an exhausted tpm bucket or budget even for a request tha
   h.release(lease, 100);
   const refused = h.admit(0);
   assert.ok(!refused.ok && refused.refusal.code === 'insufficient_quota');
+});
+
+test('refuseAny: what admit would refuse at any size (budget, concurrency, rpm), changing nothing', () => {
+  const refused = (h: ReturnType<typeof harness>) => refuseAny(h.state, h.limits, h.now());
+  const broke = harness({ budgetTokens: 100, budgetPeriod: 'month', tpm: 1000 });
+  assert.equal(refused(broke), null);
+  broke.release(leaseOf(broke.admit(100)), 100);
+  assert.equal(refused(broke)?.refusal.code, 'insufficient_quota');
+  assert.equal(broke.admit(0).ok, false, 'admit agrees');
+
+  const busy = harness({ maxConcurrent: 1 });
+  const lease = leaseOf(busy.admit(1));
+  assert.match(refused(busy)?.refusal.message ?? '', /concurrent/);
+  busy.release(lease, 1);
+  assert.equal(refused(busy), null);
+
+  const rpm = harness({ rpm: 2 });
+  leaseOf(rpm.admit(1));
+  assert.equal(refused(rpm), null);
+  leaseOf(rpm.admit(1)); // refuseAny took no request: both fit
+  const last = refused(rpm);
+  assert.equal(last?.refusal.code, 'rate_limit_exceeded');
+  assert.equal(last?.headers['x-ratelimit-remaining-requests'], '0');
+  rpm.advance(30_000); // one request refilled
+  assert.equal(refused(rpm), null);
+
+  // Limits that only a request's size can break (tpm, never-fits) are left to admit.
+  const tpm = harness({ tpm: 10 });
+  leaseOf(tpm.admit(10));
+  assert.equal(refused(tpm), null);
 });
 
 test('a refusal consumes nothing from any bucket', () => {

@@ -109,6 +109,25 @@ export function admit(state: LimiterState, input: AdmitInput): Admission {
 }
 
 /**
+ * What `admit` would answer a request of any size right now, when that is a refusal (its budget spent, its
+ * concurrency full, no request left this minute): such a request can be answered before its body is read. Only
+ * the clock moves `state` (buckets refilled, expired leases dropped); null when a request could be admitted.
+ */
+export function refuseAny(
+  state: LimiterState,
+  limits: LimiterLimits,
+  now: number,
+): { refusal: Refusal; headers: ReturnType<typeof headersOf> } | null {
+  syncState(state, limits, now);
+  // admit() with the smallest reservation: every check it makes is monotone in the reservation.
+  const refusal =
+    checkBudget(state, limits, 0, now) ??
+    checkConcurrency(state, limits) ??
+    checkBucket(state.requests, limits.rpm, 1, 'requests');
+  return refusal ? { refusal, headers: headersOf(state, limits) } : null;
+}
+
+/**
  * Raises an open lease's reservation to `reservedTokens` (the prompt now counted, plus every choice's
  * max_tokens), taking the difference from the tokens/min bucket and the budget; a refusal changes nothing (the
  * caller releases the lease). A lease that is unknown or expired is refused.
@@ -200,8 +219,10 @@ function checkBudget(
   return refuse(
     'insufficient_quota',
     end - now,
-    `Token budget exceeded: ${left} of ${limits.budgetTokens} tokens left this ${limits.budgetPeriod}, and this ` +
-      `request reserves ${total} (prompts + max_tokens × choices). Lower max_tokens or wait until ${new Date(end).toISOString()}.`,
+    total > 0
+      ? `Token budget exceeded: ${left} of ${limits.budgetTokens} tokens left this ${limits.budgetPeriod}, and this ` +
+          `request reserves ${total} (prompts + max_tokens × choices). Lower max_tokens or wait until ${new Date(end).toISOString()}.`
+      : `Token budget exceeded: 0 of ${limits.budgetTokens} tokens left this ${limits.budgetPeriod}. Wait until ${new Date(end).toISOString()}.`,
   );
 }
 

@@ -5,6 +5,7 @@ import {
   DEFAULT_LEASE_TTL_MS,
   emptyLimiterState,
   limitsOf,
+  refuseAny,
   release,
   reserve,
   type LimiterState,
@@ -70,6 +71,9 @@ export function createMemoryLimiter(options: MemoryLimiterOptions = {}): Limiter
         reservedTokens,
         now: now(),
       });
+    },
+    async refusesAny(tenant: Tenant) {
+      return refuseAny(stateOf(tenant), limitsOf(tenant), now());
     },
     async release(tenant: Tenant, leaseId: string, usedTokens: number): Promise<void> {
       release(stateOf(tenant), { limits: limitsOf(tenant), leaseId, usedTokens, now: now() });
