@@ -1,22 +1,39 @@
 /**
  * Route middleware that applies REQUEST_CAPS to a JSON body before the route's schema validates it. The parsed
- * body is handed on to the validator, so a 1 MiB body is parsed once.
+ * body is handed on to the validator, so a 1 MiB body is parsed once. A large body is decoded and parsed in
+ * separate tasks (each 5–20 ms of CPU for 1 MiB on a small machine), so other requests' work runs in between
+ * instead of waiting behind the whole of it.
  */
 import { createMiddleware } from 'hono/factory';
 import { checkRequestCaps, type RequestKind } from '../protocol/request-caps.ts';
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
+/** Bodies above this yield to other work between reading, decoding, parsing and checking. */
+export const YIELD_ABOVE_BYTES = 64 << 10;
+
+/** Lets pending I/O and timers run before going on (a macrotask, unlike an await of a settled promise). */
+const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 export function cappedBody(kind: RequestKind) {
   return createMiddleware(async function cappedBody(c, next) {
     const type = (c.req.header('content-type') ?? '').split(';')[0].trim();
     if (!JSON_TYPE.test(type)) return next();
+    const bytes = await c.req.arrayBuffer();
+    const large = bytes.byteLength > YIELD_ABOVE_BYTES;
     let body: unknown;
     try {
-      body = await c.req.json();
-    } catch {
-      return next(); // not JSON: the validator answers it
+      if (large) await nextTask();
+      // As Request.text() decodes: UTF-8, a BOM dropped, invalid sequences replaced.
+      const text = new TextDecoder().decode(bytes);
+      if (large) await nextTask();
+      body = JSON.parse(text);
+    } catch (e: unknown) {
+      // Not JSON: the validator answers it (its "Malformed JSON" 400) without parsing it again.
+      c.req.json = () => Promise.reject(e);
+      return next();
     }
+    if (large) await nextTask();
     checkRequestCaps(body, kind);
     // Hono's json() parses the text again on each call; the validator reads this one.
     c.req.json = <T>() => Promise.resolve(body as T);

@@ -1,0 +1,73 @@
+/**
+ * cappedBody on a large body: other work runs between reading, decoding and parsing it (a timer that falls due as
+ * its last byte arrives fires before its answer), and a body that is not JSON still gets the validator's 400.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createApiApp } from '../app.ts';
+import { staticRegistry } from '../engine.ts';
+import { StaticTenantStore, openTenant, unlimited } from '../single-tenant.ts';
+import { YIELD_ABOVE_BYTES } from './capped-body.ts';
+
+const KEY = 'sk-unmask-capped-body';
+const app = createApiApp({
+  engines: staticRegistry([]),
+  tenants: new StaticTenantStore({ [KEY]: openTenant('t1') }),
+  limiter: unlimited,
+});
+
+/** Posts `text`; `events` gets 'timer' when a 0 ms timer set as the body's last byte is handed over fires. */
+async function post(text: string, events: string[]) {
+  const bytes = new TextEncoder().encode(text);
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        controller.enqueue(bytes);
+        controller.close();
+        setTimeout(() => events.push('timer'), 0);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const res = await app.fetch(
+    new Request('http://unmask.test/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit),
+  );
+  events.push('answer');
+  return {
+    status: res.status,
+    error: ((await res.json()) as { error: Record<string, unknown> }).error,
+  };
+}
+
+const turns = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: 'a' }));
+
+test('a large body lets other work run before its answer; a small one is answered in one go', async () => {
+  const large: string[] = [];
+  const over = JSON.stringify({ model: 'm', messages: turns(20_000) });
+  assert.ok(over.length > YIELD_ABOVE_BYTES);
+  const refused = await post(over, large);
+  assert.equal(refused.status, 400);
+  assert.equal(refused.error.param, 'messages');
+  assert.deepEqual(large, ['timer', 'answer']);
+
+  const small: string[] = [];
+  const tiny = await post(
+    JSON.stringify({ model: 'm', messages: turns(20_001).slice(0, 1) }),
+    small,
+  );
+  assert.equal(tiny.status, 404); // past the caps and the schema: the model does not exist
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(small, ['answer', 'timer']);
+});
+
+test('a large body that is not JSON gets the invalid_json 400', async () => {
+  const res = await post(`{"model":"m","messages":[${'1,'.repeat(YIELD_ABOVE_BYTES)}`, []);
+  assert.equal(res.status, 400);
+  assert.equal(res.error.code, 'invalid_json');
+});
