@@ -105,9 +105,12 @@ export function newExchange(label: string, key: string | null, sentAt: number): 
 }
 
 export function send(url: string, o: SendOptions): Promise<Exchange> {
+  // Raw bytes are sent as they are (an attack's megabyte body is built once, never copied per request).
   const body =
     o.rawBody !== undefined
-      ? Buffer.from(o.rawBody)
+      ? typeof o.rawBody === 'string'
+        ? Buffer.from(o.rawBody)
+        : o.rawBody
       : o.body !== undefined
         ? Buffer.from(JSON.stringify(o.body))
         : null;
