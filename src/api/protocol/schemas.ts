@@ -63,17 +63,20 @@ export const ChatCompletionRequestSchema = z
   })
   .openapi('ChatCompletionRequest');
 
+/**
+ * A token-id prompt, checked in one loop: z.array(z.number().int()) costs about 130 ns per element, 17 ms of CPU for
+ * the 130,000 ids a body may carry (REQUEST_CAPS), more than parsing them. Ids must be safe integers, as .int() wants.
+ */
+const tokenIds = z
+  .custom<number[]>((v) => Array.isArray(v) && v.length > 0 && v.every(Number.isSafeInteger))
+  .openapi({ type: 'array', items: { type: 'integer' }, minItems: 1 });
+
 export const CompletionRequestSchema = z
   .looseObject({
     ...generationFields,
     // Token ids before texts: a union tries its options in order, and a text list checked against a long id list
     // fails once per element (hundreds of ms for a 1 MiB body); the other way round the lists are short.
-    prompt: z.union([
-      z.string(),
-      z.array(z.number().int()).min(1),
-      z.array(z.string()).min(1),
-      z.array(z.array(z.number().int()).min(1)).min(1),
-    ]),
+    prompt: z.union([z.string(), tokenIds, z.array(z.string()).min(1), z.array(tokenIds).min(1)]),
     logprobs: z.number().int().min(0).max(20).nullish().openapi({
       description:
         "Log-probabilities of each output token and this many alternatives, at the denoising step that committed it (at most the model's top-k head).",
