@@ -1,6 +1,7 @@
 /**
  * cappedBody on a large body: other work runs between reading, decoding and parsing it (a timer that falls due as
- * its last byte arrives fires before its answer), and a body that is not JSON still gets the validator's 400.
+ * its last byte arrives fires before its answer), and a body that is not JSON, or that cannot be read because its
+ * client went away, still gets the validator's 400.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +33,12 @@ async function post(text: string, events: string[]) {
   const res = await app.fetch(
     new Request('http://unmask.test/v1/chat/completions', {
       method: 'POST',
-      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      // With its length given, the body limit leaves the body to cappedBody (chunked, it would read it first).
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        'content-type': 'application/json',
+        'content-length': String(bytes.length),
+      },
       body,
       duplex: 'half',
     } as RequestInit),
@@ -70,4 +76,30 @@ test('a large body that is not JSON gets the invalid_json 400', async () => {
   const res = await post(`{"model":"m","messages":[${'1,'.repeat(YIELD_ABOVE_BYTES)}`, []);
   assert.equal(res.status, 400);
   assert.equal(res.error.code, 'invalid_json');
+});
+
+test('a body whose client goes away mid-way gets the invalid_json 400, never a 500', async () => {
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        controller.enqueue(new TextEncoder().encode('{"model":"m","messages":[{"role":"user",'));
+        controller.error(new Error('the client went away'));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const res = await app.fetch(
+    new Request('http://unmask.test/v1/chat/completions', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        'content-type': 'application/json',
+        'content-length': '100000',
+      },
+      body,
+      duplex: 'half',
+    } as RequestInit),
+  );
+  assert.equal(res.status, 400);
+  assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_json');
 });

@@ -19,21 +19,22 @@ export function cappedBody(kind: RequestKind) {
   return createMiddleware(async function cappedBody(c, next) {
     const type = (c.req.header('content-type') ?? '').split(';')[0].trim();
     if (!JSON_TYPE.test(type)) return next();
-    const bytes = await c.req.arrayBuffer();
-    const large = bytes.byteLength > YIELD_ABOVE_BYTES;
     let body: unknown;
     try {
+      // A body that cannot be read (its client went away mid-way) is answered as one that is not JSON.
+      const bytes = await c.req.arrayBuffer();
+      const large = bytes.byteLength > YIELD_ABOVE_BYTES;
       if (large) await nextTask();
       // As Request.text() decodes: UTF-8, a BOM dropped, invalid sequences replaced.
       const text = new TextDecoder().decode(bytes);
       if (large) await nextTask();
       body = JSON.parse(text);
+      if (large) await nextTask();
     } catch (e: unknown) {
-      // Not JSON: the validator answers it (its "Malformed JSON" 400) without parsing it again.
+      // Not JSON: the validator answers it (its "Malformed JSON" 400) without reading or parsing it again.
       c.req.json = () => Promise.reject(e);
       return next();
     }
-    if (large) await nextTask();
     checkRequestCaps(body, kind);
     // Hono's json() parses the text again on each call; the validator reads this one.
     c.req.json = <T>() => Promise.resolve(body as T);
