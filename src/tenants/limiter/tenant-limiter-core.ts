@@ -1,5 +1,5 @@
 /**
- * TenantLimiter: the Durable Object holding one tenant's exact limits (named by tenant id), and the gate of its
+ * TenantLimiterCore: what the TenantLimiter Durable Object (src/worker/tenant-limiter.ts) does, holding one tenant's exact limits (named by tenant id), and the gate of its
  * requests: it authenticates the tenant's keys (KeyDirectory, read from D1 and invalidated by the admin API) and
  * admits in the same call, and it writes usage to D1 in batches after the response (UsageQueue). Single-threaded,
  * so admissions are serialised against the in-memory state, which is exact. Every change is written to DO storage
@@ -7,7 +7,8 @@
  * disk or replicas, and one request's write never delays another's answer. Writes still land in order, so storage
  * always holds a state the object went through; only a failed storage write (the runtime then restarts the object
  * from what was stored) can forget the admissions of the last few milliseconds. A release answers once its usage
- * record is durable (`sync`). Spoken to over fetch (see durable-object-limiter.ts): no `cloudflare:workers` import.
+ * record is durable (`sync`). The object's JS RPC methods are these (TenantLimiterRpc, called by
+ * durable-object-limiter.ts); this file has no `cloudflare:workers` import, so src/tenants stays runtime-free.
  */
 import type { D1Database, DurableObjectState } from '@cloudflare/workers-types';
 import type { Admission, KeyedAdmission, Reservation, UsageRecord } from '../../api/tenancy.ts';
@@ -15,19 +16,14 @@ import { readTenantDirectory } from '../d1/directory.ts';
 import { usageInsert } from '../d1/usage.ts';
 import { KeyDirectory, type KeyCheck } from './key-directory.ts';
 import { UsageQueue } from './usage-queue.ts';
-import {
-  LIMITER_PATHS,
-  isAdmitMessage,
-  isKeyedAdmitMessage,
-  isKeyMessage,
-  isReleaseMessage,
-  isReserveMessage,
-  type AdmitMessage,
-  type KeyedAdmitMessage,
-  type KeyMessage,
-  type ReleaseMessage,
-  type ReleaseReply,
-  type ReserveMessage,
+import type {
+  AdmitMessage,
+  KeyedAdmitMessage,
+  KeyMessage,
+  ReleaseMessage,
+  ReleaseReply,
+  ReserveMessage,
+  TenantLimiterRpc,
 } from './limiter-messages.ts';
 import {
   admit,
@@ -52,7 +48,7 @@ const USAGE_RETRY_MS = 5_000;
 /** Storage writes never hold the output gate (see the header); order and atomicity are kept. */
 const UNGATED = { allowUnconfirmed: true } as const;
 
-export class TenantLimiter {
+export class TenantLimiterCore implements TenantLimiterRpc {
   private state: LimiterState = emptyLimiterState();
   private readonly keys: KeyDirectory;
   private usage!: UsageQueue;
@@ -99,36 +95,22 @@ export class TenantLimiter {
     await this.flushOrRetry();
   }
 
-  async fetch(request: Request): Promise<Response> {
-    const path = new URL(request.url).pathname;
-    if (request.method !== 'POST') return new Response('method not allowed', { status: 405 });
-    const body: unknown = await request.json().catch(() => null);
-    if (path === LIMITER_PATHS.admit && isAdmitMessage(body))
-      return Response.json(this.admit(body));
-    if (path === LIMITER_PATHS.reserve && isReserveMessage(body))
-      return Response.json(this.reserve(body));
-    if (path === LIMITER_PATHS.release && isReleaseMessage(body))
-      return Response.json(await this.release(body));
-    if (path === LIMITER_PATHS.admitKey && isKeyedAdmitMessage(body))
-      return Response.json(await this.admitKey(body));
-    if (path === LIMITER_PATHS.authenticate && isKeyMessage(body))
-      return Response.json(await this.authenticate(body));
-    if (path === LIMITER_PATHS.flush) {
-      await this.usage.flush();
-      return Response.json({ pending: this.usage.size });
-    }
-    if (path === LIMITER_PATHS.invalidate) {
-      this.keys.invalidate();
-      return Response.json({ invalidated: true });
-    }
-    return new Response('bad limiter request', { status: 400 });
+  /** Writes the pending usage to D1 now (before a usage query); answers how many records are still unwritten. */
+  async flushUsage(): Promise<number> {
+    await this.usage.flush();
+    return this.usage.size;
   }
 
-  private authenticate(message: KeyMessage): Promise<KeyCheck> {
+  /** Forgets the tenant and keys read from D1 (after an admin write): the next request reads them again. */
+  invalidate(): void {
+    this.keys.invalidate();
+  }
+
+  authenticate(message: KeyMessage): Promise<KeyCheck> {
     return this.keys.check(message.tenantId, message.keyHash, Date.now());
   }
 
-  private async admitKey(message: KeyedAdmitMessage): Promise<KeyedAdmission> {
+  async admitKey(message: KeyedAdmitMessage): Promise<KeyedAdmission> {
     const auth = await this.authenticate(message);
     if (!auth.ok) return { ok: false, auth: auth.reason };
     // The Worker ran its checks (model access, max_tokens cap) against its copy: it must be the current one.
@@ -142,7 +124,7 @@ export class TenantLimiter {
     return admission.ok ? { ...admission, keyId: auth.keyId } : admission;
   }
 
-  private admit(message: AdmitMessage): Admission {
+  admit(message: AdmitMessage): Admission {
     const admission = admit(this.state, {
       ...message,
       now: Date.now(),
@@ -152,13 +134,13 @@ export class TenantLimiter {
     return admission;
   }
 
-  private reserve(message: ReserveMessage): Reservation {
+  reserve(message: ReserveMessage): Reservation {
     const reservation = reserve(this.state, { ...message, now: Date.now() });
     if (reservation.ok) this.save();
     return reservation;
   }
 
-  private async release(message: ReleaseMessage): Promise<ReleaseReply> {
+  async release(message: ReleaseMessage): Promise<ReleaseReply> {
     const released = release(this.state, { ...message, now: Date.now() });
     const { usage } = message;
     if (usage) {
