@@ -42,6 +42,7 @@ export class LimiterUnavailableError extends Error {
 /** The limiter plus the calls the Worker's tenant store makes to the same objects. */
 export interface DurableObjectLimiter extends Limiter {
   readonly recordsUsage: true;
+  readonly releaseAfterResponse: true;
   admitWithKey(auth: DeferredAuth, reservedTokens: number): Promise<KeyedAdmission>;
   /** Checks a key that names its tenant in that tenant's object; null when the key names none. */
   authenticateKey(apiKey: string): Promise<KeyCheck | null>;
@@ -85,6 +86,7 @@ export function createDurableObjectLimiter(
   };
   return {
     recordsUsage: true,
+    releaseAfterResponse: true,
     admit(tenant: Tenant, reservedTokens: number): Promise<Admission> {
       return call(tenant.id, 'admit', {
         limits: limitsOf(tenant),
