@@ -1,14 +1,16 @@
 /**
- * TenantLimiterCore: what the TenantLimiter Durable Object (src/worker/tenant-limiter.ts) does, holding one tenant's exact limits (named by tenant id), and the gate of its
- * requests: it authenticates the tenant's keys (KeyDirectory, read from D1 and invalidated by the admin API) and
- * admits in the same call, and it writes usage to D1 in batches after the response (UsageQueue). Single-threaded,
- * so admissions are serialised against the in-memory state, which is exact. Every change is written to DO storage
- * without holding the object's output gate (`allowUnconfirmed`): an admission is answered without waiting for the
- * disk or replicas, and one request's write never delays another's answer. Writes still land in order, so storage
- * always holds a state the object went through; only a failed storage write (the runtime then restarts the object
- * from what was stored) can forget the admissions of the last few milliseconds. A release answers once its usage
- * record is durable (`sync`). The object's JS RPC methods are these (TenantLimiterRpc, called by
- * durable-object-limiter.ts); this file has no `cloudflare:workers` import, so src/tenants stays runtime-free.
+ * TenantLimiterCore: what the TenantLimiter Durable Object (src/worker/tenant-limiter.ts) does. It holds one
+ * tenant's exact limits (named by tenant id) and is the gate of its requests: it authenticates the tenant's keys
+ * (KeyDirectory, read from D1 and invalidated by the admin API) and admits in the same call, and it writes usage
+ * to D1 in batches after the response (UsageQueue). Single-threaded, so admissions are serialised against the
+ * in-memory state, which is exact. Every change is written to DO storage without holding the object's output gate
+ * (`allowUnconfirmed`), and an admission's write is issued on the next timer tick (one write for the admissions
+ * of that tick): an admission is answered without waiting for the disk or replicas, and one request's write never
+ * delays another's answer. Writes still land in order, so storage always holds a state the object went through;
+ * only a crash or a failed storage write (the runtime then restarts the object from what was stored) can forget
+ * the admissions of the last few milliseconds. A release writes at once and answers once its usage record is
+ * durable (`sync`). The object's JS RPC methods are these (TenantLimiterRpc, called by durable-object-limiter.ts);
+ * this file has no `cloudflare:workers` import, so src/tenants stays runtime-free.
  */
 import type { D1Database, DurableObjectState } from '@cloudflare/workers-types';
 import type { Admission, KeyedAdmission, Reservation, UsageRecord } from '../../api/tenancy.ts';
@@ -54,6 +56,8 @@ export class TenantLimiterCore implements TenantLimiterRpc {
   private usage!: UsageQueue;
   /** Whether the alarm is set (a D1 flush or its retry is due). */
   private alarmSet = false;
+  /** Whether an admission's state write is waiting for the next timer tick (see saveSoon). */
+  private stateWriteDue = false;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -130,13 +134,13 @@ export class TenantLimiterCore implements TenantLimiterRpc {
       now: Date.now(),
       leaseId: crypto.randomUUID(),
     });
-    if (admission.ok) this.save();
+    if (admission.ok) this.saveSoon();
     return admission;
   }
 
   reserve(message: ReserveMessage): Reservation {
     const reservation = reserve(this.state, { ...message, now: Date.now() });
-    if (reservation.ok) this.save();
+    if (reservation.ok) this.saveSoon();
     return reservation;
   }
 
@@ -169,8 +173,22 @@ export class TenantLimiterCore implements TenantLimiterRpc {
     this.write(this.ctx.storage.setAlarm(Date.now() + inMs, UNGATED));
   }
 
-  /** Writes the limiter state (and `extra` keys) in one ungated storage write. */
+  /**
+   * An admission's (or reservation's) state write, on the next timer tick: the answer goes out first, and the
+   * admissions of one tick share one write. Until then the change lives in memory only, as an unconfirmed write
+   * does (see the header): a crash in that tick forgets it, and nothing else can.
+   */
+  private saveSoon(): void {
+    if (this.stateWriteDue) return;
+    this.stateWriteDue = true;
+    setTimeout(() => {
+      if (this.stateWriteDue) this.save();
+    }, 0);
+  }
+
+  /** Writes the limiter state (and `extra` keys) in one ungated storage write; a due saveSoon is then done. */
   private save(extra: Record<string, unknown> = {}): void {
+    this.stateWriteDue = false;
     this.write(this.ctx.storage.put({ [STATE_KEY]: this.state, ...extra }, UNGATED));
   }
 
