@@ -20,7 +20,6 @@ import type {
   KeyedAdmitMessage,
   KeyMessage,
   ReleaseMessage,
-  RpcStub,
   TenantLimiterRpc,
 } from './limiter-messages.ts';
 import { hashApiKey, tenantOfApiKey } from '../keys.ts';
@@ -68,20 +67,16 @@ export function createDurableObjectLimiter(
     method: M,
     ...args: Parameters<TenantLimiterRpc[M]>
   ): Promise<Awaited<ReturnType<TenantLimiterRpc[M]>>> => {
-    const stub = namespace.get(
-      namespace.idFromName(tenantId),
-    ) as unknown as RpcStub<TenantLimiterRpc>;
+    // Over RPC every method of the object answers asynchronously, whatever it returns in the object.
+    const stub = namespace.get(namespace.idFromName(tenantId)) as unknown as Record<
+      M,
+      (...a: typeof args) => Promise<Awaited<ReturnType<TenantLimiterRpc[M]>>>
+    >;
     try {
-      return (await (stub[method] as (...a: typeof args) => Promise<unknown>)(...args)) as Awaited<
-        ReturnType<TenantLimiterRpc[M]>
-      >;
+      return await stub[method](...args);
     } catch (e: unknown) {
-      throw new LimiterUnavailableError(
-        `tenant limiter failed on ${method}: ${(e as Error).name}`,
-        {
-          cause: e,
-        },
-      );
+      const reason = `tenant limiter failed on ${method}: ${(e as Error).name}`;
+      throw new LimiterUnavailableError(reason, { cause: e });
     }
   };
   return {

@@ -57,10 +57,3 @@ export interface TenantLimiterRpc {
   /** Forgets the tenant and keys read from D1. */
   invalidate(): void;
 }
-
-/** A stub of `T` as the caller sees it: every method answers asynchronously. */
-export type RpcStub<T> = {
-  [K in keyof T]: T[K] extends (...args: infer A) => infer R
-    ? (...args: A) => Promise<Awaited<R>>
-    : never;
-};
