@@ -39,7 +39,7 @@ import { DispatchConfigError } from './dispatch/index.ts';
 import { workerDocsAssets } from './worker/docs-assets.ts';
 import { documentAdminApi } from './tenants/admin/openapi.ts';
 
-export { TenantLimiter } from './tenants/index.ts';
+export { TenantLimiter } from './worker/tenant-limiter.ts';
 
 export interface Env extends WorkerEnv {
   DB: D1Database;

@@ -18,7 +18,12 @@ import type { TextCodec } from '../../src/model/text-codec.ts';
 import { SessionRunner } from '../../src/ort/session-runner.ts';
 import { sessionOptions, type ExecutionProvider } from '../../src/ort/session-options.ts';
 import { nativeOrt, wasmOrt, type OrtPackage } from './node-ort.ts';
-import { diskPackage, readPackageFile, type DiskPackageOptions } from './stores/disk-package.ts';
+import {
+  diskPackage,
+  readPackageFile,
+  stampsFor,
+  type DiskPackageOptions,
+} from './stores/disk-package.ts';
 import { DiskCache } from './stores/disk-cache.ts';
 import { openStore } from './stores/open-store.ts';
 
@@ -82,9 +87,11 @@ export async function openModel(
   const { runtime = 'node', env = process.env, log = () => {} } = opts;
   const t0 = performance.now();
   const store = openStore(location, { env });
+  const cache = opts.cache ?? new DiskCache({ env });
   const pkg = await diskPackage(store, {
     ...opts.storage,
-    cache: opts.cache ?? new DiskCache({ env }),
+    cache,
+    stamps: stampsFor(cache, env),
     onProgress: opts.onProgress,
   });
   const { manifest, dir } = pkg;

@@ -145,6 +145,8 @@ export interface StartOptions {
   persistDir?: string;
   /** Listen on host:port (default: no socket; use dispatchFetch). */
   listen?: { host: string; port: number };
+  /** Open workerd's V8 inspector (Chrome DevTools protocol) on this loopback port: CPU profiles of the Worker. */
+  inspectorPort?: number;
   /** Where workerd's stdout/stderr (the Worker's console) go (default: this process's stdout/stderr). */
   runtimeOutput?: (stdout: Readable, stderr: Readable) => void;
 }
@@ -189,6 +191,7 @@ export async function startWorker(
         }
       : {}),
     ...(opts.listen ? { host: opts.listen.host, port: opts.listen.port } : {}),
+    ...(opts.inspectorPort ? { inspectorPort: opts.inspectorPort } : {}),
     ...(opts.runtimeOutput ? { handleRuntimeStdio: opts.runtimeOutput } : {}),
     bindings: {
       EDGE_MODEL: opts.edgeModel ?? 'tiny-random',

@@ -136,6 +136,12 @@ export interface Limiter {
   /** True when `release` records the usage it is given (the TenantStore's recordUsage is then not called). */
   readonly recordsUsage?: boolean;
   /**
+   * True when `release` is a remote call (the Worker's Durable Object) that the response need not wait for: it is
+   * then started once the answer is in the runtime's hands, so none of its work is on the response's path. Such a
+   * release is never ordered before the client's next request anyway; an in-process one is, so it is not deferred.
+   */
+  readonly releaseAfterResponse?: boolean;
+  /**
    * Optional: authenticates a deferred key and admits its request in ONE call, against the limiter's own copy of
    * the tenant's limits (one round trip before the model starts instead of two or three).
    */

@@ -23,7 +23,15 @@ export {
   secretsEqual,
   tenantOfApiKey,
 } from './keys.ts';
-export { TenantLimiter } from './limiter/tenant-limiter-object.ts';
+export { TenantLimiterCore } from './limiter/tenant-limiter-core.ts';
+export type {
+  AdmitMessage,
+  KeyedAdmitMessage,
+  KeyMessage,
+  ReleaseMessage,
+  ReserveMessage,
+  TenantLimiterRpc,
+} from './limiter/limiter-messages.ts';
 export { createMemoryLimiter, type MemoryLimiterOptions } from './limiter/memory-limiter.ts';
 export {
   createMemoryTenantStore,

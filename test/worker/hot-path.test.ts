@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { TINY_EDGE_MODEL as MODEL, useTinyEdgeWorker } from '../fixtures/tiny-edge-worker.ts';
 import { workerAdmin } from '../fixtures/worker-admin.ts';
+import { parseServerTiming } from '../../src/api/serving/server-timing.ts';
 
 describe('Worker hot path: one Durable Object call for key and limits', () => {
   const worker = useTinyEdgeWorker(29);
@@ -19,7 +20,11 @@ describe('Worker hot path: one Durable Object call for key and limits', () => {
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: MODEL, prompt: [4, 5, 6], max_tokens: 2, ...body }),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    return {
+      status: res.status,
+      body: (await res.json()) as Record<string, unknown>,
+      timing: parseServerTiming(res.headers.get('server-timing')),
+    };
   };
   const errorCode = (body: Record<string, unknown>) =>
     (body.error as { code?: string } | undefined)?.code;
@@ -33,7 +38,13 @@ describe('Worker hot path: one Durable Object call for key and limits', () => {
     const t = await tenantWithKey({ name: 'hot' });
     assert.match(t.key, new RegExp(`^sk-unmask-${t.tenantId}_[0-9A-Za-z]{43}$`));
     // The first request teaches the isolate the tenant's record; the later ones take the one-call path.
-    for (let i = 0; i < 3; i++) assert.equal((await complete(t.key)).status, 200);
+    for (let i = 0; i < 3; i++) {
+      const served = await complete(t.key);
+      assert.equal(served.status, 200);
+      // Where the time went (server-timing): the admission call, the generation, the whole handler.
+      assert.deepEqual(Object.keys(served.timing), ['admission', 'model', 'total']);
+      assert.ok(served.timing.total >= served.timing.admission + served.timing.model - 0.02);
+    }
     assert.equal((await admin(`/admin/keys/${t.keyId}`, undefined, 'DELETE')).status, 200);
     const refused = await complete(t.key);
     assert.equal(refused.status, 401);

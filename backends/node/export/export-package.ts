@@ -39,8 +39,12 @@ export const WEIGHTS_FILE = 'model.onnx.data';
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'] as const;
 /** kernel auto: int8 kernels from this hidden size up (bench:model / docs/quantization.md). */
 export const AUTO_INT8_HIDDEN = 256;
-/** Above this many checkpoint bytes the weights go to an external data file (protobuf's 2 GB limit). */
-const INLINE_LIMIT = 512 * 1024 * 1024;
+/**
+ * Above this many checkpoint bytes the weights go to an external data file. Besides protobuf's 2 GB limit, inline
+ * weights are slow to load: a 473 MiB package took 9.2 s to open in onnxruntime-node inline, 0.44 s external, and
+ * ORT-web's heap halved (docs/node.md, "Opening a package").
+ */
+const INLINE_LIMIT = 32 * 1024 * 1024;
 
 export interface ExportOptions {
   checkpointDir: string;

@@ -29,10 +29,28 @@ import { packageBytes, storageAccess, type StorageOptions } from '../../../src/m
 import { DiskCache } from './disk-cache.ts';
 import { FsStore } from './fs-store.ts';
 import { sha256File } from '../sha256-file.ts';
+import { VerifiedStamps } from './verified-stamps.ts';
 
 export interface DiskPackageOptions extends StorageOptions {
   /** Where remote files are kept (default: a DiskCache from the environment). Unused for a local directory. */
   cache?: DiskCache;
+  /**
+   * Files verified before and unchanged since (by their stat) are not hashed again; null re-hashes every file
+   * (UNMASK_VERIFY=full). Default: stamps in the cache's `verified/` folder.
+   */
+  stamps?: VerifiedStamps | null;
+}
+
+/** The stamps `diskPackage` uses unless told otherwise: none when `UNMASK_VERIFY=full`. */
+export function stampsFor(
+  cache: DiskCache,
+  env: Record<string, string | undefined> = process.env,
+): VerifiedStamps | null {
+  const mode = env.UNMASK_VERIFY ?? 'stamp';
+  if (mode === 'full') return null;
+  if (mode !== 'stamp')
+    throw new Error(`UNMASK_VERIFY must be stamp or full, got ${JSON.stringify(mode)}`);
+  return new VerifiedStamps(join(cache.dir, 'verified'));
 }
 
 export interface DiskPackage {
@@ -72,6 +90,8 @@ export async function diskPackage(
   const { onProgress } = options;
   const { call } = storageAccess(options);
   const manifest = await readManifest(store, call);
+  const cache = options.cache ?? new DiskCache();
+  const stamps = options.stamps === undefined ? stampsFor(cache) : options.stamps;
   const total = packageBytes(manifest);
   let done = 0;
   const advance = (n: number, path: string) => {
@@ -86,17 +106,23 @@ export async function diskPackage(
       const size = (await stat(path).catch(() => null))?.size;
       if (size === undefined) throw missingFileError(store, file.path);
       if (size !== file.bytes) throw sizeError(store, file, size);
-      await verify(store, file, path);
+      await verify(store, file, path, stamps);
       advance(file.bytes, file.path);
     }
     return { manifest, dir: store.location, downloadedBytes: 0, release: async () => {} };
   }
 
-  const cache = options.cache ?? new DiskCache();
   await mkdir(cache.dir, { recursive: true });
   const lease = await cache.lease(manifest.files.map((f) => f.sha256));
   try {
-    const { dir, downloadedBytes } = await download(store, manifest, cache, options, advance);
+    const { dir, downloadedBytes } = await download(
+      store,
+      manifest,
+      cache,
+      stamps,
+      options,
+      advance,
+    );
     return { manifest, dir, downloadedBytes, release: () => lease.release() };
   } catch (e: unknown) {
     await lease.release();
@@ -109,6 +135,7 @@ async function download(
   store: BlobStore,
   manifest: Manifest,
   cache: DiskCache,
+  stamps: VerifiedStamps | null,
   options: DiskPackageOptions,
   advance: (n: number, path: string) => void,
 ): Promise<{ dir: string; downloadedBytes: number }> {
@@ -119,9 +146,10 @@ async function download(
   const results = await Promise.allSettled(
     manifest.files.map(async (file) => {
       const cached = join(cache.dir, file.sha256);
-      if (await isCached(cached, file)) {
+      if (await isCached(cached, file, stamps)) {
         const now = new Date();
         await utimes(cached, now, now).catch(() => undefined);
+        await stamps?.rememberOwn(cached, file.sha256);
         advance(file.bytes, file.path);
         return;
       }
@@ -132,6 +160,7 @@ async function download(
           stop: () => failed,
           onBytes: (n) => advance(n, file.path),
         });
+        await stamps?.rememberOwn(cached, file.sha256);
       } catch (e: unknown) {
         failed = true;
         throw e;
@@ -150,22 +179,39 @@ async function download(
   return { dir, downloadedBytes };
 }
 
-/** A cache entry counts only when its size and streamed hash still match (disks rot; caches get edited). */
-async function isCached(path: string, file: PackageFile): Promise<boolean> {
+/**
+ * A cache entry counts only when its size and hash still match (disks rot; caches get edited); the hash is skipped
+ * when its verified stamp still matches its stat.
+ */
+async function isCached(
+  path: string,
+  file: PackageFile,
+  stamps: VerifiedStamps | null,
+): Promise<boolean> {
   const s = await stat(path).catch(() => null);
   if (!s || s.size !== file.bytes) return false;
+  if (await stamps?.matches(path, file.sha256)) return true;
   if ((await sha256File(path)) === file.sha256) return true;
   await rm(path, { force: true });
   return false;
 }
 
-async function verify(store: BlobStore, file: PackageFile, path: string): Promise<void> {
+/** Throws unless the file hashes to the manifest's sha256 (or is stamped as having done so, unchanged since). */
+async function verify(
+  store: BlobStore,
+  file: PackageFile,
+  path: string,
+  stamps: VerifiedStamps | null = null,
+): Promise<void> {
+  if (await stamps?.matches(path, file.sha256)) return;
+  const before = await stat(path, { bigint: true });
   const actual = await sha256File(path);
   if (actual !== file.sha256)
     throw new ModelLoadError(
       'checksum',
       `${describeFile(store, file.path)} is corrupt: sha256 ${actual}, the manifest says ${file.sha256}`,
     );
+  await stamps?.rememberHashed(path, file.sha256, before);
 }
 
 /** Ranged GETs written at their offsets into a temp file; verified, then renamed to `target`. */

@@ -105,3 +105,25 @@ test('a refused admission lets the kept-alive promise end (nothing waits forever
     'admit called, 2 kept alive',
   ]);
 });
+
+test('a remote release (releaseAfterResponse) starts only after the answer, and is still kept alive', async () => {
+  const { kept, ctx } = executionContext();
+  const events: string[] = [];
+  const { limiter: gated, open } = gatedLimiter(events, kept);
+  open();
+  const limiter: Limiter = { ...gated, releaseAfterResponse: true };
+  const app = appWith(limiter, openTenant('t3', {}), (m) =>
+    m.settle({ promptTokens: 2, completionTokens: 3, status: 200 }),
+  );
+  const answer = await app.fetch(new Request('http://x/gen', { method: 'POST' }), {}, ctx);
+  assert.equal(answer.status, 200);
+  assert.deepEqual(
+    events,
+    ['admit called, 1 kept alive'],
+    'nothing of the release before the answer',
+  );
+  assert.deepEqual(kept, [{ settled: false }]);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(events, ['admit called, 1 kept alive', 'release 5']);
+  assert.deepEqual(kept, [{ settled: true }]);
+});

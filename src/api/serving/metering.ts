@@ -92,6 +92,8 @@ function keepAlive(c: Context, work: Promise<unknown>): void {
   }
 }
 
+const afterThisTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 /** @example const metered = await meter(c, { tenant, model, backend, reservedTokens }); … metered.settle(outcome) */
 export function createMeter({ limiter, tenants, log }: MeterOptions) {
   return async function meter(c: Context, o: AdmitOptions): Promise<MeteredRequest> {
@@ -134,15 +136,18 @@ export function createMeter({ limiter, tenants, log }: MeterOptions) {
         durationMs: Date.now() - started,
         at: Date.now(),
       };
-      // One call when the limiter records usage itself (the Worker's tenant object writes it to D1).
-      const work = (
+      // One call when the limiter records usage itself (the Worker's tenant object writes it to D1). A remote
+      // release starts on the next timer tick, once the answer is in the runtime's hands (see releaseAfterResponse).
+      const release = (): Promise<unknown> =>
         limiter.recordsUsage
           ? limiter.release(tenant, leaseId, usedTokens, usage ?? undefined)
           : Promise.all([
               limiter.release(tenant, leaseId, usedTokens),
               usage && tenants.recordUsage(usage),
-            ])
-      ).catch((e: unknown) => log?.(`metering failed: ${(e as Error).name}`));
+            ]);
+      const work = (limiter.releaseAfterResponse ? afterThisTurn().then(release) : release()).catch(
+        (e: unknown) => log?.(`metering failed: ${(e as Error).name}`),
+      );
       finish(work);
     };
 

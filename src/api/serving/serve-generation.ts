@@ -49,6 +49,7 @@ import { grammarFor } from './structured.ts';
 import type { GrammarService } from '../../grammar/index.ts';
 import type { ChoiceTools } from './generation.ts';
 import { forcedCallOpening } from './tool-prompt.ts';
+import { ServerTiming } from './server-timing.ts';
 
 /** The tools a chat request offers, as the output parser needs them (null: no tools, plain text). */
 function choiceTools(model: OpenModel, sources: PromptSource[]): ChoiceTools | null {
@@ -88,18 +89,32 @@ export async function serveGeneration<B extends GenerationRequest>(
   deps: GenerationDeps,
   route: GenerationRoute<B>,
 ): Promise<Response> {
+  const timing = new ServerTiming();
+  const response = await serveChecked(c, deps, route, timing);
+  // A stream's header went out before its generation (admission only); a JSON answer has it all.
+  if (route.body.stream !== true) response.headers.set('server-timing', timing.header());
+  return response;
+}
+
+async function serveChecked<B extends GenerationRequest>(
+  c: Context,
+  deps: GenerationDeps,
+  route: GenerationRoute<B>,
+  timing: ServerTiming,
+): Promise<Response> {
+  const serveOnce = () => serveTimed(c, deps, route, timing);
   try {
-    return await serveOnce(c, deps, route);
+    return await serveOnce();
   } catch (e: unknown) {
     // A check failed against this isolate's copy of the tenant before the admission call checked the key: the
     // key is checked now (a bad key is a 401), and against the current record the request is checked again.
     if (!(e instanceof StaleTenantError)) {
       if (!(await recheckDeferredKey(c, deps.tenants))) throw e;
-      return serveOnce(c, deps, route);
+      return serveOnce();
     }
     // The tenant's record changed since this isolate's copy (an admin write): nothing was admitted; the checks
     // run again against the current record (now in the context), once.
-    return serveOnce(c, deps, route).catch((again: unknown) => {
+    return serveOnce().catch((again: unknown) => {
       if (!(again instanceof StaleTenantError)) throw again;
       throw new ApiError(503, 'server_error', 'Your account settings are being changed; retry.', {
         code: 'tenant_changing',
@@ -132,10 +147,11 @@ async function countBeforeAdmission(
   return { model, prompts: await encodePrompts(model, sources, promptParam) };
 }
 
-async function serveOnce<B extends GenerationRequest>(
+async function serveTimed<B extends GenerationRequest>(
   c: Context,
   deps: GenerationDeps,
   route: GenerationRoute<B>,
+  timing: ServerTiming,
 ): Promise<Response> {
   const { body, promptParam } = route;
   const tenant = c.get('tenant');
@@ -149,15 +165,17 @@ async function serveOnce<B extends GenerationRequest>(
   const choices = sources.length * n;
   const counted = await countBeforeAdmission(c, engine, tenant, sources, promptParam);
   model = counted?.model;
-  const metered = await deps.meter(c, {
-    tenant,
-    model: engine.id,
-    backend: () => model?.backend ?? engine.backend,
-    reservedTokens: counted
-      ? counted.prompts.reduce((s, p) => s + p.length, 0) +
-        completionLength(requested, tenant, counted.model, counted.prompts) * choices
-      : knownPromptTokens(sources) + (requested ?? 1) * choices,
-  });
+  const metered = await timing.time('admission', () =>
+    deps.meter(c, {
+      tenant,
+      model: engine.id,
+      backend: () => model?.backend ?? engine.backend,
+      reservedTokens: counted
+        ? counted.prompts.reduce((s, p) => s + p.length, 0) +
+          completionLength(requested, tenant, counted.model, counted.prompts) * choices
+        : knownPromptTokens(sources) + (requested ?? 1) * choices,
+    }),
+  );
   let prepared: Prepared;
   try {
     model ??= await openEngine(engine);
@@ -170,17 +188,20 @@ async function serveOnce<B extends GenerationRequest>(
     metered.cancel();
     throw e;
   }
-  return respond(c, {
-    flavor: route.flavor,
-    prepared,
-    modelId: engine.id,
-    stream: body.stream === true,
-    keepAliveMs: deps.keepAliveMs,
-    stallTimeoutMs: deps.stallTimeoutMs,
-    headers: metered.headers,
-    onDone: (outcome) => metered.settle(outcome),
-    includeUsage: body.stream_options?.include_usage === true,
-    includeDenoising: body.stream_options?.include_denoising === true,
-    promptParam,
-  });
+  if (body.stream === true) c.header('server-timing', timing.header());
+  return timing.time('model', () =>
+    respond(c, {
+      flavor: route.flavor,
+      prepared,
+      modelId: engine.id,
+      stream: body.stream === true,
+      keepAliveMs: deps.keepAliveMs,
+      stallTimeoutMs: deps.stallTimeoutMs,
+      headers: metered.headers,
+      onDone: (outcome) => metered.settle(outcome),
+      includeUsage: body.stream_options?.include_usage === true,
+      includeDenoising: body.stream_options?.include_denoising === true,
+      promptParam,
+    }),
+  );
 }

@@ -1,7 +1,8 @@
 /**
- * The Limiter the Worker uses: one TenantLimiter Durable Object per tenant (idFromName(tenant.id)), over fetch.
- * Besides admit/reserve/release it speaks the object's gate protocol: a key checked and admitted in one call,
- * usage recorded with the release, and the flush/invalidate calls the tenant store makes.
+ * The Limiter the Worker uses: one TenantLimiter Durable Object per tenant (idFromName(tenant.id)), called over
+ * JS RPC (its methods: TenantLimiterRpc) — no Request, URL or JSON per call. Besides admit/reserve/release it
+ * makes the object's gate calls: a key checked and admitted in one call, usage recorded with the release, and
+ * the flush/invalidate calls the tenant store makes.
  */
 import type { DurableObjectNamespace } from '@cloudflare/workers-types';
 import type {
@@ -15,13 +16,11 @@ import type {
 } from '../../api/tenancy.ts';
 import { DEFAULT_LEASE_TTL_MS, limitsOf } from './buckets.ts';
 import type { KeyCheck } from './key-directory.ts';
-import {
-  LIMITER_PATHS,
-  type AdmitMessage,
-  type KeyedAdmitMessage,
-  type KeyMessage,
-  type ReleaseMessage,
-  type ReserveMessage,
+import type {
+  KeyedAdmitMessage,
+  KeyMessage,
+  ReleaseMessage,
+  TenantLimiterRpc,
 } from './limiter-messages.ts';
 import { hashApiKey, tenantOfApiKey } from '../keys.ts';
 
@@ -34,7 +33,7 @@ export interface DurableObjectLimiterOptions {
   onTenant?: (tenant: Tenant) => void;
 }
 
-/** Thrown when the Durable Object answers with an error (the API maps it to a 5xx, never to a refusal). */
+/** Thrown when the Durable Object call fails (the API maps it to a 5xx, never to a refusal). */
 export class LimiterUnavailableError extends Error {
   override name = 'LimiterUnavailableError';
 }
@@ -42,6 +41,7 @@ export class LimiterUnavailableError extends Error {
 /** The limiter plus the calls the Worker's tenant store makes to the same objects. */
 export interface DurableObjectLimiter extends Limiter {
   readonly recordsUsage: true;
+  readonly releaseAfterResponse: true;
   admitWithKey(auth: DeferredAuth, reservedTokens: number): Promise<KeyedAdmission>;
   /** Checks a key that names its tenant in that tenant's object; null when the key names none. */
   authenticateKey(apiKey: string): Promise<KeyCheck | null>;
@@ -50,9 +50,6 @@ export interface DurableObjectLimiter extends Limiter {
   /** Makes the tenant's object re-read its tenant and keys from D1 (after any admin write). */
   invalidate(tenantId: string): Promise<void>;
 }
-
-type Message =
-  AdmitMessage | ReserveMessage | ReleaseMessage | KeyMessage | KeyedAdmitMessage | object;
 
 /**
  * Creates the Durable Object-backed limiter. Cheap: build it per request or once per isolate.
@@ -64,28 +61,36 @@ export function createDurableObjectLimiter(
 ): DurableObjectLimiter {
   const { namespace, leaseTtlMs = DEFAULT_LEASE_TTL_MS, onTenant } = options;
   if (!(leaseTtlMs > 0)) throw new RangeError(`leaseTtlMs must be positive, got ${leaseTtlMs}`);
-  const call = async <T>(tenantId: string, path: string, message: Message): Promise<T> => {
-    const stub = namespace.get(namespace.idFromName(tenantId));
-    const response = await stub.fetch(`https://tenant-limiter${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(message),
-    });
-    if (!response.ok)
-      throw new LimiterUnavailableError(`tenant limiter answered ${response.status} on ${path}`);
-    return (await response.json()) as T;
+  /** Calls `method` on the tenant's object; a failed call (the object threw, or was unreachable) is unavailable. */
+  const call = async <M extends keyof TenantLimiterRpc>(
+    tenantId: string,
+    method: M,
+    ...args: Parameters<TenantLimiterRpc[M]>
+  ): Promise<Awaited<ReturnType<TenantLimiterRpc[M]>>> => {
+    // Over RPC every method of the object answers asynchronously, whatever it returns in the object.
+    const stub = namespace.get(namespace.idFromName(tenantId)) as unknown as Record<
+      M,
+      (...a: typeof args) => Promise<Awaited<ReturnType<TenantLimiterRpc[M]>>>
+    >;
+    try {
+      return await stub[method](...args);
+    } catch (e: unknown) {
+      const reason = `tenant limiter failed on ${method}: ${(e as Error).name}`;
+      throw new LimiterUnavailableError(reason, { cause: e });
+    }
   };
   return {
     recordsUsage: true,
+    releaseAfterResponse: true,
     admit(tenant: Tenant, reservedTokens: number): Promise<Admission> {
-      return call<Admission>(tenant.id, LIMITER_PATHS.admit, {
+      return call(tenant.id, 'admit', {
         limits: limitsOf(tenant),
         reservedTokens,
         leaseTtlMs,
       });
     },
     async admitWithKey(auth: DeferredAuth, reservedTokens: number): Promise<KeyedAdmission> {
-      const answer = await call<KeyedAdmission>(auth.tenant.id, LIMITER_PATHS.admitKey, {
+      const answer = await call(auth.tenant.id, 'admitKey', {
         tenantId: auth.tenant.id,
         keyHash: await hashApiKey(auth.apiKey),
         tenantSeen: JSON.stringify(auth.tenant),
@@ -98,7 +103,7 @@ export function createDurableObjectLimiter(
     async authenticateKey(apiKey: string): Promise<KeyCheck | null> {
       const tenantId = tenantOfApiKey(apiKey);
       if (!tenantId) return null;
-      const check = await call<KeyCheck>(tenantId, LIMITER_PATHS.authenticate, {
+      const check = await call(tenantId, 'authenticate', {
         tenantId,
         keyHash: await hashApiKey(apiKey),
       } satisfies KeyMessage);
@@ -106,7 +111,7 @@ export function createDurableObjectLimiter(
       return check;
     },
     reserve(tenant: Tenant, leaseId: string, reservedTokens: number): Promise<Reservation> {
-      return call<Reservation>(tenant.id, LIMITER_PATHS.reserve, {
+      return call(tenant.id, 'reserve', {
         limits: limitsOf(tenant),
         leaseId,
         reservedTokens,
@@ -118,7 +123,7 @@ export function createDurableObjectLimiter(
       usedTokens: number,
       usage?: UsageRecord,
     ): Promise<void> {
-      await call(tenant.id, LIMITER_PATHS.release, {
+      await call(tenant.id, 'release', {
         limits: limitsOf(tenant),
         leaseId,
         usedTokens,
@@ -126,10 +131,10 @@ export function createDurableObjectLimiter(
       } satisfies ReleaseMessage);
     },
     async flushUsage(tenantId: string): Promise<void> {
-      await call(tenantId, LIMITER_PATHS.flush, {});
+      await call(tenantId, 'flushUsage');
     },
     async invalidate(tenantId: string): Promise<void> {
-      await call(tenantId, LIMITER_PATHS.invalidate, {});
+      await call(tenantId, 'invalidate');
     },
   };
 }

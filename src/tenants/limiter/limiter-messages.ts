@@ -1,9 +1,10 @@
 /**
- * The fetch protocol between the Worker and its tenant's TenantLimiter object: the paths, the messages and their
- * checks (the object answers 400 to anything else).
+ * The JS RPC interface between the Worker and its tenant's TenantLimiter Durable Object: its methods and their
+ * messages. Only the Worker's own code reaches the object (through its binding), so the types are the contract.
  */
-import type { UsageRecord } from '../../api/tenancy.ts';
+import type { Admission, KeyedAdmission, Reservation, UsageRecord } from '../../api/tenancy.ts';
 import type { LimiterLimits } from './buckets.ts';
+import type { KeyCheck } from './key-directory.ts';
 
 export interface AdmitMessage {
   limits: LimiterLimits;
@@ -43,72 +44,16 @@ export interface ReleaseReply {
   released: boolean;
 }
 
-/** Paths of the DO's fetch protocol (the host is ignored). */
-export const LIMITER_PATHS = {
-  admit: '/admit',
-  admitKey: '/admit-key',
-  authenticate: '/authenticate',
-  reserve: '/reserve',
-  release: '/release',
-  flush: '/flush',
-  invalidate: '/invalidate',
-} as const;
-
-export function isLimits(value: unknown): value is LimiterLimits {
-  if (!value || typeof value !== 'object') return false;
-  const limits = value as Record<string, unknown>;
-  const numberOrNull = (key: string) => limits[key] === null || typeof limits[key] === 'number';
-  return (
-    ['rpm', 'tpm', 'maxConcurrent', 'budgetTokens'].every(numberOrNull) &&
-    (limits.budgetPeriod === null ||
-      limits.budgetPeriod === 'day' ||
-      limits.budgetPeriod === 'month')
-  );
-}
-
-export function isAdmitMessage(value: unknown): value is AdmitMessage {
-  const message = value as Partial<AdmitMessage> | null;
-  return (
-    !!message &&
-    isLimits(message.limits) &&
-    typeof message.reservedTokens === 'number' &&
-    typeof message.leaseTtlMs === 'number' &&
-    message.leaseTtlMs > 0
-  );
-}
-
-export function isReserveMessage(value: unknown): value is ReserveMessage {
-  const message = value as Partial<ReserveMessage> | null;
-  return (
-    !!message &&
-    isLimits(message.limits) &&
-    typeof message.leaseId === 'string' &&
-    typeof message.reservedTokens === 'number'
-  );
-}
-
-export function isKeyMessage(value: unknown): value is KeyMessage {
-  const message = value as Partial<KeyMessage> | null;
-  return !!message && typeof message.tenantId === 'string' && typeof message.keyHash === 'string';
-}
-
-export function isKeyedAdmitMessage(value: unknown): value is KeyedAdmitMessage {
-  const message = value as Partial<KeyedAdmitMessage> | null;
-  return (
-    isKeyMessage(value) &&
-    typeof message!.tenantSeen === 'string' &&
-    typeof message!.reservedTokens === 'number' &&
-    typeof message!.leaseTtlMs === 'number' &&
-    message!.leaseTtlMs > 0
-  );
-}
-
-export function isReleaseMessage(value: unknown): value is ReleaseMessage {
-  const message = value as Partial<ReleaseMessage> | null;
-  return (
-    !!message &&
-    isLimits(message.limits) &&
-    typeof message.leaseId === 'string' &&
-    typeof message.usedTokens === 'number'
-  );
+/** The object's methods (TenantLimiterCore implements them; the Durable Object class delegates to it). */
+export interface TenantLimiterRpc {
+  admit(message: AdmitMessage): Admission;
+  reserve(message: ReserveMessage): Reservation;
+  release(message: ReleaseMessage): Promise<ReleaseReply>;
+  /** Checks the key and admits in one call. */
+  admitKey(message: KeyedAdmitMessage): Promise<KeyedAdmission>;
+  authenticate(message: KeyMessage): Promise<KeyCheck>;
+  /** Writes pending usage to D1; answers how many records are still unwritten. */
+  flushUsage(): Promise<number>;
+  /** Forgets the tenant and keys read from D1. */
+  invalidate(): void;
 }

@@ -1,13 +1,16 @@
 /**
- * TenantLimiter: the Durable Object holding one tenant's exact limits (named by tenant id), and the gate of its
- * requests: it authenticates the tenant's keys (KeyDirectory, read from D1 and invalidated by the admin API) and
- * admits in the same call, and it writes usage to D1 in batches after the response (UsageQueue). Single-threaded,
- * so admissions are serialised against the in-memory state, which is exact. Every change is written to DO storage
- * without holding the object's output gate (`allowUnconfirmed`): an admission is answered without waiting for the
- * disk or replicas, and one request's write never delays another's answer. Writes still land in order, so storage
- * always holds a state the object went through; only a failed storage write (the runtime then restarts the object
- * from what was stored) can forget the admissions of the last few milliseconds. A release answers once its usage
- * record is durable (`sync`). Spoken to over fetch (see durable-object-limiter.ts): no `cloudflare:workers` import.
+ * TenantLimiterCore: what the TenantLimiter Durable Object (src/worker/tenant-limiter.ts) does. It holds one
+ * tenant's exact limits (named by tenant id) and is the gate of its requests: it authenticates the tenant's keys
+ * (KeyDirectory, read from D1 and invalidated by the admin API) and admits in the same call, and it writes usage
+ * to D1 in batches after the response (UsageQueue). Single-threaded, so admissions are serialised against the
+ * in-memory state, which is exact. Every change is written to DO storage without holding the object's output gate
+ * (`allowUnconfirmed`), and an admission's write is issued on the next timer tick (one write for the admissions
+ * of that tick): an admission is answered without waiting for the disk or replicas, and one request's write never
+ * delays another's answer. Writes still land in order, so storage always holds a state the object went through;
+ * only a crash or a failed storage write (the runtime then restarts the object from what was stored) can forget
+ * the admissions of the last few milliseconds. A release writes at once and answers once its usage record is
+ * durable (`sync`). The object's JS RPC methods are these (TenantLimiterRpc, called by durable-object-limiter.ts);
+ * this file has no `cloudflare:workers` import, so src/tenants stays runtime-free.
  */
 import type { D1Database, DurableObjectState } from '@cloudflare/workers-types';
 import type { Admission, KeyedAdmission, Reservation, UsageRecord } from '../../api/tenancy.ts';
@@ -15,19 +18,14 @@ import { readTenantDirectory } from '../d1/directory.ts';
 import { usageInsert } from '../d1/usage.ts';
 import { KeyDirectory, type KeyCheck } from './key-directory.ts';
 import { UsageQueue } from './usage-queue.ts';
-import {
-  LIMITER_PATHS,
-  isAdmitMessage,
-  isKeyedAdmitMessage,
-  isKeyMessage,
-  isReleaseMessage,
-  isReserveMessage,
-  type AdmitMessage,
-  type KeyedAdmitMessage,
-  type KeyMessage,
-  type ReleaseMessage,
-  type ReleaseReply,
-  type ReserveMessage,
+import type {
+  AdmitMessage,
+  KeyedAdmitMessage,
+  KeyMessage,
+  ReleaseMessage,
+  ReleaseReply,
+  ReserveMessage,
+  TenantLimiterRpc,
 } from './limiter-messages.ts';
 import {
   admit,
@@ -52,12 +50,14 @@ const USAGE_RETRY_MS = 5_000;
 /** Storage writes never hold the output gate (see the header); order and atomicity are kept. */
 const UNGATED = { allowUnconfirmed: true } as const;
 
-export class TenantLimiter {
+export class TenantLimiterCore implements TenantLimiterRpc {
   private state: LimiterState = emptyLimiterState();
   private readonly keys: KeyDirectory;
   private usage!: UsageQueue;
   /** Whether the alarm is set (a D1 flush or its retry is due). */
   private alarmSet = false;
+  /** Whether an admission's state write is waiting for the next timer tick (see saveSoon). */
+  private stateWriteDue = false;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -99,36 +99,22 @@ export class TenantLimiter {
     await this.flushOrRetry();
   }
 
-  async fetch(request: Request): Promise<Response> {
-    const path = new URL(request.url).pathname;
-    if (request.method !== 'POST') return new Response('method not allowed', { status: 405 });
-    const body: unknown = await request.json().catch(() => null);
-    if (path === LIMITER_PATHS.admit && isAdmitMessage(body))
-      return Response.json(this.admit(body));
-    if (path === LIMITER_PATHS.reserve && isReserveMessage(body))
-      return Response.json(this.reserve(body));
-    if (path === LIMITER_PATHS.release && isReleaseMessage(body))
-      return Response.json(await this.release(body));
-    if (path === LIMITER_PATHS.admitKey && isKeyedAdmitMessage(body))
-      return Response.json(await this.admitKey(body));
-    if (path === LIMITER_PATHS.authenticate && isKeyMessage(body))
-      return Response.json(await this.authenticate(body));
-    if (path === LIMITER_PATHS.flush) {
-      await this.usage.flush();
-      return Response.json({ pending: this.usage.size });
-    }
-    if (path === LIMITER_PATHS.invalidate) {
-      this.keys.invalidate();
-      return Response.json({ invalidated: true });
-    }
-    return new Response('bad limiter request', { status: 400 });
+  /** Writes the pending usage to D1 now (before a usage query); answers how many records are still unwritten. */
+  async flushUsage(): Promise<number> {
+    await this.usage.flush();
+    return this.usage.size;
   }
 
-  private authenticate(message: KeyMessage): Promise<KeyCheck> {
+  /** Forgets the tenant and keys read from D1 (after an admin write): the next request reads them again. */
+  invalidate(): void {
+    this.keys.invalidate();
+  }
+
+  authenticate(message: KeyMessage): Promise<KeyCheck> {
     return this.keys.check(message.tenantId, message.keyHash, Date.now());
   }
 
-  private async admitKey(message: KeyedAdmitMessage): Promise<KeyedAdmission> {
+  async admitKey(message: KeyedAdmitMessage): Promise<KeyedAdmission> {
     const auth = await this.authenticate(message);
     if (!auth.ok) return { ok: false, auth: auth.reason };
     // The Worker ran its checks (model access, max_tokens cap) against its copy: it must be the current one.
@@ -142,23 +128,23 @@ export class TenantLimiter {
     return admission.ok ? { ...admission, keyId: auth.keyId } : admission;
   }
 
-  private admit(message: AdmitMessage): Admission {
+  admit(message: AdmitMessage): Admission {
     const admission = admit(this.state, {
       ...message,
       now: Date.now(),
       leaseId: crypto.randomUUID(),
     });
-    if (admission.ok) this.save();
+    if (admission.ok) this.saveSoon();
     return admission;
   }
 
-  private reserve(message: ReserveMessage): Reservation {
+  reserve(message: ReserveMessage): Reservation {
     const reservation = reserve(this.state, { ...message, now: Date.now() });
-    if (reservation.ok) this.save();
+    if (reservation.ok) this.saveSoon();
     return reservation;
   }
 
-  private async release(message: ReleaseMessage): Promise<ReleaseReply> {
+  async release(message: ReleaseMessage): Promise<ReleaseReply> {
     const released = release(this.state, { ...message, now: Date.now() });
     const { usage } = message;
     if (usage) {
@@ -187,8 +173,22 @@ export class TenantLimiter {
     this.write(this.ctx.storage.setAlarm(Date.now() + inMs, UNGATED));
   }
 
-  /** Writes the limiter state (and `extra` keys) in one ungated storage write. */
+  /**
+   * An admission's (or reservation's) state write, on the next timer tick: the answer goes out first, and the
+   * admissions of one tick share one write. Until then the change lives in memory only, as an unconfirmed write
+   * does (see the header): a crash in that tick forgets it, and nothing else can.
+   */
+  private saveSoon(): void {
+    if (this.stateWriteDue) return;
+    this.stateWriteDue = true;
+    setTimeout(() => {
+      if (this.stateWriteDue) this.save();
+    }, 0);
+  }
+
+  /** Writes the limiter state (and `extra` keys) in one ungated storage write; a due saveSoon is then done. */
   private save(extra: Record<string, unknown> = {}): void {
+    this.stateWriteDue = false;
     this.write(this.ctx.storage.put({ [STATE_KEY]: this.state, ...extra }, UNGATED));
   }
 
