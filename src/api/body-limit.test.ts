@@ -57,3 +57,27 @@ test('a chunked body over the limit gets the 413; bodies within it arrive whole'
   assert.deepEqual(await ok.json(), { bytes: 1 << 20 });
   assert.deepEqual(await (await post(new Uint8Array(5000))).json(), { bytes: 5000 });
 });
+
+test('a chunked body that breaks off mid-way is a 400 (the client left), not a 500', async () => {
+  const app = new Hono();
+  app.onError(renderErrors());
+  app.use('*', bodyLimit({ maxBytes: 1 << 20 }));
+  app.post('/echo', async (c) => c.json({ bytes: (await c.req.arrayBuffer()).byteLength }));
+  let sent = 0;
+  const breaking = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent++ < 2) controller.enqueue(new Uint8Array(1000));
+      else controller.error(new TypeError('terminated'));
+    },
+  });
+  const res = await app.fetch(
+    new Request('http://api.test/echo', {
+      method: 'POST',
+      body: breaking,
+      duplex: 'half',
+    } as RequestInit),
+  );
+  assert.equal(res.status, 400);
+  assert.equal(res.headers.get('connection'), 'close');
+  assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'body_unreadable');
+});

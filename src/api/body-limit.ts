@@ -22,6 +22,13 @@ export const tooLarge = (maxBytes: number, headers: Record<string, string> = {})
     headers,
   });
 
+/** A body that broke off (its client went away mid-way): the client's fault, never a 500. */
+const unreadable = () =>
+  new ApiError(400, 'invalid_request_error', 'the request body could not be read to its end', {
+    code: 'body_unreadable',
+    headers: { connection: 'close' },
+  });
+
 /** Reads and drops what is left of a body; false when it is larger than `maxBytes` or slower than `maxMs`. */
 async function drain(
   reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -68,7 +75,9 @@ export function bodyLimit({ maxBytes, drainBytes = 64 << 20, drainMs = 30_000 }:
     const chunks: Uint8Array[] = [];
     let size = 0;
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch(() => {
+        throw unreadable();
+      });
       if (done) break;
       size += value.length;
       if (size > maxBytes) {
