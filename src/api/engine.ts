@@ -7,10 +7,20 @@ import type { RunnerInfo } from '../decode/runner.ts';
 import type { TextCodec } from '../model/text-codec.ts';
 import type { Tenant } from './tenancy.ts';
 
+/** Who a decode runs for, as the backend schedules it (not part of the decode loop's own options). */
+export interface DecodeContext {
+  /** The tenant whose turns at an in-process model this decode shares (fair-turns.ts); '' or absent: none. */
+  share?: string;
+}
+
 export interface OpenModel {
   codec: TextCodec;
   info: RunnerInfo;
-  decode(promptIds: number[], options: DecodeOptions): AsyncIterable<DecodeEvent>;
+  decode(
+    promptIds: number[],
+    options: DecodeOptions,
+    context?: DecodeContext,
+  ): AsyncIterable<DecodeEvent>;
   /**
    * The backend that served this request, when it differs from the engine's (a routed engine that degraded to
    * the edge, or picked the GPU pool for a long request). Read after decoding, for usage records.

@@ -3,6 +3,7 @@ import { decode, type PrefixCache } from '../decode/index.ts';
 import type { BlockRunner } from '../decode/runner.ts';
 import type { TextCodec } from '../model/text-codec.ts';
 import type { ModelEngine, OpenModel } from './engine.ts';
+import { FairTurns, type ShareKey } from './fair-turns.ts';
 
 export interface RunnerEngineOptions {
   id: string;
@@ -14,20 +15,19 @@ export interface RunnerEngineOptions {
   prefixCache?: PrefixCache;
 }
 
-/** A macrotask boundary: lets other requests (health, admissions, other streams) run between forwards. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
 /**
  * In-process inference is CPU-bound and a forward never yields, so a generation would hold the isolate until it
- * ends; yielding before each forward interleaves concurrent generations step by step instead.
+ * ends; every forward takes a turn instead (FairTurns: a macrotask before each forward, one forward per tenant
+ * per round), so concurrent generations interleave step by step and a tenant with many requests in flight does
+ * not crowd out one with a single request.
  */
-function interleaved(runner: BlockRunner): BlockRunner {
+function takingTurns(runner: BlockRunner, turns: FairTurns, share: ShareKey): BlockRunner {
   return {
     info: runner.info,
     truncate: (state, length) => runner.truncate(state, length),
     ...(runner.release ? { release: (state) => runner.release!(state) } : {}),
     forward: async (input) => {
-      await yieldToEventLoop();
+      await turns.take(share);
       return runner.forward(input);
     },
   };
@@ -47,12 +47,16 @@ export function runnerEngine({
     ownedBy,
     open() {
       pending ??= load().then(({ runner, codec }) => {
-        const fair = interleaved(runner);
+        const turns = new FairTurns();
         return {
           codec,
           info: runner.info,
-          decode: (promptIds, options) =>
-            decode(fair, promptIds, prefixCache ? { prefixCache, ...options } : options),
+          decode: (promptIds, options, context) =>
+            decode(
+              takingTurns(runner, turns, context?.share ?? ''),
+              promptIds,
+              prefixCache ? { prefixCache, ...options } : options,
+            ),
         };
       });
       pending.catch(() => {

@@ -22,7 +22,7 @@ export function degradingEngine({ pool, edge, onDegrade }: DegradeEngineOptions)
     return {
       codec: model.codec,
       info: model.info,
-      decode: (ids, options) => model.decode(ids, options),
+      decode: (ids, options, context) => model.decode(ids, options, context),
       backend: edge.backend,
     };
   };

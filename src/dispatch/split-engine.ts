@@ -9,7 +9,7 @@ import {
   type DecodeOptions,
   type RunnerInfo,
 } from '../decode/index.ts';
-import type { ModelEngine, OpenModel } from '../api/engine.ts';
+import type { DecodeContext, ModelEngine, OpenModel } from '../api/engine.ts';
 import { DispatchConfigError } from './config.ts';
 import type { PoolEngine } from './types.ts';
 
@@ -97,16 +97,17 @@ export function splitEngine({
       async function* decode(
         promptIds: number[],
         options: DecodeOptions,
+        context?: DecodeContext,
       ): AsyncGenerator<DecodeEvent> {
         if (fitsEdge(local.info, limit, promptIds, options)) {
           served = edge.backend;
-          yield* local.decode(promptIds, options);
+          yield* local.decode(promptIds, options, context);
           return;
         }
         served = pool.backend;
         // Inside the stream: a cold pool's wait is covered by the API's keep-alives.
         const model = remote ?? (await pool.open());
-        yield* model.decode(promptIds, options);
+        yield* model.decode(promptIds, options, context);
       }
       return {
         codec: local.codec,

@@ -54,6 +54,8 @@ export interface ChoiceRequest {
   onDenoise?: (frame: DenoiseFrame) => Promise<void> | void;
   /** Kept up to date as blocks commit, so a choice that ends early (aborted, failed) is still charged. */
   progress?: ChoiceProgress;
+  /** The tenant whose turns at an in-process model this choice shares (engine.ts DecodeContext). */
+  share?: string;
 }
 
 export interface ChoiceProgress {
@@ -100,7 +102,7 @@ export async function runChoice(req: ChoiceRequest): Promise<ChoiceResult> {
     if (req.progress)
       req.progress.completionTokens = Math.min(maxTokens, text.completionTokens() + pending);
   };
-  for await (const event of model.decode(req.promptIds, options)) {
+  for await (const event of model.decode(req.promptIds, options, { share: req.share })) {
     if (event.type === 'step') {
       if (event.cachedPromptTokens !== undefined) cachedPromptTokens = event.cachedPromptTokens;
       pending += event.committed.length;

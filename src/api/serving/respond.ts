@@ -164,6 +164,7 @@ export async function respond(c: Context, o: RespondOptions): Promise<Response> 
         tools,
         logprobs: p.logprobs,
         progress,
+        share: c.get('tenant')?.id,
         onEvent: send ? (ev) => send(wire.output(index, ev)) : undefined,
         onDenoise:
           send && o.includeDenoising ? (frame) => send(wire.denoise(index, frame)) : undefined,

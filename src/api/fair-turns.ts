@@ -1,0 +1,102 @@
+/**
+ * Turns at an in-process model, shared round-robin between tenants instead of between requests. A forward holds
+ * the isolate (or Node's event loop) until it ends, so concurrent generations take turns, each waiting a macrotask
+ * before its forward so that other work (parsing, admissions, health) runs in between. Turns per request would let
+ * a tenant with four requests in flight get four forwards for every one of a tenant with one; here each tenant with
+ * work waiting gets one forward per round, and a tenant's own requests share its turns in arrival order.
+ *
+ * Every waiter wakes itself, with a timer of its own request: workerd does not let one request's code resolve a
+ * promise another request is waiting on, so no waiter is ever woken by another. A waiter whose request was
+ * cancelled stops polling; once it is first in line and has missed many polls of the others, it is dropped, so
+ * a dead request never blocks the model.
+ */
+
+/** Who shares turns: a tenant id ('' for requests without a tenant). */
+export type ShareKey = string;
+
+export interface TakeOptions {
+  /** Leaves the line when aborted (the take rejects with the signal's reason). */
+  signal?: AbortSignal;
+  /** How this waiter waits for its next poll: a timer of its own request (default setTimeout 0). */
+  nextTask?: () => Promise<void>;
+}
+
+interface Ticket {
+  share: ShareKey;
+  /** The line's poll count when this waiter last polled. */
+  lastPoll: number;
+  /** Taken out of line as abandoned: a waiter that polls again after all goes back in, at the end. */
+  dropped: boolean;
+}
+
+const macrotask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+export class FairTurns {
+  /** Waiters per share key, in the order the keys take their turns (Map order: next first). */
+  private readonly lines = new Map<ShareKey, Ticket[]>();
+  private polls = 0;
+
+  /** Resolves when it is this waiter's turn: the caller runs one forward at once. */
+  async take(share: ShareKey, { signal, nextTask = macrotask }: TakeOptions = {}): Promise<void> {
+    const ticket: Ticket = { share, lastPoll: this.polls, dropped: false };
+    this.join(ticket);
+    try {
+      for (;;) {
+        await nextTask();
+        signal?.throwIfAborted();
+        ticket.lastPoll = ++this.polls;
+        if (ticket.dropped) this.join(ticket);
+        this.dropAbandonedHead();
+        if (this.head() === ticket) {
+          this.leave(ticket, true);
+          return;
+        }
+      }
+    } catch (e: unknown) {
+      this.leave(ticket, false);
+      throw e;
+    }
+  }
+
+  /** Waiters in line (for tests and metrics). */
+  get queued(): number {
+    let n = 0;
+    for (const line of this.lines.values()) n += line.length;
+    return n;
+  }
+
+  private join(ticket: Ticket): void {
+    ticket.dropped = false;
+    const line = this.lines.get(ticket.share);
+    if (line) line.push(ticket);
+    else this.lines.set(ticket.share, [ticket]);
+  }
+
+  private head(): Ticket | undefined {
+    const first = this.lines.values().next();
+    return first.done ? undefined : first.value[0];
+  }
+
+  /** The first waiter missed more polls than a live one can (every live waiter polls once per round): gone. */
+  private dropAbandonedHead(): void {
+    for (let head = this.head(); head; head = this.head()) {
+      if (this.polls - head.lastPoll <= 2 * this.queued + 8) return;
+      this.leave(head, false);
+      head.dropped = true;
+    }
+  }
+
+  /** Takes `ticket` out of line; after a turn its key goes to the back, behind every other key waiting. */
+  private leave(ticket: Ticket, turnTaken: boolean): void {
+    const line = this.lines.get(ticket.share);
+    if (!line) return;
+    const at = line.indexOf(ticket);
+    if (at < 0) return;
+    line.splice(at, 1);
+    if (line.length === 0) this.lines.delete(ticket.share);
+    else if (turnTaken) {
+      this.lines.delete(ticket.share);
+      this.lines.set(ticket.share, line);
+    }
+  }
+}
