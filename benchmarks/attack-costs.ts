@@ -3,7 +3,7 @@
  *
  * What each heavy request of the reliability suite's adversarial scenario costs the server, per kind of sender:
  * a hostile tenant with quota left, a tenant whose budget is (nearly) spent, one whose requests/min are spent,
- * and a key that does not exist. Each deployment is started as the suite starts it (reliability/targets.ts); each
+ * a key that does not exist, and a key naming the hostile tenant with a wrong secret. Each deployment is started as the suite starts it (reliability/targets.ts); each
  * request is sent `--repeat` times in a row, and the server process's CPU time (user + system, all threads, from
  * /proc) is divided by the count, next to the wall time. Where the victim's slowdown comes from: the kinds that
  * cost tens of ms each, sent back to back by closed-loop clients.
@@ -47,11 +47,18 @@ async function measure(name: DeploymentName, packageDir: string, repeat: number)
       });
     await small(await key({}), 8); // the Worker loads its model on the first request
     // The scenario's senders, their budget and rate spent the way it spends them.
+    const hostile = await createTenantWithKey(
+      { name: `bench-hostile-${Date.now()}`, tpm: 10_000, max_concurrent: 4 },
+      auth,
+    );
+    await small(hostile.key.key, 1); // the Worker then knows the tenant: its keys are checked when admitted
     const senders: Record<string, string> = {
-      hostile: await key({ tpm: 10_000, max_concurrent: 4 }),
+      hostile: hostile.key.key,
       'budget-spent': await key({ budget_tokens: 60, budget_period: 'day' }),
       'rpm-spent': await key({ rpm: 1 }),
       'bad-key': `sk-unmask-${'0'.repeat(64)}`,
+      // A key naming a real tenant with a wrong secret (on the Worker, checked by the tenant's object).
+      'wrong-secret': `sk-unmask-${hostile.id}_${'A'.repeat(43)}`,
     };
     await small(senders['budget-spent'], 50);
     await small(senders['rpm-spent'], 1);

@@ -112,6 +112,15 @@ export type Admission =
 export type KeyedAdmission =
   Admission | { ok: false; auth: AuthFailure } | { ok: false; staleTenant: Tenant };
 
+/**
+ * The answer of `screenKey`: the key failed, or the tenant can run nothing now (the refusal `admit` would give a
+ * request of any size), or neither (`ok`: nothing reserved; the request is still admitted later).
+ */
+export type KeyScreen =
+  | { ok: true }
+  | { ok: false; auth: AuthFailure }
+  | { ok: false; refusal: Refusal; headers: RateHeaders };
+
 export type Reservation =
   { ok: true; headers: RateHeaders } | { ok: false; refusal: Refusal; headers: RateHeaders };
 
@@ -152,4 +161,10 @@ export interface Limiter {
    * API answer such a request 429 before it reads and parses the body.
    */
   refusesAny?(tenant: Tenant): Promise<{ refusal: Refusal; headers: RateHeaders } | null>;
+  /**
+   * Optional, for a limiter with `admitWithKey` (a round trip per call): checks a deferred key and whether its
+   * tenant can run anything now, against the limiter's own copy of the limits. Reserves nothing; worth its extra
+   * round trip only before a large body is read (see early-refusal.ts).
+   */
+  screenKey?(auth: DeferredAuth): Promise<KeyScreen>;
 }

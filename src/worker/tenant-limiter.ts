@@ -39,6 +39,9 @@ export class TenantLimiter extends DurableObject<LimiterEnv> implements TenantLi
   admitKey(message: KeyedAdmitMessage) {
     return this.#core.admitKey(message);
   }
+  screenKey(message: KeyMessage) {
+    return this.#core.screenKey(message);
+  }
   authenticate(message: KeyMessage) {
     return this.#core.authenticate(message);
   }

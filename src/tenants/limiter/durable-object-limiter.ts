@@ -9,6 +9,7 @@ import type {
   Admission,
   DeferredAuth,
   KeyedAdmission,
+  KeyScreen,
   Limiter,
   Reservation,
   Tenant,
@@ -43,6 +44,7 @@ export interface DurableObjectLimiter extends Limiter {
   readonly recordsUsage: true;
   readonly releaseAfterResponse: true;
   admitWithKey(auth: DeferredAuth, reservedTokens: number): Promise<KeyedAdmission>;
+  screenKey(auth: DeferredAuth): Promise<KeyScreen>;
   /** Checks a key that names its tenant in that tenant's object; null when the key names none. */
   authenticateKey(apiKey: string): Promise<KeyCheck | null>;
   /** Writes the tenant's pending usage to D1 (before a usage query). */
@@ -99,6 +101,12 @@ export function createDurableObjectLimiter(
       } satisfies KeyedAdmitMessage);
       if (!answer.ok && 'staleTenant' in answer) onTenant?.(answer.staleTenant);
       return answer;
+    },
+    async screenKey(auth: DeferredAuth): Promise<KeyScreen> {
+      return call(auth.tenant.id, 'screenKey', {
+        tenantId: auth.tenant.id,
+        keyHash: await hashApiKey(auth.apiKey),
+      } satisfies KeyMessage);
     },
     async authenticateKey(apiKey: string): Promise<KeyCheck | null> {
       const tenantId = tenantOfApiKey(apiKey);

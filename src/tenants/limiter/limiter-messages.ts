@@ -2,7 +2,13 @@
  * The JS RPC interface between the Worker and its tenant's TenantLimiter Durable Object: its methods and their
  * messages. Only the Worker's own code reaches the object (through its binding), so the types are the contract.
  */
-import type { Admission, KeyedAdmission, Reservation, UsageRecord } from '../../api/tenancy.ts';
+import type {
+  Admission,
+  KeyedAdmission,
+  KeyScreen,
+  Reservation,
+  UsageRecord,
+} from '../../api/tenancy.ts';
 import type { LimiterLimits } from './buckets.ts';
 import type { KeyCheck } from './key-directory.ts';
 
@@ -52,6 +58,8 @@ export interface TenantLimiterRpc {
   /** Checks the key and admits in one call. */
   admitKey(message: KeyedAdmitMessage): Promise<KeyedAdmission>;
   authenticate(message: KeyMessage): Promise<KeyCheck>;
+  /** Checks the key and whether the tenant can run anything now; reserves nothing. */
+  screenKey(message: KeyMessage): Promise<KeyScreen>;
   /** Writes pending usage to D1; answers how many records are still unwritten. */
   flushUsage(): Promise<number>;
   /** Forgets the tenant and keys read from D1. */

@@ -13,7 +13,13 @@
  * this file has no `cloudflare:workers` import, so src/tenants stays runtime-free.
  */
 import type { D1Database, DurableObjectState } from '@cloudflare/workers-types';
-import type { Admission, KeyedAdmission, Reservation, UsageRecord } from '../../api/tenancy.ts';
+import type {
+  Admission,
+  KeyedAdmission,
+  KeyScreen,
+  Reservation,
+  UsageRecord,
+} from '../../api/tenancy.ts';
 import { readTenantDirectory } from '../d1/directory.ts';
 import { usageInsert } from '../d1/usage.ts';
 import { KeyDirectory, type KeyCheck } from './key-directory.ts';
@@ -30,6 +36,7 @@ import type {
 import {
   admit,
   limitsOf,
+  refuseAny,
   emptyLimiterState,
   release,
   reserve,
@@ -112,6 +119,18 @@ export class TenantLimiterCore implements TenantLimiterRpc {
 
   authenticate(message: KeyMessage): Promise<KeyCheck> {
     return this.keys.check(message.tenantId, message.keyHash, Date.now());
+  }
+
+  /**
+   * The key checked, and the refusal an admission of any size would get now (budget spent, concurrency full, no
+   * request left this minute), against the object's own copy of the limits. Reserves nothing and writes nothing:
+   * the Worker asks before reading a large body, and the request is still admitted (exactly) after parsing.
+   */
+  async screenKey(message: KeyMessage): Promise<KeyScreen> {
+    const auth = await this.authenticate(message);
+    if (!auth.ok) return { ok: false, auth: auth.reason };
+    const refused = refuseAny(this.state, limitsOf(auth.tenant), Date.now());
+    return refused ? { ok: false, ...refused } : { ok: true };
   }
 
   async admitKey(message: KeyedAdmitMessage): Promise<KeyedAdmission> {
