@@ -56,6 +56,20 @@ async function drain(
   }
 }
 
+/**
+ * Reads and drops a request's unread body, so that an answer sent before it (a refusal that never needed the body)
+ * reaches a client still sending instead of a connection reset. False when the body was larger than `maxBytes` or
+ * slower than `maxMs`: answer it with `connection: close`.
+ */
+export async function discardBody(
+  request: Request,
+  maxBytes: number,
+  maxMs: number,
+): Promise<boolean> {
+  if (!request.body || request.bodyUsed) return true;
+  return drain(request.body.getReader(), maxBytes, maxMs);
+}
+
 /** @example app.use('/v1/*', bodyLimit({ maxBytes: 1 << 20 })) */
 export function bodyLimit({ maxBytes, drainBytes = 64 << 20, drainMs = 30_000 }: BodyLimitOptions) {
   return createMiddleware(async function bodyLimit(c, next) {

@@ -153,6 +153,18 @@ describe('Worker hot path: one Durable Object call for key and limits', () => {
       [...names].filter((n) => n.startsWith('x-ratelimit-') || n === 'retry-after').sort();
     assert.deepEqual(rateHeaders(Object.keys(refused.headers)), rateHeaders(small.headers.keys()));
     assert.ok(rateHeaders(small.headers.keys()).includes('retry-after'));
+    // A client that does send its whole body receives the refusal, never a connection reset.
+    const whole =
+      JSON.stringify({ model: MODEL, prompt: 'x'.repeat(900_000), max_tokens: 2 }) + ' ';
+    for (let i = 0; i < 5; i++) {
+      const answer = await worker().fetch('/v1/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/json' },
+        body: whole,
+      });
+      assert.equal(answer.status, 429);
+      await answer.arrayBuffer();
+    }
 
     const forged = `sk-unmask-${t.tenantId}_${'A'.repeat(43)}`;
     const unknown = await headersOnly(forged, LARGE);

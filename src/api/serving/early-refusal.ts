@@ -10,9 +10,15 @@
 import { createMiddleware } from 'hono/factory';
 import type { Context } from 'hono';
 import type { Limiter } from '../tenancy.ts';
+import type { ApiError } from '../api-error.ts';
 import { authError } from '../auth.ts';
+import { discardBody } from '../body-limit.ts';
 import { headerRecord, refusalError } from './metering.ts';
 
+/** How long a refused request's body may take to arrive and be dropped before the answer goes out anyway. */
+const DISCARD_MS = 2_000;
+/** Bodies past the body limit never get here; this only bounds a body that lied about its length. */
+const DISCARD_MAX_BYTES = 64 << 20;
 /** A deferred key is screened before a body declared larger than this (the size parsed in separate tasks). */
 export const SCREEN_ABOVE_BYTES = 64 << 10;
 
@@ -33,12 +39,23 @@ export function refuseBeforeBody(limiter: Limiter, applies: (c: Context) => bool
       const screen = await limiter.screenKey({ ...pending.auth, tenant });
       if (screen.ok) return next(); // the admission call still checks the key (cached) and admits
       pending.settled = true;
-      if ('auth' in screen) throw authError(screen.auth);
-      throw refusalError(screen.refusal, headerRecord(screen.headers));
+      if ('auth' in screen) return refuse(c, authError(screen.auth));
+      return refuse(c, refusalError(screen.refusal, headerRecord(screen.headers)));
     }
     if (!limiter.refusesAny) return next();
     const refused = await limiter.refusesAny(tenant);
-    if (refused) throw refusalError(refused.refusal, headerRecord(refused.headers));
+    if (refused) return refuse(c, refusalError(refused.refusal, headerRecord(refused.headers)));
     return next();
   });
+}
+
+/**
+ * Throws `error` once the unread body is read and dropped (cheap next to decoding and parsing it): answering while
+ * the client still sends would reach it as a connection reset. A body slower than DISCARD_MS gets the answer with
+ * `connection: close`.
+ */
+async function refuse(c: Context, error: ApiError): Promise<never> {
+  if (!(await discardBody(c.req.raw, DISCARD_MAX_BYTES, DISCARD_MS)))
+    error.headers.connection = 'close';
+  throw error;
 }
