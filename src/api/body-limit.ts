@@ -29,20 +29,28 @@ const unreadable = () =>
     headers: { connection: 'close' },
   });
 
-/** Reads and drops what is left of a body; false when it is larger than `maxBytes` or slower than `maxMs`. */
+/**
+ * Reads and drops what is left of a body; false when it is larger than `maxBytes`, slower than `maxMs` in all, or
+ * (with `idleMs`) stalled that long without a byte.
+ */
 async function drain(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   maxBytes: number,
   maxMs: number,
+  idleMs = maxMs,
 ): Promise<boolean> {
+  const deadline = Date.now() + maxMs;
   let read = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), maxMs);
-  });
   try {
     for (;;) {
+      const wait = Math.min(idleMs, deadline - Date.now());
+      if (wait <= 0) return false;
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), wait);
+      });
       const chunk = await Promise.race([reader.read(), timeout]);
+      clearTimeout(timer);
       if (chunk === 'timeout') return false;
       if (chunk.done) return true;
       read += chunk.value.length;
@@ -58,16 +66,15 @@ async function drain(
 
 /**
  * Reads and drops a request's unread body, so that an answer sent before it (a refusal that never needed the body)
- * reaches a client still sending instead of a connection reset. False when the body was larger than `maxBytes` or
- * slower than `maxMs`: answer it with `connection: close`.
+ * reaches a client still sending instead of a connection reset. False when the body was larger than `maxBytes`,
+ * took longer than `maxMs` or stalled for `idleMs`: answer it with `connection: close`.
  */
 export async function discardBody(
   request: Request,
-  maxBytes: number,
-  maxMs: number,
+  { maxBytes, maxMs, idleMs }: { maxBytes: number; maxMs: number; idleMs: number },
 ): Promise<boolean> {
   if (!request.body || request.bodyUsed) return true;
-  return drain(request.body.getReader(), maxBytes, maxMs);
+  return drain(request.body.getReader(), maxBytes, maxMs, idleMs);
 }
 
 /** @example app.use('/v1/*', bodyLimit({ maxBytes: 1 << 20 })) */

@@ -15,10 +15,12 @@ import { authError } from '../auth.ts';
 import { discardBody } from '../body-limit.ts';
 import { headerRecord, refusalError } from './metering.ts';
 
-/** How long a refused request's body may take to arrive and be dropped before the answer goes out anyway. */
-const DISCARD_MS = 2_000;
-/** Bodies past the body limit never get here; this only bounds a body that lied about its length. */
-const DISCARD_MAX_BYTES = 64 << 20;
+/**
+ * A refused request's body is read and dropped while it keeps coming (a busy server reads a 1 MiB body slowly),
+ * for at most 30 s, as the body limit drains an oversized one; a body that stalls for 2 s is answered anyway.
+ * Bodies past the body limit never get here: the byte bound only stops a body that lied about its length.
+ */
+const DISCARD = { maxBytes: 64 << 20, maxMs: 30_000, idleMs: 2_000 } as const;
 /** A deferred key is screened before a body declared larger than this (the size parsed in separate tasks). */
 export const SCREEN_ABOVE_BYTES = 64 << 10;
 
@@ -51,11 +53,10 @@ export function refuseBeforeBody(limiter: Limiter, applies: (c: Context) => bool
 
 /**
  * Throws `error` once the unread body is read and dropped (cheap next to decoding and parsing it): answering while
- * the client still sends would reach it as a connection reset. A body slower than DISCARD_MS gets the answer with
- * `connection: close`.
+ * the client still sends would reach it as a connection reset. A body that stalls or takes too long (DISCARD) gets
+ * the answer with `connection: close`.
  */
 async function refuse(c: Context, error: ApiError): Promise<never> {
-  if (!(await discardBody(c.req.raw, DISCARD_MAX_BYTES, DISCARD_MS)))
-    error.headers.connection = 'close';
+  if (!(await discardBody(c.req.raw, DISCARD))) error.headers.connection = 'close';
   throw error;
 }

@@ -232,7 +232,7 @@ describe('limits before work, and metering of every token computed (tiny random 
     assert.equal(h.opens(), opens, 'an rpm refusal opens nothing');
   });
 
-  test('a tenant that can run nothing now is refused before its body is read (budget, rpm, concurrency)', async () => {
+  test('a tenant that can run nothing now is refused before its body is parsed (budget, rpm, concurrency)', async () => {
     const h = await harness(
       dir,
       'tiny',
@@ -243,7 +243,9 @@ describe('limits before work, and metering of every token computed (tiny random 
       },
       { budgetUsed: (id) => (id === 'broke' ? 1000 : 0) },
     );
-    const text = JSON.stringify({ model: 'tiny', prompt: 'word '.repeat(100_000), max_tokens: 2 });
+    // Malformed (never closed): parsed, it would be a 400; refused first, it is a 429. Its bytes are still read and
+    // dropped, so that the answer reaches a client that is still sending them.
+    const text = `{"model": "tiny", "max_tokens": 2, "prompt": "${'word '.repeat(100_000)}`;
     /** A request whose body records whether anything pulled it. */
     const watched = (key: string, path = '/v1/completions', json = text) => {
       const body = { read: false };
@@ -273,7 +275,7 @@ describe('limits before work, and metering of every token computed (tiny random 
     const overBudget = await broke.response();
     assert.equal(overBudget.status, 429);
     assert.equal((await errorOf(overBudget)).code, 'insufficient_quota');
-    assert.equal(broke.body.read, false, 'a spent budget is refused before the body is read');
+    assert.equal(broke.body.read, true, 'the unread body of a refusal is drained');
 
     const small = JSON.stringify({ model: 'tiny', prompt: [4, 5], max_tokens: 2 });
     const first = watched('sk-unmask-rpm', '/v1/completions', small);
@@ -284,9 +286,9 @@ describe('limits before work, and metering of every token computed (tiny random 
     assert.equal(overRate.status, 429);
     assert.equal((await errorOf(overRate)).code, 'rate_limit_exceeded');
     assert.ok(Number(overRate.headers.get('retry-after')) >= 1);
-    assert.equal(second.body.read, false, 'a spent rpm is refused before the body is read');
+    assert.equal(second.body.read, true);
 
-    // A stream in flight holds the one slot: a second request is refused unread; the slot frees at the end.
+    // A stream in flight holds the one slot: a second request is refused unparsed; the slot frees at the end.
     h.setSlowMs(50);
     const stream = await h.post('/v1/completions', 'sk-unmask-one', {
       model: 'tiny',
@@ -299,7 +301,7 @@ describe('limits before work, and metering of every token computed (tiny random 
     const refused = await busy.response();
     assert.equal(refused.status, 429);
     assert.match((await errorOf(refused)).message, /concurrent/);
-    assert.equal(busy.body.read, false);
+    assert.equal(busy.body.read, true);
     await stream.text();
   });
 
