@@ -65,6 +65,13 @@ async function drain(
 }
 
 /**
+ * How an answer given before the body was read waits for it: while it keeps coming (a busy server reads a 1 MiB body
+ * slowly), for at most 30 s as an oversized body is drained, and not past 2 s without a byte. Bodies past the body
+ * limit never get that far: the byte bound only stops one that lied about its length.
+ */
+export const DISCARD_UNREAD = { maxBytes: 64 << 20, maxMs: 30_000, idleMs: 2_000 } as const;
+
+/**
  * Reads and drops a request's unread body, so that an answer sent before it (a refusal that never needed the body)
  * reaches a client still sending instead of a connection reset. False when the body was larger than `maxBytes`,
  * took longer than `maxMs` or stalled for `idleMs`: answer it with `connection: close`.

@@ -8,6 +8,7 @@ import { DecodeOptionsError } from '../decode/errors.ts';
 import { TemplateError } from '../model/text-codec.ts';
 import { ModelLoadError } from '../model/store.ts';
 import { ApiError, ClientGoneError, badRequest, clientClosed, errorResponse } from './api-error.ts';
+import { DISCARD_UNREAD, discardBody } from './body-limit.ts';
 import { decodeOptionsApiError } from './protocol/decode-fields.ts';
 
 export {
@@ -69,12 +70,17 @@ function describe(e: unknown): string {
  * @example app.onError(renderErrors({ log: console.error }))
  */
 export function renderErrors({ log, openai = false }: ErrorRendererOptions = {}): ErrorHandler {
-  return (e: Error, c: Context) => {
+  return async (e: Error, c: Context) => {
     const err = toApiError(e);
     if (err.status >= 500) {
       const id = c.get('requestId') as string | undefined;
       log?.(`error ${c.req.method} ${c.req.path}${id ? ` request=${id}` : ''}: ${describe(e)}`);
     }
-    return errorResponse(err, { openai });
+    // Answered before its body was read (a bad key, a refusal): an answer sent while the client still sends
+    // reaches it as a connection reset, so what is left is read and dropped first (cheap next to parsing it).
+    const drained = await discardBody(c.req.raw, DISCARD_UNREAD);
+    const response = errorResponse(err, { openai });
+    if (!drained) response.headers.set('connection', 'close');
+    return response;
   };
 }
