@@ -12,6 +12,9 @@ const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
 /** Bodies above this yield to other work between reading, decoding, parsing and checking. */
 export const YIELD_ABOVE_BYTES = 64 << 10;
 
+/** One decoder for every body (a non-streaming decode keeps no state); constructing one per request is not free. */
+const UTF8 = new TextDecoder();
+
 /** Lets pending I/O and timers run before going on (a macrotask, unlike an await of a settled promise). */
 const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
@@ -39,7 +42,7 @@ export function cappedBody(kind: RequestKind) {
       const pause = yieldsFor(bytes.byteLength);
       await pause();
       // As Request.text() decodes: UTF-8, a BOM dropped, invalid sequences replaced.
-      const text = new TextDecoder().decode(bytes);
+      const text = UTF8.decode(bytes);
       await pause();
       body = JSON.parse(text);
       await pause();
