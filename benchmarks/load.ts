@@ -5,7 +5,6 @@
  * reads streamed into the disk cache, verified by a streamed sha256), each in a fresh process, side by side. The
  * package is the tiny model plus a random `padding.bin` of --mib MiB listed in its manifest.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { cp, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
 import { ensureTinyPackage } from '../backends/node/tiny-package.ts';
+import { jsonChild } from './json-child.ts';
 
 const MiB = 2 ** 20;
 const log = (line: string) => process.stderr.write(`bench-load: ${line}\n`);
@@ -25,22 +25,7 @@ interface Run {
 }
 
 function child(mode: string, dir: string, cacheDir: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'benchmarks/load/child.ts', mode, dir, cacheDir],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-    });
-    p.on('close', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out) as Run)
-        : reject(new Error(`${mode} load exited ${code}`)),
-    );
-  });
+  return jsonChild<Run>('benchmarks/load/child.ts', [mode, dir, cacheDir], `${mode} load`);
 }
 
 /** Copies the tiny package and appends a random file of `mib` MiB to it and its manifest. */

@@ -8,13 +8,13 @@
  * data export of one checkpoint (`export-onnx --external-data never|always`) to compare the layouts too.
  * Default package: the demo model. Medians; table on stdout, progress on stderr.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { intFlag, parseFlags, runMain } from '../backends/node/cli.ts';
 import { readLocalManifest } from '../backends/node/stores/disk-package.ts';
 import { RACY_MS } from '../backends/node/stores/verified-stamps.ts';
+import { jsonChild } from './json-child.ts';
 import { median } from './model/measure.ts';
 
 const log = (line: string) => process.stderr.write(`bench-open: ${line}\n`);
@@ -28,22 +28,11 @@ interface Open {
 }
 
 function openInChild(dir: string, mode: Mode, cacheDir: string): Promise<Open> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'benchmarks/open/child.ts', dir, mode, cacheDir],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-    });
-    p.on('close', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out) as Open)
-        : reject(new Error(`opening ${dir} (${mode}) exited ${code}`)),
-    );
-  });
+  return jsonChild<Open>(
+    'benchmarks/open/child.ts',
+    [dir, mode, cacheDir],
+    `opening ${dir} (${mode})`,
+  );
 }
 
 /** Newest ctime among the package's files: a stamp is only taken once it is RACY_MS old. */
