@@ -11,6 +11,8 @@
  * a dead request never blocks the model.
  */
 
+import { nextTask as macrotask } from '../model/next-task.ts';
+
 /** Who shares turns: a tenant id ('' for requests without a tenant). */
 export type ShareKey = string;
 
@@ -28,8 +30,6 @@ interface Ticket {
   /** Taken out of line as abandoned: a waiter that polls again after all goes back in, at the end. */
   dropped: boolean;
 }
-
-const macrotask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class FairTurns {
   /** Waiters per share key, in the order the keys take their turns (Map order: next first). */

@@ -11,6 +11,7 @@
  * loop between them, so one large prompt never holds the isolate or the process for long.
  */
 import type { Tokenizer } from '@huggingface/tokenizers';
+import { nextTask } from './next-task.ts';
 import { utf8Length } from './utf8-length.ts';
 
 export interface PromptSegment {
@@ -56,8 +57,6 @@ const SLICE_CHARS = 2048;
 const FORCE_CUT_CHARS = 16384;
 /** Characters encoded between two yields to the event loop (a few ms of work). */
 const YIELD_EVERY_CHARS = 16384;
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** Leftmost-longest matching of added tokens, as the tokenizer's own splitter does. */
 class TokenTrie {
@@ -257,7 +256,7 @@ export class PromptEncoder {
             throw new PromptTooLongError(ids.length + this.suffix.length, limit);
           if (sinceYield >= YIELD_EVERY_CHARS) {
             sinceYield = 0;
-            await yieldToEventLoop();
+            await nextTask();
           }
         }
       }

@@ -10,6 +10,7 @@ import type { OpenModel } from '../api/engine.ts';
 import { runChoice, type ChoiceResult } from '../api/serving/generation.ts';
 import { loadPackage, packageBytes } from '../model/loader.ts';
 import type { Manifest } from '../model/manifest.ts';
+import { nextTask } from '../model/next-task.ts';
 import { packageCodec } from '../model/package-codec.ts';
 import { createSession } from '../ort/create-session.ts';
 import { SessionRunner } from '../ort/session-runner.ts';
@@ -143,7 +144,7 @@ export async function generateInBrowser(
     onDenoise: async (frame) => {
       await handlers.onFrame(frame);
       // Let the page paint between forwards (each forward blocks the main thread).
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await nextTask();
     },
   });
 }

@@ -5,6 +5,7 @@
  * (yieldsFor), so small requests do not wait behind it.
  */
 import { createMiddleware } from 'hono/factory';
+import { nextTask } from '../../model/next-task.ts';
 import { checkRequestCaps, type RequestKind } from '../protocol/request-caps.ts';
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
@@ -14,9 +15,6 @@ export const YIELD_ABOVE_BYTES = 64 << 10;
 
 /** One decoder for every body (a non-streaming decode keeps no state); constructing one per request is not free. */
 const UTF8 = new TextDecoder();
-
-/** Lets pending I/O and timers run before going on (a macrotask, unlike an await of a settled promise). */
-const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /**
  * What a body waits before each heavy step: nothing when small; above YIELD_ABOVE_BYTES one task per started

@@ -10,6 +10,7 @@
 import type { Context } from 'hono';
 import { ApiError } from '../errors.ts';
 import { authError } from '../auth.ts';
+import { nextTask } from '../../model/next-task.ts';
 import type {
   Admission,
   Limiter,
@@ -92,8 +93,6 @@ function keepAlive(c: Context, work: Promise<unknown>): void {
   }
 }
 
-const afterThisTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
 /** @example const metered = await meter(c, { tenant, model, backend, reservedTokens }); … metered.settle(outcome) */
 export function createMeter({ limiter, tenants, log }: MeterOptions) {
   return async function meter(c: Context, o: AdmitOptions): Promise<MeteredRequest> {
@@ -145,7 +144,7 @@ export function createMeter({ limiter, tenants, log }: MeterOptions) {
               limiter.release(tenant, leaseId, usedTokens),
               usage && tenants.recordUsage(usage),
             ]);
-      const work = (limiter.releaseAfterResponse ? afterThisTurn().then(release) : release()).catch(
+      const work = (limiter.releaseAfterResponse ? nextTask().then(release) : release()).catch(
         (e: unknown) => log?.(`metering failed: ${(e as Error).name}`),
       );
       finish(work);
