@@ -81,3 +81,31 @@ test('a chunked body that breaks off mid-way is a 400 (the client left), not a 5
   assert.equal(res.headers.get('connection'), 'close');
   assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'body_unreadable');
 });
+
+test('a body declared past the drain bound is answered at once, none of it read', async () => {
+  const app = new Hono();
+  app.onError(renderErrors());
+  app.use('*', bodyLimit({ maxBytes: 1 << 20 }));
+  app.post('/echo', (c) => c.json({ unreachable: true }));
+  let pulls = 0;
+  const endless = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        pulls++;
+        controller.enqueue(new Uint8Array(1 << 16));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const res = await app.fetch(
+    new Request('http://api.test/echo', {
+      method: 'POST',
+      headers: { 'content-length': String(128 << 20) },
+      body: endless,
+      duplex: 'half',
+    } as RequestInit),
+  );
+  assert.equal(res.status, 413);
+  assert.equal(res.headers.get('connection'), 'close');
+  assert.equal(pulls, 0);
+});

@@ -16,6 +16,13 @@ export interface BodyLimitOptions {
   drainMs?: number;
 }
 
+/** The body length a request declares: null when it is chunked or gives none. */
+export function declaredLength(request: Request): number | null {
+  if (request.headers.get('transfer-encoding')) return null;
+  const declared = Number.parseInt(request.headers.get('content-length') ?? '', 10);
+  return Number.isFinite(declared) ? declared : null;
+}
+
 export const tooLarge = (maxBytes: number, headers: Record<string, string> = {}) =>
   new ApiError(413, 'invalid_request_error', `request body exceeds ${maxBytes} bytes`, {
     code: 'request_too_large',
@@ -81,6 +88,7 @@ export async function discardBody(
   { maxBytes, maxMs, idleMs }: { maxBytes: number; maxMs: number; idleMs: number },
 ): Promise<boolean> {
   if (!request.body || request.bodyUsed) return true;
+  if ((declaredLength(request) ?? 0) > maxBytes) return false; // never worth reading
   return drain(request.body.getReader(), maxBytes, maxMs, idleMs);
 }
 
@@ -89,10 +97,8 @@ export function bodyLimit({ maxBytes, drainBytes = 64 << 20, drainMs = 30_000 }:
   return createMiddleware(async function bodyLimit(c, next) {
     const body = c.req.raw.body;
     if (!body) return next();
-    const declared = c.req.header('transfer-encoding')
-      ? null
-      : Number.parseInt(c.req.header('content-length') ?? '', 10);
-    if (declared !== null && Number.isFinite(declared)) {
+    const declared = declaredLength(c.req.raw);
+    if (declared !== null) {
       if (declared <= maxBytes) return next();
       if (declared > drainBytes) throw tooLarge(maxBytes, { connection: 'close' });
       const drained = await drain(body.getReader(), drainBytes, drainMs);

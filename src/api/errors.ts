@@ -78,7 +78,9 @@ export function renderErrors({ log, openai = false }: ErrorRendererOptions = {})
     }
     // Answered before its body was read (a bad key, a refusal): an answer sent while the client still sends
     // reaches it as a connection reset, so what is left is read and dropped first (cheap next to parsing it).
-    const drained = await discardBody(c.req.raw, DISCARD_UNREAD);
+    // An error that already closes the connection (an oversized body, not drained on purpose) is answered at once.
+    const closing = err.headers.connection === 'close';
+    const drained = closing || (await discardBody(c.req.raw, DISCARD_UNREAD));
     const response = errorResponse(err, { openai });
     if (!drained) response.headers.set('connection', 'close');
     return response;

@@ -12,16 +12,11 @@ import { createMiddleware } from 'hono/factory';
 import type { Context } from 'hono';
 import type { Limiter } from '../tenancy.ts';
 import { authError } from '../auth.ts';
+import { declaredLength } from '../body-limit.ts';
 import { headerRecord, refusalError } from './metering.ts';
 
 /** A deferred key is screened before a body declared larger than this (the size parsed in separate tasks). */
 export const SCREEN_ABOVE_BYTES = 64 << 10;
-
-function declaredLength(c: Context): number {
-  if (c.req.header('transfer-encoding')) return 0;
-  const declared = Number.parseInt(c.req.header('content-length') ?? '', 10);
-  return Number.isFinite(declared) ? declared : 0;
-}
 
 export function refuseBeforeBody(limiter: Limiter, applies: (c: Context) => boolean) {
   return createMiddleware(async function refuseBeforeBody(c, next) {
@@ -29,7 +24,11 @@ export function refuseBeforeBody(limiter: Limiter, applies: (c: Context) => bool
     if (!tenant || !applies(c)) return next();
     const pending = c.get('pendingAuth');
     if (pending) {
-      if (pending.settled || !limiter.screenKey || declaredLength(c) <= SCREEN_ABOVE_BYTES)
+      if (
+        pending.settled ||
+        !limiter.screenKey ||
+        (declaredLength(c.req.raw) ?? 0) <= SCREEN_ABOVE_BYTES
+      )
         return next();
       const screen = await limiter.screenKey({ ...pending.auth, tenant });
       if (screen.ok) return next(); // the admission call still checks the key (cached) and admits
