@@ -1,23 +1,29 @@
 /**
- * FairTurns: turns come round-robin over tenants (a tenant with many forwards waiting gets one turn per round,
- * like a tenant with one), in arrival order within a tenant; a waiter that stops polling (a cancelled request)
- * never blocks the line, and an aborted one leaves it; and a runner engine decoding for two tenants gives the one with a single request its turn after at most
- * one forward of the other's, on a real tiny model.
+ * FairTurns: among tenants with equal usage turns come round-robin (a tenant with many forwards waiting gets one
+ * turn per round, like a tenant with one), in arrival order within a tenant; the tenant that used the model least
+ * lately goes first, usage is forgotten with time, and busy tenants share tokens evenly without starving the one
+ * with the costlier forwards; a waiter that stops polling (a cancelled request) never blocks the line, and an
+ * aborted one leaves it; and a runner engine decoding for two tenants gives the one with a single request its
+ * turn after at most one forward of the other's, on a real tiny model.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FairTurns } from './fair-turns.ts';
+import { FairTurns, USAGE_HALF_LIFE_MS } from './fair-turns.ts';
 import { runnerEngine } from './runner-engine.ts';
 import type { BlockRunner } from '../decode/runner.ts';
 import { modelCodec, openModel, type OpenedModel } from '../../backends/node/open-model.ts';
 import { tinyFixture, type Fixture } from '../../test/fixtures/export.ts';
 
 /** Queues `shares` in order (synchronously); returns the order their turns came in. */
-async function turnOrder(turns: FairTurns, shares: string[]): Promise<string[]> {
+async function turnOrder(
+  turns: FairTurns,
+  shares: string[],
+  cost: (share: string) => number = () => 1,
+): Promise<string[]> {
   const order: string[] = [];
   await Promise.all(
     shares.map(async (share, i) => {
-      await turns.take(share);
+      await turns.take(share, { cost: cost(share) });
       order.push(`${share}${i}`);
     }),
   );
@@ -31,6 +37,44 @@ test('one turn per tenant per round, whatever each has waiting', async () => {
 
 test("a tenant's own turns keep their order; one share key alone is first come, first served", async () => {
   assert.deepEqual(await turnOrder(new FairTurns(), ['', '', '']), ['0', '1', '2']);
+});
+
+test('the tenant that used the model least lately goes first, whatever the order they came in', async () => {
+  const turns = new FairTurns();
+  await turns.take('busy', { cost: 500 });
+  await turns.take('light', { cost: 8 });
+  assert.deepEqual(await turnOrder(turns, ['busy', 'busy', 'light', 'new']), [
+    'new3',
+    'light2',
+    'busy0',
+    'busy1',
+  ]);
+});
+
+test('usage is forgotten with time: half of it after each half-life', async () => {
+  let now = 0;
+  const turns = new FairTurns(() => now);
+  await turns.take('busy', { cost: 1000 });
+  assert.equal(turns.usedBy('busy'), 1000);
+  now = USAGE_HALF_LIFE_MS;
+  assert.equal(turns.usedBy('busy'), 500);
+  now = 8 * USAGE_HALF_LIFE_MS;
+  await turns.take('light', { cost: 10 });
+  // busy has decayed to about 4 tokens, below light's fresh 10: busy goes first now.
+  assert.deepEqual(await turnOrder(turns, ['light', 'busy']), ['busy1', 'light0']);
+});
+
+test('busy tenants share tokens evenly: costly forwards are not starved, cheap ones get more turns', async () => {
+  const turns = new FairTurns(() => 0);
+  const order = await turnOrder(
+    turns,
+    Array.from({ length: 80 }, (_, i) => (i % 2 ? 'cheap' : 'costly')),
+    (share) => (share === 'costly' ? 32 : 1),
+  );
+  // While both have work waiting (cheap runs out after its 40 turns): one 32-token turn per 32 one-token turns.
+  const first = order.slice(0, 40).map((s) => s.replace(/\d+$/, ''));
+  const costly = first.filter((s) => s === 'costly').length;
+  assert.ok(costly >= 2 && costly <= 3, `costly got ${costly} of 40 turns: ${first.join(',')}`);
 });
 
 test('a waiter whose request stopped polling (cancelled) is dropped once first in line; it may come back', async () => {

@@ -4,6 +4,7 @@ import type { BlockRunner } from '../decode/runner.ts';
 import type { TextCodec } from '../model/text-codec.ts';
 import type { ModelEngine, OpenModel } from './engine.ts';
 import { FairTurns, type ShareKey } from './fair-turns.ts';
+import { beginForeground } from './foreground.ts';
 
 export interface RunnerEngineOptions {
   id: string;
@@ -17,9 +18,10 @@ export interface RunnerEngineOptions {
 
 /**
  * In-process inference is CPU-bound and a forward never yields, so a generation would hold the isolate until it
- * ends; every forward takes a turn instead (FairTurns: a macrotask before each forward, one forward per tenant
- * per round), so concurrent generations interleave step by step and a tenant with many requests in flight does
- * not crowd out one with a single request.
+ * ends; every forward takes a turn instead (FairTurns: a macrotask before each forward, the next turn to the
+ * waiting tenant that used the model least lately, charged the tokens it processes), so concurrent generations
+ * interleave step by step and neither a tenant with many requests in flight nor one with long ones crowds out a
+ * tenant making a small request.
  */
 function takingTurns(runner: BlockRunner, turns: FairTurns, share: ShareKey): BlockRunner {
   return {
@@ -27,8 +29,14 @@ function takingTurns(runner: BlockRunner, turns: FairTurns, share: ShareKey): Bl
     truncate: (state, length) => runner.truncate(state, length),
     ...(runner.release ? { release: (state) => runner.release!(state) } : {}),
     forward: async (input) => {
-      await turns.take(share);
-      return runner.forward(input);
+      // Large bodies' parsing defers to forwards waiting or running (foreground.ts).
+      const end = beginForeground();
+      try {
+        await turns.take(share, { cost: input.ids.length });
+        return await runner.forward(input);
+      } finally {
+        end();
+      }
     },
   };
 }

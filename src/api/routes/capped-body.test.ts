@@ -1,6 +1,6 @@
 /**
  * cappedBody on a large body: other work runs between reading, decoding and parsing it (a timer that falls due as
- * its last byte arrives fires before its answer), and a body that is not JSON, or that cannot be read because its
+ * its last byte arrives fires before its answer), its steps wait while a model forward waits or runs, and a body that is not JSON, or that cannot be read because its
  * client went away, still gets the validator's 400.
  */
 import { test } from 'node:test';
@@ -9,6 +9,7 @@ import { createApiApp } from '../app.ts';
 import { staticRegistry } from '../engine.ts';
 import { StaticTenantStore, openTenant, unlimited } from '../single-tenant.ts';
 import { YIELD_ABOVE_BYTES } from './capped-body.ts';
+import { beginForeground } from '../foreground.ts';
 
 const KEY = 'sk-unmask-capped-body';
 const app = createApiApp({
@@ -70,6 +71,21 @@ test('a large body lets other work run before its answer; a small one is answere
   assert.equal(tiny.status, 404); // past the caps and the schema: the model does not exist
   await new Promise((r) => setTimeout(r, 5));
   assert.deepEqual(small, ['answer', 'timer']);
+});
+
+test("a large body's steps wait while a model forward waits or runs; a small body's do not", async () => {
+  const end = beginForeground();
+  const events: string[] = [];
+  const large = post(JSON.stringify({ model: 'm', messages: turns(20_000) }), events);
+  const small = post(JSON.stringify({ model: 'm', messages: turns(1) }), events);
+  assert.equal((await small).status, 404);
+  // Long enough for the large body's answer without the wait (a few ms), short of its bound (120 ms per step).
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(events.sort(), ['answer', 'timer', 'timer'], 'the small body only is answered');
+  events.push('forward ended');
+  end();
+  assert.equal((await large).status, 400);
+  assert.deepEqual(events.slice(3), ['forward ended', 'answer']);
 });
 
 test('a large body that is not JSON gets the invalid_json 400', async () => {

@@ -5,7 +5,7 @@
  * (yieldsFor), so small requests do not wait behind it.
  */
 import { createMiddleware } from 'hono/factory';
-import { nextTask } from '../../model/next-task.ts';
+import { deferToForeground } from '../foreground.ts';
 import { checkRequestCaps, type RequestKind } from '../protocol/request-caps.ts';
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
@@ -18,15 +18,15 @@ const UTF8 = new TextDecoder();
 
 /**
  * What a body waits before each heavy step: nothing when small; above YIELD_ABOVE_BYTES one task per started
- * 256 KiB. Every other request's next step (a small request's forward, its parse) runs at each of these, so a
- * 1 MiB body's step waits behind five rounds of other work instead of one: small requests go first while large
- * bodies share what is left, and on an idle server the wait is a few ms.
+ * 256 KiB, then for as long as model forwards wait or run (foreground.ts), up to 40 ms (and 40 tasks) per started
+ * 256 KiB. Small requests go first while large bodies share what is left: a 1 MiB body's parse waits up to
+ * 0.2 s behind a busy model, and on an idle server a few ms.
  */
 function yieldsFor(bytes: number): () => Promise<void> {
-  const tasks = bytes > YIELD_ABOVE_BYTES ? 1 + Math.floor(bytes / (256 << 10)) : 0;
-  return async () => {
-    for (let i = 0; i < tasks; i++) await nextTask();
-  };
+  if (bytes <= YIELD_ABOVE_BYTES) return async () => {};
+  const quarters = 1 + Math.floor(bytes / (256 << 10));
+  return () =>
+    deferToForeground({ minTasks: quarters, maxTasks: 40 * quarters, maxMs: 40 * quarters });
 }
 
 export function cappedBody(kind: RequestKind) {
