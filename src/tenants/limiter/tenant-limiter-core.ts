@@ -4,11 +4,12 @@
  * (KeyDirectory, read from D1 and invalidated by the admin API) and admits in the same call, and it writes usage
  * to D1 in batches after the response (UsageQueue). Single-threaded, so admissions are serialised against the
  * in-memory state, which is exact. Every change is written to DO storage without holding the object's output gate
- * (`allowUnconfirmed`), and an admission's write is issued on the next timer tick (one write for the admissions
- * of that tick): an admission is answered without waiting for the disk or replicas, and one request's write never
- * delays another's answer. Writes still land in order, so storage always holds a state the object went through;
- * only a crash or a failed storage write (the runtime then restarts the object from what was stored) can forget
- * the admissions of the last few milliseconds. A release writes at once and answers once its usage record is
+ * (`allowUnconfirmed`), and an admission's write is issued ADMISSION_WRITE_DELAY_MS later (one write for the
+ * admissions of that time, and none of its own when the request's release comes first, as a short request's does):
+ * an admission is answered without waiting for the disk or replicas, and one request's write never delays
+ * another's answer. Writes still land in order, so storage always holds a state the object went through; only a
+ * crash or a failed storage write (the runtime then restarts the object from what was stored) can forget the
+ * admissions of the last ADMISSION_WRITE_DELAY_MS. A release writes at once and answers once its usage record is
  * durable (`sync`). The object's JS RPC methods are these (TenantLimiterRpc, called by durable-object-limiter.ts);
  * this file has no `cloudflare:workers` import, so src/tenants stays runtime-free.
  */
@@ -48,6 +49,12 @@ const STATE_KEY = 'limiter-state';
 const USAGE_PREFIX = 'usage:';
 /** Releases within this window share one D1 batch (the object's alarm); a usage query flushes at once. */
 const USAGE_FLUSH_MS = 1_000;
+/**
+ * How long an admission's state write waits: a release within it writes the state for both (one storage write per
+ * short request instead of two: Durable Object writes are billed, and each is object time). Also the most a crash
+ * can forget of admissions.
+ */
+export const ADMISSION_WRITE_DELAY_MS = 10;
 /** More unwritten records than this are written at once instead of waiting for the alarm. */
 const USAGE_BATCH_MAX = 100;
 /** Where objects written before per-record keys kept their unwritten usage (one array); read once, then gone. */
@@ -63,7 +70,7 @@ export class TenantLimiterCore implements TenantLimiterRpc {
   private usage!: UsageQueue;
   /** Whether the alarm is set (a D1 flush or its retry is due). */
   private alarmSet = false;
-  /** Whether an admission's state write is waiting for the next timer tick (see saveSoon). */
+  /** Whether an admission's state write is waiting (see saveSoon). */
   private stateWriteDue = false;
 
   constructor(
@@ -193,16 +200,17 @@ export class TenantLimiterCore implements TenantLimiterRpc {
   }
 
   /**
-   * An admission's (or reservation's) state write, on the next timer tick: the answer goes out first, and the
-   * admissions of one tick share one write. Until then the change lives in memory only, as an unconfirmed write
-   * does (see the header): a crash in that tick forgets it, and nothing else can.
+   * An admission's (or reservation's) state write, ADMISSION_WRITE_DELAY_MS later: the answer goes out first, the
+   * admissions of that time share one write, and a release (or any other write) before it carries the change
+   * instead. Until then the change lives in memory only, as an unconfirmed write does (see the header): a crash
+   * in that time forgets it, and nothing else can.
    */
   private saveSoon(): void {
     if (this.stateWriteDue) return;
     this.stateWriteDue = true;
     setTimeout(() => {
       if (this.stateWriteDue) this.save();
-    }, 0);
+    }, ADMISSION_WRITE_DELAY_MS);
   }
 
   /** Writes the limiter state (and `extra` keys) in one ungated storage write; a due saveSoon is then done. */
