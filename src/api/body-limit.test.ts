@@ -1,7 +1,7 @@
 /**
  * The body limit over a real socket (Node's HTTP server and fetch): an oversized body gets the 413 envelope,
  * never a connection reset, because the rest of the body is read before the answer; a body within the limit
- * reaches the handler whole, chunked or not.
+ * reaches the handler whole, chunked or not; a compressed body is refused (415).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -108,4 +108,30 @@ test('a body declared past the drain bound is answered at once, none of it read'
   assert.equal(res.status, 413);
   assert.equal(res.headers.get('connection'), 'close');
   assert.equal(pulls, 0);
+});
+
+test('a compressed body is refused with 415, whether or not it really is compressed; identity passes', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const json = JSON.stringify({ prompt: 'hello' });
+  for (const [encoding, body] of [
+    ['gzip', gzipSync(json)],
+    ['gzip', Buffer.from(json)],
+    ['br', Buffer.from(json)],
+  ] as const) {
+    const res = await fetch(`${url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+      body,
+    });
+    assert.equal(res.status, 415, encoding);
+    const { error } = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(error.code, 'unsupported_content_encoding');
+    assert.match(error.message, new RegExp(`content-encoding ${encoding}`));
+  }
+  const plain = await fetch(`${url}/echo`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-encoding': 'identity' },
+    body: json,
+  });
+  assert.equal(plain.status, 200);
 });

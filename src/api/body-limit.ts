@@ -3,7 +3,7 @@
  * the limit is passed, it reads and discards the rest of an oversized body (up to `drainBytes`, within
  * `drainMs`) before answering: a client still sending would otherwise see its connection reset instead of the
  * 413 (Node's fetch reports "fetch failed"). Bodies beyond the drain bound are answered at once with
- * `connection: close`.
+ * `connection: close`. A body with a content-encoding (gzip, …) is refused with 415.
  */
 import { createMiddleware } from 'hono/factory';
 import { ApiError } from './api-error.ts';
@@ -28,6 +28,18 @@ export const tooLarge = (maxBytes: number, headers: Record<string, string> = {})
     code: 'request_too_large',
     headers,
   });
+
+/**
+ * A compressed body: refused (RFC 9110 §15.5.16) rather than parsed as if it were plain, or decompressed past the
+ * body limit's reach (a small gzip can inflate to gigabytes).
+ */
+const compressed = (encoding: string) =>
+  new ApiError(
+    415,
+    'invalid_request_error',
+    `request bodies are not accepted with content-encoding ${encoding}: send the body uncompressed`,
+    { code: 'unsupported_content_encoding' },
+  );
 
 /** A body that broke off (its client went away mid-way): the client's fault, never a 500. */
 const unreadable = () =>
@@ -97,6 +109,8 @@ export function bodyLimit({ maxBytes, drainBytes = 64 << 20, drainMs = 30_000 }:
   return createMiddleware(async function bodyLimit(c, next) {
     const body = c.req.raw.body;
     if (!body) return next();
+    const encoding = c.req.header('content-encoding')?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') throw compressed(encoding.slice(0, 40));
     const declared = declaredLength(c.req.raw);
     if (declared !== null) {
       if (declared <= maxBytes) return next();

@@ -309,6 +309,25 @@ describe('OpenAI API in workerd (D1 tenants, Durable Object limits)', () => {
     }
   });
 
+  test('a gzip body over a real socket is refused with 415 unsupported_content_encoding', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const { key } = await tenantWithKey({ name: 'gzip' });
+    const res = await fetch(new URL('/v1/completions', worker.url), {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      },
+      body: gzipSync(JSON.stringify({ model: MODEL, prompt: 'hello', max_tokens: 1 })),
+    });
+    assert.equal(res.status, 415);
+    assert.equal(
+      ((await res.json()) as { error: { code: string } }).error.code,
+      'unsupported_content_encoding',
+    );
+  });
+
   test('CORS preflight from a browser origin is answered in workerd before authentication', async () => {
     const res = await worker.fetch('/v1/chat/completions', {
       method: 'OPTIONS',
