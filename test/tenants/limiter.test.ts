@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admission, UsageRecord } from '../../src/api/tenancy.ts';
 import { startWorker, type WorkerHarness } from '../fixtures/tenants/harness.ts';
+import { ADMISSION_WRITE_DELAY_MS } from '../../src/tenants/limiter/tenant-limiter-core.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -167,6 +168,9 @@ describe('TenantLimiter Durable Object (workerd)', () => {
   test('limiter state lives in DO storage and survives a restart of the runtime', async () => {
     const tenantId = await newTenant(w, { rpm: 2 });
     assert.equal((await limiterOf(w, tenantId).admitMany(0, 2)).filter((a) => a.ok).length, 2);
+    // An admission's write is issued ADMISSION_WRITE_DELAY_MS later (a restart within it forgets the admission,
+    // as documented); the runtime stops after that.
+    await new Promise((r) => setTimeout(r, ADMISSION_WRITE_DELAY_MS + 40));
     await w.dispose();
     w = await startWorker({ persistDir: dir, migrate: false });
     const refusal = refusalOf(await limiterOf(w, tenantId).admit(0));
