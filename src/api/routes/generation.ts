@@ -9,7 +9,7 @@ import {
 import { chatPrompts, completionPrompts } from '../protocol/prompts.ts';
 import { CHAT, COMPLETION } from '../serving/flavors.ts';
 import { serveGeneration, type GenerationDeps } from '../serving/serve-generation.ts';
-import { errorResponses, sseStream } from './openapi.ts';
+import { bodyErrorResponses, errorResponses, sseStream } from './openapi.ts';
 import { cappedBody } from './capped-body.ts';
 
 const chatRoute = createRoute({
@@ -30,6 +30,7 @@ const chatRoute = createRoute({
       content: { 'application/json': { schema: ChatCompletionSchema }, ...sseStream },
     },
     ...errorResponses,
+    ...bodyErrorResponses,
   },
 });
 
@@ -48,6 +49,7 @@ const completionRoute = createRoute({
       content: { 'application/json': { schema: CompletionSchema }, ...sseStream },
     },
     ...errorResponses,
+    ...bodyErrorResponses,
   },
 });
 

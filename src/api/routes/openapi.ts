@@ -15,6 +15,12 @@ export const errorResponses = {
   503: error('The model or its GPU pool is unavailable (see Retry-After)'),
 };
 
+/** The errors of a route with a request body, besides errorResponses. */
+export const bodyErrorResponses = {
+  413: error('The request body is larger than the limit (1 MiB by default)'),
+  415: error('The request body is compressed (any content-encoding but identity)'),
+};
+
 export const sseStream = {
   'text/event-stream': {
     schema: z.string().openapi({

@@ -5,7 +5,7 @@ import { ResponseRequestSchema, toChatRequest } from '../protocol/responses.ts';
 import { chatPrompts } from '../protocol/prompts.ts';
 import { responsesFlavor } from '../serving/responses-wire.ts';
 import { serveGeneration, type GenerationDeps } from '../serving/serve-generation.ts';
-import { errorResponses, sseStream } from './openapi.ts';
+import { bodyErrorResponses, errorResponses, sseStream } from './openapi.ts';
 
 const OutputItemSchema = z
   .object({
@@ -66,6 +66,7 @@ const responsesRoute = createRoute({
       content: { 'application/json': { schema: ResponseSchema }, ...sseStream },
     },
     ...errorResponses,
+    ...bodyErrorResponses,
   },
 });
 
