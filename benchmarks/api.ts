@@ -8,8 +8,8 @@
  * Overhead = per-pair latency difference; p50/p99. The p99 of paired differences adds the noise of both calls;
  * what a client sees is how far the API's latency distribution sits above the bare call's, so the shift of each
  * percentile (p99 of the API calls less p99 of the bare calls, `overhead_p99_shift_ms`) is printed beside it, and
- * the null pair's shift shows how far apart two samples of the same bare call land. Its breakdown comes from the API's `server-timing` header:
- * the admission round trip (the one Durable Object call) and the overhead less it. Then requests/s at a fixed
+ * the null pair's shift shows how far apart two samples of the same bare call land. Its breakdown comes from the
+ * API's `server-timing` header: the admission round trip (the one Durable Object call) and the overhead less it. Then requests/s at a fixed
  * concurrency on /v1/completions.
  *
  * Two Workers run side by side, their pairs interleaved: one with Miniflare's default storage (a temporary
@@ -52,7 +52,8 @@ function summary(pair: ApiPair, prefix = '') {
   put('api', apiMs);
   put('bare', bareMs);
   // How far the API's distribution sits above the bare call's, at each percentile (not per pair).
-  const shift = (xs: number[], p: number) => percentile(sort(xs), p) - percentile(sort(bareMs), p);
+  const bareSorted = sort(bareMs);
+  const shift = (xs: number[], p: number) => percentile(sort(xs), p) - percentile(bareSorted, p);
   figures[`${prefix}overhead_p50_shift_ms`] = shift(apiMs, 50);
   figures[`${prefix}overhead_p99_shift_ms`] = shift(apiMs, 99);
   figures[`${prefix}null_overhead_p99_shift_ms`] = shift(bare2Ms, 99);
@@ -120,10 +121,13 @@ runMain('bench-api', async () => {
       process.stdout.write(`${JSON.stringify(result)}\n`);
       return;
     }
-    const row = (label: string, key: string) => {
-      const f = (k: string) => (result as unknown as Record<string, number>)[k]?.toFixed(2) ?? '–';
-      return `| ${label} | ${f(`${key}_p50_ms`)} | ${f(`${key}_p99_ms`)} | ${f(`tmpfs_${key}_p50_ms`)} | ${f(`tmpfs_${key}_p99_ms`)} |`;
+    // A table row: the p50 and p99 figures named, for the default Worker and the tmpfs one (null: no figure).
+    const cells = (label: string, p50Key: string | null, p99Key: string) => {
+      const f = (k: string | null) =>
+        (k && (result as unknown as Record<string, number>)[k]?.toFixed(2)) || '–';
+      return `| ${label} | ${f(p50Key)} | ${f(p99Key)} | ${f(p50Key && `tmpfs_${p50Key}`)} | ${f(`tmpfs_${p99Key}`)} |`;
     };
+    const row = (label: string, key: string) => cells(label, `${key}_p50_ms`, `${key}_p99_ms`);
     console.log(`machine: ${result.machine}`);
     console.log(
       '| path | p50 ms | p99 ms | p50 ms, storage on tmpfs | p99 ms, storage on tmpfs |\n|---|---|---|---|---|',
@@ -133,20 +137,15 @@ runMain('bench-api', async () => {
     console.log(row('overhead (paired difference)', 'overhead'));
     console.log(row('null pair (bare vs bare: the machine noise alone)', 'null_overhead'));
     // The shift rows: the percentile of the API's (or the second bare call's) latencies less the bare call's.
-    const shiftRow = (label: string, p50Key: string | null, p99Key: string) => {
-      const f = (k: string | null) =>
-        (k && (result as unknown as Record<string, number>)[k]?.toFixed(2)) || '–';
-      return `| ${label} | ${f(p50Key)} | ${f(p99Key)} | ${f(p50Key && `tmpfs_${p50Key}`)} | ${f(`tmpfs_${p99Key}`)} |`;
-    };
     console.log(
-      shiftRow(
+      cells(
         'overhead as a shift of the distribution (api percentile − bare percentile)',
         'overhead_p50_shift_ms',
         'overhead_p99_shift_ms',
       ),
     );
     console.log(
-      shiftRow('null pair as a shift (second bare − bare)', null, 'null_overhead_p99_shift_ms'),
+      cells('null pair as a shift (second bare − bare)', null, 'null_overhead_p99_shift_ms'),
     );
     console.log(row('· admission round trip (server-timing)', 'admission'));
     console.log(row('· overhead less admission', 'overhead_without_admission'));

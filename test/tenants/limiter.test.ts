@@ -170,7 +170,7 @@ describe('TenantLimiter Durable Object (workerd)', () => {
     assert.equal((await limiterOf(w, tenantId).admitMany(0, 2)).filter((a) => a.ok).length, 2);
     // An admission's write is issued ADMISSION_WRITE_DELAY_MS later (a restart within it forgets the admission,
     // as documented); the runtime stops after that.
-    await new Promise((r) => setTimeout(r, ADMISSION_WRITE_DELAY_MS + 40));
+    await sleep(ADMISSION_WRITE_DELAY_MS + 40);
     await w.dispose();
     w = await startWorker({ persistDir: dir, migrate: false });
     const refusal = refusalOf(await limiterOf(w, tenantId).admit(0));

@@ -1,7 +1,7 @@
 /**
  * cappedBody on a large body: other work runs between reading, decoding and parsing it (a timer that falls due as
- * its last byte arrives fires before its answer), its steps wait while a model forward waits or runs, and a body that is not JSON, or that cannot be read because its
- * client went away, still gets the validator's 400.
+ * its last byte arrives fires before its answer), its steps wait while a model forward waits or runs, and a body
+ * that is not JSON, or that cannot be read because its client went away, still gets the validator's 400.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +18,25 @@ const app = createApiApp({
   limiter: unlimited,
 });
 
+/**
+ * POSTs `body` to the chat route as a stream declaring `contentLength` (with its length given, the body limit
+ * leaves the body to cappedBody; chunked, it would read it first).
+ */
+function postStream(body: ReadableStream<Uint8Array>, contentLength: number) {
+  return app.fetch(
+    new Request('http://unmask.test/v1/chat/completions', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        'content-type': 'application/json',
+        'content-length': String(contentLength),
+      },
+      body,
+      duplex: 'half',
+    } as RequestInit),
+  );
+}
+
 /** Posts `text`; `events` gets 'timer' when a 0 ms timer set as the body's last byte is handed over fires. */
 async function post(text: string, events: string[]) {
   const bytes = new TextEncoder().encode(text);
@@ -31,19 +50,7 @@ async function post(text: string, events: string[]) {
     },
     { highWaterMark: 0 },
   );
-  const res = await app.fetch(
-    new Request('http://unmask.test/v1/chat/completions', {
-      method: 'POST',
-      // With its length given, the body limit leaves the body to cappedBody (chunked, it would read it first).
-      headers: {
-        authorization: `Bearer ${KEY}`,
-        'content-type': 'application/json',
-        'content-length': String(bytes.length),
-      },
-      body,
-      duplex: 'half',
-    } as RequestInit),
-  );
+  const res = await postStream(body, bytes.length);
   events.push('answer');
   return {
     status: res.status,
@@ -104,18 +111,7 @@ test('a body whose client goes away mid-way gets the invalid_json 400, never a 5
     },
     { highWaterMark: 0 },
   );
-  const res = await app.fetch(
-    new Request('http://unmask.test/v1/chat/completions', {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${KEY}`,
-        'content-type': 'application/json',
-        'content-length': '100000',
-      },
-      body,
-      duplex: 'half',
-    } as RequestInit),
-  );
+  const res = await postStream(body, 100_000);
   assert.equal(res.status, 400);
   assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_json');
 });
